@@ -1,0 +1,1 @@
+//! (env/faults helper) placeholder

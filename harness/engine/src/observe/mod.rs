@@ -1,0 +1,1 @@
+//! (timeline/runner helper) placeholder
