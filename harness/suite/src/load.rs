@@ -1,0 +1,244 @@
+//! The front end: read a file, then syntax -> version -> structure -> semantics, like a compiler.
+//! Each pass stops the pipeline only when the next one could not make sense of its input.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_saphyr::MessageFormatter as _;
+
+use crate::config::ConfigDb;
+use crate::diagnostic::{Diagnostics, Phase};
+use crate::model::{Suite, FORMAT_VERSION};
+use crate::span::{Span, Spanned};
+use crate::suggest::closest;
+
+/// A suite that passed every check, with what planning needs.
+#[derive(Debug, Clone)]
+pub struct LoadedSuite {
+    /// The file as given.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: Arc<String>,
+    /// The model.
+    pub suite: Suite,
+    /// Resolved configuration database path.
+    pub config_path: PathBuf,
+    /// The configuration database (lenient read).
+    pub config: ConfigDb,
+}
+
+/// Reads, parses and validates a suite file; on failure returns every error found.
+pub fn load_file(path: &Path) -> Result<LoadedSuite, Diagnostics> {
+    let name = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            let mut d = Diagnostics::new(&name, Arc::new(String::new()));
+            d.push(
+                Phase::Io,
+                Span::default(),
+                format!("cannot read suite file: {e}"),
+                "",
+                None,
+            );
+            return Err(d);
+        }
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    load_str(&name, &text, dir).map(|mut l| {
+        l.path = path.to_path_buf();
+        l
+    })
+}
+
+/// Parses and validates suite text named `name`; `dir` is where relative paths start.
+pub fn load_str(name: &str, text: &str, dir: &Path) -> Result<LoadedSuite, Diagnostics> {
+    let (suite, mut diags) = parse_str(name, text);
+    let Some(suite) = suite else {
+        return Err(diags);
+    };
+    let (config_path, config) = crate::validate::validate(&suite, dir, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    Ok(LoadedSuite {
+        path: PathBuf::from(name),
+        text: Arc::new(text.to_string()),
+        suite,
+        config_path: config_path.unwrap_or_default(),
+        config,
+    })
+}
+
+#[derive(Deserialize)]
+struct VersionProbe {
+    #[serde(default)]
+    version: Option<Spanned<serde_json::Value>>,
+}
+
+/// Syntax, version and structure passes only (no files read): the model, or the errors.
+/// The returned [`Diagnostics`] is empty when the model is `Some`.
+pub fn parse_str(name: &str, text: &str) -> (Option<Suite>, Diagnostics) {
+    let shared = Arc::new(text.to_string());
+    let mut d = Diagnostics::new(name, shared);
+    if text.trim().is_empty()
+        || text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+    {
+        d.push(
+            Phase::Structure,
+            Span::default(),
+            "the suite file is empty",
+            "",
+            Some("start with `version: 1`, then `id:`, `agent:` and `scenarios:`".into()),
+        );
+        return (None, d);
+    }
+    // Syntax and version: a permissive read of the whole document.
+    match serde_saphyr::from_str::<VersionProbe>(text) {
+        Err(e) => {
+            let (phase, help) = match e.without_snippet() {
+                serde_saphyr::Error::SerdeInvalidType { .. } => (
+                    Phase::Structure,
+                    Some("a suite file is a mapping: `version: 1`, `id: ...`, `scenarios: ...`".into()),
+                ),
+                _ => (
+                    Phase::Syntax,
+                    Some("check indentation (spaces only, children indented under their key), quotes and brackets".into()),
+                ),
+            };
+            push_saphyr(&mut d, phase, &e, help);
+            return (None, d);
+        }
+        Ok(probe) => match probe.version {
+            None => {
+                d.push(
+                    Phase::Version,
+                    Span {
+                        line: 1,
+                        column: 1,
+                        offset: 0,
+                        len: 0,
+                    },
+                    "missing `version`",
+                    "expected `version: 1` at the top",
+                    Some(format!("add `version: {FORMAT_VERSION}` as the first line")),
+                );
+                return (None, d);
+            }
+            Some(v) => {
+                let n = v.value.as_u64();
+                match n {
+                    Some(n) if n == FORMAT_VERSION as u64 => {}
+                    Some(n) if n > FORMAT_VERSION as u64 => {
+                        d.push(
+                            Phase::Version,
+                            v.span,
+                            format!("suite format version {n} is newer than this bc-harness understands (it reads version {FORMAT_VERSION})"),
+                            "unsupported version",
+                            Some("upgrade bc-harness, or write the suite for `version: 1`".into()),
+                        );
+                        return (None, d);
+                    }
+                    _ => {
+                        d.push(
+                            Phase::Version,
+                            v.span,
+                            format!("invalid version {}: the only suite format version is {FORMAT_VERSION}", v.value),
+                            "unsupported version",
+                            Some(format!("write `version: {FORMAT_VERSION}`")),
+                        );
+                        return (None, d);
+                    }
+                }
+            }
+        },
+    }
+    // Structure.
+    match serde_saphyr::from_str::<Suite>(text) {
+        Ok(s) => (Some(s), d),
+        Err(e) => {
+            push_saphyr(&mut d, Phase::Structure, &e, None);
+            (None, d)
+        }
+    }
+}
+
+fn list(expected: &[&str]) -> String {
+    expected
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Converts a serde-saphyr error into a located diagnostic with a useful help line.
+fn push_saphyr(d: &mut Diagnostics, phase: Phase, e: &serde_saphyr::Error, help: Option<String>) {
+    use serde_saphyr::Error as E;
+    let inner = e.without_snippet();
+    let span = e
+        .location()
+        .map(|l| Span::from_location(&l))
+        .unwrap_or_default();
+    let (message, label, help) = match inner {
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let help = match closest(field, expected.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None => format!("expected one of {}", list(expected)),
+            };
+            (
+                format!("unknown key `{field}`"),
+                "unknown key".to_string(),
+                Some(help),
+            )
+        }
+        E::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
+            let help = match closest(variant, expected.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None => format!("expected one of {}", list(expected)),
+            };
+            (
+                format!("unknown variant `{variant}`"),
+                "unknown name".to_string(),
+                Some(help),
+            )
+        }
+        E::SerdeMissingField { field, .. } => (
+            format!("missing key `{field}`"),
+            format!("`{field}` is required in this mapping"),
+            help,
+        ),
+        other => {
+            let msg = serde_saphyr::DefaultMessageFormatter
+                .format_message(other)
+                .into_owned();
+            let help = help.or_else(|| help_for_message(&msg));
+            (msg, "here".to_string(), help)
+        }
+    };
+    d.push(phase, span, message, label, help);
+}
+
+fn help_for_message(msg: &str) -> Option<String> {
+    if let Some(rest) = msg.split("did you mean ").nth(1) {
+        return Some(format!(
+            "did you mean {}",
+            rest.trim_end_matches([')', '.'])
+        ));
+    }
+    if msg.contains("invalid type") && msg.contains("map") && msg.contains("enum") {
+        return Some("a step is a single-key mapping such as `- kill_site: A`".into());
+    }
+    None
+}

@@ -1,0 +1,525 @@
+//! The typed suite model: what a suite file says, exactly as written (symbolic sites kept).
+//! Deserialized from YAML with locations; [`crate::plan()`] turns it into concrete runs.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::duration::HumanDuration;
+use crate::short_form::short_payload;
+use crate::span::Spanned;
+use crate::target::{LinkTarget, ServerTarget};
+use crate::vocab::{Capability, Level, RuleId, ServerKind, Site, SiteRef};
+
+/// The newest suite format version this crate reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Default configuration database, relative to the suite file or one of its ancestors.
+pub const DEFAULT_CONFIG: &str = "fixtures/config/default.yaml";
+
+/// Default budget for expectations and switchovers (domain.md: 60 s).
+pub const DEFAULT_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+fn yes() -> bool {
+    true
+}
+
+/// One suite file: metadata, the simulated deployment, and its scenarios.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    /// Format version; must be `1`.
+    pub version: Spanned<u32>,
+    /// Unique id of the suite (kebab-case recommended).
+    pub id: Spanned<String>,
+    /// One-line title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Longer explanation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Free-form tags (e.g. `smoke`, `certification`), inherited by every scenario.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Spanned<String>>,
+    /// Rules covered by every scenario (scenarios may add more).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Spanned<RuleId>>,
+    /// Capabilities the desktop must declare for every scenario to apply (else skipped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<Spanned<Capability>>,
+    /// Capabilities that make every scenario inapplicable (skipped) when declared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip_if: Vec<Spanned<Capability>>,
+    /// The simulated deployment (default: sites A and B, Stat Server present, HA pairs).
+    #[serde(default, skip_serializing_if = "Topology::is_default")]
+    pub topology: Topology,
+    /// Configuration database YAML, relative to the suite file, else to one of its ancestor
+    /// directories (the repository root). Default `fixtures/config/default.yaml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Spanned<String>>,
+    /// Username of the agent the desktop logs in as (a person of the configuration database).
+    pub agent: Spanned<String>,
+    /// Default budget of every scenario (default `60s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Spanned<HumanDuration>>,
+    /// The scenarios (at least one).
+    pub scenarios: Vec<Spanned<Scenario>>,
+}
+
+/// The simulated deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// Sites that exist (default `[A, B]`). Steps may only name these.
+    #[serde(default = "Topology::default_sites")]
+    pub sites: Vec<Spanned<Site>>,
+    /// Whether each site runs a Stat Server pair (default true).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub stat_server: bool,
+    /// Whether each server kind runs as an HA pair with a backup (default true).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub ha: bool,
+}
+
+impl Topology {
+    fn default_sites() -> Vec<Spanned<Site>> {
+        vec![Spanned::new(Site::A), Spanned::new(Site::B)]
+    }
+    /// True when this is the default topology.
+    pub fn is_default(&self) -> bool {
+        *self == Topology::default()
+    }
+    /// Whether a site exists.
+    pub fn has_site(&self, s: Site) -> bool {
+        self.sites.iter().any(|x| x.value == s)
+    }
+    /// Whether a server kind exists.
+    pub fn has_server(&self, k: ServerKind) -> bool {
+        k != ServerKind::StatServer || self.stat_server
+    }
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        Topology {
+            sites: Self::default_sites(),
+            stat_server: true,
+            ha: true,
+        }
+    }
+}
+
+/// One scenario: an ordered list of steps plus invariants checked over its whole run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Id, unique within the suite.
+    pub id: Spanned<String>,
+    /// One-line title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Longer explanation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Rules this scenario checks (added to the suite's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Spanned<RuleId>>,
+    /// Tags (added to the suite's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Spanned<String>>,
+    /// Capabilities needed (added to the suite's); skipped when the desktop lacks one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<Spanned<Capability>>,
+    /// Capabilities that make this scenario inapplicable (added to the suite's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip_if: Vec<Spanned<Capability>>,
+    /// Agent username overriding the suite's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Spanned<String>>,
+    /// Budget overriding the suite's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Spanned<HumanDuration>>,
+    /// Pin the agent's preferred site (set at Person level before the desktop starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_site: Option<Spanned<Site>>,
+    /// Run once with preferred site A and once with B (set at Person level before start).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub for_each_preferred_site: bool,
+    /// The steps, run in order (at least one).
+    pub steps: Vec<Spanned<Step>>,
+    /// Properties checked continuously over the whole scenario.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invariants: Vec<Spanned<Invariant>>,
+    /// Named durations to measure and report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measurements: Vec<Spanned<Measurement>>,
+}
+
+short_payload! {
+    /// A whole site: `A` or `{site: A, marker: name}`.
+    pub struct SiteAction / SiteActionLong {
+        "The site (`A`, `B`, `preferred`, `other`)." site: SiteRef,
+        "Name of the marker this step sets (default: the step keyword)." marker: Spanned<String>,
+    }
+}
+
+short_payload! {
+    /// One server: `A/sip_server[/primary]` or `{server: ..., marker: name}`.
+    pub struct ServerAction / ServerActionLong {
+        "The server: `SITE/KIND` or `SITE/KIND/ROLE`." server: ServerTarget,
+        "Name of the marker this step sets (default: the step keyword)." marker: Spanned<String>,
+    }
+}
+
+short_payload! {
+    /// Links from the desktop: `A`, `A/sip_server`, `A/sip_server/backup` or `{link: ..., marker: name}`.
+    pub struct LinkAction / LinkActionLong {
+        "The links: `SITE`, `SITE/KIND` or `SITE/KIND/ROLE`." link: LinkTarget,
+        "Name of the marker this step sets (default: the step keyword)." marker: Spanned<String>,
+    }
+}
+
+short_payload! {
+    /// A call delivered to the agent's DN through one site's SIP Server peer: `A` or `{via: A}`.
+    pub struct CallDelivery / CallDeliveryLong {
+        "The site whose SIP Server peer delivers the call." via: SiteRef,
+        "Name of the marker this step sets (default `deliver_call`)." marker: Spanned<String>,
+    }
+}
+
+/// Latency (and optional jitter) added on links.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyFault {
+    /// The links.
+    pub link: Spanned<LinkTarget>,
+    /// Added delay in milliseconds.
+    pub ms: Spanned<u64>,
+    /// Random variation in milliseconds (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_ms: Option<Spanned<u64>>,
+    /// Marker name (default `latency`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Spanned<String>>,
+}
+
+/// Jitter alone (random delay between 0 and `ms`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JitterFault {
+    /// The links.
+    pub link: Spanned<LinkTarget>,
+    /// Maximum random delay in milliseconds.
+    pub ms: Spanned<u64>,
+    /// Marker name (default `jitter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Spanned<String>>,
+}
+
+/// Bandwidth limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BandwidthFault {
+    /// The links.
+    pub link: Spanned<LinkTarget>,
+    /// Rate in kilobytes per second (> 0).
+    pub kb_per_s: Spanned<u64>,
+    /// Marker name (default `bandwidth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Spanned<String>>,
+}
+
+/// Delay before a closed connection is closed on the other side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlowCloseFault {
+    /// The links.
+    pub link: Spanned<LinkTarget>,
+    /// Delay before the close is passed on.
+    pub delay: Spanned<HumanDuration>,
+    /// Marker name (default `slow_close`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Spanned<String>>,
+}
+
+/// Close connections after a number of bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitDataFault {
+    /// The links.
+    pub link: Spanned<LinkTarget>,
+    /// Bytes let through before the connection is closed (> 0).
+    pub bytes: Spanned<u64>,
+    /// Marker name (default `limit_data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Spanned<String>>,
+}
+
+/// Slice data into small packets with delays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlicerFault {
+    /// The links.
+    pub link: Spanned<LinkTarget>,
+    /// Average slice size in bytes (> 0).
+    pub average_size: Spanned<u64>,
+    /// Variation of the slice size in bytes (default 0, < average_size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_variation: Option<Spanned<u64>>,
+    /// Delay between slices in microseconds (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_us: Option<Spanned<u64>>,
+    /// Marker name (default `slicer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Spanned<String>>,
+}
+
+/// How a flapping link is down during its down phases.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FlapMode {
+    /// Proxy disabled (connections refused).
+    #[default]
+    Refuse,
+    /// Silent partition (nothing flows).
+    BlackHole,
+    /// Connections reset.
+    Reset,
+}
+
+/// A link going down and up repeatedly: `count` cycles of `period` (down half, up half).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlapFault {
+    /// The links.
+    pub link: Spanned<LinkTarget>,
+    /// One full cycle: down for half of it, then up for the other half (> 0).
+    pub period: Spanned<HumanDuration>,
+    /// Number of cycles (>= 1); the link is up after the last one.
+    pub count: Spanned<u32>,
+    /// How the link is down (default `refuse`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Spanned<FlapMode>>,
+    /// Marker name (default `flap`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Spanned<String>>,
+}
+
+/// Set the preferred site (`business-continuity/preferred-site`) at one configuration level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPreferredSite {
+    /// Which object's annex: `tenant`, `agent_group` or `person`.
+    pub level: Spanned<Level>,
+    /// Object name (tenant name, group name or username); default: the agent's own
+    /// tenant, first agent group, or the agent itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Spanned<String>>,
+    /// The site to set.
+    pub site: Spanned<SiteRef>,
+    /// Marker name (default `set_preferred_site`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Spanned<String>>,
+}
+
+/// Remove the preferred site at one configuration level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClearPreferredSite {
+    /// Which object's annex: `tenant`, `agent_group` or `person`.
+    pub level: Spanned<Level>,
+    /// Object name; default as for `set_preferred_site`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Spanned<String>>,
+    /// Marker name (default `clear_preferred_site`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Spanned<String>>,
+}
+
+/// "Logged in at SITE (on these servers) within D from marker M".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectLoggedIn {
+    /// The site.
+    pub site: Spanned<SiteRef>,
+    /// Servers that must all hold the agent's session at that site (default: `sip_server`,
+    /// `config_server`, plus `stat_server` when the desktop declares `stat_server`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub servers: Option<Vec<Spanned<ServerKind>>>,
+    /// Deadline (default: the budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Spanned<HumanDuration>>,
+    /// Marker the deadline counts from (default: the latest marker before this step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Spanned<String>>,
+    /// Report the time from `from` to the observed state under this measurement name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure: Option<Spanned<String>>,
+}
+
+/// "Stays logged in at SITE for D": no disconnection, no switchover (HA failover, BC-7/8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectStaysLoggedIn {
+    /// The site.
+    pub site: Spanned<SiteRef>,
+    /// How long the agent must stay there (> 0).
+    #[serde(rename = "for")]
+    pub duration: Spanned<HumanDuration>,
+    /// Servers checked (default: `sip_server` and `config_server`). A short reconnection to the
+    /// same site (HA failover) is allowed; being logged in at the other site is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub servers: Option<Vec<Spanned<ServerKind>>>,
+}
+
+/// "Connected to nothing at SITE (within D)": no connection from the desktop to any server there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectDisconnected {
+    /// The site.
+    pub site: Spanned<SiteRef>,
+    /// Deadline (default: the budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Spanned<HumanDuration>>,
+    /// Marker the deadline counts from (default: the latest marker before this step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Spanned<String>>,
+}
+
+/// "Call answered within D": the last delivered call (or the one at marker `from`) is answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectCallAnswered {
+    /// Deadline (default: the budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Spanned<HumanDuration>>,
+    /// Marker of the `deliver_call` step (default: the latest `deliver_call`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Spanned<String>>,
+    /// Report the answer time under this measurement name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure: Option<Spanned<String>>,
+}
+
+/// One step of a scenario. Written as a single-key mapping (`- kill_site: A`), except
+/// `start_desktop`, a plain word.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Start the desktop here (marker `start`). Without it, the desktop starts before step 1.
+    StartDesktop,
+    /// Kill every server of a site (SIGKILL).
+    KillSite(SiteAction),
+    /// Stop a site gracefully (forced logout, then close).
+    StopSite(SiteAction),
+    /// Restart every server of a site and heal its links.
+    RestoreSite(SiteAction),
+    /// Kill one server kind at one site (the serving member, or the given role).
+    KillServer(ServerAction),
+    /// Stop one server gracefully (forced logout, then close).
+    StopServer(ServerAction),
+    /// Freeze a server (SIGSTOP: connections open, nothing answers).
+    FreezeServer(ServerAction),
+    /// Thaw a frozen server (SIGCONT).
+    ThawServer(ServerAction),
+    /// Restart a killed or stopped server.
+    RestoreServer(ServerAction),
+    /// HA failover: kill the primary and promote the backup (`SITE/KIND`, no role).
+    HaFailover(ServerAction),
+    /// Graceful HA switchover: the backup takes over, the old primary becomes backup.
+    HaSwitchover(ServerAction),
+    /// Links administratively down: the proxy stops listening (connections refused).
+    Refuse(LinkAction),
+    /// Silent partition: connections stay open, nothing flows.
+    BlackHole(LinkAction),
+    /// Connections torn down with TCP RST.
+    Reset(LinkAction),
+    /// Added latency.
+    Latency(LatencyFault),
+    /// Added jitter.
+    Jitter(JitterFault),
+    /// Bandwidth limit.
+    Bandwidth(BandwidthFault),
+    /// Delayed close.
+    SlowClose(SlowCloseFault),
+    /// Close after some bytes.
+    LimitData(LimitDataFault),
+    /// Slice data into small delayed packets.
+    Slicer(SlicerFault),
+    /// Flapping link.
+    Flap(FlapFault),
+    /// The server answers login requests with an error (until healed).
+    RejectLogins(ServerAction),
+    /// Set the preferred site at a configuration level.
+    SetPreferredSite(SetPreferredSite),
+    /// Clear the preferred site at a configuration level.
+    ClearPreferredSite(ClearPreferredSite),
+    /// Deliver a call to the agent through a site's SIP Server peer.
+    DeliverCall(CallDelivery),
+    /// Undo the fault set by a marker, or `all` faults.
+    Heal(Spanned<String>),
+    /// Do nothing for a while.
+    Wait(Spanned<HumanDuration>),
+    /// Set a named marker at this instant.
+    Mark(Spanned<String>),
+    /// Wait until logged in at a site (fails after the deadline).
+    ExpectLoggedIn(ExpectLoggedIn),
+    /// Check the agent stays logged in at a site for a while.
+    ExpectStaysLoggedIn(ExpectStaysLoggedIn),
+    /// Wait until nothing is connected at a site.
+    ExpectDisconnected(ExpectDisconnected),
+    /// Wait until a delivered call is answered.
+    ExpectCallAnswered(ExpectCallAnswered),
+}
+
+/// A property checked over the whole scenario run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Invariant {
+    /// Never logged in at both SIP Server peers at once (BC-6).
+    NeverLoggedInAtBothPeers,
+    /// Never connected to different sites (split) for longer than this (BC-5).
+    NeverSplit {
+        /// Longest tolerated split.
+        longer_than: Spanned<HumanDuration>,
+    },
+    /// At most `count` switchovers in any window of `per` (BC-11).
+    MaxSwitchovers {
+        /// Most switchovers allowed per window.
+        count: Spanned<u32>,
+        /// Window length (default: the budget).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        per: Option<Spanned<HumanDuration>>,
+    },
+}
+
+/// A named duration from a marker to an observed state, carried by reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Measurement {
+    /// Name in reports (e.g. `detection`, `switchover`).
+    pub name: Spanned<String>,
+    /// Marker the duration starts at.
+    pub from: Spanned<String>,
+    /// The state that ends it.
+    pub until: Spanned<Observation>,
+}
+
+/// An observed desktop state ending a measurement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Observation {
+    /// Fully logged in at the site.
+    LoggedIn(SiteRef),
+    /// First connection attempt to any server of the site (detection).
+    FirstContact(SiteRef),
+    /// No connection left at the site.
+    Disconnected(SiteRef),
+    /// A delivered call answered.
+    CallAnswered,
+}

@@ -1,0 +1,368 @@
+//! The engine-facing, concrete form of a scenario: sites resolved, defaults filled, markers named.
+//! Produced by [`crate::plan()`]; the engine runs these and never reads the YAML model.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use crate::model::FlapMode;
+use crate::target::{LinkTarget, ServerTarget};
+use crate::vocab::{Capability, Level, RuleId, ServerKind, Site};
+
+fn ser_dur<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&humantime::format_duration(*d))
+}
+
+/// One concrete run: a scenario for one value of its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedScenario {
+    /// Unique run id: `SUITE/SCENARIO`, plus `[preferred=A]` for parameterised runs.
+    pub id: String,
+    /// The suite's id.
+    pub suite_id: String,
+    /// The scenario's id within the suite.
+    pub scenario_id: String,
+    /// The suite file.
+    pub file: PathBuf,
+    /// Line of the scenario in the suite file.
+    pub line: u32,
+    /// Scenario title, else the suite's.
+    pub title: Option<String>,
+    /// Scenario description.
+    pub description: Option<String>,
+    /// Rules checked: suite rules plus scenario rules, sorted, no duplicates.
+    pub rules: Vec<RuleId>,
+    /// Tags: suite tags plus scenario tags, in order, no duplicates.
+    pub tags: Vec<String>,
+    /// Capabilities needed (suite's plus scenario's); lacking one means skipped.
+    pub requires: Vec<Capability>,
+    /// Capabilities whose declaration makes the scenario inapplicable (skipped).
+    pub skip_if: Vec<Capability>,
+    /// Sites that exist.
+    pub sites: Vec<Site>,
+    /// Whether Stat Server pairs exist.
+    pub stat_server: bool,
+    /// Whether servers run as HA pairs (primary + backup).
+    pub ha: bool,
+    /// Resolved path of the configuration database YAML.
+    pub config_path: PathBuf,
+    /// Username of the agent.
+    pub agent: String,
+    /// The agent's preferred site for this run: the parameter or pin when set, else resolved
+    /// from the configuration database (Person > Agent Group > Tenant); `None` if unset there.
+    pub preferred_site: Option<Site>,
+    /// True when the engine must write `preferred_site` on the Person (annex
+    /// `business-continuity/preferred-site`) before the desktop starts (pinned or parameterised).
+    pub pin_preferred_site: bool,
+    /// The budget: command line, else scenario, else suite, else 60 s.
+    #[serde(serialize_with = "ser_dur")]
+    pub budget: Duration,
+    /// The steps. Always contains exactly one [`Action::StartDesktop`] (inserted first when the
+    /// suite did not place one).
+    pub steps: Vec<PlannedStep>,
+    /// Checked continuously from the desktop's start to the scenario's end.
+    pub invariants: Vec<PlannedInvariant>,
+    /// Named durations to report (from `measurements:` and from `measure:` on expectations).
+    pub measurements: Vec<PlannedMeasurement>,
+}
+
+impl PlannedScenario {
+    /// Why this run does not apply to a desktop declaring `declared`, or `None` if it applies.
+    pub fn skip_reason(&self, declared: &[Capability]) -> Option<String> {
+        let missing: Vec<String> = self
+            .requires
+            .iter()
+            .filter(|c| !declared.contains(c))
+            .map(|c| c.to_string())
+            .collect();
+        if !missing.is_empty() {
+            return Some(format!("desktop lacks capability {}", missing.join(", ")));
+        }
+        let excluded: Vec<String> = self
+            .skip_if
+            .iter()
+            .filter(|c| declared.contains(c))
+            .map(|c| c.to_string())
+            .collect();
+        if !excluded.is_empty() {
+            return Some(format!(
+                "not applicable to desktops declaring {}",
+                excluded.join(", ")
+            ));
+        }
+        None
+    }
+}
+
+/// One step of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedStep {
+    /// Position in [`PlannedScenario::steps`].
+    pub index: usize,
+    /// Line in the suite file (0 for the implicit start).
+    pub line: u32,
+    /// Marker set when this step begins (see docs/suite-format.md, "Markers"), if any.
+    pub marker: Option<String>,
+    /// What to do.
+    pub action: Action,
+}
+
+/// What a step does, with every site concrete and every default filled in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Start the desktop.
+    StartDesktop,
+    /// SIGKILL every server of the site.
+    KillSite(Site),
+    /// Graceful stop of every server of the site (forced logout, then close).
+    StopSite(Site),
+    /// Restart every server of the site and remove every link fault towards it.
+    RestoreSite(Site),
+    /// SIGKILL one server (role `None`: the member currently serving).
+    KillServer(ServerTarget<Site>),
+    /// Graceful stop of one server.
+    StopServer(ServerTarget<Site>),
+    /// SIGSTOP one server.
+    FreezeServer(ServerTarget<Site>),
+    /// SIGCONT one server.
+    ThawServer(ServerTarget<Site>),
+    /// Restart one server.
+    RestoreServer(ServerTarget<Site>),
+    /// Kill the primary of the pair and promote the backup.
+    HaFailover {
+        /// The site.
+        site: Site,
+        /// The pair.
+        server: ServerKind,
+    },
+    /// Graceful switchover: the backup becomes primary.
+    HaSwitchover {
+        /// The site.
+        site: Site,
+        /// The pair.
+        server: ServerKind,
+    },
+    /// A fault on links from the desktop (stays until healed).
+    Link {
+        /// Which links.
+        link: LinkTarget<Site>,
+        /// Which fault.
+        fault: LinkFault,
+    },
+    /// Flapping link: `count` cycles of `period` (down for the first half, up for the second).
+    Flap {
+        /// Which links.
+        link: LinkTarget<Site>,
+        /// How the link is down.
+        mode: FlapMode,
+        /// One cycle.
+        #[serde(serialize_with = "ser_dur")]
+        period: Duration,
+        /// Number of cycles.
+        count: u32,
+    },
+    /// The server answers login requests with an error until healed.
+    RejectLogins(ServerTarget<Site>),
+    /// Write (`Some`) or remove (`None`) `business-continuity/preferred-site` on one object.
+    SetPreferredSite {
+        /// The level.
+        level: Level,
+        /// Object name at that level (tenant name, group name or username), resolved.
+        name: String,
+        /// New value, or `None` to clear.
+        site: Option<Site>,
+    },
+    /// Deliver a call to the agent's DN through this site's SIP Server peer.
+    DeliverCall {
+        /// The site whose peer delivers the call.
+        via: Site,
+    },
+    /// Undo faults.
+    Heal(HealTarget),
+    /// Sleep.
+    Wait(#[serde(serialize_with = "ser_dur")] Duration),
+    /// Only sets its marker.
+    Mark,
+    /// Wait until logged in at `site` on `servers`; fail at `within` after marker `from`.
+    ExpectLoggedIn {
+        /// The site.
+        site: Site,
+        /// Servers required; `None`: SIP Server and CS Proxy, plus Stat Server when the
+        /// desktop declares `stat_server`.
+        servers: Option<Vec<ServerKind>>,
+        /// Deadline after the marker.
+        #[serde(serialize_with = "ser_dur")]
+        within: Duration,
+        /// Marker the deadline counts from.
+        from: String,
+        /// Measurement name to report the elapsed time under.
+        measure: Option<String>,
+    },
+    /// Fail if, during `duration` from now, the agent is seen logged in at another site or
+    /// logged out of `servers` at `site` for longer than a reconnection.
+    ExpectStaysLoggedIn {
+        /// The site.
+        site: Site,
+        /// How long.
+        #[serde(serialize_with = "ser_dur")]
+        duration: Duration,
+        /// Servers checked; `None`: SIP Server and CS Proxy.
+        servers: Option<Vec<ServerKind>>,
+    },
+    /// Wait until no connection from the desktop reaches any server at `site`.
+    ExpectDisconnected {
+        /// The site.
+        site: Site,
+        /// Deadline after the marker.
+        #[serde(serialize_with = "ser_dur")]
+        within: Duration,
+        /// Marker the deadline counts from.
+        from: String,
+    },
+    /// Wait until the call delivered at marker `from` is answered.
+    ExpectCallAnswered {
+        /// Deadline after the marker.
+        #[serde(serialize_with = "ser_dur")]
+        within: Duration,
+        /// Marker of the `deliver_call` step.
+        from: String,
+        /// Measurement name.
+        measure: Option<String>,
+    },
+}
+
+impl Action {
+    /// True for the steps that wait for or check the desktop (`expect_*`).
+    pub fn is_expectation(&self) -> bool {
+        matches!(
+            self,
+            Action::ExpectLoggedIn { .. }
+                | Action::ExpectStaysLoggedIn { .. }
+                | Action::ExpectDisconnected { .. }
+                | Action::ExpectCallAnswered { .. }
+        )
+    }
+}
+
+/// A fault applied to links (toxiproxy vocabulary in brackets).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkFault {
+    /// Proxy disabled: connections refused.
+    Refuse,
+    /// Nothing flows (`timeout` toxic with timeout 0).
+    BlackHole,
+    /// TCP RST (`reset_peer`).
+    Reset,
+    /// `latency` toxic.
+    Latency {
+        /// Delay, ms.
+        ms: u64,
+        /// Jitter, ms.
+        jitter_ms: u64,
+    },
+    /// `latency` toxic with latency 0 and this jitter.
+    Jitter {
+        /// Jitter, ms.
+        ms: u64,
+    },
+    /// `bandwidth` toxic.
+    Bandwidth {
+        /// Rate, KB/s.
+        kb_per_s: u64,
+    },
+    /// `slow_close` toxic.
+    SlowClose {
+        /// Delay before close.
+        #[serde(serialize_with = "ser_dur")]
+        delay: Duration,
+    },
+    /// `limit_data` toxic.
+    LimitData {
+        /// Bytes before close.
+        bytes: u64,
+    },
+    /// `slicer` toxic.
+    Slicer {
+        /// Average slice size, bytes.
+        average_size: u64,
+        /// Size variation, bytes.
+        size_variation: u64,
+        /// Delay between slices, µs.
+        delay_us: u64,
+    },
+}
+
+/// What a heal step undoes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealTarget {
+    /// Every fault still active: restore killed/stopped servers and sites, thaw frozen ones,
+    /// remove link faults and flapping, accept logins again. Configuration changes stay.
+    All,
+    /// The fault set by one earlier step.
+    Marker {
+        /// The marker.
+        marker: String,
+        /// Index of the step that set it in [`PlannedScenario::steps`].
+        step: usize,
+    },
+}
+
+/// A property checked over the whole run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlannedInvariant {
+    /// Never logged in at both SIP Server peers at once.
+    NeverLoggedInAtBothPeers,
+    /// Never connected to both sites' servers for longer than this.
+    NeverSplit {
+        /// Tolerance.
+        #[serde(serialize_with = "ser_dur")]
+        longer_than: Duration,
+    },
+    /// At most `count` switchovers in any window `per`.
+    MaxSwitchovers {
+        /// Allowed switchovers.
+        count: u32,
+        /// Window (defaults to the budget).
+        #[serde(serialize_with = "ser_dur")]
+        per: Duration,
+    },
+}
+
+/// A named duration to report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedMeasurement {
+    /// Name.
+    pub name: String,
+    /// Marker it starts at.
+    pub from: String,
+    /// State that ends it.
+    pub until: PlannedObservation,
+    /// Step index of the expectation that defined it with `measure:`, if any.
+    pub step: Option<usize>,
+}
+
+/// The observed state that ends a measurement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlannedObservation {
+    /// Fully logged in at the site (for `measure:` on expect_logged_in: on its servers).
+    LoggedIn(Site),
+    /// First connection attempt at the site.
+    FirstContact(Site),
+    /// No connection left at the site.
+    Disconnected(Site),
+    /// The call answered.
+    CallAnswered,
+}
+
+/// Options of [`crate::plan()`].
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Budget from the command line; overrides suite and scenario budgets.
+    pub budget: Option<Duration>,
+}

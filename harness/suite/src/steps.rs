@@ -1,0 +1,146 @@
+//! Facts about steps shared by validation and planning: keywords, markers, what heals.
+//! Marker naming lives here so the documented rule has exactly one implementation.
+
+use crate::model::Step;
+use crate::span::Spanned;
+
+impl Step {
+    /// The YAML keyword of the step (`kill_site`, `expect_logged_in`, ...).
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Step::StartDesktop => "start_desktop",
+            Step::KillSite(_) => "kill_site",
+            Step::StopSite(_) => "stop_site",
+            Step::RestoreSite(_) => "restore_site",
+            Step::KillServer(_) => "kill_server",
+            Step::StopServer(_) => "stop_server",
+            Step::FreezeServer(_) => "freeze_server",
+            Step::ThawServer(_) => "thaw_server",
+            Step::RestoreServer(_) => "restore_server",
+            Step::HaFailover(_) => "ha_failover",
+            Step::HaSwitchover(_) => "ha_switchover",
+            Step::Refuse(_) => "refuse",
+            Step::BlackHole(_) => "black_hole",
+            Step::Reset(_) => "reset",
+            Step::Latency(_) => "latency",
+            Step::Jitter(_) => "jitter",
+            Step::Bandwidth(_) => "bandwidth",
+            Step::SlowClose(_) => "slow_close",
+            Step::LimitData(_) => "limit_data",
+            Step::Slicer(_) => "slicer",
+            Step::Flap(_) => "flap",
+            Step::RejectLogins(_) => "reject_logins",
+            Step::SetPreferredSite(_) => "set_preferred_site",
+            Step::ClearPreferredSite(_) => "clear_preferred_site",
+            Step::DeliverCall(_) => "deliver_call",
+            Step::Heal(_) => "heal",
+            Step::Wait(_) => "wait",
+            Step::Mark(_) => "mark",
+            Step::ExpectLoggedIn(_) => "expect_logged_in",
+            Step::ExpectStaysLoggedIn(_) => "expect_stays_logged_in",
+            Step::ExpectDisconnected(_) => "expect_disconnected",
+            Step::ExpectCallAnswered(_) => "expect_call_answered",
+        }
+    }
+
+    /// Whether the step sets a marker, and the explicit name if one was written.
+    /// `mark: NAME` always has an explicit name; `wait` and `expect_*` set none.
+    pub fn marker_spec(&self) -> Option<Option<&Spanned<String>>> {
+        Some(match self {
+            Step::StartDesktop | Step::Heal(_) => None,
+            Step::KillSite(a) | Step::StopSite(a) | Step::RestoreSite(a) => a.marker.as_ref(),
+            Step::KillServer(a)
+            | Step::StopServer(a)
+            | Step::FreezeServer(a)
+            | Step::ThawServer(a)
+            | Step::RestoreServer(a)
+            | Step::HaFailover(a)
+            | Step::HaSwitchover(a)
+            | Step::RejectLogins(a) => a.marker.as_ref(),
+            Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => a.marker.as_ref(),
+            Step::Latency(f) => f.marker.as_ref(),
+            Step::Jitter(f) => f.marker.as_ref(),
+            Step::Bandwidth(f) => f.marker.as_ref(),
+            Step::SlowClose(f) => f.marker.as_ref(),
+            Step::LimitData(f) => f.marker.as_ref(),
+            Step::Slicer(f) => f.marker.as_ref(),
+            Step::Flap(f) => f.marker.as_ref(),
+            Step::SetPreferredSite(c) => c.marker.as_ref(),
+            Step::ClearPreferredSite(c) => c.marker.as_ref(),
+            Step::DeliverCall(c) => c.marker.as_ref(),
+            Step::Mark(m) => Some(m),
+            Step::Wait(_)
+            | Step::ExpectLoggedIn(_)
+            | Step::ExpectStaysLoggedIn(_)
+            | Step::ExpectDisconnected(_)
+            | Step::ExpectCallAnswered(_) => return None,
+        })
+    }
+
+    /// Whether `heal: MARKER` can undo this step.
+    pub fn is_healable(&self) -> bool {
+        matches!(
+            self,
+            Step::KillSite(_)
+                | Step::StopSite(_)
+                | Step::KillServer(_)
+                | Step::StopServer(_)
+                | Step::FreezeServer(_)
+                | Step::Refuse(_)
+                | Step::BlackHole(_)
+                | Step::Reset(_)
+                | Step::Latency(_)
+                | Step::Jitter(_)
+                | Step::Bandwidth(_)
+                | Step::SlowClose(_)
+                | Step::LimitData(_)
+                | Step::Slicer(_)
+                | Step::Flap(_)
+                | Step::RejectLogins(_)
+        )
+    }
+
+    /// Whether this is an `expect_*` step.
+    pub fn is_expectation(&self) -> bool {
+        matches!(
+            self,
+            Step::ExpectLoggedIn(_)
+                | Step::ExpectStaysLoggedIn(_)
+                | Step::ExpectDisconnected(_)
+                | Step::ExpectCallAnswered(_)
+        )
+    }
+}
+
+/// The marker each step sets, by position (`None`: sets no marker).
+///
+/// Naming: an explicit `marker:` (or `mark: NAME`) wins. Otherwise the marker is the step
+/// keyword for its first occurrence in the scenario and `KEYWORD_N` for the N-th (N >= 2),
+/// counting every step with that keyword. `start_desktop` sets `start`; when the scenario has
+/// no `start_desktop` step, the implicit start before step 1 sets `start`. `heal` sets
+/// `heal`, `heal_2`, ... the same way.
+pub fn step_markers(steps: &[Spanned<Step>]) -> Vec<Option<String>> {
+    let mut counts: std::collections::HashMap<&'static str, usize> = Default::default();
+    steps
+        .iter()
+        .map(|s| {
+            let kw = s.value.keyword();
+            let n = counts.entry(kw).or_insert(0);
+            *n += 1;
+            let implicit = match (kw, *n) {
+                ("start_desktop", 1) => "start".to_string(),
+                ("start_desktop", n) => format!("start_{n}"),
+                (kw, 1) => kw.to_string(),
+                (kw, n) => format!("{kw}_{n}"),
+            };
+            match &s.value {
+                Step::StartDesktop | Step::Heal(_) => Some(implicit),
+                other => match other.marker_spec() {
+                    None => None,
+                    Some(Some(explicit)) => Some(explicit.value.clone()),
+                    Some(None) => Some(implicit),
+                },
+            }
+        })
+        .collect()
+}

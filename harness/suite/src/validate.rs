@@ -1,0 +1,836 @@
+//! The semantic pass: references (sites, servers, agents, groups, markers), timings, ids.
+//! Reports every problem it finds; never stops at the first.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::{resolve_path, ConfigDb};
+use crate::diagnostic::Diagnostics;
+use crate::duration::HumanDuration;
+use crate::model::*;
+use crate::span::{Span, Spanned};
+use crate::steps::step_markers;
+use crate::suggest::did_you_mean;
+use crate::target::{LinkTarget, ServerTarget};
+use crate::vocab::{Level, Role, ServerKind, Site, SiteRef};
+
+/// Longest `wait`, `within` or `for` accepted: longer is surely a typo (`60m` for `60s`).
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+
+fn help_dym(word: &str, candidates: &[String]) -> Option<String> {
+    let s = did_you_mean(word, candidates.iter().map(|s| s.as_str()));
+    if s.is_empty() {
+        if candidates.is_empty() {
+            None
+        } else {
+            Some(format!(
+                "known: {}",
+                candidates
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+    } else {
+        Some(s.trim_start_matches(", ").to_string())
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
+struct Ctx<'a> {
+    d: &'a mut Diagnostics,
+    topo: &'a Topology,
+    config: Option<&'a ConfigDb>,
+}
+
+impl Ctx<'_> {
+    fn duration(&mut self, what: &str, d: &Spanned<HumanDuration>, allow_zero: bool) {
+        if !allow_zero && d.value.0.is_zero() {
+            self.d.semantic(
+                d.span,
+                format!("`{what}` must be longer than zero"),
+                Some("write a positive duration such as `5s`".into()),
+            );
+        } else if d.value.0 > MAX_DURATION {
+            self.d.semantic(
+                d.span,
+                format!("`{what}` of {} is longer than the 1h limit", d.value),
+                Some("did you mean seconds (`s`) rather than minutes (`m`) or hours (`h`)?".into()),
+            );
+        }
+    }
+
+    fn positive(&mut self, what: &str, v: &Spanned<u64>) {
+        if v.value == 0 {
+            self.d
+                .semantic(v.span, format!("`{what}` must be greater than zero"), None);
+        }
+    }
+
+    /// Checks a site exists; `param_sites` are the values `preferred` may take.
+    fn site(&mut self, s: SiteRef, span: Span, preferred: &[Site]) {
+        match s.concrete() {
+            Some(site) => {
+                if !self.topo.has_site(site) {
+                    self.d.semantic(
+                        span,
+                        format!("unknown site `{site}`: the topology has no such site"),
+                        Some("add it to `topology.sites` or use a site listed there".into()),
+                    );
+                }
+            }
+            None => {
+                if preferred.is_empty() {
+                    self.d.semantic(
+                        span,
+                        format!("`{s}` needs a preferred site, and this scenario has none"),
+                        Some("add `for_each_preferred_site: true` or `preferred_site: A` to the scenario, or set the agent's preferred site in the configuration database".into()),
+                    );
+                    return;
+                }
+                for p in preferred {
+                    let r = s.resolve(*p);
+                    if !self.topo.has_site(r) {
+                        self.d.semantic(
+                            span,
+                            format!("`{s}` resolves to site `{r}` (preferred {p}), which the topology lacks"),
+                            None,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn server_kind(&mut self, k: ServerKind, span: Span) {
+        if !self.topo.has_server(k) {
+            self.d.semantic(
+                span,
+                format!("unknown server `{k}`: this topology has no Stat Server"),
+                Some("set `topology.stat_server: true` or target another server kind".into()),
+            );
+        }
+    }
+
+    fn role(&mut self, r: Option<Role>, span: Span) {
+        if r.is_some() && !self.topo.ha {
+            self.d.semantic(
+                span,
+                "a role needs HA pairs, and this topology has `ha: false`",
+                Some("remove the role or set `topology.ha: true`".into()),
+            );
+        }
+    }
+
+    fn server(&mut self, t: &Spanned<ServerTarget>, preferred: &[Site]) {
+        self.site(t.value.site, t.span, preferred);
+        self.server_kind(t.value.server, t.span);
+        self.role(t.value.role, t.span);
+    }
+
+    fn link(&mut self, t: &Spanned<LinkTarget>, preferred: &[Site]) {
+        self.site(t.value.site, t.span, preferred);
+        if let Some(k) = t.value.server {
+            self.server_kind(k, t.span);
+        }
+        self.role(t.value.role, t.span);
+    }
+
+    fn servers(&mut self, list: &Option<Vec<Spanned<ServerKind>>>, span: Span) {
+        if let Some(list) = list {
+            if list.is_empty() {
+                self.d.semantic(
+                    span,
+                    "`servers` is empty",
+                    Some("omit it for the default, or list server kinds".into()),
+                );
+            }
+            let mut seen = HashSet::new();
+            for k in list {
+                self.server_kind(k.value, k.span);
+                if !seen.insert(k.value) {
+                    self.d
+                        .semantic(k.span, format!("`{}` is listed twice", k.value), None);
+                }
+            }
+        }
+    }
+}
+
+/// Runs the semantic pass; returns the resolved config path and the config database read.
+pub(crate) fn validate(
+    suite: &Suite,
+    dir: &Path,
+    d: &mut Diagnostics,
+) -> (Option<PathBuf>, ConfigDb) {
+    // Identity.
+    if !valid_name(&suite.id.value) {
+        d.semantic(
+            suite.id.span,
+            format!("invalid suite id `{}`", suite.id.value),
+            Some("use letters, digits, `-`, `_` and `.` only".into()),
+        );
+    }
+    if let Some(b) = &suite.budget {
+        budget_check(d, b);
+    }
+    check_caps(d, &suite.requires, &suite.skip_if);
+    check_tags(d, &suite.tags);
+
+    // Topology.
+    if suite.topology.sites.is_empty() {
+        d.semantic(suite.id.span, "the topology has no site", None);
+    }
+    let mut seen = HashSet::new();
+    for s in &suite.topology.sites {
+        if !seen.insert(s.value) {
+            d.semantic(s.span, format!("site `{}` is listed twice", s.value), None);
+        }
+    }
+
+    // Configuration database.
+    let (cfg_rel, cfg_span) = match &suite.config {
+        Some(c) => (c.value.clone(), c.span),
+        None => (DEFAULT_CONFIG.to_string(), suite.agent.span),
+    };
+    let mut config_path = None;
+    let mut config = None;
+    match resolve_path(dir, &cfg_rel) {
+        None => d.semantic(
+            cfg_span,
+            format!(
+                "configuration database `{cfg_rel}` not found next to the suite or in any parent directory"
+            ),
+            Some("`config` is relative to the suite file, else to an ancestor directory such as the repository root".into()),
+        ),
+        Some(p) => match std::fs::read_to_string(&p).map_err(|e| e.to_string()).and_then(|t| ConfigDb::parse(&t)) {
+            Ok(c) => {
+                config = Some(c);
+                config_path = Some(p);
+            }
+            Err(e) => d.semantic(
+                cfg_span,
+                format!("cannot read configuration database `{}`: {e}", p.display()),
+                None,
+            ),
+        },
+    }
+    if let Some(c) = &config {
+        check_agent(d, c, &suite.agent);
+    }
+
+    // Scenarios.
+    if suite.scenarios.is_empty() {
+        d.semantic(
+            suite.id.span,
+            "the suite has no scenario",
+            Some("add at least one entry under `scenarios:`".into()),
+        );
+    }
+    let mut ids: HashMap<&str, Span> = HashMap::new();
+    for sc in &suite.scenarios {
+        if let Some(prev) = ids.insert(&sc.value.id.value, sc.value.id.span) {
+            d.semantic(
+                sc.value.id.span,
+                format!(
+                    "duplicate scenario id `{}` (first used at line {})",
+                    sc.value.id.value, prev.line
+                ),
+                Some("scenario ids must be unique within a suite".into()),
+            );
+        }
+        let mut ctx = Ctx {
+            d,
+            topo: &suite.topology,
+            config: config.as_ref(),
+        };
+        scenario(&mut ctx, suite, sc);
+    }
+    (config_path, config.unwrap_or_default())
+}
+
+fn budget_check(d: &mut Diagnostics, b: &Spanned<HumanDuration>) {
+    if b.value.0.is_zero() {
+        d.semantic(
+            b.span,
+            "`budget` must be longer than zero",
+            Some("the default is `60s`".into()),
+        );
+    } else if b.value.0 > MAX_DURATION {
+        d.semantic(
+            b.span,
+            format!("`budget` of {} is longer than the 1h limit", b.value),
+            Some("did you mean seconds (`s`)?".into()),
+        );
+    }
+}
+
+fn check_caps(
+    d: &mut Diagnostics,
+    requires: &[Spanned<crate::vocab::Capability>],
+    skip_if: &[Spanned<crate::vocab::Capability>],
+) {
+    for c in skip_if {
+        if requires.iter().any(|r| r.value == c.value) {
+            d.semantic(
+                c.span,
+                format!("capability `{}` is both required and in `skip_if`: the scenario could never run", c.value),
+                None,
+            );
+        }
+    }
+}
+
+fn check_tags(d: &mut Diagnostics, tags: &[Spanned<String>]) {
+    for t in tags {
+        if !valid_name(&t.value) {
+            d.semantic(
+                t.span,
+                format!("invalid tag `{}`", t.value),
+                Some("use letters, digits, `-`, `_` and `.` only".into()),
+            );
+        }
+    }
+}
+
+fn check_agent(d: &mut Diagnostics, c: &ConfigDb, agent: &Spanned<String>) {
+    if c.person(&agent.value).is_none() {
+        let names: Vec<String> = c.persons.iter().map(|p| p.username.clone()).collect();
+        d.semantic(
+            agent.span,
+            format!(
+                "unknown agent `{}`: no person with that username in the configuration database",
+                agent.value
+            ),
+            help_dym(&agent.value, &names),
+        );
+    }
+}
+
+fn scenario(ctx: &mut Ctx<'_>, suite: &Suite, sc: &Spanned<Scenario>) {
+    let s = &sc.value;
+    if !valid_name(&s.id.value) {
+        ctx.d.semantic(
+            s.id.span,
+            format!("invalid scenario id `{}`", s.id.value),
+            Some("use letters, digits, `-`, `_` and `.` only".into()),
+        );
+    }
+    if let Some(b) = &s.budget {
+        budget_check(ctx.d, b);
+    }
+    check_tags(ctx.d, &s.tags);
+    let mut req = suite.requires.clone();
+    req.extend(s.requires.iter().cloned());
+    let mut skip = s.skip_if.clone();
+    skip.extend(suite.skip_if.iter().cloned());
+    check_caps(ctx.d, &req, &skip);
+    if s.rules.is_empty() && suite.rules.is_empty() {
+        ctx.d.semantic(
+            s.id.span,
+            format!("scenario `{}` names no rule", s.id.value),
+            Some("add `rules: [BC-n]` to the scenario or the suite".into()),
+        );
+    }
+    let agent = s.agent.as_ref().unwrap_or(&suite.agent);
+    if let (Some(a), Some(c)) = (&s.agent, ctx.config) {
+        check_agent(ctx.d, c, a);
+    }
+
+    // Values `preferred` can take in this scenario.
+    let preferred: Vec<Site> = if s.for_each_preferred_site {
+        if let Some(p) = &s.preferred_site {
+            ctx.d.semantic(
+                p.span,
+                "`preferred_site` and `for_each_preferred_site` cannot be combined",
+                Some("keep `for_each_preferred_site: true` to run both, or `preferred_site` to pin one".into()),
+            );
+        }
+        Site::ALL.to_vec()
+    } else if let Some(p) = &s.preferred_site {
+        if !ctx.topo.has_site(p.value) {
+            ctx.d.semantic(
+                p.span,
+                format!("unknown site `{}`: the topology has no such site", p.value),
+                None,
+            );
+        }
+        vec![p.value]
+    } else {
+        ctx.config
+            .and_then(|c| c.preferred_site(&agent.value))
+            .into_iter()
+            .collect()
+    };
+
+    if s.steps.is_empty() {
+        ctx.d.semantic(
+            s.id.span,
+            format!("scenario `{}` has no step", s.id.value),
+            Some("add steps such as `- kill_site: A` and `- expect_logged_in: {site: B}`".into()),
+        );
+        return;
+    }
+    if !s.steps.iter().any(|st| st.value.is_expectation()) && s.invariants.is_empty() {
+        ctx.d.semantic(
+            s.id.span,
+            format!(
+                "scenario `{}` checks nothing: it has no `expect_*` step and no invariant",
+                s.id.value
+            ),
+            Some("add an expectation such as `- expect_logged_in: {site: B}`".into()),
+        );
+    }
+
+    // Markers.
+    let markers = step_markers(&s.steps);
+    let explicit_start = s
+        .steps
+        .iter()
+        .position(|st| matches!(st.value, Step::StartDesktop));
+    let mut defined: HashMap<String, (usize, Span)> = HashMap::new();
+    if explicit_start.is_none() {
+        defined.insert("start".into(), (usize::MAX, Span::default()));
+    }
+    let mut all_markers: Vec<String> = markers.iter().flatten().cloned().collect();
+    if explicit_start.is_none() {
+        all_markers.push("start".into());
+    }
+    let mut measures: HashMap<String, Span> = HashMap::new();
+    let mut latest: Option<String> = explicit_start.is_none().then(|| "start".to_string());
+    let mut latest_call: Option<String> = None;
+    let mut call_markers: HashSet<String> = HashSet::new();
+    let mut starts = 0;
+
+    for (i, st) in s.steps.iter().enumerate() {
+        let step = &st.value;
+        let started = explicit_start.is_none_or(|k| i > k);
+        if step.is_expectation() && !started {
+            ctx.d.semantic(
+                st.span,
+                format!("`{}` before the desktop starts", step.keyword()),
+                Some("move it after `- start_desktop`".into()),
+            );
+        }
+        if let Step::StartDesktop = step {
+            starts += 1;
+            if starts > 1 {
+                ctx.d.semantic(
+                    st.span,
+                    "the desktop is started twice",
+                    Some("keep one `start_desktop` step".into()),
+                );
+            }
+        }
+        step_refs(ctx, st, &preferred, agent);
+
+        // References to earlier markers.
+        let check_from = |ctx: &mut Ctx<'_>,
+                          from: &Option<Spanned<String>>,
+                          defined: &HashMap<String, (usize, Span)>,
+                          latest: &Option<String>| {
+            match from {
+                Some(f) => {
+                    if !defined.contains_key(&f.value) {
+                        let later = all_markers.contains(&f.value);
+                        let known: Vec<String> = defined.keys().cloned().collect();
+                        ctx.d.semantic(
+                            f.span,
+                            if later {
+                                format!("marker `{}` is set only after this step", f.value)
+                            } else {
+                                format!("unknown marker `{}`", f.value)
+                            },
+                            if later {
+                                Some("an expectation counts from a marker set before it".into())
+                            } else {
+                                help_dym(&f.value, &sorted(known))
+                            },
+                        );
+                    }
+                }
+                None => {
+                    if latest.is_none() {
+                        ctx.d.semantic(
+                            st.span,
+                            "no marker before this step to count from",
+                            Some("add `from: MARKER`".into()),
+                        );
+                    }
+                }
+            }
+        };
+        match step {
+            Step::ExpectLoggedIn(e) => {
+                check_from(ctx, &e.from, &defined, &latest);
+                if let Some(m) = &e.measure {
+                    measure_name(ctx.d, &mut measures, m);
+                }
+            }
+            Step::ExpectDisconnected(e) => check_from(ctx, &e.from, &defined, &latest),
+            Step::ExpectCallAnswered(e) => {
+                match &e.from {
+                    Some(f) => {
+                        if !call_markers.contains(&f.value) {
+                            let known: Vec<String> = call_markers.iter().cloned().collect();
+                            ctx.d.semantic(
+                                f.span,
+                                format!(
+                                    "marker `{}` is not set by an earlier `deliver_call`",
+                                    f.value
+                                ),
+                                help_dym(&f.value, &sorted(known)),
+                            );
+                        }
+                    }
+                    None => {
+                        if latest_call.is_none() {
+                            ctx.d.semantic(
+                                st.span,
+                                "`expect_call_answered` without an earlier `deliver_call`",
+                                Some("add `- deliver_call: A` before it".into()),
+                            );
+                        }
+                    }
+                }
+                if let Some(m) = &e.measure {
+                    measure_name(ctx.d, &mut measures, m);
+                }
+            }
+            Step::Heal(h) if h.value != "all" => match defined.get(&h.value) {
+                Some((idx, _)) => {
+                    if *idx == usize::MAX || !s.steps[*idx].value.is_healable() {
+                        ctx.d.semantic(
+                                    h.span,
+                                    format!("marker `{}` is not set by a fault that can be healed", h.value),
+                                    Some("heal names the marker of a kill, stop, freeze, link fault, flap or reject_logins step, or `all`".into()),
+                                );
+                    }
+                }
+                None => {
+                    let mut known: Vec<String> = defined
+                        .iter()
+                        .filter(|(_, (i, _))| *i != usize::MAX && s.steps[*i].value.is_healable())
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    known.push("all".into());
+                    ctx.d.semantic(
+                        h.span,
+                        format!("unknown marker `{}`", h.value),
+                        help_dym(&h.value, &sorted(known)),
+                    );
+                }
+            },
+            _ => {}
+        }
+
+        // This step's own marker.
+        if let Some(m) = &markers[i] {
+            let span = step
+                .marker_spec()
+                .flatten()
+                .map(|x| x.span)
+                .unwrap_or(st.span);
+            if !valid_name(m) {
+                ctx.d.semantic(
+                    span,
+                    format!("invalid marker name `{m}`"),
+                    Some("use letters, digits, `-`, `_` and `.` only".into()),
+                );
+            }
+            if let Some((_, prev)) = defined.get(m) {
+                ctx.d.semantic(
+                    span,
+                    format!(
+                        "duplicate marker `{m}`{}",
+                        if prev.is_unknown() {
+                            " (set by the implicit start)".to_string()
+                        } else {
+                            format!(" (first set at line {})", prev.line)
+                        }
+                    ),
+                    Some("give one of the steps another `marker:` name".into()),
+                );
+            } else {
+                defined.insert(m.clone(), (i, st.span));
+            }
+            latest = Some(m.clone());
+            if matches!(step, Step::DeliverCall(_)) {
+                latest_call = Some(m.clone());
+                call_markers.insert(m.clone());
+            }
+        }
+    }
+
+    // Invariants and measurements.
+    for inv in &s.invariants {
+        match &inv.value {
+            Invariant::NeverLoggedInAtBothPeers => {}
+            Invariant::NeverSplit { longer_than } => ctx.duration("longer_than", longer_than, true),
+            Invariant::MaxSwitchovers { count: _, per } => {
+                if let Some(p) = per {
+                    ctx.duration("per", p, false);
+                }
+            }
+        }
+    }
+    for m in &s.measurements {
+        measure_name(ctx.d, &mut measures, &m.value.name);
+        if !defined.contains_key(&m.value.from.value) {
+            let known: Vec<String> = defined.keys().cloned().collect();
+            ctx.d.semantic(
+                m.value.from.span,
+                format!("unknown marker `{}`", m.value.from.value),
+                help_dym(&m.value.from.value, &sorted(known)),
+            );
+        }
+        match &m.value.until.value {
+            Observation::LoggedIn(site)
+            | Observation::FirstContact(site)
+            | Observation::Disconnected(site) => ctx.site(*site, m.value.until.span, &preferred),
+            Observation::CallAnswered => {
+                if call_markers.is_empty() {
+                    ctx.d.semantic(
+                        m.value.until.span,
+                        "`call_answered` measured, but no step delivers a call",
+                        None,
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn measure_name(d: &mut Diagnostics, seen: &mut HashMap<String, Span>, m: &Spanned<String>) {
+    if !valid_name(&m.value) {
+        d.semantic(
+            m.span,
+            format!("invalid measurement name `{}`", m.value),
+            Some("use letters, digits, `-`, `_` and `.` only".into()),
+        );
+    }
+    if let Some(prev) = seen.insert(m.value.clone(), m.span) {
+        d.semantic(
+            m.span,
+            format!(
+                "duplicate measurement `{}` (first defined at line {})",
+                m.value, prev.line
+            ),
+            None,
+        );
+    }
+}
+
+/// References and values inside one step.
+fn step_refs(ctx: &mut Ctx<'_>, st: &Spanned<Step>, preferred: &[Site], agent: &Spanned<String>) {
+    match &st.value {
+        Step::StartDesktop | Step::Mark(_) | Step::Heal(_) => {}
+        Step::KillSite(a) | Step::StopSite(a) | Step::RestoreSite(a) => {
+            ctx.site(a.site.value, a.site.span, preferred)
+        }
+        Step::KillServer(a)
+        | Step::StopServer(a)
+        | Step::FreezeServer(a)
+        | Step::ThawServer(a)
+        | Step::RestoreServer(a)
+        | Step::RejectLogins(a) => ctx.server(&a.server, preferred),
+        Step::HaFailover(a) | Step::HaSwitchover(a) => {
+            ctx.server(&a.server, preferred);
+            if a.server.value.role.is_some() {
+                ctx.d.semantic(
+                    a.server.span,
+                    format!(
+                        "`{}` acts on the whole pair: remove the role",
+                        st.value.keyword()
+                    ),
+                    Some(format!(
+                        "write `{}/{}`",
+                        a.server.value.site, a.server.value.server
+                    )),
+                );
+            }
+            if !ctx.topo.ha {
+                ctx.d.semantic(
+                    a.server.span,
+                    format!(
+                        "`{}` needs HA pairs, and this topology has `ha: false`",
+                        st.value.keyword()
+                    ),
+                    None,
+                );
+            }
+        }
+        Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => ctx.link(&a.link, preferred),
+        Step::Latency(f) => {
+            ctx.link(&f.link, preferred);
+            let jitter = f.jitter_ms.as_ref().map(|j| j.value).unwrap_or(0);
+            if f.ms.value == 0 && jitter == 0 {
+                ctx.d.semantic(
+                    f.ms.span,
+                    "`latency` of 0 ms with no jitter does nothing",
+                    Some("write a positive `ms`".into()),
+                );
+            }
+        }
+        Step::Jitter(f) => {
+            ctx.link(&f.link, preferred);
+            ctx.positive("ms", &f.ms);
+        }
+        Step::Bandwidth(f) => {
+            ctx.link(&f.link, preferred);
+            ctx.positive("kb_per_s", &f.kb_per_s);
+        }
+        Step::SlowClose(f) => {
+            ctx.link(&f.link, preferred);
+            ctx.duration("delay", &f.delay, false);
+        }
+        Step::LimitData(f) => {
+            ctx.link(&f.link, preferred);
+            ctx.positive("bytes", &f.bytes);
+        }
+        Step::Slicer(f) => {
+            ctx.link(&f.link, preferred);
+            ctx.positive("average_size", &f.average_size);
+            if let Some(v) = &f.size_variation {
+                if v.value >= f.average_size.value && f.average_size.value > 0 {
+                    ctx.d.semantic(
+                        v.span,
+                        "`size_variation` must be smaller than `average_size`",
+                        None,
+                    );
+                }
+            }
+        }
+        Step::Flap(f) => {
+            ctx.link(&f.link, preferred);
+            ctx.duration("period", &f.period, false);
+            if f.period.value.0 < Duration::from_millis(2) && !f.period.value.0.is_zero() {
+                ctx.d.semantic(
+                    f.period.span,
+                    "`period` is too short to flap (at least 2ms)",
+                    None,
+                );
+            }
+            if f.count.value == 0 {
+                ctx.d
+                    .semantic(f.count.span, "`count` must be at least 1", None);
+            }
+        }
+        Step::SetPreferredSite(c) => {
+            ctx.site(c.site.value, c.site.span, preferred);
+            config_object(ctx, c.level.value, c.name.as_ref(), c.level.span, agent);
+        }
+        Step::ClearPreferredSite(c) => {
+            config_object(ctx, c.level.value, c.name.as_ref(), c.level.span, agent)
+        }
+        Step::DeliverCall(c) => ctx.site(c.via.value, c.via.span, preferred),
+        Step::Wait(w) => ctx.duration("wait", w, false),
+        Step::ExpectLoggedIn(e) => {
+            ctx.site(e.site.value, e.site.span, preferred);
+            ctx.servers(&e.servers, e.site.span);
+            if let Some(w) = &e.within {
+                ctx.duration("within", w, false);
+            }
+        }
+        Step::ExpectStaysLoggedIn(e) => {
+            ctx.site(e.site.value, e.site.span, preferred);
+            ctx.servers(&e.servers, e.site.span);
+            ctx.duration("for", &e.duration, false);
+        }
+        Step::ExpectDisconnected(e) => {
+            ctx.site(e.site.value, e.site.span, preferred);
+            if let Some(w) = &e.within {
+                ctx.duration("within", w, false);
+            }
+        }
+        Step::ExpectCallAnswered(e) => {
+            if let Some(w) = &e.within {
+                ctx.duration("within", w, false);
+            }
+        }
+    }
+}
+
+/// Resolves the object a configuration change targets (see [`config_object_name`]) and reports
+/// unknown names.
+fn config_object(
+    ctx: &mut Ctx<'_>,
+    level: Level,
+    name: Option<&Spanned<String>>,
+    level_span: Span,
+    agent: &Spanned<String>,
+) {
+    let Some(cfg) = ctx.config else { return };
+    match config_object_name(cfg, level, name.map(|n| n.value.as_str()), &agent.value) {
+        Ok(_) => {}
+        Err(candidates) => {
+            let (span, word) = match name {
+                Some(n) => (n.span, n.value.clone()),
+                None => (level_span, String::new()),
+            };
+            let what = match level {
+                Level::Tenant => "tenant",
+                Level::AgentGroup => "agent group",
+                Level::Person => "person",
+            };
+            if word.is_empty() {
+                ctx.d.semantic(
+                    span,
+                    format!("the agent `{}` has no {what} to change", agent.value),
+                    Some("add `name:`".into()),
+                );
+            } else {
+                ctx.d.semantic(
+                    span,
+                    format!("unknown {what} `{word}` in the configuration database"),
+                    help_dym(&word, &candidates),
+                );
+            }
+        }
+    }
+}
+
+/// The name of the object a `set_preferred_site`/`clear_preferred_site` changes: `name` if it
+/// exists at that level, else the agent's own tenant, first group, or the agent itself.
+/// On failure returns the names known at that level.
+pub fn config_object_name(
+    cfg: &ConfigDb,
+    level: Level,
+    name: Option<&str>,
+    agent: &str,
+) -> Result<String, Vec<String>> {
+    let names: Vec<String> = match level {
+        Level::Tenant => cfg.tenants.iter().map(|t| t.name.clone()).collect(),
+        Level::AgentGroup => cfg.agent_groups.iter().map(|g| g.name.clone()).collect(),
+        Level::Person => cfg.persons.iter().map(|p| p.username.clone()).collect(),
+    };
+    if let Some(n) = name {
+        return if names.iter().any(|x| x == n) {
+            Ok(n.to_string())
+        } else {
+            Err(names)
+        };
+    }
+    let person = cfg.person(agent).ok_or_else(|| names.clone())?;
+    match level {
+        Level::Person => Ok(person.username.clone()),
+        Level::Tenant => cfg.tenant_of(person).map(|t| t.name.clone()).ok_or(names),
+        Level::AgentGroup => cfg
+            .groups_of(person)
+            .next()
+            .map(|g| g.name.clone())
+            .ok_or(names),
+    }
+}
