@@ -440,15 +440,45 @@ impl Message {
         "EventStatisticClosed",
     ];
 
-    /// The wire name of this message.
+    /// The wire name of this message (a plain match: no serialisation).
     pub fn name(&self) -> &'static str {
-        let v = serde_json::to_value(self).expect("message serialises");
-        let name = v["message"].as_str().unwrap_or_default();
-        Self::NAMES
-            .iter()
-            .copied()
-            .find(|n| *n == name)
-            .unwrap_or("?")
+        use Message::*;
+        match self {
+            RequestRegisterClient { .. } => "RequestRegisterClient",
+            EventClientRegistered { .. } => "EventClientRegistered",
+            EventError { .. } => "EventError",
+            Ping { .. } => "Ping",
+            Pong { .. } => "Pong",
+            EventLinkDisconnected { .. } => "EventLinkDisconnected",
+            RequestReadObjects { .. } => "RequestReadObjects",
+            EventObjectsRead { .. } => "EventObjectsRead",
+            EventObjectsSent { .. } => "EventObjectsSent",
+            EventObjectUpdated { .. } => "EventObjectUpdated",
+            RequestRegisterAddress { .. } => "RequestRegisterAddress",
+            EventRegistered { .. } => "EventRegistered",
+            RequestUnregisterAddress { .. } => "RequestUnregisterAddress",
+            EventUnregistered { .. } => "EventUnregistered",
+            RequestAgentLogin { .. } => "RequestAgentLogin",
+            EventAgentLogin { .. } => "EventAgentLogin",
+            RequestAgentReady { .. } => "RequestAgentReady",
+            EventAgentReady { .. } => "EventAgentReady",
+            RequestAgentNotReady { .. } => "RequestAgentNotReady",
+            EventAgentNotReady { .. } => "EventAgentNotReady",
+            RequestAgentLogout { .. } => "RequestAgentLogout",
+            EventAgentLogout { .. } => "EventAgentLogout",
+            EventRinging { .. } => "EventRinging",
+            RequestAnswerCall { .. } => "RequestAnswerCall",
+            EventEstablished { .. } => "EventEstablished",
+            RequestReleaseCall { .. } => "RequestReleaseCall",
+            EventReleased { .. } => "EventReleased",
+            RequestMakeCall { .. } => "RequestMakeCall",
+            EventDialing { .. } => "EventDialing",
+            RequestOpenStatistic { .. } => "RequestOpenStatistic",
+            EventStatisticOpened { .. } => "EventStatisticOpened",
+            EventInfo { .. } => "EventInfo",
+            RequestCloseStatistic { .. } => "RequestCloseStatistic",
+            EventStatisticClosed { .. } => "EventStatisticClosed",
+        }
     }
 
     /// The ReferenceID of a request or of an answer, if the message has one.

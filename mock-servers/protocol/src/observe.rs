@@ -179,4 +179,13 @@ pub enum EventKind {
     },
     /// Graceful shutdown began (control command or SIGTERM).
     ShuttingDown,
+    /// SIP Server standby: the HA partner's sync link changed the mirrored agent on a DN
+    /// (agent fields absent: logged out).
+    AgentMirrored {
+        dn: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<AgentState>,
+    },
 }

@@ -1,0 +1,215 @@
+//! One client connection: line framing (64 KiB limit), decoding, dispatch, pushes from other tasks,
+//! server keep-alive (Ping, client timeout) and the close sequences. One tokio task per connection.
+
+use crate::dispatch;
+use crate::state::{Instance, Outbound};
+use bc_protocol::{decode_line, error_code, DisconnectHow, EventKind, Message, MAX_LINE_BYTES};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+enum End {
+    /// Closed by the client or an I/O error; agents are logged out.
+    Client(DisconnectHow),
+    /// Closed by the server after protocol trouble; agents are logged out.
+    Server,
+    /// Closed by demotion or reset; agents are kept (hot standby) or already cleared.
+    Quiet,
+    /// Graceful shutdown done (agents already logged out).
+    Shutdown,
+    /// Keep-alive gave up.
+    Timeout,
+}
+
+fn how_of(e: &std::io::Error) -> DisconnectHow {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionReset | BrokenPipe | ConnectionAborted => DisconnectHow::Rst,
+        _ => DisconnectHow::Rst,
+    }
+}
+
+/// Appends a message as a line to the write buffer, recording errors sent.
+fn push(inst: &Instance, conn: u64, out: &mut Vec<u8>, m: &Message) {
+    if let Message::EventError {
+        reference_id,
+        error_code,
+        error_message,
+    } = m
+    {
+        inst.emit(
+            Some(conn),
+            EventKind::ErrorSent {
+                code: *error_code,
+                message: error_message.clone(),
+                reference_id: Some(*reference_id).filter(|&r| r != 0),
+            },
+        );
+    }
+    if let Message::Ping { seq } = m {
+        inst.emit(
+            Some(conn),
+            EventKind::Ping {
+                seq: *seq,
+                inbound: false,
+            },
+        );
+    }
+    // Serialising our own message types cannot fail.
+    if serde_json::to_writer(&mut *out, m).is_ok() {
+        out.push(b'\n');
+    }
+}
+
+/// Serves one accepted connection until it ends.
+pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let _ = stream.set_nodelay(true);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let id = inst.add_conn(peer, tx);
+    if inst.lock().shutting_down {
+        // Accepted during shutdown: say goodbye at once.
+        let _ = tx_self(&inst, id);
+    }
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf: Vec<u8> = Vec::with_capacity(512);
+    let mut out: Vec<u8> = Vec::with_capacity(256);
+    let ping_every = inst.opts.ping_interval;
+    let timeout = inst.opts.client_timeout;
+    let far = Instant::now() + std::time::Duration::from_secs(86_400 * 365);
+    let mut next_ping = ping_every.map(|d| Instant::now() + d).unwrap_or(far);
+    let mut deadline = timeout.map(|d| Instant::now() + d).unwrap_or(far);
+    let mut ping_seq: i64 = 0;
+
+    let end = 'conn: loop {
+        out.clear();
+        tokio::select! {
+            biased;
+            cmd = rx.recv() => match cmd {
+                Some(Outbound::Msg(m)) => push(&inst, id, &mut out, &m),
+                Some(Outbound::Close) | None => break 'conn End::Quiet,
+                Some(Outbound::Shutdown) => {
+                    for m in inst.shutdown_conn_agents(id) {
+                        push(&inst, id, &mut out, &m);
+                    }
+                    push(&inst, id, &mut out, &Message::EventLinkDisconnected {
+                        reason: Some("server shutting down".into()),
+                    });
+                    let _ = wr.write_all(&out).await;
+                    break 'conn End::Shutdown;
+                }
+            },
+            r = rd.read_buf(&mut buf) => {
+                match r {
+                    Ok(0) => break 'conn End::Client(DisconnectHow::Fin),
+                    Err(e) => break 'conn End::Client(how_of(&e)),
+                    Ok(_) => {}
+                }
+                let mut start = 0;
+                let mut got_line = false;
+                while let Some(pos) = buf[start..].iter().position(|&b| b == b'\n') {
+                    let line = &buf[start..start + pos];
+                    start += pos + 1;
+                    got_line = true;
+                    if line.len() > MAX_LINE_BYTES {
+                        push(&inst, id, &mut out, &too_long(line.len()));
+                        let _ = wr.write_all(&out).await;
+                        break 'conn End::Server;
+                    }
+                    for m in handle_line(&inst, id, line) {
+                        push(&inst, id, &mut out, &m);
+                    }
+                }
+                buf.drain(..start);
+                if buf.len() > MAX_LINE_BYTES {
+                    push(&inst, id, &mut out, &too_long(buf.len()));
+                    let _ = wr.write_all(&out).await;
+                    break 'conn End::Server;
+                }
+                if buf.capacity() > 4096 && buf.len() < 512 {
+                    // A big line has passed: give its memory back.
+                    buf.shrink_to(512);
+                }
+                if got_line {
+                    if let Some(d) = timeout {
+                        deadline = Instant::now() + d;
+                    }
+                }
+            },
+            _ = tokio::time::sleep_until(next_ping), if ping_every.is_some() => {
+                ping_seq += 1;
+                push(&inst, id, &mut out, &Message::Ping { seq: ping_seq });
+                next_ping = Instant::now() + ping_every.unwrap_or_default();
+            },
+            _ = tokio::time::sleep_until(deadline), if timeout.is_some() => break 'conn End::Timeout,
+        }
+        if !out.is_empty() && wr.write_all(&out).await.is_err() {
+            break 'conn End::Client(DisconnectHow::Rst);
+        }
+    };
+    match end {
+        End::Client(how) => inst.remove_conn(id, how, true),
+        End::Server => {
+            let _ = wr.shutdown().await;
+            inst.remove_conn(id, DisconnectHow::ServerClosed, true)
+        }
+        End::Timeout => {
+            let _ = wr.shutdown().await;
+            inst.remove_conn(id, DisconnectHow::Timeout, true)
+        }
+        End::Quiet => {
+            let _ = wr.shutdown().await;
+            inst.remove_conn(id, DisconnectHow::ServerClosed, false)
+        }
+        End::Shutdown => {
+            let _ = wr.shutdown().await;
+            inst.remove_conn(id, DisconnectHow::ServerClosed, true)
+        }
+    }
+}
+
+fn tx_self(inst: &Instance, id: u64) -> Option<()> {
+    let st = inst.lock();
+    st.conns.get(&id)?.tx.send(Outbound::Shutdown).ok()
+}
+
+fn too_long(n: usize) -> Message {
+    Message::error(
+        0,
+        error_code::LINE_TOO_LONG,
+        format!("line of {n} bytes exceeds {MAX_LINE_BYTES} bytes; closing the connection"),
+    )
+}
+
+/// Decodes and handles one line (without its `\n`); bad lines get an EventError and the link stays up.
+fn handle_line(inst: &Arc<Instance>, id: u64, line: &[u8]) -> Vec<Message> {
+    let text = match std::str::from_utf8(line) {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![Message::error(
+                0,
+                error_code::MALFORMED,
+                format!("line is not valid utf-8: {e}"),
+            )]
+        }
+    };
+    if text.trim().is_empty() {
+        // Blank lines (e.g. a stray Enter in nc) are ignored.
+        return vec![];
+    }
+    match decode_line(text) {
+        Ok(m) => dispatch::handle(inst, id, m),
+        Err(e) => {
+            vec![Message::error(
+                e.reference_id.unwrap_or(0),
+                e.code,
+                e.message,
+            )]
+        }
+    }
+}

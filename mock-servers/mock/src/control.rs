@@ -1,0 +1,353 @@
+//! The HTTP control and observation API of one instance (axum), as documented in docs/control.md:
+//! health, event stream, sessions, promote/demote, login rejection, shutdown, calls, config updates, reset.
+
+use crate::config_proxy;
+use crate::sip;
+use crate::state::Instance;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bc_protocol::{EventKind, ObjectType, ObservedEvent, Role, ServerKind};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+type Inst = State<Arc<Instance>>;
+
+/// Builds the router for an instance.
+pub fn router(inst: Arc<Instance>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/events", get(events))
+        .route("/sessions", get(sessions))
+        .route("/promote", post(promote))
+        .route("/demote", post(demote))
+        .route("/reject-logins", post(reject_logins))
+        .route("/shutdown", post(shutdown))
+        .route("/calls", post(calls))
+        .route("/peers", get(get_peers).post(set_peers))
+        .route("/objects/update", post(update_object))
+        .route("/reset", post(reset))
+        .fallback(|| async { err(StatusCode::NOT_FOUND, "no such endpoint") })
+        .with_state(inst)
+}
+
+fn err(code: StatusCode, msg: impl Into<String>) -> Response {
+    (code, axum::Json(json!({ "error": msg.into() }))).into_response()
+}
+
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
+    let body: &[u8] = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        b"{}"
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(err(
+            StatusCode::BAD_REQUEST,
+            format!("invalid request body: {e}"),
+        ))
+    })
+}
+
+/// The health body (also the answer of promote / demote).
+pub fn health_value(inst: &Instance) -> Value {
+    let st = inst.lock();
+    json!({
+        "server": inst.kind().as_str(),
+        "site": inst.opts.site,
+        "role": match inst.opts.role { Role::Primary => "primary", Role::Backup => "backup" },
+        "active": st.active,
+        "listen": *inst.listen.lock().unwrap_or_else(|e| e.into_inner()),
+        "reject_logins": st.reject_logins,
+        "sessions": st.conns.len(),
+    })
+}
+
+async fn health(State(inst): Inst) -> Response {
+    axum::Json(health_value(&inst)).into_response()
+}
+
+#[derive(Deserialize)]
+struct From {
+    from: Option<u64>,
+}
+
+struct Follow {
+    inst: Arc<Instance>,
+    next: u64,
+    pending: VecDeque<Arc<ObservedEvent>>,
+    rx: tokio::sync::broadcast::Receiver<Arc<ObservedEvent>>,
+}
+
+async fn events(State(inst): Inst, Query(q): Query<From>) -> Response {
+    let from = q.from.unwrap_or(0);
+    let (history, rx) = inst.obs.subscribe(from);
+    let follow = Follow {
+        inst: inst.clone(),
+        next: from,
+        pending: history.into(),
+        rx,
+    };
+    let stream = futures::stream::unfold(follow, |mut f| async move {
+        loop {
+            if !f.pending.is_empty() {
+                // Everything ready goes out as one chunk; hyper writes each chunk at once.
+                let mut buf = Vec::with_capacity(256 * f.pending.len().min(64));
+                while let Some(ev) = f.pending.pop_front() {
+                    if ev.seq < f.next {
+                        continue;
+                    }
+                    f.next = ev.seq + 1;
+                    if serde_json::to_writer(&mut buf, &*ev).is_ok() {
+                        buf.push(b'\n');
+                    }
+                }
+                if !buf.is_empty() {
+                    return Some((Ok::<_, Infallible>(Bytes::from(buf)), f));
+                }
+            }
+            match f.rx.recv().await {
+                Ok(ev) => f.pending.push_back(ev),
+                Err(RecvError::Lagged(_)) => {
+                    let missed = f.inst.obs.history_from(f.next);
+                    f.pending.extend(missed);
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "stream"))
+}
+
+#[derive(Serialize)]
+struct AgentView {
+    agent_id: String,
+    dn: String,
+    state: bc_protocol::AgentState,
+}
+
+#[derive(Serialize)]
+struct SessionView {
+    conn: u64,
+    peer: String,
+    client_name: Option<String>,
+    registered: bool,
+    dns: Vec<String>,
+    agents: Vec<AgentView>,
+    statistics: Vec<i64>,
+}
+
+async fn sessions(State(inst): Inst) -> Response {
+    let st = inst.lock();
+    let mut out: Vec<SessionView> = st
+        .conns
+        .iter()
+        .map(|(id, c)| {
+            let mut agents: Vec<AgentView> = st
+                .agents
+                .iter()
+                .filter(|(_, a)| a.owner == Some(*id))
+                .map(|(dn, a)| AgentView {
+                    agent_id: a.agent_id.clone(),
+                    dn: dn.clone(),
+                    state: a.state,
+                })
+                .collect();
+            agents.sort_by(|a, b| a.dn.cmp(&b.dn));
+            SessionView {
+                conn: *id,
+                peer: c.peer.clone(),
+                client_name: c.client_name.clone(),
+                registered: c.registered,
+                dns: c.dns.iter().cloned().collect(),
+                agents,
+                statistics: c.stats.keys().copied().collect(),
+            }
+        })
+        .collect();
+    out.sort_by_key(|s| s.conn);
+    axum::Json(out).into_response()
+}
+
+async fn promote(State(inst): Inst) -> Response {
+    inst.promote();
+    axum::Json(health_value(&inst)).into_response()
+}
+
+async fn demote(State(inst): Inst) -> Response {
+    inst.demote();
+    axum::Json(health_value(&inst)).into_response()
+}
+
+#[derive(Deserialize)]
+struct Enabled {
+    enabled: bool,
+}
+
+async fn reject_logins(State(inst): Inst, body: Bytes) -> Response {
+    let b: Enabled = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    inst.set_reject_logins(b.enabled);
+    axum::Json(json!({ "enabled": b.enabled })).into_response()
+}
+
+async fn shutdown(State(inst): Inst) -> Response {
+    let i = inst.clone();
+    tokio::spawn(async move {
+        // Let the 202 reach the caller before connections start closing.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        i.graceful_shutdown().await;
+    });
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "shutting_down": true })),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct CallReq {
+    dn: String,
+    #[serde(default = "default_other")]
+    other_dn: String,
+    #[serde(default = "default_type")]
+    call_type: String,
+    /// Set when a peer forwards the call: do not redirect again.
+    #[serde(default)]
+    no_redirect: bool,
+}
+
+fn default_other() -> String {
+    "5000".into()
+}
+fn default_type() -> String {
+    "Inbound".into()
+}
+
+async fn calls(State(inst): Inst, body: Bytes) -> Response {
+    if inst.kind() != ServerKind::SipServer {
+        return err(
+            StatusCode::NOT_FOUND,
+            "calls are delivered by a sip_server only",
+        );
+    }
+    let req: CallReq = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    if let Some(conn_id) = sip::deliver_local(&inst, &req.dn, &req.other_dn, &req.call_type) {
+        return axum::Json(json!({
+            "conn_id": conn_id, "delivered_via": inst.opts.site, "redirected": false
+        }))
+        .into_response();
+    }
+    if !req.no_redirect {
+        let peers = inst.lock().peers.clone();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .no_proxy()
+            .build();
+        if let Ok(client) = client {
+            for p in peers {
+                let url = format!("{}/calls", p.trim_end_matches('/'));
+                let body = json!({
+                    "dn": req.dn, "other_dn": req.other_dn, "call_type": req.call_type,
+                    "no_redirect": true
+                });
+                let Ok(resp) = client.post(&url).json(&body).send().await else {
+                    continue;
+                };
+                if !resp.status().is_success() {
+                    continue;
+                }
+                let Ok(v) = resp.json::<Value>().await else {
+                    continue;
+                };
+                let to_site = v["delivered_via"].as_str().unwrap_or("?").to_string();
+                inst.emit(
+                    None,
+                    EventKind::CallRedirected {
+                        dn: req.dn.clone(),
+                        to_site: to_site.clone(),
+                    },
+                );
+                return axum::Json(json!({
+                    "conn_id": v["conn_id"], "delivered_via": to_site, "redirected": true
+                }))
+                .into_response();
+            }
+        }
+    }
+    err(
+        StatusCode::NOT_FOUND,
+        format!("no agent is logged in on dn {} here or at a peer", req.dn),
+    )
+}
+
+#[derive(Deserialize)]
+struct Peers {
+    peers: Vec<String>,
+}
+
+async fn get_peers(State(inst): Inst) -> Response {
+    axum::Json(json!({ "peers": inst.lock().peers })).into_response()
+}
+
+async fn set_peers(State(inst): Inst, body: Bytes) -> Response {
+    let b: Peers = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    inst.lock().peers = b.peers.clone();
+    axum::Json(json!({ "peers": b.peers })).into_response()
+}
+
+#[derive(Deserialize)]
+struct UpdateReq {
+    object_type: ObjectType,
+    dbid: i64,
+    #[serde(default)]
+    annex: BTreeMap<String, BTreeMap<String, Option<String>>>,
+}
+
+async fn update_object(State(inst): Inst, body: Bytes) -> Response {
+    if inst.kind() != ServerKind::ConfigServer {
+        return err(
+            StatusCode::NOT_FOUND,
+            "objects are updated on a config_server only",
+        );
+    }
+    let req: UpdateReq = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    match config_proxy::update_object(&inst, req.object_type, req.dbid, &req.annex) {
+        Ok(o) => axum::Json(o).into_response(),
+        Err(e) => err(StatusCode::NOT_FOUND, e.to_string()),
+    }
+}
+
+async fn reset(State(inst): Inst) -> Response {
+    match inst.load_db() {
+        Ok(db) => {
+            inst.reset(db);
+            axum::Json(health_value(&inst)).into_response()
+        }
+        Err(e) => err(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    }
+}

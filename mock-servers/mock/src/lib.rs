@@ -1,0 +1,18 @@
+//! bc-mock: mock Genesys SIP Server, Configuration Server Proxy and Stat Server for bc-harness.
+//! Speaks the open line protocol of `bc-protocol`; observed and driven through an HTTP control API.
+
+pub mod config_proxy;
+pub mod configdb;
+pub mod conn;
+pub mod control;
+pub mod dispatch;
+pub mod observer;
+pub mod options;
+pub mod server;
+pub mod sip;
+pub mod stat;
+pub mod state;
+pub mod sync;
+
+pub use options::{Cli, Options};
+pub use server::{start, Running, StartError};

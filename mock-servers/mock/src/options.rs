@@ -1,0 +1,144 @@
+//! Command line of `bc-mock` (clap) and the resolved options one instance runs with.
+//! One binary, one subcommand per server kind; flags follow docs/control.md.
+
+use bc_protocol::{Role, ServerKind};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bc-mock",
+    version,
+    about = "Mock Genesys servers for the bc-harness"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// SIP Server (T-Library names): DNs, agent login and state, calls; hot standby HA.
+    SipServer(SipArgs),
+    /// Configuration Server Proxy: client login with credentials, object reads, update pushes.
+    ConfigProxy(CommonArgs),
+    /// Stat Server: statistics opened and reported periodically or on change.
+    StatServer(CommonArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Primary,
+    Backup,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Site name (A or B).
+    #[arg(long)]
+    pub site: String,
+    /// HA slot; a backup starts inactive until promoted.
+    #[arg(long, value_enum, default_value = "primary")]
+    pub role: RoleArg,
+    /// Protocol listen address (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Control API listen address (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub control: SocketAddr,
+    /// Configuration database YAML (required by config-proxy).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Send Ping to every client this often.
+    #[arg(long)]
+    pub ping_interval_ms: Option<u64>,
+    /// Close a client from which no line arrived for this long.
+    #[arg(long)]
+    pub client_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SipArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Hot standby: listen here for the HA partner's agent-state stream (give it to the backup).
+    #[arg(long)]
+    pub sync_listen: Option<SocketAddr>,
+    /// Hot standby: stream agent state to the partner's --sync-listen while active (give it to the primary).
+    #[arg(long)]
+    pub sync_to: Option<String>,
+    /// Control URL of a SIP Server of the peer site (repeatable), e.g. http://127.0.0.1:40012.
+    #[arg(long = "peer")]
+    pub peers: Vec<String>,
+}
+
+/// Everything one instance needs to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub kind: ServerKind,
+    pub site: String,
+    pub role: Role,
+    pub listen: SocketAddr,
+    pub control: SocketAddr,
+    pub config: Option<PathBuf>,
+    pub ping_interval: Option<Duration>,
+    pub client_timeout: Option<Duration>,
+    pub sync_listen: Option<SocketAddr>,
+    pub sync_to: Option<String>,
+    pub peers: Vec<String>,
+}
+
+impl Options {
+    /// Options with defaults for a kind, site and role (loopback, free ports, no keep-alive).
+    pub fn new(kind: ServerKind, site: &str, role: Role) -> Self {
+        let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+        Options {
+            kind,
+            site: site.to_string(),
+            role,
+            listen: any,
+            control: any,
+            config: None,
+            ping_interval: None,
+            client_timeout: None,
+            sync_listen: None,
+            sync_to: None,
+            peers: Vec::new(),
+        }
+    }
+}
+
+impl From<Cli> for Options {
+    fn from(cli: Cli) -> Self {
+        let (kind, c, sip) = match cli.command {
+            Command::SipServer(s) => (ServerKind::SipServer, s.common.clone(), Some(s)),
+            Command::ConfigProxy(c) => (ServerKind::ConfigServer, c, None),
+            Command::StatServer(c) => (ServerKind::StatServer, c, None),
+        };
+        let role = match c.role {
+            RoleArg::Primary => Role::Primary,
+            RoleArg::Backup => Role::Backup,
+        };
+        Options {
+            kind,
+            site: c.site,
+            role,
+            listen: c.listen,
+            control: c.control,
+            config: c.config,
+            ping_interval: c
+                .ping_interval_ms
+                .filter(|&n| n > 0)
+                .map(Duration::from_millis),
+            client_timeout: c
+                .client_timeout_ms
+                .filter(|&n| n > 0)
+                .map(Duration::from_millis),
+            sync_listen: sip.as_ref().and_then(|s| s.sync_listen),
+            sync_to: sip.as_ref().and_then(|s| s.sync_to.clone()),
+            peers: sip.map(|s| s.peers).unwrap_or_default(),
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! SIP Server requests: DN registration, agent login / state / logout, answering, releasing and
+//! making calls, plus call delivery from the control API (local or through the peer site).
+
+use crate::state::{mirror, AgentSlot, Call, Instance, Outbound, State};
+use crate::sync::SyncMsg;
+use bc_protocol::{error_code, AgentState, EventKind, Message};
+use std::sync::Arc;
+
+fn bad(rid: i64, what: &str) -> Vec<Message> {
+    vec![Message::error(
+        rid,
+        error_code::INVALID_ATTRIBUTE,
+        format!("{what} must not be empty"),
+    )]
+}
+
+/// Handles a SIP request from a registered client of an active instance.
+pub fn handle(inst: &Arc<Instance>, st: &mut State, conn: u64, msg: Message) -> Vec<Message> {
+    use Message::*;
+    match msg {
+        RequestRegisterAddress {
+            reference_id: rid,
+            this_dn,
+        } => {
+            if st.reject_logins {
+                return vec![Message::error(
+                    rid,
+                    error_code::LOGIN_REJECTED,
+                    "login rejected",
+                )];
+            }
+            if this_dn.is_empty() {
+                return bad(rid, "ThisDN");
+            }
+            if let Some(c) = st.conns.get_mut(&conn) {
+                c.dns.insert(this_dn.clone());
+            }
+            // A mirrored (ownerless) agent is adopted by the first connection registering its DN,
+            // so that this connection closing logs it out like any other.
+            let agent = st.agents.get_mut(&this_dn).map(|a| {
+                if a.owner.is_none() {
+                    a.owner = Some(conn);
+                }
+                (a.agent_id.clone(), a.state)
+            });
+            inst.emit(
+                Some(conn),
+                EventKind::DnRegistered {
+                    dn: this_dn.clone(),
+                    agent_id: agent.as_ref().map(|a| a.0.clone()),
+                    agent_state: agent.as_ref().map(|a| a.1),
+                },
+            );
+            vec![EventRegistered {
+                reference_id: rid,
+                this_dn,
+                agent_id: agent.as_ref().map(|a| a.0.clone()),
+                agent_state: agent.map(|a| a.1),
+            }]
+        }
+        RequestUnregisterAddress {
+            reference_id: rid,
+            this_dn,
+        } => {
+            let removed = st
+                .conns
+                .get_mut(&conn)
+                .map(|c| c.dns.remove(&this_dn))
+                .unwrap_or(false);
+            if !removed {
+                return vec![Message::error(
+                    rid,
+                    error_code::PRECONDITION_FAILED,
+                    format!("dn {this_dn} is not registered on this connection"),
+                )];
+            }
+            inst.emit(
+                Some(conn),
+                EventKind::DnUnregistered {
+                    dn: this_dn.clone(),
+                },
+            );
+            vec![EventUnregistered {
+                reference_id: rid,
+                this_dn,
+            }]
+        }
+        RequestAgentLogin {
+            reference_id: rid,
+            this_dn,
+            agent_id,
+        } => {
+            if st.reject_logins {
+                return vec![Message::error(
+                    rid,
+                    error_code::LOGIN_REJECTED,
+                    "login rejected",
+                )];
+            }
+            if this_dn.is_empty() {
+                return bad(rid, "ThisDN");
+            }
+            if agent_id.is_empty() {
+                return bad(rid, "AgentID");
+            }
+            if let Some(a) = st.agents.get(&this_dn) {
+                if a.agent_id != agent_id {
+                    return vec![Message::error(
+                        rid,
+                        error_code::CONFLICT,
+                        format!("agent {} is logged in on dn {this_dn}", a.agent_id),
+                    )];
+                }
+            } else if let Some((dn, _)) = st.agents.iter().find(|(_, a)| a.agent_id == agent_id) {
+                return vec![Message::error(
+                    rid,
+                    error_code::CONFLICT,
+                    format!("agent {agent_id} is logged in on dn {dn}"),
+                )];
+            }
+            // Idempotent: a repeated login keeps the state and moves ownership to this connection.
+            let slot = st.agents.entry(this_dn.clone()).or_insert(AgentSlot {
+                agent_id: agent_id.clone(),
+                state: AgentState::NotReady,
+                owner: Some(conn),
+            });
+            slot.owner = Some(conn);
+            let state = slot.state;
+            inst.emit(
+                Some(conn),
+                EventKind::AgentLogin {
+                    dn: this_dn.clone(),
+                    agent_id: agent_id.clone(),
+                    state,
+                },
+            );
+            mirror(
+                st,
+                SyncMsg::Upsert {
+                    dn: this_dn.clone(),
+                    agent_id: agent_id.clone(),
+                    state,
+                },
+            );
+            vec![EventAgentLogin {
+                reference_id: rid,
+                this_dn,
+                agent_id,
+                agent_state: state,
+            }]
+        }
+        RequestAgentReady {
+            reference_id: rid,
+            this_dn,
+            agent_id,
+        } => set_state(inst, st, conn, rid, this_dn, agent_id, AgentState::Ready),
+        RequestAgentNotReady {
+            reference_id: rid,
+            this_dn,
+            agent_id,
+        } => set_state(inst, st, conn, rid, this_dn, agent_id, AgentState::NotReady),
+        RequestAgentLogout {
+            reference_id: rid,
+            this_dn,
+            agent_id,
+        } => {
+            if let Err(e) = check_agent(st, rid, &this_dn, &agent_id) {
+                return e;
+            }
+            st.agents.remove(&this_dn);
+            inst.emit(
+                Some(conn),
+                EventKind::AgentLogout {
+                    dn: this_dn.clone(),
+                    agent_id: agent_id.clone(),
+                    reason: "request".into(),
+                },
+            );
+            mirror(
+                st,
+                SyncMsg::Remove {
+                    dn: this_dn.clone(),
+                },
+            );
+            vec![EventAgentLogout {
+                reference_id: Some(rid),
+                this_dn,
+                agent_id,
+            }]
+        }
+        RequestAnswerCall {
+            reference_id: rid,
+            this_dn,
+            conn_id,
+        } => {
+            let Some(call) = st.calls.get_mut(&conn_id).filter(|c| c.dn == this_dn) else {
+                return no_call(rid, &conn_id, &this_dn);
+            };
+            call.established = true;
+            let other_dn = call.other_dn.clone();
+            inst.emit(
+                Some(conn),
+                EventKind::CallAnswered {
+                    dn: this_dn.clone(),
+                    conn_id: conn_id.clone(),
+                },
+            );
+            vec![EventEstablished {
+                reference_id: Some(rid),
+                this_dn,
+                conn_id,
+                other_dn: Some(other_dn),
+            }]
+        }
+        RequestReleaseCall {
+            reference_id: rid,
+            this_dn,
+            conn_id,
+        } => {
+            if st.calls.get(&conn_id).is_none_or(|c| c.dn != this_dn) {
+                return no_call(rid, &conn_id, &this_dn);
+            }
+            st.calls.remove(&conn_id);
+            inst.emit(
+                Some(conn),
+                EventKind::CallReleased {
+                    dn: this_dn.clone(),
+                    conn_id: conn_id.clone(),
+                },
+            );
+            vec![EventReleased {
+                reference_id: Some(rid),
+                this_dn,
+                conn_id,
+            }]
+        }
+        RequestMakeCall {
+            reference_id: rid,
+            this_dn,
+            other_dn,
+        } => {
+            if other_dn.is_empty() {
+                return bad(rid, "OtherDN");
+            }
+            let registered = st
+                .conns
+                .get(&conn)
+                .is_some_and(|c| c.dns.contains(&this_dn));
+            if !registered {
+                return vec![Message::error(
+                    rid,
+                    error_code::PRECONDITION_FAILED,
+                    format!("dn {this_dn} is not registered on this connection"),
+                )];
+            }
+            let conn_id = new_conn_id(inst, st);
+            st.calls.insert(
+                conn_id.clone(),
+                Call {
+                    dn: this_dn.clone(),
+                    other_dn: other_dn.clone(),
+                    established: true,
+                },
+            );
+            vec![
+                EventDialing {
+                    reference_id: rid,
+                    this_dn: this_dn.clone(),
+                    conn_id: conn_id.clone(),
+                    other_dn: other_dn.clone(),
+                },
+                EventEstablished {
+                    reference_id: None,
+                    this_dn,
+                    conn_id,
+                    other_dn: Some(other_dn),
+                },
+            ]
+        }
+        other => vec![Message::error(
+            other.reference_id().unwrap_or(0),
+            error_code::UNKNOWN_MESSAGE,
+            format!("{} is not served by a sip_server", other.name()),
+        )],
+    }
+}
+
+fn no_call(rid: i64, conn_id: &str, dn: &str) -> Vec<Message> {
+    vec![Message::error(
+        rid,
+        error_code::PRECONDITION_FAILED,
+        format!("no call {conn_id} on dn {dn}"),
+    )]
+}
+
+fn check_agent(st: &State, rid: i64, dn: &str, agent_id: &str) -> Result<(), Vec<Message>> {
+    match st.agents.get(dn) {
+        Some(a) if a.agent_id == agent_id => Ok(()),
+        _ => Err(vec![Message::error(
+            rid,
+            error_code::PRECONDITION_FAILED,
+            format!("agent {agent_id} is not logged in on dn {dn}"),
+        )]),
+    }
+}
+
+fn set_state(
+    inst: &Arc<Instance>,
+    st: &mut State,
+    conn: u64,
+    rid: i64,
+    this_dn: String,
+    agent_id: String,
+    state: AgentState,
+) -> Vec<Message> {
+    if let Err(e) = check_agent(st, rid, &this_dn, &agent_id) {
+        return e;
+    }
+    if let Some(a) = st.agents.get_mut(&this_dn) {
+        a.state = state;
+    }
+    inst.emit(
+        Some(conn),
+        EventKind::AgentStateChanged {
+            dn: this_dn.clone(),
+            agent_id: agent_id.clone(),
+            state,
+        },
+    );
+    mirror(
+        st,
+        SyncMsg::Upsert {
+            dn: this_dn.clone(),
+            agent_id: agent_id.clone(),
+            state,
+        },
+    );
+    if state == AgentState::Ready {
+        vec![Message::EventAgentReady {
+            reference_id: rid,
+            this_dn,
+            agent_id,
+        }]
+    } else {
+        vec![Message::EventAgentNotReady {
+            reference_id: rid,
+            this_dn,
+            agent_id,
+        }]
+    }
+}
+
+fn new_conn_id(inst: &Instance, st: &mut State) -> String {
+    let n = st.next_call;
+    st.next_call += 1;
+    // Unique across instances of a run: site, slot, sequence.
+    let slot = match inst.opts.role {
+        bc_protocol::Role::Primary => 'P',
+        bc_protocol::Role::Backup => 'B',
+    };
+    format!("{}{}{:014}", inst.opts.site, slot, n)
+}
+
+/// Offers a call on a DN if an agent is logged in on it here (and this instance is active):
+/// EventRinging goes to every connection that registered the DN. Returns the ConnID.
+pub fn deliver_local(
+    inst: &Arc<Instance>,
+    dn: &str,
+    other_dn: &str,
+    call_type: &str,
+) -> Option<String> {
+    let mut st = inst.lock();
+    if !st.active || !st.agents.contains_key(dn) {
+        return None;
+    }
+    let conn_id = new_conn_id(inst, &mut st);
+    st.calls.insert(
+        conn_id.clone(),
+        Call {
+            dn: dn.to_string(),
+            other_dn: other_dn.to_string(),
+            established: false,
+        },
+    );
+    inst.emit(
+        None,
+        EventKind::CallRinging {
+            dn: dn.to_string(),
+            conn_id: conn_id.clone(),
+            other_dn: other_dn.to_string(),
+            call_type: call_type.to_string(),
+        },
+    );
+    for c in st.conns.values().filter(|c| c.dns.contains(dn)) {
+        let _ = c.tx.send(Outbound::Msg(Box::new(Message::EventRinging {
+            this_dn: dn.to_string(),
+            conn_id: conn_id.clone(),
+            other_dn: other_dn.to_string(),
+            call_type: call_type.to_string(),
+        })));
+    }
+    Some(conn_id)
+}

@@ -1,0 +1,317 @@
+//! The shared state of one instance: role, connections table, agents, calls, database, and the
+//! instance-wide commands (promote, demote, reset, shutdown) that act on all connections.
+
+use crate::configdb::ConfigDb;
+use crate::observer::Observer;
+use crate::options::Options;
+use crate::sync::SyncMsg;
+use bc_protocol::{AgentState, EventKind, Message, Role, ServerKind};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// What other tasks ask a connection task to do.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Write a message.
+    Msg(Box<Message>),
+    /// Graceful shutdown: log agents out, send EventLinkDisconnected, close.
+    Shutdown,
+    /// Close at once without logging agents out (demotion, reset).
+    Close,
+}
+
+/// One client connection as the state table knows it.
+#[derive(Debug)]
+pub struct ConnEntry {
+    pub peer: String,
+    pub client_name: Option<String>,
+    pub registered: bool,
+    pub dns: BTreeSet<String>,
+    /// Open statistics: id -> generation (a periodic reporter stops when its generation is gone).
+    pub stats: BTreeMap<i64, u64>,
+    pub tx: mpsc::UnboundedSender<Outbound>,
+}
+
+/// An agent logged in on a DN. `owner` is the connection it logged in through; None when mirrored.
+#[derive(Debug, Clone)]
+pub struct AgentSlot {
+    pub agent_id: String,
+    pub state: AgentState,
+    pub owner: Option<u64>,
+}
+
+/// A call known to the SIP Server.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub dn: String,
+    pub other_dn: String,
+    pub established: bool,
+}
+
+/// Mutable state, behind one mutex.
+pub struct State {
+    pub active: bool,
+    pub reject_logins: bool,
+    pub shutting_down: bool,
+    pub conns: HashMap<u64, ConnEntry>,
+    /// DN -> agent logged in on it.
+    pub agents: HashMap<String, AgentSlot>,
+    pub calls: HashMap<String, Call>,
+    pub db: ConfigDb,
+    pub peers: Vec<String>,
+    pub next_call: u64,
+    pub next_stat_gen: u64,
+    /// Agent-state deltas for the HA partner (SIP primary with --sync-to, while a link is up).
+    pub sync_tx: Option<mpsc::UnboundedSender<SyncMsg>>,
+}
+
+/// One running server instance.
+pub struct Instance {
+    pub opts: Options,
+    pub obs: Observer,
+    state: Mutex<State>,
+    next_conn: AtomicU64,
+    /// Cancelled when graceful shutdown begins: accept loops stop.
+    pub stopping: CancellationToken,
+    /// Cancelled when the instance has finished (process may exit).
+    pub finished: CancellationToken,
+    shutdown_started: AtomicBool,
+    /// Actual protocol listen address (filled in after bind).
+    pub listen: Mutex<String>,
+}
+
+impl Instance {
+    pub fn new(opts: Options, db: ConfigDb) -> Arc<Self> {
+        let obs = Observer::new(opts.kind, &opts.site, opts.role);
+        let state = State {
+            active: opts.role == Role::Primary,
+            reject_logins: false,
+            shutting_down: false,
+            conns: HashMap::new(),
+            agents: HashMap::new(),
+            calls: HashMap::new(),
+            db,
+            peers: opts.peers.clone(),
+            next_call: 1,
+            next_stat_gen: 1,
+            sync_tx: None,
+        };
+        Arc::new(Instance {
+            opts,
+            obs,
+            state: Mutex::new(state),
+            next_conn: AtomicU64::new(1),
+            stopping: CancellationToken::new(),
+            finished: CancellationToken::new(),
+            shutdown_started: AtomicBool::new(false),
+            listen: Mutex::new(String::new()),
+        })
+    }
+
+    pub fn kind(&self) -> ServerKind {
+        self.opts.kind
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn emit(&self, conn: Option<u64>, kind: EventKind) {
+        self.obs.emit(conn, kind);
+    }
+
+    /// The HA role reported to clients: primary while active.
+    pub fn current_role(&self, st: &State) -> Role {
+        if st.active {
+            Role::Primary
+        } else {
+            Role::Backup
+        }
+    }
+
+    /// Adds a new connection to the table and returns its id.
+    pub fn add_conn(&self, peer: String, tx: mpsc::UnboundedSender<Outbound>) -> u64 {
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let mut st = self.lock();
+        self.emit(Some(id), EventKind::ClientConnected { peer: peer.clone() });
+        st.conns.insert(
+            id,
+            ConnEntry {
+                peer,
+                client_name: None,
+                registered: false,
+                dns: BTreeSet::new(),
+                stats: BTreeMap::new(),
+                tx,
+            },
+        );
+        id
+    }
+
+    /// Removes a closed connection; with `logout` its agents are logged out (reason `disconnect`),
+    /// otherwise they stay logged in without an owner.
+    pub fn remove_conn(&self, id: u64, how: bc_protocol::DisconnectHow, logout: bool) {
+        let mut st = self.lock();
+        if st.conns.remove(&id).is_none() {
+            return;
+        }
+        self.emit(Some(id), EventKind::ClientDisconnected { how });
+        let owned: Vec<String> = st
+            .agents
+            .iter()
+            .filter(|(_, a)| a.owner == Some(id))
+            .map(|(dn, _)| dn.clone())
+            .collect();
+        for dn in owned {
+            if logout {
+                if let Some(a) = st.agents.remove(&dn) {
+                    self.emit(
+                        Some(id),
+                        EventKind::AgentLogout {
+                            dn: dn.clone(),
+                            agent_id: a.agent_id,
+                            reason: "disconnect".into(),
+                        },
+                    );
+                    mirror(&st, SyncMsg::Remove { dn });
+                }
+            } else if let Some(a) = st.agents.get_mut(&dn) {
+                a.owner = None;
+            }
+        }
+    }
+
+    /// Logs out the agents of a connection for a graceful shutdown; returns the EventAgentLogout messages.
+    pub fn shutdown_conn_agents(&self, id: u64) -> Vec<Message> {
+        let mut st = self.lock();
+        let dns = st.conns.get(&id).map(|c| c.dns.clone()).unwrap_or_default();
+        let mine: Vec<String> = st
+            .agents
+            .iter()
+            .filter(|(dn, a)| a.owner == Some(id) || dns.contains(*dn))
+            .map(|(dn, _)| dn.clone())
+            .collect();
+        let mut out = Vec::new();
+        for dn in mine {
+            if let Some(a) = st.agents.remove(&dn) {
+                self.emit(
+                    Some(id),
+                    EventKind::AgentLogout {
+                        dn: dn.clone(),
+                        agent_id: a.agent_id.clone(),
+                        reason: "shutdown".into(),
+                    },
+                );
+                mirror(&st, SyncMsg::Remove { dn: dn.clone() });
+                out.push(Message::EventAgentLogout {
+                    reference_id: None,
+                    this_dn: dn,
+                    agent_id: a.agent_id,
+                });
+            }
+        }
+        out
+    }
+
+    /// Makes the instance active (idempotent).
+    pub fn promote(&self) {
+        let mut st = self.lock();
+        if !st.active {
+            st.active = true;
+            self.emit(None, EventKind::RoleChanged { active: true });
+        }
+    }
+
+    /// Makes the instance standby and closes its client connections; agent state is kept (hot standby).
+    pub fn demote(&self) {
+        let mut st = self.lock();
+        if st.active {
+            st.active = false;
+            self.emit(None, EventKind::RoleChanged { active: false });
+        }
+        for c in st.conns.values() {
+            let _ = c.tx.send(Outbound::Close);
+        }
+    }
+
+    pub fn set_reject_logins(&self, enabled: bool) {
+        let mut st = self.lock();
+        st.reject_logins = enabled;
+        self.emit(None, EventKind::LoginRejection { enabled });
+    }
+
+    /// Back to the start state: connections closed, agents and calls cleared, database reloaded,
+    /// start role, rejection off. Event history continues.
+    pub fn reset(&self, db: ConfigDb) {
+        let mut st = self.lock();
+        for c in st.conns.values() {
+            let _ = c.tx.send(Outbound::Close);
+        }
+        st.agents.clear();
+        st.calls.clear();
+        st.db = db;
+        st.peers = self.opts.peers.clone();
+        if st.reject_logins {
+            st.reject_logins = false;
+            self.emit(None, EventKind::LoginRejection { enabled: false });
+        }
+        let start_active = self.opts.role == Role::Primary;
+        if st.active != start_active {
+            st.active = start_active;
+            self.emit(
+                None,
+                EventKind::RoleChanged {
+                    active: start_active,
+                },
+            );
+        }
+        mirror(&st, SyncMsg::Snapshot { agents: vec![] });
+    }
+
+    /// Graceful shutdown: tell every connection, wait (bounded) until all closed, then mark finished.
+    pub async fn graceful_shutdown(self: &Arc<Self>) {
+        if self.shutdown_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        {
+            let mut st = self.lock();
+            st.shutting_down = true;
+            self.emit(None, EventKind::ShuttingDown);
+            for c in st.conns.values() {
+                let _ = c.tx.send(Outbound::Shutdown);
+            }
+        }
+        self.stopping.cancel();
+        // Bounded wait: connections normally close within a few ms; a stuck writer must not block exit.
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(400);
+        while tokio::time::Instant::now() < deadline {
+            if self.lock().conns.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        self.finished.cancel();
+    }
+
+    /// Reloads the database from the configured file (empty when none was given).
+    pub fn load_db(&self) -> Result<ConfigDb, crate::configdb::DbError> {
+        match &self.opts.config {
+            Some(p) => ConfigDb::load(p),
+            None => Ok(ConfigDb::default()),
+        }
+    }
+}
+
+/// Queues an agent-state delta for the HA partner when a sync link is up and this instance is active.
+pub fn mirror(st: &State, msg: SyncMsg) {
+    if !st.active {
+        return;
+    }
+    if let Some(tx) = &st.sync_tx {
+        let _ = tx.send(msg);
+    }
+}
