@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -28,6 +29,8 @@ pub struct ConnShared {
     pub kill: CancellationToken,
     /// Set when one direction has closed its destination: the other stops reading.
     pub closing: CancellationToken,
+    /// Set before `kill` when the connection is reset: no FIN may precede the RST.
+    pub reset: AtomicBool,
 }
 
 enum Outcome {
@@ -52,7 +55,13 @@ pub async fn run_direction(
     let writer = write_loop(&mut dst, tail_rx);
     let outcome = tokio::select! {
         biased;
-        _ = conn.kill.cancelled() => return,
+        _ = conn.kill.cancelled() => {
+            if conn.reset.load(Ordering::SeqCst) {
+                // Dropping a write half sends FIN; forgetting it leaves the close to the RST.
+                dst.forget();
+            }
+            return;
+        }
         o = writer => o,
         _ = async { tokio::join!(reader, chain) } => Outcome::Closed,
     };
@@ -64,7 +73,9 @@ pub async fn run_direction(
         Outcome::Reset => {
             set_zero_linger(src.as_ref());
             set_zero_linger(dst.as_ref());
+            conn.reset.store(true, Ordering::SeqCst);
             conn.kill.cancel();
+            dst.forget();
         }
     }
 }

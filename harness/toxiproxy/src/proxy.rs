@@ -236,6 +236,7 @@ async fn connection(
         let shared = Arc::new(ConnShared {
             kill: kill.clone(),
             closing: CancellationToken::new(),
+            reset: Default::default(),
         });
         let (cr, cw) = client.into_split();
         let (sr, sw) = server.into_split();

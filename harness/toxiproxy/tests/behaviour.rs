@@ -1,0 +1,397 @@
+//! Toxic behaviour through real TCP on 127.0.0.1: a client, the proxy, an echo upstream.
+//! Timings assert generous lower bounds and loose upper bounds only.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bc_toxiproxy::client::{ProxyUpdate, Stream, Toxic};
+use common::{connect, read_n, read_within, round_trip, ReadOutcome, UpstreamMode};
+use tokio::io::AsyncWriteExt;
+
+const MS: fn(u64) -> Duration = Duration::from_millis;
+
+#[tokio::test]
+async fn latency_delays_each_round_trip() {
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    c.add_toxic("p", &Toxic::latency(Stream::Downstream, 150, 0))
+        .await
+        .unwrap();
+    let mut s = connect(&listen).await;
+    let rtt = round_trip(&mut s, b"ping").await;
+    assert!(rtt >= MS(145) && rtt < MS(2000), "rtt {rtt:?}");
+    // Both directions add up.
+    c.add_toxic("p", &Toxic::latency(Stream::Upstream, 100, 0))
+        .await
+        .unwrap();
+    let rtt = round_trip(&mut s, b"ping").await;
+    assert!(rtt >= MS(245) && rtt < MS(2500), "rtt {rtt:?}");
+}
+
+#[tokio::test]
+async fn latency_keeps_a_stream_pipelined() {
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    c.add_toxic("p", &Toxic::latency(Stream::Downstream, 200, 0))
+        .await
+        .unwrap();
+    let mut s = connect(&listen).await;
+    let t = Instant::now();
+    // Ten writes 20 ms apart: pipelined latency delivers all by ~400 ms, not 10 x 200 ms.
+    for _ in 0..10 {
+        s.write_all(b"0123456789").await.unwrap();
+        tokio::time::sleep(MS(20)).await;
+    }
+    read_n(&mut s, 100).await;
+    let took = t.elapsed();
+    assert!(took >= MS(390) && took < MS(1500), "took {took:?}");
+}
+
+#[tokio::test]
+async fn upstream_and_downstream_toxics_affect_only_their_direction() {
+    let up = common::upstream(UpstreamMode {
+        greeting: b"hi".to_vec(),
+        close_after_greeting: false,
+    })
+    .await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+
+    c.add_toxic("p", &Toxic::latency(Stream::Upstream, 300, 0))
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let mut s = connect(&listen).await;
+    assert_eq!(read_n(&mut s, 2).await, b"hi");
+    assert!(
+        t.elapsed() < MS(250),
+        "server-to-client not delayed: {:?}",
+        t.elapsed()
+    );
+    let rtt = round_trip(&mut s, b"x").await;
+    assert!(rtt >= MS(295), "client-to-server delayed: {rtt:?}");
+
+    c.remove_toxic("p", "latency_upstream").await.unwrap();
+    c.add_toxic("p", &Toxic::latency(Stream::Downstream, 300, 0))
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let mut s = connect(&listen).await;
+    assert_eq!(read_n(&mut s, 2).await, b"hi");
+    assert!(
+        t.elapsed() >= MS(295),
+        "server-to-client delayed: {:?}",
+        t.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn toxics_apply_to_live_connections() {
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    let mut s = connect(&listen).await;
+    assert!(round_trip(&mut s, b"a").await < MS(500));
+    c.add_toxic("p", &Toxic::latency(Stream::Downstream, 200, 0))
+        .await
+        .unwrap();
+    assert!(round_trip(&mut s, b"b").await >= MS(195));
+    c.remove_toxic("p", "latency_downstream").await.unwrap();
+    assert!(round_trip(&mut s, b"c").await < MS(190));
+}
+
+#[tokio::test]
+async fn removing_a_toxic_with_data_in_flight_returns_promptly() {
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    c.add_toxic("p", &Toxic::latency(Stream::Downstream, 10_000, 0))
+        .await
+        .unwrap();
+    c.add_toxic("p", &Toxic::bandwidth(Stream::Upstream, 1).named("slow"))
+        .await
+        .unwrap();
+    let mut s = connect(&listen).await;
+    s.write_all(&[7u8; 2000]).await.unwrap();
+    tokio::time::sleep(MS(100)).await;
+    let t = Instant::now();
+    c.remove_toxic("p", "latency_downstream").await.unwrap();
+    c.remove_toxic("p", "slow").await.unwrap();
+    assert!(t.elapsed() < MS(1000), "API calls took {:?}", t.elapsed());
+    // The held data now flows without the removed delays.
+    let got = read_n(&mut s, 2000).await;
+    assert!(got.iter().all(|&b| b == 7));
+    assert!(
+        t.elapsed() < MS(3000),
+        "data released after {:?}",
+        t.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn timeout_zero_is_a_black_hole_until_removed() {
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    c.add_toxic("p", &Toxic::timeout(Stream::Downstream, 0))
+        .await
+        .unwrap();
+    let mut s = connect(&listen).await;
+    s.write_all(b"anyone?").await.unwrap();
+    assert_eq!(
+        read_within(&mut s, MS(400)).await,
+        ReadOutcome::Nothing,
+        "held open, nothing flows"
+    );
+    // As Toxiproxy: removing the timeout toxic closes the connections it dropped data on.
+    c.remove_toxic("p", "timeout_downstream").await.unwrap();
+    assert_eq!(read_within(&mut s, common::WAIT).await, ReadOutcome::Eof);
+    // New connections work again.
+    let mut s = connect(&listen).await;
+    round_trip(&mut s, b"ok").await;
+}
+
+#[tokio::test]
+async fn timeout_closes_after_the_delay() {
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    c.add_toxic("p", &Toxic::timeout(Stream::Upstream, 250))
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let mut s = connect(&listen).await;
+    s.write_all(b"dropped").await.unwrap();
+    assert_eq!(read_within(&mut s, common::WAIT).await, ReadOutcome::Eof);
+    assert!(
+        t.elapsed() >= MS(245) && t.elapsed() < MS(3000),
+        "closed after {:?}",
+        t.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn reset_peer_resets_the_connection() {
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    let mut live = connect(&listen).await;
+    round_trip(&mut live, b"before").await;
+    c.add_toxic("p", &Toxic::reset_peer(Stream::Downstream, 150))
+        .await
+        .unwrap();
+    let t = Instant::now();
+    assert_eq!(
+        read_within(&mut live, common::WAIT).await,
+        ReadOutcome::Reset,
+        "live connection reset"
+    );
+    assert!(
+        t.elapsed() >= MS(100),
+        "after the timeout: {:?}",
+        t.elapsed()
+    );
+    let mut fresh = connect(&listen).await;
+    let _ = fresh.write_all(b"x").await;
+    assert_eq!(
+        read_within(&mut fresh, common::WAIT).await,
+        ReadOutcome::Reset,
+        "new connection reset"
+    );
+}
+
+#[tokio::test]
+async fn disabling_refuses_new_connections_and_closes_live_ones() {
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    let mut live = connect(&listen).await;
+    round_trip(&mut live, b"hi").await;
+    let p = c
+        .update_proxy(
+            "p",
+            &ProxyUpdate {
+                enabled: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!p.enabled);
+    let seen = read_within(&mut live, common::WAIT).await;
+    assert!(
+        matches!(seen, ReadOutcome::Eof | ReadOutcome::Reset),
+        "live connection closed: {seen:?}"
+    );
+    let refused = tokio::net::TcpStream::connect(&listen).await;
+    assert_eq!(
+        refused.err().map(|e| e.kind()),
+        Some(std::io::ErrorKind::ConnectionRefused)
+    );
+    c.update_proxy(
+        "p",
+        &ProxyUpdate {
+            enabled: Some(true),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut again = connect(&listen).await;
+    round_trip(&mut again, b"back").await;
+}
+
+#[tokio::test]
+async fn bandwidth_limits_throughput() {
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    c.add_toxic("p", &Toxic::bandwidth(Stream::Downstream, 100))
+        .await
+        .unwrap();
+    let mut s = connect(&listen).await;
+    let payload = vec![1u8; 60_000];
+    let t = Instant::now();
+    s.write_all(&payload).await.unwrap();
+    read_n(&mut s, payload.len()).await;
+    // 60 kB at 100 kB/s is 600 ms.
+    assert!(
+        t.elapsed() >= MS(500) && t.elapsed() < MS(4000),
+        "took {:?}",
+        t.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn limit_data_closes_after_n_bytes() {
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    c.add_toxic("p", &Toxic::limit_data(Stream::Downstream, 10))
+        .await
+        .unwrap();
+    let mut s = connect(&listen).await;
+    s.write_all(b"0123456789abcdefghij").await.unwrap();
+    let mut got = Vec::new();
+    loop {
+        match read_within(&mut s, common::WAIT).await {
+            ReadOutcome::Data(d) => got.extend(d),
+            ReadOutcome::Eof => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(got, b"0123456789");
+}
+
+#[tokio::test]
+async fn slow_close_delays_the_close() {
+    let up = common::upstream(UpstreamMode {
+        greeting: b"bye".to_vec(),
+        close_after_greeting: true,
+    })
+    .await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    c.add_toxic("p", &Toxic::slow_close(Stream::Downstream, 300))
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let mut s = connect(&listen).await;
+    assert_eq!(read_n(&mut s, 3).await, b"bye");
+    assert!(t.elapsed() < MS(250), "data is not delayed");
+    assert_eq!(read_within(&mut s, common::WAIT).await, ReadOutcome::Eof);
+    assert!(t.elapsed() >= MS(295), "close delayed: {:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn slicer_keeps_the_bytes_intact() {
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    c.add_toxic("p", &Toxic::slicer(Stream::Downstream, 7, 3, 50))
+        .await
+        .unwrap();
+    c.add_toxic("p", &Toxic::latency(Stream::Upstream, 5, 5))
+        .await
+        .unwrap();
+    let mut s = connect(&listen).await;
+    let payload: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    s.write_all(&payload).await.unwrap();
+    assert_eq!(read_n(&mut s, payload.len()).await, payload);
+}
+
+#[tokio::test]
+async fn toxicity_is_decided_per_connection() {
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    c.add_toxic(
+        "p",
+        &Toxic::timeout(Stream::Downstream, 0).with_toxicity(0.5),
+    )
+    .await
+    .unwrap();
+    let mut conns = Vec::new();
+    for _ in 0..24 {
+        let mut s = connect(&listen).await;
+        s.write_all(b"?").await.unwrap();
+        conns.push(s);
+    }
+    let mut answered = 0;
+    for s in &mut conns {
+        if let ReadOutcome::Data(_) = read_within(s, MS(300)).await {
+            answered += 1;
+        }
+    }
+    assert!(
+        answered > 0 && answered < 24,
+        "some but not all connections affected: {answered}/24"
+    );
+    c.update_toxic(
+        "p",
+        "timeout_downstream",
+        &bc_toxiproxy::client::ToxicUpdate {
+            toxicity: Some(0.0),
+            attributes: None,
+        },
+    )
+    .await
+    .unwrap();
+    let mut s = connect(&listen).await;
+    round_trip(&mut s, b"free").await;
+}
+
+#[tokio::test]
+async fn unreachable_upstream_accepts_then_closes() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", dead).await;
+    let mut s = connect(&listen).await;
+    let seen = read_within(&mut s, common::WAIT).await;
+    assert!(
+        matches!(seen, ReadOutcome::Eof | ReadOutcome::Reset),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_proxy_closes_its_connections_and_port() {
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    let mut s = connect(&listen).await;
+    round_trip(&mut s, b"x").await;
+    c.delete_proxy("p").await.unwrap();
+    let seen = read_within(&mut s, common::WAIT).await;
+    assert!(
+        matches!(seen, ReadOutcome::Eof | ReadOutcome::Reset),
+        "{seen:?}"
+    );
+    assert!(tokio::net::TcpStream::connect(&listen).await.is_err());
+}
