@@ -99,11 +99,15 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference_id: Option<i64>,
     },
+    /// `ping_seq` on the wire: the envelope's `seq` is the event sequence number.
     Ping {
+        #[serde(rename = "ping_seq")]
         seq: i64,
         inbound: bool,
     },
+    /// `ping_seq` on the wire, as for `ping`.
     Pong {
+        #[serde(rename = "ping_seq")]
         seq: i64,
         inbound: bool,
     },
