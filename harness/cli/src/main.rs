@@ -1,1 +1,46 @@
-fn main() {}
+//! bc-harness: command-line entry point of the Business Continuity certification harness.
+//! Thin: parses arguments and dispatches to `commands::*`, which return an exit code.
+
+mod commands;
+mod exit_codes;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Chaos and conformance harness for SIP Business Continuity agent desktops.
+#[derive(Parser)]
+#[command(name = "bc-harness", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check suite files (or directories of them); exit 0 when all are valid, 2 otherwise.
+    Validate(commands::validate::Args),
+    /// List the scenarios of suites: rules, tags, required capabilities.
+    List(commands::list::Args),
+    /// Print the JSON Schema of the suite format (or write it to a file).
+    Schema(commands::schema::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit_codes::SUITE_OR_USAGE_ERROR
+            } else {
+                exit_codes::OK
+            });
+        }
+    };
+    ExitCode::from(match cli.command {
+        Command::Validate(a) => commands::validate::run(a),
+        Command::List(a) => commands::list::run(a),
+        Command::Schema(a) => commands::schema::run(a),
+    })
+}

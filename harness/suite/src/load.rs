@@ -161,13 +161,62 @@ pub fn parse_str(name: &str, text: &str) -> (Option<Suite>, Diagnostics) {
             }
         },
     }
-    // Structure.
+    // Structure, with error recovery so one run reports every mistake it can.
     match serde_saphyr::from_str::<Suite>(text) {
         Ok(s) => (Some(s), d),
         Err(e) => {
             push_saphyr(&mut d, Phase::Structure, &e, None);
+            let original = text.to_string();
+            let mut text = text.to_string();
+            for _ in 0..MAX_RECOVERIES {
+                let Some(next) = crate::recover::recover(&text, &e_last(&d)) else {
+                    break;
+                };
+                text = next;
+                match serde_saphyr::from_str::<Suite>(&text) {
+                    Ok(_) => break,
+                    Err(e) => {
+                        let before = d.errors.len();
+                        let mut e_span = e
+                            .location()
+                            .map(|l| Span::from_location(&l))
+                            .unwrap_or_default();
+                        // Offsets refer to the patched text; lines and columns still match
+                        // the original, so recompute the offset from them.
+                        e_span.offset =
+                            crate::diagnostic::offset_of(&original, e_span.line, e_span.column);
+                        push_saphyr_at(&mut d, Phase::Structure, &e, None, Some(e_span));
+                        let new = &d.errors[before];
+                        let dup = d.errors[..before]
+                            .iter()
+                            .any(|o| o.span.line == new.span.line && o.message == new.message);
+                        if dup {
+                            d.errors.pop();
+                            break;
+                        }
+                    }
+                }
+            }
             (None, d)
         }
+    }
+}
+
+/// Most follow-up structure errors reported after the first one.
+const MAX_RECOVERIES: usize = 30;
+
+fn e_last(d: &Diagnostics) -> crate::recover::Found {
+    let e = d.errors.last().expect("an error was just pushed");
+    crate::recover::Found {
+        line: e.span.line,
+        column: e.span.column,
+        fix: e
+            .help
+            .as_deref()
+            .and_then(|h| h.strip_prefix("did you mean `"))
+            .and_then(|h| h.strip_suffix("`?"))
+            .map(|s| s.to_string()),
+        unknown_key: e.message.starts_with("unknown key"),
     }
 }
 
@@ -181,12 +230,23 @@ fn list(expected: &[&str]) -> String {
 
 /// Converts a serde-saphyr error into a located diagnostic with a useful help line.
 fn push_saphyr(d: &mut Diagnostics, phase: Phase, e: &serde_saphyr::Error, help: Option<String>) {
+    push_saphyr_at(d, phase, e, help, None)
+}
+
+fn push_saphyr_at(
+    d: &mut Diagnostics,
+    phase: Phase,
+    e: &serde_saphyr::Error,
+    help: Option<String>,
+    at: Option<Span>,
+) {
     use serde_saphyr::Error as E;
     let inner = e.without_snippet();
-    let span = e
-        .location()
-        .map(|l| Span::from_location(&l))
-        .unwrap_or_default();
+    let span = at.unwrap_or_else(|| {
+        e.location()
+            .map(|l| Span::from_location(&l))
+            .unwrap_or_default()
+    });
     let (message, label, help) = match inner {
         E::SerdeUnknownField {
             field, expected, ..
@@ -208,11 +268,21 @@ fn push_saphyr(d: &mut Diagnostics, phase: Phase, e: &serde_saphyr::Error, help:
                 Some(c) => format!("did you mean `{c}`?"),
                 None => format!("expected one of {}", list(expected)),
             };
+            let what = variant_kind(expected);
             (
-                format!("unknown variant `{variant}`"),
-                "unknown name".to_string(),
+                format!("unknown {what} `{variant}`"),
+                format!("unknown {what}"),
                 Some(help),
             )
+        }
+        E::InvalidScalar { ty, .. } => {
+            let want = match *ty {
+                t if t.starts_with('u') || t.starts_with('i') => "a whole number",
+                t if t.starts_with('f') => "a number",
+                "bool" => "`true` or `false`",
+                t => t,
+            };
+            (format!("expected {want} here"), format!("not {want}"), help)
         }
         E::SerdeMissingField { field, .. } => (
             format!("missing key `{field}`"),
@@ -223,20 +293,52 @@ fn push_saphyr(d: &mut Diagnostics, phase: Phase, e: &serde_saphyr::Error, help:
             let msg = serde_saphyr::DefaultMessageFormatter
                 .format_message(other)
                 .into_owned();
-            let help = help.or_else(|| help_for_message(&msg));
-            (msg, "here".to_string(), help)
+            // Our own parse errors carry their suggestion after "; did you mean".
+            match msg.split_once("; did you mean ") {
+                Some((m, dym)) => (
+                    m.to_string(),
+                    "here".to_string(),
+                    Some(format!("did you mean {dym}")),
+                ),
+                None => {
+                    let help = help.or_else(|| help_for_message(&msg));
+                    (msg, "here".to_string(), help)
+                }
+            }
         }
     };
     d.push(phase, span, message, label, help);
 }
 
-fn help_for_message(msg: &str) -> Option<String> {
-    if let Some(rest) = msg.split("did you mean ").nth(1) {
-        return Some(format!(
-            "did you mean {}",
-            rest.trim_end_matches([')', '.'])
-        ));
+/// Names what kind of word an enum expected, from its list of variants.
+fn variant_kind(expected: &[&str]) -> &'static str {
+    let has = |w: &str| expected.contains(&w);
+    if has("kill_site") {
+        "step"
+    } else if has("preferred") {
+        "site"
+    } else if has("BC-1") {
+        "rule"
+    } else if has("failback") {
+        "capability"
+    } else if has("sip_server") {
+        "server kind"
+    } else if has("agent_group") {
+        "level"
+    } else if has("never_split") {
+        "invariant"
+    } else if has("first_contact") {
+        "observation"
+    } else if has("black_hole") && has("refuse") {
+        "flap mode"
+    } else if has("A") {
+        "site"
+    } else {
+        "name"
     }
+}
+
+fn help_for_message(msg: &str) -> Option<String> {
     if msg.contains("invalid type") && msg.contains("map") && msg.contains("enum") {
         return Some("a step is a single-key mapping such as `- kill_site: A`".into());
     }

@@ -58,8 +58,8 @@ impl LinkTarget<SiteRef> {
 fn parse_site(s: &str) -> Result<SiteRef, String> {
     SiteRef::parse(s).ok_or_else(|| {
         format!(
-            "unknown site `{s}`{} (sites are `A`, `B`, `preferred`, `other`)",
-            did_you_mean(s, SiteRef::NAMES.iter().copied())
+            "unknown site `{s}` (sites are `A`, `B`, `preferred`, `other`){}",
+            did_you_mean(s, SiteRef::NAMES.iter().copied()).replacen(',', ";", 1)
         )
     })
 }
@@ -67,8 +67,8 @@ fn parse_site(s: &str) -> Result<SiteRef, String> {
 fn parse_kind(s: &str) -> Result<ServerKind, String> {
     ServerKind::parse(s).ok_or_else(|| {
         format!(
-            "unknown server kind `{s}`{} (kinds are `sip_server`, `config_server`, `stat_server`)",
-            did_you_mean(s, ServerKind::NAMES.iter().copied())
+            "unknown server kind `{s}` (kinds are `sip_server`, `config_server`, `stat_server`){}",
+            did_you_mean(s, ServerKind::NAMES.iter().copied()).replacen(',', ";", 1)
         )
     })
 }
@@ -76,8 +76,8 @@ fn parse_kind(s: &str) -> Result<ServerKind, String> {
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| {
         format!(
-            "unknown role `{s}`{} (roles are `primary`, `backup`)",
-            did_you_mean(s, Role::NAMES.iter().copied())
+            "unknown role `{s}` (roles are `primary`, `backup`){}",
+            did_you_mean(s, Role::NAMES.iter().copied()).replacen(',', ";", 1)
         )
     })
 }

@@ -1,0 +1,7 @@
+//! Subcommands of bc-harness, one module each; each `run` returns an exit code.
+//! Shared helpers for loading suites live in `load`.
+
+pub mod list;
+pub mod load;
+pub mod schema;
+pub mod validate;
