@@ -1,0 +1,244 @@
+//! Call delivery (local, through the peer site with call_redirected, none), answering, releasing,
+//! making calls; CS Proxy configuration updates pushed to clients; event stream replay from seq N.
+
+mod common;
+use bc_protocol::{EventKind, Message, ObjectType};
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn calls_are_delivered_locally_or_redirected_through_the_peer() {
+    let a = Mock::spawn("sip-server", "A", "primary", &[]).await;
+    let b = Mock::spawn("sip-server", "B", "primary", &["--peer", &a.control]).await;
+    // A learns its peer at run time.
+    let (s, _) = a.post("/peers", json!({"peers": [b.control]})).await;
+    assert_eq!(s, 200);
+    let mut agent = b.client().await;
+    agent.sip_login("7001", "1001").await;
+
+    // Local delivery at B.
+    let (s, v) = b
+        .post(
+            "/calls",
+            json!({"dn": "7001", "other_dn": "5001", "call_type": "Inbound"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["delivered_via"].as_str(), v["redirected"].as_bool()),
+        (200, Some("B"), Some(false))
+    );
+    let conn_id = v["conn_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        agent.next().await,
+        Message::EventRinging {
+            this_dn: "7001".into(),
+            conn_id: conn_id.clone(),
+            other_dn: "5001".into(),
+            call_type: "Inbound".into()
+        }
+    );
+    agent
+        .send(&Message::RequestAnswerCall {
+            reference_id: 10,
+            this_dn: "7001".into(),
+            conn_id: conn_id.clone(),
+        })
+        .await;
+    assert!(matches!(
+        agent.next().await,
+        Message::EventEstablished {
+            reference_id: Some(10),
+            ..
+        }
+    ));
+    agent
+        .send(&Message::RequestReleaseCall {
+            reference_id: 11,
+            this_dn: "7001".into(),
+            conn_id: conn_id.clone(),
+        })
+        .await;
+    assert!(matches!(
+        agent.next().await,
+        Message::EventReleased {
+            reference_id: Some(11),
+            ..
+        }
+    ));
+
+    // Injected at A, where the agent is not logged in: redirected to B.
+    let mut aev = a.events(0).await;
+    let (s, v) = a
+        .post("/calls", json!({"dn": "7001", "other_dn": "5002"}))
+        .await;
+    assert_eq!(
+        (s, v["delivered_via"].as_str(), v["redirected"].as_bool()),
+        (200, Some("B"), Some(true))
+    );
+    assert!(
+        matches!(agent.next().await, Message::EventRinging { ref other_dn, .. } if other_dn == "5002")
+    );
+    let e = aev.wait("call_redirected", |_| true).await;
+    assert!(matches!(e.kind, EventKind::CallRedirected { ref to_site, .. } if to_site == "B"));
+
+    // Nobody logged in on 7002 anywhere.
+    let (s, v) = a.post("/calls", json!({"dn": "7002"})).await;
+    assert_eq!(s, 404);
+    assert!(v["error"].as_str().is_some());
+
+    // 1PCC outbound call.
+    agent
+        .send(&Message::RequestMakeCall {
+            reference_id: 12,
+            this_dn: "7001".into(),
+            other_dn: "5555".into(),
+        })
+        .await;
+    assert!(matches!(
+        agent.next().await,
+        Message::EventDialing {
+            reference_id: 12,
+            ..
+        }
+    ));
+    assert!(matches!(
+        agent.next().await,
+        Message::EventEstablished {
+            reference_id: None,
+            ..
+        }
+    ));
+
+    // Calls are SIP only.
+    let cs = Mock::spawn("config-proxy", "A", "primary", &[]).await;
+    assert_eq!(cs.post("/calls", json!({"dn": "7001"})).await.0, 404);
+}
+
+#[tokio::test]
+async fn config_updates_are_pushed_to_registered_clients() {
+    let m = Mock::spawn("config-proxy", "A", "primary", &[]).await;
+    let mut c = m.client().await;
+    c.register(1, Some(("agent1001", "pass1001"))).await;
+    let mut unregistered = m.client().await;
+    let (s, obj) = m
+        .post(
+            "/objects/update",
+            json!({"object_type": "CfgPerson", "dbid": 1001,
+                   "annex": {"business-continuity": {"preferred-site": "A"}}}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(obj["Annex"]["business-continuity"]["preferred-site"], "A");
+    match c.next().await {
+        Message::EventObjectUpdated {
+            object_type,
+            object,
+        } => {
+            assert_eq!(object_type, ObjectType::CfgPerson);
+            assert_eq!(object.dbid, 1001);
+            assert_eq!(object.annex["business-continuity"]["preferred-site"], "A");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A later read sees the change; removal with null.
+    let (_, obj) = m
+        .post(
+            "/objects/update",
+            json!({"object_type": "CfgPerson", "dbid": 1001,
+                   "annex": {"business-continuity": {"preferred-site": null}}}),
+        )
+        .await;
+    assert!(obj["Annex"].get("business-continuity").is_none());
+    assert!(matches!(c.next().await, Message::EventObjectUpdated { .. }));
+    // The unregistered connection got nothing: its first message is the answer to its ping.
+    unregistered.send(&Message::Ping { seq: 1 }).await;
+    assert_eq!(unregistered.next().await, Message::Pong { seq: 1 });
+    let (s, v) = m
+        .post(
+            "/objects/update",
+            json!({"object_type": "CfgPerson", "dbid": 99, "annex": {}}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    assert!(v["error"].as_str().unwrap().contains("99"));
+    // Reset reloads the file.
+    m.post(
+        "/objects/update",
+        json!({"object_type": "CfgTenant", "dbid": 1, "annex": {"business-continuity": {"preferred-site": "B"}}}),
+    )
+    .await;
+    m.post("/reset", json!({})).await;
+    let mut c = m.client().await;
+    c.register(1, Some(("agent1001", "pass1001"))).await;
+    c.send(&Message::RequestReadObjects {
+        reference_id: 2,
+        object_type: ObjectType::CfgTenant,
+        filter: [("DBID".to_string(), json!(1))].into_iter().collect(),
+    })
+    .await;
+    match c.next().await {
+        Message::EventObjectsRead { objects, .. } => {
+            assert_eq!(
+                objects[0].annex["business-continuity"]["preferred-site"],
+                "A"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn event_stream_replays_from_seq_and_follows_live() {
+    let m = Mock::spawn("sip-server", "A", "primary", &[]).await;
+    let mut c = m.client().await;
+    c.sip_login("7001", "1001").await;
+    let mut ev = m.events(0).await;
+    let first = ev.next().await;
+    assert_eq!(first.seq, 0);
+    assert!(matches!(
+        first.kind,
+        EventKind::Started { active: true, .. }
+    ));
+    let login = ev.wait("agent_login", |_| true).await;
+    // Seq without gaps, timestamps monotonic, everything stamped with server/site/role.
+    for w in ev.seen.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq + 1);
+        assert!(w[1].ts_us >= w[0].ts_us);
+    }
+    let names: Vec<String> = ev
+        .seen
+        .iter()
+        .map(|e| {
+            serde_json::to_value(e).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "started",
+            "client_connected",
+            "request",
+            "client_registered",
+            "request",
+            "dn_registered",
+            "request",
+            "agent_login"
+        ]
+    );
+    // Replay from the login's seq, then a live event arrives on the same stream.
+    let mut ev2 = m.events(login.seq).await;
+    assert_eq!(ev2.next().await.seq, login.seq);
+    c.send(&Message::Ping { seq: 7 }).await;
+    let p = ev2
+        .wait("ping", |v| v["ping_seq"] == 7 && v["inbound"] == true)
+        .await;
+    assert!(p.conn.is_some());
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    assert!((now_us - p.ts_us).abs() < 5_000_000);
+}

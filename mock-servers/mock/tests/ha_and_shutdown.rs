@@ -1,0 +1,205 @@
+//! Hot-standby mirror and promotion (agent stays logged in), graceful shutdown sequence via the
+//! control API and via SIGTERM, and reset.
+
+mod common;
+use bc_protocol::{AgentState, EventKind, Message};
+use common::*;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// Starts a SIP HA pair with a sync link; returns (primary, backup).
+async fn sip_pair() -> (Mock, Mock) {
+    let backup = Mock::spawn(
+        "sip-server",
+        "A",
+        "backup",
+        &["--sync-listen", "127.0.0.1:0"],
+    )
+    .await;
+    let sync = backup.sync.clone().expect("backup prints sync=");
+    let primary = Mock::spawn("sip-server", "A", "primary", &["--sync-to", &sync]).await;
+    (primary, backup)
+}
+
+#[tokio::test]
+async fn ha_mirror_and_promotion_keep_the_agent_logged_in() {
+    let (mut primary, backup) = sip_pair().await;
+    let mut bev = backup.events(0).await;
+    let mut c = primary.client().await;
+    assert!(matches!(
+        c.sip_login("7001", "1001").await,
+        Message::EventAgentLogin { .. }
+    ));
+    c.send(&Message::RequestAgentReady {
+        reference_id: 4,
+        this_dn: "7001".into(),
+        agent_id: "1001".into(),
+    })
+    .await;
+    c.next().await;
+    bev.wait("agent_mirrored", |v| v["state"] == "Ready").await;
+
+    // The primary dies (SIGKILL); the harness promotes the backup.
+    primary.child.start_kill().unwrap();
+    primary.child.wait().await.unwrap();
+    let (s, h) = backup.post("/promote", json!({})).await;
+    assert_eq!((s, h["active"].as_bool()), (200, Some(true)));
+
+    let mut c = backup.client().await;
+    assert!(matches!(
+        c.register(1, None).await,
+        Message::EventClientRegistered { .. }
+    ));
+    c.send(&Message::RequestRegisterAddress {
+        reference_id: 2,
+        this_dn: "7001".into(),
+    })
+    .await;
+    assert_eq!(
+        c.next().await,
+        Message::EventRegistered {
+            reference_id: 2,
+            this_dn: "7001".into(),
+            agent_id: Some("1001".into()),
+            agent_state: Some(AgentState::Ready),
+        }
+    );
+    let e = bev.wait("dn_registered", |_| true).await;
+    assert!(matches!(
+        e.kind,
+        EventKind::DnRegistered {
+            agent_state: Some(AgentState::Ready),
+            ..
+        }
+    ));
+    // A repeated login after the failover succeeds and keeps the state.
+    c.send(&Message::RequestAgentLogin {
+        reference_id: 3,
+        this_dn: "7001".into(),
+        agent_id: "1001".into(),
+    })
+    .await;
+    assert!(matches!(
+        c.next().await,
+        Message::EventAgentLogin {
+            agent_state: AgentState::Ready,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn mirror_follows_logout_and_survives_a_backup_restart() {
+    let backup = Mock::spawn(
+        "sip-server",
+        "A",
+        "backup",
+        &["--sync-listen", "127.0.0.1:0"],
+    )
+    .await;
+    let sync = backup.sync.clone().unwrap();
+    let primary = Mock::spawn("sip-server", "A", "primary", &["--sync-to", &sync]).await;
+    let mut c = primary.client().await;
+    c.sip_login("7002", "1002").await;
+    let mut bev = backup.events(0).await;
+    bev.wait("agent_mirrored", |v| v["agent_id"] == "1002")
+        .await;
+    // The client disconnecting logs the agent out on the primary and on the mirror.
+    drop(c);
+    bev.wait("agent_mirrored", |v| {
+        v["dn"] == "7002" && v.get("agent_id").is_none()
+    })
+    .await;
+    // Restart the backup on the same sync port: the primary reconnects and sends a snapshot.
+    let mut c = primary.client().await;
+    c.sip_login("7003", "1003").await;
+    drop(bev);
+    drop(backup);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let backup2 = Mock::spawn("sip-server", "A", "backup", &["--sync-listen", &sync]).await;
+    let mut bev = backup2.events(0).await;
+    bev.wait("agent_mirrored", |v| v["agent_id"] == "1003")
+        .await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_logs_out_then_disconnects_then_exits_0() {
+    let mut m = Mock::spawn("sip-server", "B", "primary", &[]).await;
+    let mut ev = m.events(0).await;
+    let mut c = m.client().await;
+    c.sip_login("7004", "1004").await;
+    let t0 = Instant::now();
+    let (s, _) = m.post("/shutdown", json!({})).await;
+    assert_eq!(s, 202);
+    let got = c.until_eof().await;
+    assert_eq!(
+        got,
+        vec![
+            Message::EventAgentLogout {
+                reference_id: None,
+                this_dn: "7004".into(),
+                agent_id: "1004".into()
+            },
+            Message::EventLinkDisconnected {
+                reason: Some("server shutting down".into())
+            }
+        ]
+    );
+    assert_eq!(m.wait_exit(T).await, Some(0));
+    // Generous bound only to catch a hang; the benchmark-free target is well under 1 s.
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    ev.wait("shutting_down", |_| true).await;
+    let lo = ev.wait("agent_logout", |_| true).await;
+    assert!(matches!(lo.kind, EventKind::AgentLogout { ref reason, .. } if reason == "shutdown"));
+    ev.wait("client_disconnected", |v| v["how"] == "server_closed")
+        .await;
+}
+
+#[tokio::test]
+async fn sigterm_is_a_graceful_shutdown() {
+    let mut m = Mock::spawn("stat-server", "A", "primary", &[]).await;
+    let mut c = m.client().await;
+    c.register(1, None).await;
+    let pid = m.child.id().unwrap() as i32;
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert_eq!(
+        c.until_eof().await,
+        vec![Message::EventLinkDisconnected {
+            reason: Some("server shutting down".into())
+        }]
+    );
+    assert_eq!(m.wait_exit(T).await, Some(0));
+}
+
+#[tokio::test]
+async fn reset_returns_to_the_start_state() {
+    let m = Mock::spawn("sip-server", "A", "backup", &[]).await;
+    m.post("/promote", json!({})).await;
+    m.post("/reject-logins", json!({"enabled": true})).await;
+    let (s, h) = m.post("/reset", json!({})).await;
+    assert_eq!(
+        (s, h["active"].as_bool(), h["reject_logins"].as_bool()),
+        (200, Some(false), Some(false))
+    );
+    m.post("/promote", json!({})).await;
+    let mut c = m.client().await;
+    c.sip_login("7001", "1001").await;
+    m.post("/reset", json!({})).await;
+    assert!(c.closed_within(T).await);
+    m.post("/promote", json!({})).await;
+    let mut c = m.client().await;
+    c.register(1, None).await;
+    c.send(&Message::RequestRegisterAddress {
+        reference_id: 2,
+        this_dn: "7001".into(),
+    })
+    .await;
+    // Agent state was cleared by the reset.
+    assert!(matches!(
+        c.next().await,
+        Message::EventRegistered { agent_id: None, .. }
+    ));
+    let (_, s) = m.get("/sessions").await;
+    assert_eq!(s.as_array().unwrap().len(), 1);
+}
