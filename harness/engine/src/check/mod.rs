@@ -1,1 +1,35 @@
-//! (timeline/runner helper) placeholder
+//! Checks: expectations, invariants and measurements as pure, incremental functions over a timeline
+//! (Jepsen-style), three-valued, with an evaluator that replays or follows a timeline live.
+
+pub mod eval;
+pub mod expect;
+pub mod invariant;
+pub mod measure;
+pub mod spec;
+pub mod status;
+
+use crate::observe::{Entry, SessionState};
+
+pub use eval::{replay, Activation, Evaluator, Outcome, Registered};
+pub use measure::{MeasureSpec, Measured, Until};
+pub use spec::CheckSpec;
+pub use status::{Failure, Status, Verdict};
+
+/// An incremental checker. The evaluator folds each entry into the [`SessionState`] first, then calls
+/// the checker; checkers keep only what they need and never look at processes or sockets.
+pub trait Check: Send {
+    /// Activation at `at_us` with the state at that instant.
+    fn start(&mut self, at_us: i64, st: &SessionState) -> Status;
+    /// After an entry was folded into the state.
+    fn on_entry(&mut self, e: &Entry, st: &SessionState) -> Status;
+    /// Time moved to `now_us` (all entries up to it are folded in).
+    fn on_time(&mut self, now_us: i64, st: &SessionState) -> Status;
+    /// The next instant at which `on_time` may decide, if any.
+    fn deadline_us(&self) -> Option<i64>;
+    /// The scenario ended at `end_us` while still pending.
+    fn finish(&mut self, end_us: i64, st: &SessionState) -> Status;
+    /// A duration the check measured (name, µs), if any.
+    fn measurement(&self) -> Option<(String, Option<i64>)> {
+        None
+    }
+}

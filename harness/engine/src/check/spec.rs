@@ -1,0 +1,221 @@
+//! Serializable descriptions of every check (expectations, invariants): what the runner registers
+//! and what recorded-timeline tests replay. `build()` turns a spec into its checker.
+
+use bc_protocol::ServerKind;
+use serde::{Deserialize, Serialize};
+
+use super::{expect, invariant, Check};
+
+/// One check, with every parameter concrete (durations in ms, sites as `A`/`B`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "check", rename_all = "snake_case")]
+pub enum CheckSpec {
+    /// Logged in at `site` on `servers` within `within_ms` of marker `from`.
+    LoggedIn {
+        /// The site.
+        site: String,
+        /// Servers that must all hold a session.
+        servers: Vec<ServerKind>,
+        /// Deadline after the marker.
+        within_ms: u64,
+        /// The marker.
+        from: String,
+        /// Measurement name for the elapsed time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        measure: Option<String>,
+    },
+    /// Stays logged in at `site` on `servers` for `duration_ms`; a logout shorter than `grace_ms` is a
+    /// reconnection (HA failover), a SIP login at another site fails at once.
+    StaysLoggedIn {
+        /// The site.
+        site: String,
+        /// Servers checked.
+        servers: Vec<ServerKind>,
+        /// Window length.
+        duration_ms: u64,
+        /// Longest tolerated reconnection.
+        grace_ms: u64,
+    },
+    /// No connection at `site` within `within_ms` of marker `from`.
+    Disconnected {
+        /// The site.
+        site: String,
+        /// Deadline after the marker.
+        within_ms: u64,
+        /// The marker.
+        from: String,
+    },
+    /// A call to the agent answered within `within_ms` of marker `from`.
+    CallAnswered {
+        /// Deadline after the marker.
+        within_ms: u64,
+        /// The deliver_call marker.
+        from: String,
+        /// Measurement name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        measure: Option<String>,
+    },
+    /// BC-6: never live SIP logins at two peers (partitioned sessions and their heal grace excepted).
+    NeverLoggedInAtBothPeers,
+    /// BC-5: never holding sessions at two sites for longer than `longer_than_ms`.
+    NeverSplit {
+        /// Tolerance.
+        longer_than_ms: u64,
+    },
+    /// BC-11: at most `count` switchovers in any window of `per_ms`.
+    MaxSwitchovers {
+        /// Allowed.
+        count: u32,
+        /// Window.
+        per_ms: u64,
+    },
+    /// BC-7: no DR switchover after an HA failover (until a later site-level fault).
+    NoSwitchoverOnHaFailover,
+    /// The desktop process does not exit before the harness stops it.
+    DesktopAlive,
+}
+
+fn kinds(servers: &[ServerKind]) -> String {
+    servers
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+fn dur(ms: u64) -> String {
+    if (ms / 1000) * 1000 == ms {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+impl CheckSpec {
+    /// The check in suite words, used in failures and reports.
+    pub fn describe(&self) -> String {
+        match self {
+            CheckSpec::LoggedIn {
+                site,
+                servers,
+                within_ms,
+                from,
+                ..
+            } => {
+                format!(
+                    "expect_logged_in {site} on {} within {} from marker `{from}`",
+                    kinds(servers),
+                    dur(*within_ms)
+                )
+            }
+            CheckSpec::StaysLoggedIn {
+                site,
+                servers,
+                duration_ms,
+                ..
+            } => {
+                format!(
+                    "expect_stays_logged_in {site} on {} for {}",
+                    kinds(servers),
+                    dur(*duration_ms)
+                )
+            }
+            CheckSpec::Disconnected {
+                site,
+                within_ms,
+                from,
+            } => {
+                format!(
+                    "expect_disconnected {site} within {} from marker `{from}`",
+                    dur(*within_ms)
+                )
+            }
+            CheckSpec::CallAnswered {
+                within_ms, from, ..
+            } => {
+                format!(
+                    "expect_call_answered within {} from marker `{from}`",
+                    dur(*within_ms)
+                )
+            }
+            CheckSpec::NeverLoggedInAtBothPeers => {
+                "invariant never_logged_in_at_both_peers (BC-6)".into()
+            }
+            CheckSpec::NeverSplit { longer_than_ms } => {
+                format!(
+                    "invariant never_split longer than {} (BC-5)",
+                    dur(*longer_than_ms)
+                )
+            }
+            CheckSpec::MaxSwitchovers { count, per_ms } => {
+                format!(
+                    "invariant max_switchovers {count} per {} (BC-11)",
+                    dur(*per_ms)
+                )
+            }
+            CheckSpec::NoSwitchoverOnHaFailover => {
+                "invariant no_switchover_on_ha_failover (BC-7)".into()
+            }
+            CheckSpec::DesktopAlive => "desktop keeps running".into(),
+        }
+    }
+
+    /// True for scenario-long invariants (active from the start).
+    pub fn is_invariant(&self) -> bool {
+        matches!(
+            self,
+            CheckSpec::NeverLoggedInAtBothPeers
+                | CheckSpec::NeverSplit { .. }
+                | CheckSpec::MaxSwitchovers { .. }
+                | CheckSpec::NoSwitchoverOnHaFailover
+                | CheckSpec::DesktopAlive
+        )
+    }
+
+    /// The checker.
+    pub fn build(&self) -> Box<dyn Check> {
+        let name = self.describe();
+        match self.clone() {
+            CheckSpec::LoggedIn {
+                site,
+                servers,
+                within_ms,
+                from,
+                measure,
+            } => Box::new(expect::LoggedIn::new(
+                name, site, servers, within_ms, from, measure,
+            )),
+            CheckSpec::StaysLoggedIn {
+                site,
+                servers,
+                duration_ms,
+                grace_ms,
+            } => Box::new(expect::StaysLoggedIn::new(
+                name,
+                site,
+                servers,
+                duration_ms,
+                grace_ms,
+            )),
+            CheckSpec::Disconnected {
+                site,
+                within_ms,
+                from,
+            } => Box::new(expect::Disconnected::new(name, site, within_ms, from)),
+            CheckSpec::CallAnswered {
+                within_ms,
+                from,
+                measure,
+            } => Box::new(expect::CallAnswered::new(name, within_ms, from, measure)),
+            CheckSpec::NeverLoggedInAtBothPeers => Box::new(invariant::NeverBothPeers::new(name)),
+            CheckSpec::NeverSplit { longer_than_ms } => {
+                Box::new(invariant::NeverSplit::new(name, longer_than_ms))
+            }
+            CheckSpec::MaxSwitchovers { count, per_ms } => {
+                Box::new(invariant::MaxSwitchovers::new(name, count, per_ms))
+            }
+            CheckSpec::NoSwitchoverOnHaFailover => Box::new(invariant::NoSwitchoverOnHa::new(name)),
+            CheckSpec::DesktopAlive => Box::new(invariant::DesktopAlive::new(name)),
+        }
+    }
+}

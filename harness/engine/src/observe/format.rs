@@ -1,0 +1,118 @@
+//! Human one-line rendering of timeline entries for failure excerpts, console and JUnit output.
+//! Times are shown relative to the timeline's first entry (`+12.345s`).
+
+use bc_protocol::{EventKind, Role};
+
+use super::entry::{DesktopEvent, Entry, EntryKind};
+
+/// Pings, pongs, requests and desktop log lines: left out of excerpts.
+pub fn is_noise(kind: &EntryKind) -> bool {
+    match kind {
+        EntryKind::Observed { event: o } => matches!(
+            o.kind,
+            EventKind::Ping { .. }
+                | EventKind::Pong { .. }
+                | EventKind::Request { .. }
+                | EventKind::ObjectsRead { .. }
+        ),
+        EntryKind::Desktop(DesktopEvent::Log { .. }) => true,
+        _ => false,
+    }
+}
+
+fn role(r: Role) -> &'static str {
+    match r {
+        Role::Primary => "primary",
+        Role::Backup => "backup",
+    }
+}
+
+/// `+1.234s  A/sip_server/primary conn 3: agent_login 1001 on 7001`.
+pub fn line(e: &Entry, start_us: i64) -> String {
+    let t = (e.ts_us - start_us) as f64 / 1e6;
+    format!("+{t:.3}s  {}", describe(&e.kind))
+}
+
+/// The entry without its time.
+pub fn describe(kind: &EntryKind) -> String {
+    match kind {
+        EntryKind::Observed { event: o } => {
+            let who = format!("{}/{}/{}", o.site, o.server.as_str(), role(o.role));
+            let conn = o.conn.map(|c| format!(" conn {c}")).unwrap_or_default();
+            let what = match &o.kind {
+                EventKind::ClientConnected { peer } => format!("client_connected from {peer}"),
+                EventKind::ClientDisconnected { how } => {
+                    format!("client_disconnected ({how:?})").to_lowercase()
+                }
+                EventKind::ClientRegistered {
+                    client_name,
+                    user_name,
+                } => {
+                    format!(
+                        "client_registered {client_name} user {}",
+                        user_name.as_deref().unwrap_or("-")
+                    )
+                }
+                EventKind::AgentLogin { dn, agent_id, .. } => {
+                    format!("agent_login {agent_id} on {dn}")
+                }
+                EventKind::AgentLogout {
+                    dn,
+                    agent_id,
+                    reason,
+                } => format!("agent_logout {agent_id} on {dn} ({reason})"),
+                EventKind::DnRegistered { dn, agent_id, .. } => {
+                    format!(
+                        "dn_registered {dn}{}",
+                        agent_id
+                            .as_ref()
+                            .map(|a| format!(" agent {a}"))
+                            .unwrap_or_default()
+                    )
+                }
+                EventKind::StatisticOpened { statistic_id, .. } => {
+                    format!("statistic_opened {statistic_id}")
+                }
+                EventKind::ErrorSent { code, message, .. } => {
+                    format!("error_sent {code} {message}")
+                }
+                other => serde_json::to_value(other)
+                    .ok()
+                    .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+                    .unwrap_or_else(|| "event".into()),
+            };
+            format!("{who}{conn}: {what}")
+        }
+        EntryKind::Fault {
+            id,
+            marker,
+            description,
+            ..
+        } => {
+            let m = marker
+                .as_ref()
+                .map(|m| format!(" [marker {m}]"))
+                .unwrap_or_default();
+            format!("FAULT #{id} {description}{m}")
+        }
+        EntryKind::Heal {
+            fault, description, ..
+        } => match fault {
+            Some(f) => format!("HEAL #{f} {description}"),
+            None => format!("HEAL {description}"),
+        },
+        EntryKind::Marker { name } => format!("MARKER {name}"),
+        EntryKind::Step { index, description } => format!("STEP {index}: {description}"),
+        EntryKind::Desktop(DesktopEvent::Started { pid, .. }) => {
+            format!("desktop started (pid {pid})")
+        }
+        EntryKind::Desktop(DesktopEvent::Log { line, .. }) => format!("desktop: {line}"),
+        EntryKind::Desktop(DesktopEvent::Exited { code, expected }) => format!(
+            "desktop exited (code {}){}",
+            code.map(|c| c.to_string())
+                .unwrap_or_else(|| "signal".into()),
+            if *expected { "" } else { " EARLY" }
+        ),
+        EntryKind::Note { message } => format!("note: {message}"),
+    }
+}
