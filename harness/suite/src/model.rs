@@ -34,6 +34,7 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct Suite {
     /// Format version; must be `1`.
+    #[schemars(extend("const" = 1))]
     pub version: Spanned<u32>,
     /// Unique id of the suite (kebab-case recommended).
     pub id: Spanned<String>,
@@ -345,8 +346,9 @@ pub struct ClearPreferredSite {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectLoggedIn {
-    /// The site.
-    pub site: Spanned<SiteRef>,
+    /// The site; omitted: at either site, as long as every server is at the same one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<Spanned<SiteRef>>,
     /// Servers that must all hold the agent's session at that site (default: `sip_server`,
     /// `config_server`, plus `stat_server` when the desktop declares `stat_server`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

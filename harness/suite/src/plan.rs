@@ -145,7 +145,9 @@ pub fn plan(
                     name: m.value.name.value.clone(),
                     from: m.value.from.value.clone(),
                     until: match &m.value.until.value {
-                        Observation::LoggedIn(x) => PlannedObservation::LoggedIn(x.resolve(p)),
+                        Observation::LoggedIn(x) => {
+                            PlannedObservation::LoggedIn(Some(x.resolve(p)))
+                        }
                         Observation::FirstContact(x) => {
                             PlannedObservation::FirstContact(x.resolve(p))
                         }
@@ -336,7 +338,7 @@ impl Planner<'_> {
                 Step::Mark(_) => Action::Mark,
                 Step::ExpectLoggedIn(e) => {
                     let from = from(&e.from, &latest)?;
-                    let site = self.site(&e.site);
+                    let site = e.site.as_ref().map(|s| self.site(s));
                     if let Some(m) = &e.measure {
                         measurements.push(PlannedMeasurement {
                             name: m.value.clone(),

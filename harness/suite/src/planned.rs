@@ -187,8 +187,8 @@ pub enum Action {
     Mark,
     /// Wait until logged in at `site` on `servers`; fail at `within` after marker `from`.
     ExpectLoggedIn {
-        /// The site.
-        site: Site,
+        /// The site; `None`: either site, with every required server at the same one.
+        site: Option<Site>,
         /// Servers required; `None`: SIP Server and CS Proxy, plus Stat Server when the
         /// desktop declares `stat_server`.
         servers: Option<Vec<ServerKind>>,
@@ -350,8 +350,8 @@ pub struct PlannedMeasurement {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlannedObservation {
-    /// Fully logged in at the site (for `measure:` on expect_logged_in: on its servers).
-    LoggedIn(Site),
+    /// Fully logged in at the site (`None`: at either site).
+    LoggedIn(Option<Site>),
     /// First connection attempt at the site.
     FirstContact(Site),
     /// No connection left at the site.

@@ -5,6 +5,42 @@ use crate::model::Step;
 use crate::span::Spanned;
 
 impl Step {
+    /// Every step keyword, in schema order.
+    pub const KEYWORDS: &'static [&'static str] = &[
+        "start_desktop",
+        "kill_site",
+        "stop_site",
+        "restore_site",
+        "kill_server",
+        "stop_server",
+        "freeze_server",
+        "thaw_server",
+        "restore_server",
+        "ha_failover",
+        "ha_switchover",
+        "refuse",
+        "black_hole",
+        "reset",
+        "latency",
+        "jitter",
+        "bandwidth",
+        "slow_close",
+        "limit_data",
+        "slicer",
+        "flap",
+        "reject_logins",
+        "set_preferred_site",
+        "clear_preferred_site",
+        "deliver_call",
+        "heal",
+        "wait",
+        "mark",
+        "expect_logged_in",
+        "expect_stays_logged_in",
+        "expect_disconnected",
+        "expect_call_answered",
+    ];
+
     /// The YAML keyword of the step (`kill_site`, `expect_logged_in`, ...).
     pub fn keyword(&self) -> &'static str {
         match self {

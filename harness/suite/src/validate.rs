@@ -738,8 +738,10 @@ fn step_refs(ctx: &mut Ctx<'_>, st: &Spanned<Step>, preferred: &[Site], agent: &
         Step::DeliverCall(c) => ctx.site(c.via.value, c.via.span, preferred),
         Step::Wait(w) => ctx.duration("wait", w, false),
         Step::ExpectLoggedIn(e) => {
-            ctx.site(e.site.value, e.site.span, preferred);
-            ctx.servers(&e.servers, e.site.span);
+            if let Some(site) = &e.site {
+                ctx.site(site.value, site.span, preferred);
+            }
+            ctx.servers(&e.servers, st.span);
             if let Some(w) = &e.within {
                 ctx.duration("within", w, false);
             }
