@@ -1,1 +1,42 @@
-//! (env/faults helper) placeholder
+//! The test environment: topology, runtimes (local processes; Docker later), the started
+//! `Environment` with its fault proxies and observation feed, and the desktop launcher.
+//!
+//! Typical use (see `examples/env_bench.rs`):
+//! ```no_run
+//! # async fn demo() -> Result<(), bc_engine::env::EnvError> {
+//! use bc_engine::env::{EnvConfig, Environment, RuntimeKind, Topology};
+//! let topo = Topology::load("fixtures/config/default.yaml")?;
+//! let mut env = Environment::start(EnvConfig::new(topo).with_runtime(RuntimeKind::Local)).await?;
+//! let mut events = env.take_events().expect("first take");
+//! let config = env.write_connection_file("agent1001")?;
+//! // ... spawn the desktop with `DesktopSpec::parse(cmd)?.spawn(&config)?`, inject faults ...
+//! env.reset().await?;
+//! env.shutdown().await?;
+//! # drop(events); Ok(()) }
+//! ```
+
+pub mod bins;
+pub mod clock;
+pub mod connection;
+pub mod control;
+pub mod desktop;
+pub mod environment;
+pub mod error;
+mod feed;
+pub mod local;
+pub mod process;
+pub mod runtime;
+pub mod topology;
+
+pub use clock::now_us;
+pub use connection::{ConnectionFile, PairAddrs};
+pub use control::{CallDelivery, Health};
+pub use desktop::{Desktop, DesktopSpec, CONFIG_ENV, CONFIG_PLACEHOLDER};
+pub use environment::Environment;
+pub use error::EnvError;
+pub use local::LocalRuntime;
+pub use process::{ExitInfo, LogLine, LogStream};
+pub use runtime::{
+    EnvConfig, InstanceAddrs, InstanceState, InstanceStatus, KeepAlive, Runtime, RuntimeKind,
+};
+pub use topology::{role_str, Agent, Annex, ConfigDb, InstanceId, NamedObject, Topology, ROLES};

@@ -1,1 +1,317 @@
-//! (env/faults helper) placeholder
+//! Faults the harness injects into an environment, independent of the suite crate: what to break
+//! (`Fault`), how it is applied and confirmed (`Environment::inject`), and how it is healed (`FaultGuard`).
+//!
+//! Every injection is confirmed by reading the state back (process state, health, proxy config) or
+//! fails with a reason; the guard records when it took effect (µs, the mocks' clock) and what it did.
+//! Heals are idempotent: healing twice, or after `Environment::reset`, is harmless.
+
+mod call;
+mod config;
+mod flap;
+mod guard;
+mod ha;
+mod link;
+mod logins;
+mod process;
+mod select;
+
+pub(crate) use guard::Registry;
+pub use guard::{FaultGuard, FaultOutcome, HealReport};
+pub use link::{link_toxics, BLACK_HOLE_TOXIC};
+pub use select::{resolve_links, resolve_servers};
+
+use crate::env::{EnvError, Environment};
+use bc_protocol::{Role, ServerKind};
+use std::fmt;
+use std::time::Duration;
+
+/// The calling number used for `DeliverCall`.
+pub const CALLER_DN: &str = "5001";
+
+/// Server instances of one site: one kind, one slot or both (`role: None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSelector {
+    pub site: String,
+    pub server: ServerKind,
+    /// `None` = primary and backup.
+    pub role: Option<Role>,
+}
+
+/// Desktop links (one fault proxy each) of one site: all servers or one kind, both slots or one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkSelector {
+    pub site: String,
+    /// `None` = every server kind of the site.
+    pub server: Option<ServerKind>,
+    /// `None` = primary and backup.
+    pub role: Option<Role>,
+}
+
+/// What happens on a selected link.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkFault {
+    /// Proxy disabled: listener closed, live connections closed, new ones refused.
+    Refuse,
+    /// Connections stay open and nothing flows either way (`timeout` toxic 0, both streams).
+    BlackHole,
+    /// Connections torn down with TCP RST, new ones reset at once (`reset_peer` 0, downstream).
+    Reset,
+    /// Each direction delayed by `ms` ± `jitter_ms`.
+    Latency { ms: u64, jitter_ms: u64 },
+    /// Each direction limited to this many kilobytes per second (Toxiproxy `rate`).
+    Bandwidth { kb_per_s: u64 },
+    /// Closing is delayed by `ms` in each direction.
+    SlowClose { ms: u64 },
+    /// The connection is closed after `bytes` bytes in either direction.
+    LimitData { bytes: u64 },
+    /// Data is cut into pieces of `average_size` ± `size_variation` bytes, `delay_us` apart.
+    Slicer {
+        average_size: u64,
+        size_variation: u64,
+        delay_us: u64,
+    },
+}
+
+/// Where a preferred-site value is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigLevel {
+    /// `object` is the tenant name.
+    Tenant,
+    /// `object` is the agent group name.
+    AgentGroup,
+    /// `object` is the person's username.
+    Person,
+}
+
+impl ConfigLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigLevel::Tenant => "tenant",
+            ConfigLevel::AgentGroup => "agent_group",
+            ConfigLevel::Person => "person",
+        }
+    }
+}
+
+/// Every fault of domain.md.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// SIGKILL every instance of the site. Heal: restart them.
+    KillSite { site: String },
+    /// SIGTERM (graceful: forced logout, then close) every instance of the site. Heal: restart.
+    StopSite { site: String },
+    /// Restart every dead and thaw every frozen instance of the site. Heal: nothing.
+    RestoreSite { site: String },
+    /// SIGKILL. Heal: restart.
+    KillServer(ServerSelector),
+    /// SIGSTOP (open but mute). Heal: SIGCONT.
+    FreezeServer(ServerSelector),
+    /// SIGCONT. Heal: nothing.
+    ThawServer(ServerSelector),
+    /// SIGTERM (graceful). Heal: restart.
+    StopServer(ServerSelector),
+    /// Restart if dead, thaw if frozen. Heal: nothing.
+    RestoreServer(ServerSelector),
+    /// The Management Layer's failover: kill the active instance, promote its partner.
+    /// Heal: restart the killed instance as standby (the promoted one stays active).
+    HaFailover { site: String, server: ServerKind },
+    /// Graceful switchover: promote the standby, then demote the active one (its clients are closed).
+    /// Heal: nothing (the pair is redundant again already).
+    HaSwitchover { site: String, server: ServerKind },
+    /// A fault on desktop links. Heal: remove it.
+    Link {
+        links: LinkSelector,
+        fault: LinkFault,
+    },
+    /// `count` cycles of: links refused for `period / 2`, then up for `period / 2`, in the background.
+    /// Heal: stop flapping, links up.
+    Flap {
+        links: LinkSelector,
+        period: Duration,
+        count: u32,
+    },
+    /// Both instances of the pair answer logins with EventError 403 (`on`), or stop doing so.
+    /// Heal of `on: true`: rejection off.
+    RejectLogins {
+        site: String,
+        server: ServerKind,
+        on: bool,
+    },
+    /// Sets (`Some`) or removes (`None`) `business-continuity/preferred-site` on an object, on every
+    /// CS Proxy instance. Heal: the previous value.
+    SetPreferredSite {
+        level: ConfigLevel,
+        object: String,
+        site: Option<String>,
+    },
+    /// A call from [`CALLER_DN`] to `dn` through the site's active SIP Server. Heal: nothing.
+    DeliverCall { site: String, dn: String },
+}
+
+fn role_part(r: Option<Role>) -> &'static str {
+    r.map(crate::env::role_str).unwrap_or("*")
+}
+
+impl fmt::Display for ServerSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}",
+            self.site,
+            self.server.as_str(),
+            role_part(self.role)
+        )
+    }
+}
+
+impl fmt::Display for LinkSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let server = self.server.map(ServerKind::as_str).unwrap_or("*");
+        write!(f, "{}.{}.{}", self.site, server, role_part(self.role))
+    }
+}
+
+impl fmt::Display for LinkFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkFault::Refuse => write!(f, "refuse"),
+            LinkFault::BlackHole => write!(f, "black_hole"),
+            LinkFault::Reset => write!(f, "reset"),
+            LinkFault::Latency { ms, jitter_ms } => write!(f, "latency {ms}ms±{jitter_ms}ms"),
+            LinkFault::Bandwidth { kb_per_s } => write!(f, "bandwidth {kb_per_s}KB/s"),
+            LinkFault::SlowClose { ms } => write!(f, "slow_close {ms}ms"),
+            LinkFault::LimitData { bytes } => write!(f, "limit_data {bytes}B"),
+            LinkFault::Slicer {
+                average_size,
+                size_variation,
+                delay_us,
+            } => write!(f, "slicer {average_size}±{size_variation}B/{delay_us}us"),
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::KillSite { site } => write!(f, "kill_site {site}"),
+            Fault::StopSite { site } => write!(f, "stop_site {site}"),
+            Fault::RestoreSite { site } => write!(f, "restore_site {site}"),
+            Fault::KillServer(s) => write!(f, "kill_server {s}"),
+            Fault::FreezeServer(s) => write!(f, "freeze_server {s}"),
+            Fault::ThawServer(s) => write!(f, "thaw_server {s}"),
+            Fault::StopServer(s) => write!(f, "stop_server {s}"),
+            Fault::RestoreServer(s) => write!(f, "restore_server {s}"),
+            Fault::HaFailover { site, server } => {
+                write!(f, "ha_failover {site}.{}", server.as_str())
+            }
+            Fault::HaSwitchover { site, server } => {
+                write!(f, "ha_switchover {site}.{}", server.as_str())
+            }
+            Fault::Link { links, fault } => write!(f, "{fault} {links}"),
+            Fault::Flap {
+                links,
+                period,
+                count,
+            } => write!(f, "flap {links} every {}ms x{count}", period.as_millis()),
+            Fault::RejectLogins { site, server, on } => {
+                write!(
+                    f,
+                    "reject_logins {site}.{} {}",
+                    server.as_str(),
+                    if *on { "on" } else { "off" }
+                )
+            }
+            Fault::SetPreferredSite {
+                level,
+                object,
+                site,
+            } => write!(
+                f,
+                "set_preferred_site {} `{object}` = {}",
+                level.as_str(),
+                site.as_deref().unwrap_or("(none)")
+            ),
+            Fault::DeliverCall { site, dn } => write!(f, "deliver_call {dn} via {site}"),
+        }
+    }
+}
+
+/// Why a fault could not be applied, confirmed or healed.
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    /// The fault does not fit the environment (unknown site, no Stat Server, bad parameter).
+    #[error("invalid fault `{fault}`: {reason}")]
+    Invalid { fault: String, reason: String },
+    /// An operation failed while applying it.
+    #[error("cannot apply `{fault}`: {source}")]
+    Apply {
+        fault: String,
+        #[source]
+        source: EnvError,
+    },
+    /// It was applied but reading the state back did not show the expected effect.
+    #[error("`{fault}` not confirmed: {reason}")]
+    NotConfirmed { fault: String, reason: String },
+    /// Healing failed.
+    #[error("cannot heal `{fault}`: {reason}")]
+    Heal { fault: String, reason: String },
+    #[error("the environment is shut down")]
+    ShutDown,
+}
+
+impl Environment {
+    /// Applies a fault, confirms it took effect, and returns its guard (which can heal it).
+    /// Every guard is also registered for [`Environment::heal_all`] and [`Environment::reset`].
+    pub async fn inject(&self, fault: &Fault) -> Result<guard::FaultGuard, FaultError> {
+        if self.shared.ensure_open().is_err() {
+            return Err(FaultError::ShutDown);
+        }
+        let applied = match fault {
+            Fault::KillSite { .. }
+            | Fault::StopSite { .. }
+            | Fault::RestoreSite { .. }
+            | Fault::KillServer(_)
+            | Fault::FreezeServer(_)
+            | Fault::ThawServer(_)
+            | Fault::StopServer(_)
+            | Fault::RestoreServer(_) => process::apply(&self.shared, fault).await?,
+            Fault::HaFailover { site, server } => {
+                ha::failover(&self.shared, fault, site, *server).await?
+            }
+            Fault::HaSwitchover { site, server } => {
+                ha::switchover(&self.shared, fault, site, *server).await?
+            }
+            Fault::Link { links, fault: lf } => link::apply(&self.shared, fault, links, lf).await?,
+            Fault::Flap {
+                links,
+                period,
+                count,
+            } => flap::apply(&self.shared, fault, links, *period, *count).await?,
+            Fault::RejectLogins { site, server, on } => {
+                logins::apply(&self.shared, fault, site, *server, *on).await?
+            }
+            Fault::SetPreferredSite {
+                level,
+                object,
+                site,
+            } => config::apply(&self.shared, fault, *level, object, site.as_deref()).await?,
+            Fault::DeliverCall { site, dn } => call::apply(&self.shared, fault, site, dn).await?,
+        };
+        Ok(guard::FaultGuard::register(
+            &self.shared,
+            fault.clone(),
+            applied,
+        ))
+    }
+
+    /// Heals every fault still registered (newest first). Always safe to call; tries every heal
+    /// and reports the first failure.
+    pub async fn heal_all(&self) -> Result<(), FaultError> {
+        self.shared.faults.heal_all(&self.shared).await
+    }
+
+    /// How many injected faults are not healed yet.
+    pub fn pending_faults(&self) -> usize {
+        self.shared.faults.pending()
+    }
+}

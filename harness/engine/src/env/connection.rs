@@ -1,0 +1,79 @@
+//! The desktop connection file (contracts.md): agent credentials plus, per site and server kind,
+//! the fault proxy's primary and backup addresses. Never the mocks' own addresses.
+
+use super::error::EnvError;
+use super::topology::{Agent, InstanceId, Topology};
+use bc_protocol::Role;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Addresses of one HA pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairAddrs {
+    pub primary: String,
+    pub backup: String,
+}
+
+/// The JSON file a desktop reads (`BC_DESKTOP_CONFIG`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionFile {
+    pub version: u32,
+    pub application: String,
+    pub username: String,
+    pub password: String,
+    pub agent_id: String,
+    pub dn: String,
+    /// site -> server kind (`config_server`, `sip_server`, `stat_server`) -> pair.
+    pub sites: BTreeMap<String, BTreeMap<String, PairAddrs>>,
+}
+
+impl ConnectionFile {
+    /// Builds the file for `agent` from the desktop-visible proxy addresses.
+    pub fn build(
+        topology: &Topology,
+        agent: &Agent,
+        proxies: &HashMap<InstanceId, SocketAddr>,
+    ) -> Result<ConnectionFile, EnvError> {
+        let mut sites = BTreeMap::new();
+        for site in topology.sites() {
+            let mut servers = BTreeMap::new();
+            for server in topology.servers() {
+                let addr = |role| {
+                    let id = InstanceId::new(site.clone(), server, role);
+                    proxies
+                        .get(&id)
+                        .map(|a| a.to_string())
+                        .ok_or_else(|| EnvError::UnknownInstance(id.to_string()))
+                };
+                servers.insert(
+                    server.as_str().to_string(),
+                    PairAddrs {
+                        primary: addr(Role::Primary)?,
+                        backup: addr(Role::Backup)?,
+                    },
+                );
+            }
+            sites.insert(site.clone(), servers);
+        }
+        Ok(ConnectionFile {
+            version: 1,
+            application: "bc-desktop".into(),
+            username: agent.username.clone(),
+            password: agent.password.clone(),
+            agent_id: agent.agent_id.clone(),
+            dn: agent.dn.clone(),
+            sites,
+        })
+    }
+
+    /// Writes it as pretty JSON.
+    pub fn write(&self, path: &Path) -> Result<(), EnvError> {
+        let text = serde_json::to_string_pretty(self).unwrap_or_default();
+        std::fs::write(path, text).map_err(|source| EnvError::Io {
+            what: format!("cannot write connection file {}", path.display()),
+            source,
+        })
+    }
+}

@@ -1,0 +1,111 @@
+//! The observation feed: follows every instance's `GET /events` (NDJSON) and forwards the events
+//! into one channel; resubscribes from the next seq, and from 0 when the instance was restarted.
+
+use super::runtime::{InstanceState, InstanceStatus};
+use super::topology::InstanceId;
+use bc_protocol::ObservedEvent;
+use futures::StreamExt;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Pause before resubscribing to an instance that is still running (stream dropped by the network).
+const RETRY: Duration = Duration::from_millis(50);
+
+/// Why one subscription ended.
+enum Ended {
+    /// The feed channel or the environment is closed: stop for good.
+    Closed,
+    /// The instance's status changed (killed, restarted): look again.
+    StatusChanged,
+    /// The stream ended or failed while the instance looked alive.
+    StreamLost,
+}
+
+/// Follows one instance until `stop` turns true or the receiver is dropped.
+pub(crate) async fn follow(
+    id: InstanceId,
+    mut status: watch::Receiver<InstanceStatus>,
+    tx: mpsc::Sender<ObservedEvent>,
+    mut stop: watch::Receiver<bool>,
+    http: reqwest::Client,
+) {
+    let mut incarnation = 0u64;
+    let mut next_seq = 0u64;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let st = status.borrow_and_update().clone();
+        if st.state == InstanceState::Down || st.incarnation == 0 {
+            tokio::select! {
+                r = status.changed() => if r.is_err() { return },
+                _ = stop.changed() => return,
+            }
+            continue;
+        }
+        if st.incarnation != incarnation {
+            // A new process numbers its events from 0 again.
+            incarnation = st.incarnation;
+            next_seq = 0;
+        }
+        let url = format!("{}/events?from={next_seq}", st.addrs.control_url());
+        let ended = tokio::select! {
+            e = stream_once(&http, &url, &tx, &mut next_seq) => e,
+            r = status.changed() => if r.is_err() { Ended::Closed } else { Ended::StatusChanged },
+            _ = stop.changed() => Ended::Closed,
+        };
+        match ended {
+            Ended::Closed => return,
+            Ended::StatusChanged => continue,
+            Ended::StreamLost => {
+                tracing::debug!(instance = %id, "event stream ended; resubscribing");
+                tokio::select! {
+                    _ = tokio::time::sleep(RETRY) => {}
+                    r = status.changed() => if r.is_err() { return },
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+    }
+}
+
+async fn stream_once(
+    http: &reqwest::Client,
+    url: &str,
+    tx: &mpsc::Sender<ObservedEvent>,
+    next_seq: &mut u64,
+) -> Ended {
+    let resp = match http.get(url).send().await {
+        Ok(r) if r.status().is_success() => r,
+        _ => return Ended::StreamLost,
+    };
+    let mut body = resp.bytes_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let Ok(chunk) = chunk else {
+            return Ended::StreamLost;
+        };
+        buf.extend_from_slice(&chunk);
+        while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            let line = &line[..line.len() - 1];
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<ObservedEvent>(line) {
+                // Replays after a resubscription may repeat what was already forwarded.
+                Ok(ev) if ev.seq < *next_seq => {}
+                Ok(ev) => {
+                    *next_seq = ev.seq + 1;
+                    if tx.send(ev).await.is_err() {
+                        return Ended::Closed;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(url, error = %e, "unreadable observation event skipped");
+                }
+            }
+        }
+    }
+    Ended::StreamLost
+}

@@ -1,0 +1,313 @@
+//! What the simulated deployment looks like: sites, server kinds, HA slots, and the agents of the
+//! configuration database (read from the same YAML file the mock CS Proxies load).
+
+use super::error::EnvError;
+use bc_protocol::{Role, ServerKind};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Annex of a configuration object: section -> option -> value (same shape as the mocks').
+pub type Annex = BTreeMap<String, BTreeMap<String, String>>;
+
+/// Annex section and option holding the preferred site.
+pub const PREFERRED_SITE_SECTION: &str = "business-continuity";
+/// Annex option holding the preferred site.
+pub const PREFERRED_SITE_OPTION: &str = "preferred-site";
+
+/// Both HA slots, primary first.
+pub const ROLES: [Role; 2] = [Role::Primary, Role::Backup];
+
+/// The snake_case name of a role (`primary`, `backup`), as in proxy names and reports.
+pub fn role_str(role: Role) -> &'static str {
+    match role {
+        Role::Primary => "primary",
+        Role::Backup => "backup",
+    }
+}
+
+/// One server instance of the deployment: `A.sip_server.primary`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InstanceId {
+    pub site: String,
+    pub server: ServerKind,
+    /// The configured HA slot; it does not change when the backup is promoted.
+    pub role: Role,
+}
+
+impl InstanceId {
+    pub fn new(site: impl Into<String>, server: ServerKind, role: Role) -> Self {
+        InstanceId {
+            site: site.into(),
+            server,
+            role,
+        }
+    }
+
+    /// The other instance of the same HA pair.
+    pub fn partner(&self) -> InstanceId {
+        let role = match self.role {
+            Role::Primary => Role::Backup,
+            Role::Backup => Role::Primary,
+        };
+        InstanceId::new(self.site.clone(), self.server, role)
+    }
+
+    /// The fault proxy's name for the desktop's link to this instance (same as `Display`).
+    pub fn proxy_name(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for InstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}",
+            self.site,
+            self.server.as_str(),
+            role_str(self.role)
+        )
+    }
+}
+
+/// An agent of the configuration database, with what a desktop needs to log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    pub dbid: i64,
+    pub username: String,
+    pub password: String,
+    /// The agent login id (first of the person's `agent_logins`).
+    pub agent_id: String,
+    pub dn: String,
+    pub tenant_dbid: i64,
+    pub agent_group_dbids: Vec<i64>,
+    pub annex: Annex,
+}
+
+/// A tenant or agent group of the configuration database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedObject {
+    pub dbid: i64,
+    pub name: String,
+    pub annex: Annex,
+}
+
+/// The parts of the configuration database the harness needs (agents, tenants, groups).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigDb {
+    pub tenants: Vec<NamedObject>,
+    pub agent_groups: Vec<NamedObject>,
+    pub persons: Vec<Agent>,
+}
+
+#[derive(Deserialize)]
+struct RawDb {
+    #[serde(default)]
+    tenants: Vec<RawNamed>,
+    #[serde(default)]
+    agent_groups: Vec<RawNamed>,
+    #[serde(default)]
+    persons: Vec<RawPerson>,
+}
+
+#[derive(Deserialize)]
+struct RawNamed {
+    dbid: i64,
+    name: String,
+    #[serde(default)]
+    annex: Annex,
+}
+
+#[derive(Deserialize)]
+struct RawPerson {
+    dbid: i64,
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    employee_id: Option<String>,
+    #[serde(default)]
+    tenant_dbid: i64,
+    #[serde(default)]
+    agent_group_dbids: Vec<i64>,
+    #[serde(default)]
+    agent_logins: Vec<String>,
+    #[serde(default)]
+    dn: Option<String>,
+    #[serde(default)]
+    annex: Annex,
+}
+
+impl ConfigDb {
+    /// Parses the snake_case YAML of `fixtures/config/default.yaml`.
+    pub fn parse(yaml: &str) -> Result<ConfigDb, String> {
+        let raw: RawDb = serde_saphyr::from_str(yaml).map_err(|e| e.to_string())?;
+        let named = |v: Vec<RawNamed>| {
+            v.into_iter()
+                .map(|r| NamedObject {
+                    dbid: r.dbid,
+                    name: r.name,
+                    annex: r.annex,
+                })
+                .collect()
+        };
+        let persons = raw
+            .persons
+            .into_iter()
+            .map(|p| Agent {
+                dbid: p.dbid,
+                agent_id: p
+                    .agent_logins
+                    .first()
+                    .cloned()
+                    .or(p.employee_id)
+                    .unwrap_or_else(|| p.dbid.to_string()),
+                dn: p.dn.unwrap_or_default(),
+                username: p.username,
+                password: p.password,
+                tenant_dbid: p.tenant_dbid,
+                agent_group_dbids: p.agent_group_dbids,
+                annex: p.annex,
+            })
+            .collect();
+        Ok(ConfigDb {
+            tenants: named(raw.tenants),
+            agent_groups: named(raw.agent_groups),
+            persons,
+        })
+    }
+
+    /// Reads and parses a configuration database file.
+    pub fn load(path: &Path) -> Result<ConfigDb, EnvError> {
+        let text = std::fs::read_to_string(path).map_err(|e| EnvError::ConfigDb {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        ConfigDb::parse(&text).map_err(|reason| EnvError::ConfigDb {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
+
+    pub fn person(&self, username: &str) -> Option<&Agent> {
+        self.persons.iter().find(|p| p.username == username)
+    }
+
+    pub fn tenant(&self, name: &str) -> Option<&NamedObject> {
+        self.tenants.iter().find(|t| t.name == name)
+    }
+
+    pub fn agent_group(&self, name: &str) -> Option<&NamedObject> {
+        self.agent_groups.iter().find(|g| g.name == name)
+    }
+}
+
+/// The deployment: which sites, whether Stat Servers run, and the configuration database.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    sites: Vec<String>,
+    stat_server: bool,
+    config_db_path: PathBuf,
+    db: ConfigDb,
+}
+
+impl Topology {
+    /// Sites `A` and `B`, Stat Servers on, agents read from `config_db` (YAML).
+    pub fn load(config_db: impl Into<PathBuf>) -> Result<Topology, EnvError> {
+        let config_db_path = config_db.into();
+        let db = ConfigDb::load(&config_db_path)?;
+        Ok(Topology {
+            sites: vec!["A".into(), "B".into()],
+            stat_server: true,
+            config_db_path,
+            db,
+        })
+    }
+
+    /// Replaces the site names (at least one, unique, non-empty, no dots).
+    pub fn with_sites<S: Into<String>>(
+        mut self,
+        sites: impl IntoIterator<Item = S>,
+    ) -> Result<Topology, EnvError> {
+        let sites: Vec<String> = sites.into_iter().map(Into::into).collect();
+        if sites.is_empty() {
+            return Err(EnvError::Topology("at least one site is needed".into()));
+        }
+        for (i, s) in sites.iter().enumerate() {
+            if s.is_empty() || s.contains('.') || s.contains(char::is_whitespace) {
+                return Err(EnvError::Topology(format!(
+                    "invalid site name `{s}` (non-empty, no dots, no spaces)"
+                )));
+            }
+            if sites[..i].contains(s) {
+                return Err(EnvError::Topology(format!("duplicate site `{s}`")));
+            }
+        }
+        self.sites = sites;
+        Ok(self)
+    }
+
+    /// Turns the Stat Servers on or off.
+    pub fn with_stat_server(mut self, on: bool) -> Topology {
+        self.stat_server = on;
+        self
+    }
+
+    pub fn sites(&self) -> &[String] {
+        &self.sites
+    }
+
+    pub fn has_site(&self, site: &str) -> bool {
+        self.sites.iter().any(|s| s == site)
+    }
+
+    pub fn stat_server(&self) -> bool {
+        self.stat_server
+    }
+
+    pub fn config_db_path(&self) -> &Path {
+        &self.config_db_path
+    }
+
+    pub fn config_db(&self) -> &ConfigDb {
+        &self.db
+    }
+
+    /// The server kinds deployed at every site, in report order.
+    pub fn servers(&self) -> Vec<ServerKind> {
+        ServerKind::ALL
+            .into_iter()
+            .filter(|k| self.stat_server || *k != ServerKind::StatServer)
+            .collect()
+    }
+
+    pub fn has_server(&self, server: ServerKind) -> bool {
+        self.stat_server || server != ServerKind::StatServer
+    }
+
+    /// Every instance: sites x servers x {primary, backup}.
+    pub fn instances(&self) -> Vec<InstanceId> {
+        let mut out = Vec::new();
+        for site in &self.sites {
+            for server in self.servers() {
+                for role in ROLES {
+                    out.push(InstanceId::new(site.clone(), server, role));
+                }
+            }
+        }
+        out
+    }
+
+    /// The agent with this username, or a clear error.
+    pub fn agent(&self, username: &str) -> Result<&Agent, EnvError> {
+        self.db
+            .person(username)
+            .ok_or_else(|| EnvError::UnknownAgent(username.to_string()))
+    }
+
+    pub fn agents(&self) -> &[Agent] {
+        &self.db.persons
+    }
+}

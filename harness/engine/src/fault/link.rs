@@ -1,0 +1,193 @@
+//! Link faults on the desktop's proxies: refuse (proxy disabled) and toxics (black hole, reset,
+//! latency, bandwidth, slow close, data limit, slicer), confirmed by reading the proxies back.
+
+use super::guard::{Applied, HealAction};
+use super::select::resolve_links;
+use super::{Fault, FaultError, LinkFault, LinkSelector};
+use crate::env::environment::Shared;
+use crate::env::now_us;
+use bc_toxiproxy::client::{ProxyUpdate, Stream, Toxic};
+
+/// Name stem of the black-hole toxics (`<tag>_black_hole_<stream>`).
+pub const BLACK_HOLE_TOXIC: &str = "black_hole";
+
+/// The toxics a link fault adds to each selected proxy, named `<tag>_<what>_<stream>` so that
+/// faults can stack; `None` for `Refuse`, which disables the proxy instead.
+pub fn link_toxics(fault: &LinkFault, tag: &str) -> Option<Vec<Toxic>> {
+    let both = |what: &str, make: &dyn Fn(Stream) -> Toxic| {
+        [Stream::Upstream, Stream::Downstream]
+            .into_iter()
+            .map(|s| make(s).named(format!("{tag}_{what}_{}", s.as_str())))
+            .collect::<Vec<_>>()
+    };
+    Some(match fault {
+        LinkFault::Refuse => return None,
+        LinkFault::BlackHole => both(BLACK_HOLE_TOXIC, &|s| Toxic::timeout(s, 0)),
+        // One direction is enough: the toxic resets the whole connection.
+        LinkFault::Reset => {
+            vec![Toxic::reset_peer(Stream::Downstream, 0).named(format!("{tag}_reset_downstream"))]
+        }
+        LinkFault::Latency { ms, jitter_ms } => {
+            both("latency", &|s| Toxic::latency(s, *ms, *jitter_ms))
+        }
+        LinkFault::Bandwidth { kb_per_s } => both("bandwidth", &|s| Toxic::bandwidth(s, *kb_per_s)),
+        LinkFault::SlowClose { ms } => both("slow_close", &|s| Toxic::slow_close(s, *ms)),
+        LinkFault::LimitData { bytes } => both("limit_data", &|s| Toxic::limit_data(s, *bytes)),
+        LinkFault::Slicer {
+            average_size,
+            size_variation,
+            delay_us,
+        } => both("slicer", &|s| {
+            Toxic::slicer(s, *average_size, *size_variation, *delay_us)
+        }),
+    })
+}
+
+fn validate(fault: &LinkFault) -> Result<(), String> {
+    match fault {
+        LinkFault::Bandwidth { kb_per_s: 0 } => Err("bandwidth must be at least 1 KB/s".into()),
+        LinkFault::Slicer {
+            average_size: 0, ..
+        } => Err("slicer average_size must be at least 1 byte".into()),
+        LinkFault::Slicer {
+            average_size,
+            size_variation,
+            ..
+        } if size_variation >= average_size => {
+            Err("slicer size_variation must be smaller than average_size".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(super) async fn apply(
+    shared: &Shared,
+    fault: &Fault,
+    links: &LinkSelector,
+    lf: &LinkFault,
+) -> Result<Applied, FaultError> {
+    let name = fault.to_string();
+    let invalid = |reason| FaultError::Invalid {
+        fault: name.clone(),
+        reason,
+    };
+    validate(lf).map_err(invalid)?;
+    let proxies: Vec<String> = resolve_links(&shared.topology, links)
+        .map_err(invalid)?
+        .iter()
+        .map(|i| i.proxy_name())
+        .collect();
+    let tag = format!("bc{}", shared.faults.next_id());
+    let not_confirmed = |reason| FaultError::NotConfirmed {
+        fault: name.clone(),
+        reason,
+    };
+    match link_toxics(lf, &tag) {
+        None => {
+            let actions = set_enabled(shared, &proxies, false)
+                .await
+                .map_err(not_confirmed)?;
+            let at = now_us();
+            Ok(Applied::new(
+                at,
+                actions,
+                vec![HealAction::EnableProxies(proxies)],
+            ))
+        }
+        Some(toxics) => {
+            let mut added = Vec::new();
+            let mut actions = Vec::new();
+            for p in &proxies {
+                for t in &toxics {
+                    let r = shared.toxi.add_toxic(p, t).await;
+                    if let Err(e) = r {
+                        // Leave nothing half-applied behind.
+                        let _ = remove_toxics(shared, &added).await;
+                        return Err(not_confirmed(format!("adding {} to {p}: {e}", t.name)));
+                    }
+                    added.push((p.clone(), t.name.clone()));
+                    actions.push(format!("{p}: +{} {}", t.r#type, t.name));
+                }
+            }
+            let at = now_us();
+            for p in &proxies {
+                let state = shared
+                    .toxi
+                    .proxy(p)
+                    .await
+                    .map_err(|e| not_confirmed(e.to_string()))?;
+                for t in &toxics {
+                    if !state.toxics.iter().any(|x| x.name == t.name) {
+                        return Err(not_confirmed(format!("{p} does not list toxic {}", t.name)));
+                    }
+                }
+            }
+            Ok(Applied::new(
+                at,
+                actions,
+                vec![HealAction::RemoveToxics(added)],
+            ))
+        }
+    }
+}
+
+/// Enables or disables proxies and reads each back.
+pub(crate) async fn set_enabled(
+    shared: &Shared,
+    proxies: &[String],
+    on: bool,
+) -> Result<Vec<String>, String> {
+    let update = ProxyUpdate {
+        enabled: Some(on),
+        ..ProxyUpdate::default()
+    };
+    let results = futures::future::join_all(proxies.iter().map(|p| {
+        let update = update.clone();
+        async move {
+            shared
+                .toxi
+                .update_proxy(p, &update)
+                .await
+                .map_err(|e| e.to_string())?;
+            let state = shared.toxi.proxy(p).await.map_err(|e| e.to_string())?;
+            if state.enabled != on {
+                return Err(format!("{p} reads back enabled={}", state.enabled));
+            }
+            Ok(format!(
+                "{p}: {}",
+                if on { "enabled" } else { "disabled (refusing)" }
+            ))
+        }
+    }))
+    .await;
+    results.into_iter().collect()
+}
+
+/// Removes toxics (already-missing ones are fine) and confirms they are gone.
+pub(crate) async fn remove_toxics(
+    shared: &Shared,
+    list: &[(String, String)],
+) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for (p, t) in list {
+        match shared.toxi.remove_toxic(p, t).await {
+            Ok(()) => {}
+            Err(e) if e.status().map(|s| s.as_u16()) == Some(404) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        out.push(format!("{p}: -{t}"));
+    }
+    let mut proxies: Vec<&String> = list.iter().map(|(p, _)| p).collect();
+    proxies.dedup();
+    for p in proxies {
+        let state = shared.toxi.proxy(p).await.map_err(|e| e.to_string())?;
+        if let Some(left) = state
+            .toxics
+            .iter()
+            .find(|x| list.iter().any(|(lp, lt)| lp == p && *lt == x.name))
+        {
+            return Err(format!("{p} still lists toxic {}", left.name));
+        }
+    }
+    Ok(out)
+}
