@@ -156,7 +156,20 @@ pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
         End::Client(how) => inst.remove_conn(id, how, true),
         End::Server => {
             let _ = wr.shutdown().await;
-            inst.remove_conn(id, DisconnectHow::ServerClosed, true)
+            inst.remove_conn(id, DisconnectHow::ServerClosed, true);
+            // Read away what the client is still sending (bounded) so that closing does not turn
+            // into a RST that could destroy the EventError before the client reads it.
+            let drain = async {
+                let mut scratch = vec![0u8; 16 * 1024];
+                let mut left: usize = 4 * 1024 * 1024;
+                while left > 0 {
+                    match rd.read(&mut scratch).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => left = left.saturating_sub(n),
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(200), drain).await;
         }
         End::Timeout => {
             let _ = wr.shutdown().await;

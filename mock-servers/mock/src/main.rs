@@ -33,6 +33,18 @@ fn main() {
                 return 1;
             }
         };
+        // Install the handlers before announcing readiness, so an early SIGTERM is graceful too.
+        use tokio::signal::unix::{signal, SignalKind};
+        let (mut term, mut int) = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(t), Ok(i)) => (t, i),
+            _ => {
+                eprintln!("bc-mock: cannot install signal handlers");
+                return 1;
+            }
+        };
         {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{}", running.ready_line());
@@ -40,13 +52,6 @@ fn main() {
         }
         let inst = running.instance.clone();
         tokio::spawn(async move {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                return;
-            };
             tokio::select! {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
