@@ -5,6 +5,7 @@ pub mod codec;
 pub mod error_code;
 pub mod message;
 pub mod observe;
+pub mod schema;
 
 pub use codec::{decode_line, encode_line, DecodeError, MAX_LINE_BYTES};
 pub use message::*;
