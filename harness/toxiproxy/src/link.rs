@@ -116,7 +116,15 @@ async fn read_loop(
             return;
         };
         permits.forget();
-        let data = buf.split().freeze();
+        // A small read is copied out so the chunk does not pin a whole read buffer (credit
+        // counts bytes, not capacity); a large one is handed over without a copy.
+        let data = if n < READ_SIZE / 4 {
+            let d = bytes::Bytes::copy_from_slice(&buf[..n]);
+            buf.clear();
+            d
+        } else {
+            buf.split().freeze()
+        };
         let chunk = Chunk::new(data, ts, Credit::new(credit.clone(), n.min(CREDIT_BYTES)));
         if out.send(Msg::Data(chunk)).is_err() {
             return;
