@@ -4,7 +4,6 @@
 use bc_protocol::*;
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 fn s() -> impl Strategy<Value = String> {
     // Any unicode, including quotes, backslashes, control characters and newlines (escaped by JSON).
