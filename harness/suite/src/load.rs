@@ -109,6 +109,16 @@ pub fn parse_str(name: &str, text: &str) -> (Option<Suite>, Diagnostics) {
                     Phase::Structure,
                     Some("a suite file is a mapping: `version: 1`, `id: ...`, `scenarios: ...`".into()),
                 ),
+                other
+                    if serde_saphyr::DefaultMessageFormatter
+                        .format_message(other)
+                        .contains("expected mapping") =>
+                {
+                    (
+                        Phase::Structure,
+                        Some("a suite file is a mapping: `version: 1`, `id: ...`, `scenarios: ...`".into()),
+                    )
+                }
                 _ => (
                     Phase::Syntax,
                     Some("check indentation (spaces only, children indented under their key), quotes and brackets".into()),
@@ -286,13 +296,51 @@ fn push_saphyr_at(
         }
         E::SerdeMissingField { field, .. } => (
             format!("missing key `{field}`"),
-            format!("`{field}` is required in this mapping"),
-            help,
+            format!("the mapping around here needs `{field}`"),
+            help.or_else(|| Some(format!("add `{field}:` to this mapping"))),
+        ),
+        E::DuplicateMappingKey { .. } => {
+            let msg = serde_saphyr::DefaultMessageFormatter
+                .format_message(inner)
+                .into_owned();
+            let key = msg
+                .strip_prefix("duplicate mapping key: ")
+                .and_then(|k| k.split(',').next())
+                .unwrap_or("?")
+                .to_string();
+            (
+                format!("duplicate key `{key}`"),
+                "written twice in this mapping".to_string(),
+                Some("keep one of the two entries".into()),
+            )
+        }
+        E::ExpectedMappingEndAfterEnumVariantValue { .. } => (
+            "a step has exactly one keyword".to_string(),
+            "second keyword in the same step".to_string(),
+            Some("start each step with its own `- ` list item".into()),
         ),
         other => {
             let msg = serde_saphyr::DefaultMessageFormatter
                 .format_message(other)
                 .into_owned();
+            if msg.starts_with("expected sequence start") {
+                return d.push(
+                    phase,
+                    span,
+                    "expected a list here",
+                    "not a list",
+                    Some("write a list: `[a, b]`, or one `- item` per line".into()),
+                );
+            }
+            if msg.starts_with("expected mapping start") {
+                return d.push(
+                    phase,
+                    span,
+                    "expected a mapping here",
+                    "not a mapping",
+                    help.or_else(|| Some("write `key: value` pairs, or `{key: value}`".into())),
+                );
+            }
             // Our own parse errors carry their suggestion after "; did you mean".
             match msg.split_once("; did you mean ") {
                 Some((m, dym)) => (

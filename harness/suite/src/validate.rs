@@ -327,11 +327,10 @@ fn scenario(ctx: &mut Ctx<'_>, suite: &Suite, sc: &Spanned<Scenario>) {
         budget_check(ctx.d, b);
     }
     check_tags(ctx.d, &s.tags);
-    let mut req = suite.requires.clone();
-    req.extend(s.requires.iter().cloned());
-    let mut skip = s.skip_if.clone();
-    skip.extend(suite.skip_if.iter().cloned());
-    check_caps(ctx.d, &req, &skip);
+    // Pairs within the suite's own lists were checked with the suite.
+    check_caps(ctx.d, &s.requires, &s.skip_if);
+    check_caps(ctx.d, &suite.requires, &s.skip_if);
+    check_caps(ctx.d, &s.requires, &suite.skip_if);
     if s.rules.is_empty() && suite.rules.is_empty() {
         ctx.d.semantic(
             s.id.span,
@@ -457,7 +456,7 @@ fn scenario(ctx: &mut Ctx<'_>, suite: &Suite, sc: &Spanned<Scenario>) {
                     }
                 }
                 None => {
-                    if latest.is_none() {
+                    if latest.is_none() && started {
                         ctx.d.semantic(
                             st.span,
                             "no marker before this step to count from",
