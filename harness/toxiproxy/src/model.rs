@@ -116,3 +116,18 @@ pub struct ToxicPatch {
     pub toxicity: Option<f32>,
     pub attributes: Option<serde_json::Value>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_like_go() {
+        #[derive(Serialize)]
+        struct T(#[serde(serialize_with = "go_float")] f32);
+        assert_eq!(serde_json::to_string(&T(1.0)).unwrap(), "1");
+        assert_eq!(serde_json::to_string(&T(0.0)).unwrap(), "0");
+        assert_eq!(serde_json::to_string(&T(0.5)).unwrap(), "0.5");
+        assert_eq!(serde_json::to_string(&T(0.1)).unwrap(), "0.1");
+    }
+}

@@ -126,9 +126,8 @@ impl Proxy {
         for (kill, _) in &conns {
             kill.cancel();
         }
-        for (_, task) in conns {
-            let _ = tokio::time::timeout(STOP_GRACE, task).await;
-        }
+        let tasks = futures::future::join_all(conns.into_iter().map(|(_, task)| task));
+        let _ = tokio::time::timeout(STOP_GRACE, tasks).await;
         tracing::info!(proxy = %self.name, "stopped proxy");
     }
 }

@@ -395,3 +395,42 @@ async fn deleting_a_proxy_closes_its_connections_and_port() {
     );
     assert!(tokio::net::TcpStream::connect(&listen).await.is_err());
 }
+
+#[tokio::test]
+async fn split_and_truncated_chunks_return_their_credit() {
+    // More than the 4 MiB in-flight budget per direction: a credit leak would stall the stream.
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    c.add_toxic("p", &Toxic::slicer(Stream::Upstream, 16_384, 4096, 0))
+        .await
+        .unwrap();
+    c.add_toxic("p", &Toxic::latency(Stream::Downstream, 0, 0))
+        .await
+        .unwrap();
+    c.add_toxic("p", &Toxic::limit_data(Stream::Downstream, 1 << 40))
+        .await
+        .unwrap();
+    let s = connect(&listen).await;
+    let (mut r, mut w) = s.into_split();
+    const TOTAL: usize = 12 << 20;
+    let writer = tokio::spawn(async move {
+        let block = vec![3u8; 64 * 1024];
+        for _ in 0..TOTAL / block.len() {
+            w.write_all(&block).await.unwrap();
+        }
+        w
+    });
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 256 * 1024];
+    while got < TOTAL {
+        use tokio::io::AsyncReadExt;
+        let n = tokio::time::timeout(Duration::from_secs(20), r.read(&mut buf))
+            .await
+            .expect("no stall")
+            .unwrap();
+        assert!(n > 0, "closed early at {got}");
+        got += n;
+    }
+    drop(writer.await.unwrap());
+}

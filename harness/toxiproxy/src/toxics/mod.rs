@@ -343,3 +343,52 @@ impl Serialize for ToxicKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn attributes_default_merge_and_reject_bad_types() {
+        let k = ToxicKind::new("latency", Some(&json!({"latency": 5, "unknown": 1}))).unwrap();
+        assert_eq!(
+            serde_json::to_value(&k).unwrap(),
+            json!({"latency": 5, "jitter": 0})
+        );
+        let m = k.merged(Some(&json!({"jitter": 2}))).unwrap();
+        assert_eq!(
+            serde_json::to_value(&m).unwrap(),
+            json!({"latency": 5, "jitter": 2})
+        );
+        assert!(matches!(
+            ToxicKind::new("nope", None),
+            Err(KindError::UnknownType)
+        ));
+        assert!(ToxicKind::new("latency", Some(&json!({"latency": "x"}))).is_err());
+        assert!(ToxicKind::new("latency", Some(&json!([1]))).is_err());
+        assert!(ToxicKind::new("slicer", None).is_ok());
+    }
+
+    #[test]
+    fn credit_follows_split_and_truncate() {
+        let sem = Arc::new(Semaphore::new(0));
+        let mut c = Chunk::new(
+            Bytes::from_static(b"0123456789"),
+            Instant::now(),
+            Credit::new(sem.clone(), 10),
+        );
+        let head = c.split_to(3);
+        assert_eq!(&head.data[..], b"012");
+        c.truncate(4);
+        assert_eq!(&c.data[..], b"3456");
+        assert_eq!(
+            sem.available_permits(),
+            3,
+            "truncated bytes come back at once"
+        );
+        drop(head);
+        drop(c);
+        assert_eq!(sem.available_permits(), 10);
+    }
+}
