@@ -14,16 +14,24 @@ pub struct ResetPeer {
 impl Toxic for ResetPeer {
     async fn pipe(&self, stub: &mut Stub) {
         let deadline = stub.started + ms(self.timeout);
+        let mut closed_at = None;
         loop {
             tokio::select! {
                 m = stub.recv() => match m {
-                    None => return,
+                    None => {
+                        // Interrupted: a close seen meanwhile must not be lost if we are removed.
+                        if let Some(at) = closed_at {
+                            stub.unrecv(Msg::Close(at));
+                        }
+                        return;
+                    }
                     Some(Msg::Reset) => {
                         stub.send(Msg::Reset);
                         return;
                     }
-                    // Data is dropped; an early close still ends in a reset at the deadline.
-                    Some(_) => {}
+                    // An early close still ends in a reset at the deadline.
+                    Some(Msg::Close(at)) => closed_at = Some(at),
+                    Some(Msg::Data(_)) => {} // dropped
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     stub.send(Msg::Reset);
