@@ -434,3 +434,39 @@ async fn split_and_truncated_chunks_return_their_credit() {
     }
     drop(writer.await.unwrap());
 }
+
+/// Which of `n` sequential connections a 50% black hole affects, on a server seeded with `seed`.
+async fn affected_pattern(seed: u64, n: usize) -> Vec<bool> {
+    let up = common::echo().await;
+    let s = bc_toxiproxy::server::spawn("127.0.0.1:0", seed)
+        .await
+        .unwrap();
+    let c = bc_toxiproxy::Client::new(&s.url()).unwrap();
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    c.add_toxic(
+        "p",
+        &Toxic::timeout(Stream::Downstream, 0).with_toxicity(0.5),
+    )
+    .await
+    .unwrap();
+    let mut conns = Vec::new();
+    for _ in 0..n {
+        let mut s = connect(&listen).await;
+        s.write_all(b"?").await.unwrap();
+        // One at a time, so connections are accepted (and seeded) in a fixed order.
+        tokio::time::sleep(MS(5)).await;
+        conns.push(s);
+    }
+    let reads = conns
+        .iter_mut()
+        .map(|s| async move { !matches!(read_within(s, MS(400)).await, ReadOutcome::Data(_)) });
+    futures::future::join_all(reads).await
+}
+
+#[tokio::test]
+async fn the_seed_makes_toxicity_reproducible() {
+    let a = affected_pattern(7, 16).await;
+    let b = affected_pattern(7, 16).await;
+    assert_eq!(a, b, "same seed, same decisions");
+    assert!(a.contains(&true) && a.contains(&false), "{a:?}");
+}
