@@ -7,3 +7,4 @@ pub mod fault;
 pub mod observe;
 pub mod report;
 pub mod run;
+pub mod docker;

@@ -1,0 +1,417 @@
+//! One container of an environment: create (with files copied in), start and wait until ready, and the faults.
+//! kill = SIGKILL, stop = SIGTERM then SIGKILL after a grace, freeze = pause, restore = unpause or start again.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig, PortBinding,
+};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures::StreamExt;
+
+use super::error::DockerError;
+
+/// How long `kill`/`stop`/`pause` wait for the engine to report the new state.
+const STATE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much of a container's recent output is kept for error messages.
+const OUTPUT_TAIL_BYTES: usize = 2048;
+
+/// A container port published on a fixed 127.0.0.1 port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Publish {
+    pub container_port: u16,
+    pub host_port: u16,
+}
+
+/// When a started container counts as ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// An output line starting with this prefix (bc-mock prints `bc-mock ready ...` on stdout).
+    StdoutLine(String),
+    /// An HTTP GET on this published container port and path answers 2xx.
+    Http { container_port: u16, path: String },
+}
+
+/// Everything needed to create one container.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    /// Container name; also its DNS name on the network.
+    pub name: String,
+    pub image: String,
+    /// Arguments after the image's entrypoint.
+    pub args: Vec<String>,
+    pub labels: HashMap<String, String>,
+    pub network: String,
+    pub publish: Vec<Publish>,
+    /// Files copied into the container before its first start: (absolute path, contents).
+    pub files: Vec<(String, Vec<u8>)>,
+    pub readiness: Readiness,
+    pub ready_timeout: Duration,
+}
+
+/// What a start observed.
+#[derive(Debug)]
+pub struct Started {
+    /// The ready line, for [`Readiness::StdoutLine`].
+    pub ready_line: Option<String>,
+    pub elapsed: Duration,
+    /// Resolves when this incarnation's process exits (its output stream ends), whatever the reason.
+    pub exited: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// Engine-reported state of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    Running,
+    Paused,
+    /// Created or exited: not running.
+    Stopped,
+}
+
+/// A created container owned by an environment.
+#[derive(Debug, Clone)]
+pub struct Container {
+    docker: Docker,
+    spec: ContainerSpec,
+    id: String,
+    http: reqwest::Client,
+}
+
+impl Container {
+    /// Creates the container and copies its files in; on any failure the half-made container is removed.
+    pub async fn create(docker: &Docker, spec: ContainerSpec) -> Result<Container, DockerError> {
+        let mut bindings = HashMap::new();
+        for p in &spec.publish {
+            bindings.insert(
+                format!("{}/tcp", p.container_port),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(p.host_port.to_string()),
+                }]),
+            );
+        }
+        let mut endpoints = HashMap::new();
+        endpoints.insert(spec.network.clone(), EndpointSettings::default());
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: Some(spec.args.clone()),
+            labels: Some(spec.labels.clone()),
+            exposed_ports: Some(
+                spec.publish
+                    .iter()
+                    .map(|p| format!("{}/tcp", p.container_port))
+                    .collect(),
+            ),
+            host_config: Some(HostConfig {
+                network_mode: Some(spec.network.clone()),
+                port_bindings: Some(bindings),
+                ..Default::default()
+            }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(endpoints),
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&spec.name)
+            .build();
+        let created =
+            docker
+                .create_container(Some(options), body)
+                .await
+                .map_err(DockerError::api(format!(
+                    "creating container {}",
+                    spec.name
+                )))?;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| DockerError::Control {
+                what: "client".into(),
+                url: String::new(),
+                detail: e.to_string(),
+            })?;
+        let container = Container {
+            docker: docker.clone(),
+            spec,
+            id: created.id,
+            http,
+        };
+        if let Err(e) = container.upload_files().await {
+            container.remove().await;
+            return Err(e);
+        }
+        Ok(container)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn spec(&self) -> &ContainerSpec {
+        &self.spec
+    }
+
+    /// The fixed 127.0.0.1 port a container port is published on.
+    pub fn host_port(&self, container_port: u16) -> Option<u16> {
+        self.spec
+            .publish
+            .iter()
+            .find(|p| p.container_port == container_port)
+            .map(|p| p.host_port)
+    }
+
+    async fn upload_files(&self) -> Result<(), DockerError> {
+        if self.spec.files.is_empty() {
+            return Ok(());
+        }
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, data) in &self.spec.files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, path.trim_start_matches('/'), data.as_slice())
+                .map_err(|source| DockerError::Io {
+                    path: path.into(),
+                    source,
+                })?;
+        }
+        let archive = builder.into_inner().map_err(|source| DockerError::Io {
+            path: "archive".into(),
+            source,
+        })?;
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(&self.id, Some(options), bollard::body_full(archive.into()))
+            .await
+            .map_err(DockerError::api(format!(
+                "copying files into {}",
+                self.spec.name
+            )))
+    }
+
+    /// Starts the container and waits until it is ready (attaching first, so no output is missed).
+    pub async fn start(&self) -> Result<Started, DockerError> {
+        let begun = Instant::now();
+        let options = AttachContainerOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .stream(true)
+            .build();
+        let attached = self
+            .docker
+            .attach_container(&self.id, Some(options))
+            .await
+            .map_err(DockerError::api(format!("attaching to {}", self.spec.name)))?;
+        self.docker
+            .start_container(&self.id, None)
+            .await
+            .map_err(DockerError::api(format!("starting {}", self.spec.name)))?;
+        let mut output = attached.output;
+        let wait = self.wait_ready(&mut output);
+        match tokio::time::timeout(self.spec.ready_timeout, wait).await {
+            Ok(Ok(ready_line)) => {
+                // Keep draining the attached output: its end is the exit of this incarnation.
+                let (tx, exited) = tokio::sync::oneshot::channel();
+                tokio::spawn(async move {
+                    while let Some(Ok(_)) = output.next().await {}
+                    let _ = tx.send(());
+                });
+                Ok(Started {
+                    ready_line,
+                    elapsed: begun.elapsed(),
+                    exited,
+                })
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(DockerError::NotReady {
+                name: self.spec.name.clone(),
+                timeout_ms: self.spec.ready_timeout.as_millis(),
+                detail: format!("no readiness signal ({:?})", self.spec.readiness),
+            }),
+        }
+    }
+
+    /// Reads the attached output until the readiness condition holds; an ended stream means the process exited.
+    async fn wait_ready(
+        &self,
+        output: &mut std::pin::Pin<
+            Box<
+                dyn futures::Stream<
+                        Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
+                    > + Send,
+            >,
+        >,
+    ) -> Result<Option<String>, DockerError> {
+        let mut stdout = String::new();
+        let mut tail = String::new();
+        let mut http_probe = tokio::time::interval(Duration::from_millis(25));
+        loop {
+            tokio::select! {
+                item = output.next() => match item {
+                    // Ready lines are looked for on stdout and stderr alike: what matters is the words.
+                    Some(Ok(out @ (bollard::container::LogOutput::StdOut { .. }
+                        | bollard::container::LogOutput::StdErr { .. }))) => {
+                        let text = String::from_utf8_lossy(&out.into_bytes()).into_owned();
+                        push_tail(&mut tail, &text);
+                        stdout.push_str(&text);
+                        // Only complete lines count: a chunk may end in the middle of the ready line.
+                        while let Some(end) = stdout.find('\n') {
+                            let line: String = stdout.drain(..=end).collect();
+                            let line = line.trim_end();
+                            if let Readiness::StdoutLine(prefix) = &self.spec.readiness {
+                                if line.starts_with(prefix.as_str()) {
+                                    return Ok(Some(line.to_string()));
+                                }
+                            }
+                        }
+                    }
+                    Some(Ok(other)) => push_tail(&mut tail, &String::from_utf8_lossy(&other.into_bytes())),
+                    Some(Err(_)) | None => {
+                        let code = self.exit_code().await;
+                        return Err(DockerError::Exited { name: self.spec.name.clone(), code, output: tail });
+                    }
+                },
+                _ = http_probe.tick(), if matches!(self.spec.readiness, Readiness::Http { .. }) => {
+                    if let Readiness::Http { container_port, path } = &self.spec.readiness {
+                        let port = self.host_port(*container_port).ok_or_else(|| DockerError::Topology(
+                            format!("{}: readiness port {container_port} is not published", self.spec.name)))?;
+                        let url = format!("http://127.0.0.1:{port}{path}");
+                        if let Ok(resp) = self.http.get(&url).timeout(Duration::from_millis(500)).send().await {
+                            if resp.status().is_success() {
+                                return Ok(None);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn exit_code(&self) -> Option<i64> {
+        let inspect = self.docker.inspect_container(&self.id, None).await.ok()?;
+        inspect.state?.exit_code
+    }
+
+    /// Current state as the engine sees it.
+    pub async fn state(&self) -> Result<RunState, DockerError> {
+        let inspect = self
+            .docker
+            .inspect_container(&self.id, None)
+            .await
+            .map_err(DockerError::api(format!("inspecting {}", self.spec.name)))?;
+        let state = inspect.state.unwrap_or_default();
+        Ok(if state.paused == Some(true) {
+            RunState::Paused
+        } else if state.running == Some(true) {
+            RunState::Running
+        } else {
+            RunState::Stopped
+        })
+    }
+
+    /// Waits (bounded) until the engine reports `want`.
+    async fn await_state(&self, want: RunState) -> Result<(), DockerError> {
+        let deadline = Instant::now() + STATE_TIMEOUT;
+        loop {
+            let now = self.state().await?;
+            if now == want {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(DockerError::NotReady {
+                    name: self.spec.name.clone(),
+                    timeout_ms: STATE_TIMEOUT.as_millis(),
+                    detail: format!("state is {now:?}, expected {want:?}"),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The "killed" fault: SIGKILL, then wait until the container is down.
+    pub async fn kill(&self) -> Result<(), DockerError> {
+        let options = KillContainerOptionsBuilder::default()
+            .signal("SIGKILL")
+            .build();
+        self.docker
+            .kill_container(&self.id, Some(options))
+            .await
+            .map_err(DockerError::api(format!("killing {}", self.spec.name)))?;
+        self.await_state(RunState::Stopped).await
+    }
+
+    /// Graceful stop: SIGTERM, SIGKILL after `grace` (whole seconds, at least 1); returns once it is down,
+    /// with whether the process exited by itself with status 0 (true) rather than being killed.
+    pub async fn stop(&self, grace: Duration) -> Result<bool, DockerError> {
+        let secs = grace.as_secs().clamp(1, 60) as i32;
+        let options = StopContainerOptionsBuilder::default().t(secs).build();
+        self.docker
+            .stop_container(&self.id, Some(options))
+            .await
+            .map_err(DockerError::api(format!("stopping {}", self.spec.name)))?;
+        self.await_state(RunState::Stopped).await?;
+        Ok(self.exit_code().await == Some(0))
+    }
+
+    /// The "frozen" fault: every process of the container is suspended (cgroup freezer), sockets stay open.
+    pub async fn pause(&self) -> Result<(), DockerError> {
+        self.docker
+            .pause_container(&self.id)
+            .await
+            .map_err(DockerError::api(format!("pausing {}", self.spec.name)))?;
+        self.await_state(RunState::Paused).await
+    }
+
+    pub async fn unpause(&self) -> Result<(), DockerError> {
+        self.docker
+            .unpause_container(&self.id)
+            .await
+            .map_err(DockerError::api(format!("unpausing {}", self.spec.name)))?;
+        self.await_state(RunState::Running).await
+    }
+
+    /// Heals kill/stop/pause: unpause a paused container, start (and wait for) a stopped one; no-op if running.
+    /// Returns `Some` when the container was started again.
+    pub async fn restore(&self) -> Result<Option<Started>, DockerError> {
+        match self.state().await? {
+            RunState::Running => Ok(None),
+            RunState::Paused => self.unpause().await.map(|_| None),
+            RunState::Stopped => self.start().await.map(Some),
+        }
+    }
+
+    /// Removes the container (force: kills it if running); errors are ignored because removal is cleanup.
+    pub async fn remove(&self) {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        let _ = self.docker.remove_container(&self.id, Some(options)).await;
+    }
+}
+
+/// Appends to a bounded buffer keeping only the last bytes (at a char boundary).
+fn push_tail(tail: &mut String, text: &str) {
+    tail.push_str(text);
+    if tail.len() > OUTPUT_TAIL_BYTES {
+        let mut cut = tail.len() - OUTPUT_TAIL_BYTES;
+        while !tail.is_char_boundary(cut) {
+            cut += 1;
+        }
+        tail.drain(..cut);
+    }
+}

@@ -1,0 +1,219 @@
+//! Images without a registry: static release builds of bc-mock and bc-toxiproxy put in FROM scratch images.
+//! Each image is tagged with a hash of its binary, so a changed binary always gets a new image.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use bollard::query_parameters::BuildImageOptionsBuilder;
+use bollard::Docker;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+use super::error::DockerError;
+use super::labels::OWNED;
+
+/// The target triple named explicitly so that `+crt-static` applies to the binaries only, not build scripts.
+pub const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
+/// Repository part of the mock servers' image name.
+pub const MOCK_REPO: &str = "bc-harness/mock";
+/// Repository part of the fault proxy's image name.
+pub const PROXY_REPO: &str = "bc-harness/toxiproxy";
+
+/// The two images an environment runs, by full `repo:tag` name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSet {
+    pub mock: String,
+    pub proxy: String,
+}
+
+/// Where the binaries come from.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Workspace root (holds the root Cargo.toml).
+    pub workspace: PathBuf,
+    /// Cargo target dir for the static build, kept apart so debug builds are not invalidated.
+    pub target_dir: PathBuf,
+    /// Use these already-built static binaries (a dir holding bc-mock and bc-toxiproxy) instead of cargo.
+    pub prebuilt_dir: Option<PathBuf>,
+}
+
+impl Default for BuildOptions {
+    /// The workspace this crate was compiled in (or `BC_WORKSPACE`), target dir `target/static`,
+    /// prebuilt binaries from `BC_STATIC_BIN_DIR` when set.
+    fn default() -> Self {
+        let workspace = std::env::var_os("BC_WORKSPACE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
+        let target_dir = workspace.join("target/static");
+        BuildOptions {
+            workspace,
+            target_dir,
+            prebuilt_dir: std::env::var_os("BC_STATIC_BIN_DIR").map(PathBuf::from),
+        }
+    }
+}
+
+/// Builds (or reuses) both images: static binaries first, then one FROM scratch image per binary.
+pub async fn build(docker: &Docker, options: &BuildOptions) -> Result<ImageSet, DockerError> {
+    let dir = match &options.prebuilt_dir {
+        Some(dir) => dir.clone(),
+        None => build_static_binaries(options).await?,
+    };
+    let mock = ensure_image(docker, MOCK_REPO, &dir.join("bc-mock")).await?;
+    let proxy = ensure_image(docker, PROXY_REPO, &dir.join("bc-toxiproxy")).await?;
+    Ok(ImageSet { mock, proxy })
+}
+
+/// Runs the static release build of bc-mock and bc-toxiproxy; returns the directory holding both binaries.
+pub async fn build_static_binaries(options: &BuildOptions) -> Result<PathBuf, DockerError> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = tokio::process::Command::new(cargo)
+        .current_dir(&options.workspace)
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .args([
+            "build",
+            "--release",
+            "--target",
+            STATIC_TARGET,
+            "--target-dir",
+        ])
+        .arg(&options.target_dir)
+        .args(["-p", "bc-mock", "-p", "bc-toxiproxy", "--bins"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| DockerError::Cargo(format!("cannot run cargo: {e}")))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(DockerError::Cargo(format!(
+            "cargo exited with {}:\n{}",
+            output.status,
+            tail.join("\n")
+        )));
+    }
+    Ok(options.target_dir.join(STATIC_TARGET).join("release"))
+}
+
+/// Makes sure an image `repo:<hash of binary>` exists, building it FROM scratch when it does not.
+pub async fn ensure_image(
+    docker: &Docker,
+    repo: &str,
+    binary: &Path,
+) -> Result<String, DockerError> {
+    let bytes = std::fs::read(binary).map_err(|source| DockerError::Io {
+        path: binary.to_path_buf(),
+        source,
+    })?;
+    if has_interpreter(&bytes) {
+        return Err(DockerError::NotStatic {
+            path: binary.to_path_buf(),
+        });
+    }
+    let tag = format!("{repo}:{}", content_tag(&bytes));
+    if docker.inspect_image(&tag).await.is_ok() {
+        return Ok(tag);
+    }
+    let name = binary
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("app")
+        .to_string();
+    let context = build_context(&name, &bytes).map_err(|source| DockerError::Io {
+        path: binary.to_path_buf(),
+        source,
+    })?;
+    let options = BuildImageOptionsBuilder::default()
+        .dockerfile("Dockerfile")
+        .t(&tag)
+        .rm(true)
+        .forcerm(true)
+        .build();
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| DockerError::Build {
+            tag: tag.clone(),
+            message: e.to_string(),
+        })?;
+        if let Some(detail) = info.error_detail {
+            return Err(DockerError::Build {
+                tag,
+                message: detail.message.unwrap_or_else(|| "unknown error".into()),
+            });
+        }
+    }
+    docker
+        .inspect_image(&tag)
+        .await
+        .map_err(DockerError::api(format!("inspecting built image {tag}")))?;
+    Ok(tag)
+}
+
+/// First 16 hex digits of the binary's SHA-256.
+pub fn content_tag(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// True when an ELF64 file asks for a dynamic loader (PT_INTERP), i.e. it could not run in an empty image.
+/// Non-ELF input counts as "has an interpreter" so it is refused as well.
+pub fn has_interpreter(bytes: &[u8]) -> bool {
+    const PT_INTERP: u32 = 3;
+    if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 || bytes[5] != 1 {
+        return true;
+    }
+    let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]) as usize;
+    let phoff = u64::from_le_bytes(bytes[0x20..0x28].try_into().unwrap_or([0; 8])) as usize;
+    let (phentsize, phnum) = (u16_at(0x36), u16_at(0x38));
+    (0..phnum).any(|i| {
+        let at = phoff.saturating_add(i * phentsize);
+        bytes
+            .get(at..at + 4)
+            .map(|t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]) == PT_INTERP)
+            .unwrap_or(true)
+    })
+}
+
+/// The build context: a Dockerfile and the binary (mode 0755), deterministic mtimes.
+fn build_context(name: &str, binary: &[u8]) -> std::io::Result<Vec<u8>> {
+    let dockerfile = format!(
+        "FROM scratch\nCOPY {name} /{name}\nLABEL {OWNED}=true\nENTRYPOINT [\"/{name}\"]\n"
+    );
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, data, mode) in [
+        ("Dockerfile", dockerfile.as_bytes(), 0o644),
+        (name, binary, 0o755),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(mode);
+        header.set_mtime(0);
+        header.set_cksum();
+        builder.append_data(&mut header, path, data)?;
+    }
+    builder.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamic_binaries_and_junk_are_refused() {
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        assert!(has_interpreter(&me), "test binaries are dynamically linked");
+        assert!(has_interpreter(b"#!/bin/sh\necho hi\n"));
+        assert!(has_interpreter(&[]));
+    }
+
+    #[test]
+    fn tag_depends_on_content() {
+        assert_eq!(content_tag(b"a").len(), 16);
+        assert_ne!(content_tag(b"a"), content_tag(b"b"));
+        assert_eq!(content_tag(b"a"), content_tag(b"a"));
+    }
+}

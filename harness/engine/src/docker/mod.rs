@@ -1,0 +1,21 @@
+//! Docker runtime: the mock servers and the fault proxy as containers on one private network per environment.
+//! Images are built locally FROM scratch (no registry); everything created carries owner labels and is removed.
+
+pub mod client;
+pub mod container;
+pub mod environment;
+pub mod error;
+pub mod images;
+pub mod labels;
+pub mod ports;
+pub mod sweep;
+
+pub use client::connect;
+pub use container::{Container, ContainerSpec, Publish, Readiness, RunState, Started};
+pub use environment::{
+    DockerEnvironment, DockerTopology, InstanceId, MockHandle, MockStatus, ResetReport, StartReport,
+};
+pub use error::DockerError;
+pub use images::{BuildOptions, ImageSet};
+pub use labels::RunOwner;
+pub use sweep::{clean, sweep_stale, CleanOptions, SweepReport};

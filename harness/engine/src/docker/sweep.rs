@@ -1,0 +1,167 @@
+//! Removing what the harness left behind: the objects of dead runs (at start) or everything it owns (`clean`).
+//! Objects are found by the owner labels alone, never by name, so nothing foreign is touched.
+
+use std::collections::HashMap;
+
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+};
+use bollard::Docker;
+
+use super::error::DockerError;
+use super::labels::{RunOwner, OWNED, RUN};
+
+/// Names of what a sweep or clean removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub images: Vec<String>,
+}
+
+impl SweepReport {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.networks.is_empty() && self.images.is_empty()
+    }
+}
+
+/// What `clean` removes besides containers and networks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CleanOptions {
+    /// Also remove the harness's images (they are rebuilt on next use).
+    pub images: bool,
+}
+
+/// Which owned objects to remove.
+#[derive(Clone, Copy)]
+enum Select<'a> {
+    /// Those whose creating process is gone.
+    Dead,
+    /// Every owned object.
+    All,
+    /// The objects of one run.
+    Run(&'a str),
+}
+
+impl Select<'_> {
+    fn wants(&self, labels: &HashMap<String, String>) -> bool {
+        match self {
+            Select::All => true,
+            Select::Run(id) => labels.get(RUN).map(String::as_str) == Some(*id),
+            // Owned but unparsable labels have no live owner to protect: they are leftovers too.
+            Select::Dead => RunOwner::from_labels(labels).is_none_or(|o| !o.is_alive()),
+        }
+    }
+}
+
+/// Removes containers and networks of earlier runs whose process no longer exists; live runs are untouched.
+pub async fn sweep_stale(docker: &Docker) -> Result<SweepReport, DockerError> {
+    remove_selected(docker, Select::Dead).await
+}
+
+/// Removes every container and network the harness owns (also those of running harnesses), and images on request.
+pub async fn clean(docker: &Docker, options: CleanOptions) -> Result<SweepReport, DockerError> {
+    let mut report = remove_selected(docker, Select::All).await?;
+    if options.images {
+        let mut filters = HashMap::new();
+        filters.insert("label".to_string(), vec![format!("{OWNED}=true")]);
+        let list = ListImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let images = docker
+            .list_images(Some(list))
+            .await
+            .map_err(DockerError::api("listing images"))?;
+        for image in images {
+            let names = if image.repo_tags.is_empty() {
+                vec![image.id.clone()]
+            } else {
+                image.repo_tags.clone()
+            };
+            for name in names {
+                let options = RemoveImageOptionsBuilder::default().force(true).build();
+                if docker
+                    .remove_image(&name, Some(options), None)
+                    .await
+                    .is_ok()
+                {
+                    report.images.push(name);
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Removes the containers and network of one run (used by an environment's drop as a safety net).
+pub async fn remove_run(docker: &Docker, run_id: &str) -> Result<SweepReport, DockerError> {
+    remove_selected(docker, Select::Run(run_id)).await
+}
+
+async fn remove_selected(docker: &Docker, select: Select<'_>) -> Result<SweepReport, DockerError> {
+    let mut filters = HashMap::new();
+    filters.insert("label".to_string(), vec![format!("{OWNED}=true")]);
+    let mut report = SweepReport::default();
+
+    let list = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let containers = docker
+        .list_containers(Some(list))
+        .await
+        .map_err(DockerError::api("listing containers"))?;
+    let doomed: Vec<_> = containers
+        .into_iter()
+        .filter(|c| select.wants(&c.labels.clone().unwrap_or_default()))
+        .filter_map(|c| {
+            let name = c
+                .names
+                .and_then(|n| n.first().cloned())
+                .map(|n| n.trim_start_matches('/').to_string());
+            Some((c.id?, name))
+        })
+        .collect();
+    // Removal is independent per container: do it concurrently, it dominates clean-up time.
+    let removals = doomed.iter().map(|(id, name)| async move {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match docker.remove_container(id, Some(options)).await {
+            Ok(()) => Some(name.clone().unwrap_or_else(|| id.clone())),
+            // Already gone (removed by someone else meanwhile) is fine.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => None,
+            Err(_) => None,
+        }
+    });
+    report.containers.extend(
+        futures::future::join_all(removals)
+            .await
+            .into_iter()
+            .flatten(),
+    );
+
+    let list = ListNetworksOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let networks = docker
+        .list_networks(Some(list))
+        .await
+        .map_err(DockerError::api("listing networks"))?;
+    for network in networks {
+        if !select.wants(&network.labels.clone().unwrap_or_default()) {
+            continue;
+        }
+        let Some(name) = network.name.clone().or(network.id.clone()) else {
+            continue;
+        };
+        if docker.remove_network(&name).await.is_ok() {
+            report.networks.push(name);
+        }
+    }
+    Ok(report)
+}
