@@ -156,9 +156,10 @@ async fn sessions(State(inst): Inst) -> Response {
         .conns
         .iter()
         .map(|(id, c)| {
-            let mut agents: Vec<AgentView> = st
-                .agents
+            let mut agents: Vec<AgentView> = c
+                .owned
                 .iter()
+                .filter_map(|dn| st.agents.get(dn).map(|a| (dn, a)))
                 .filter(|(_, a)| a.owner == Some(*id))
                 .map(|(dn, a)| AgentView {
                     agent_id: a.agent_id.clone(),

@@ -1,6 +1,7 @@
 //! bc-mock: mock Genesys SIP Server, Configuration Server Proxy and Stat Server for bc-harness.
 //! Speaks the open line protocol of `bc-protocol`; observed and driven through an HTTP control API.
 
+pub mod agents;
 pub mod config_proxy;
 pub mod configdb;
 pub mod conn;

@@ -37,12 +37,19 @@ pub fn handle(inst: &Arc<Instance>, st: &mut State, conn: u64, msg: Message) -> 
             }
             // A mirrored (ownerless) agent is adopted by the first connection registering its DN,
             // so that this connection closing logs it out like any other.
+            let mut adopted = false;
             let agent = st.agents.get_mut(&this_dn).map(|a| {
                 if a.owner.is_none() {
                     a.owner = Some(conn);
+                    adopted = true;
                 }
                 (a.agent_id.clone(), a.state)
             });
+            if adopted {
+                if let Some(c) = st.conns.get_mut(&conn) {
+                    c.owned.insert(this_dn.clone());
+                }
+            }
             inst.emit(
                 Some(conn),
                 EventKind::DnRegistered {
@@ -111,7 +118,7 @@ pub fn handle(inst: &Arc<Instance>, st: &mut State, conn: u64, msg: Message) -> 
                         format!("agent {} is logged in on dn {this_dn}", a.agent_id),
                     )];
                 }
-            } else if let Some((dn, _)) = st.agents.iter().find(|(_, a)| a.agent_id == agent_id) {
+            } else if let Some(dn) = st.agents.dn_of(&agent_id) {
                 return vec![Message::error(
                     rid,
                     error_code::CONFLICT,
@@ -119,13 +126,26 @@ pub fn handle(inst: &Arc<Instance>, st: &mut State, conn: u64, msg: Message) -> 
                 )];
             }
             // Idempotent: a repeated login keeps the state and moves ownership to this connection.
-            let slot = st.agents.entry(this_dn.clone()).or_insert(AgentSlot {
-                agent_id: agent_id.clone(),
-                state: AgentState::NotReady,
-                owner: Some(conn),
-            });
-            slot.owner = Some(conn);
-            let state = slot.state;
+            let state = match st.agents.get_mut(&this_dn) {
+                Some(slot) => {
+                    slot.owner = Some(conn);
+                    slot.state
+                }
+                None => {
+                    st.agents.insert(
+                        this_dn.clone(),
+                        AgentSlot {
+                            agent_id: agent_id.clone(),
+                            state: AgentState::NotReady,
+                            owner: Some(conn),
+                        },
+                    );
+                    AgentState::NotReady
+                }
+            };
+            if let Some(c) = st.conns.get_mut(&conn) {
+                c.owned.insert(this_dn.clone());
+            }
             inst.emit(
                 Some(conn),
                 EventKind::AgentLogin {

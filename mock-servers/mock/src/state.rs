@@ -1,12 +1,13 @@
 //! The shared state of one instance: role, connections table, agents, calls, database, and the
 //! instance-wide commands (promote, demote, reset, shutdown) that act on all connections.
 
+pub use crate::agents::{AgentSlot, AgentTable};
 use crate::configdb::ConfigDb;
 use crate::observer::Observer;
 use crate::options::Options;
 use crate::sync::SyncMsg;
-use bc_protocol::{AgentState, EventKind, Message, Role, ServerKind};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use bc_protocol::{EventKind, Message, Role, ServerKind};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -33,15 +34,10 @@ pub struct ConnEntry {
     pub dns: BTreeSet<String>,
     /// Open statistics: id -> generation (a periodic reporter stops when its generation is gone).
     pub stats: BTreeMap<i64, u64>,
+    /// DNs whose agent logged in (or was adopted) through this connection; may be stale, so
+    /// users check the slot's owner.
+    pub owned: HashSet<String>,
     pub tx: mpsc::UnboundedSender<Outbound>,
-}
-
-/// An agent logged in on a DN. `owner` is the connection it logged in through; None when mirrored.
-#[derive(Debug, Clone)]
-pub struct AgentSlot {
-    pub agent_id: String,
-    pub state: AgentState,
-    pub owner: Option<u64>,
 }
 
 /// A call known to the SIP Server.
@@ -59,7 +55,7 @@ pub struct State {
     pub shutting_down: bool,
     pub conns: HashMap<u64, ConnEntry>,
     /// DN -> agent logged in on it.
-    pub agents: HashMap<String, AgentSlot>,
+    pub agents: AgentTable,
     pub calls: HashMap<String, Call>,
     pub db: ConfigDb,
     pub peers: Vec<String>,
@@ -92,7 +88,7 @@ impl Instance {
             reject_logins: false,
             shutting_down: false,
             conns: HashMap::new(),
-            agents: HashMap::new(),
+            agents: AgentTable::default(),
             calls: HashMap::new(),
             db,
             peers: opts.peers.clone(),
@@ -146,6 +142,7 @@ impl Instance {
                 registered: false,
                 dns: BTreeSet::new(),
                 stats: BTreeMap::new(),
+                owned: HashSet::new(),
                 tx,
             },
         );
@@ -156,17 +153,14 @@ impl Instance {
     /// otherwise they stay logged in without an owner.
     pub fn remove_conn(&self, id: u64, how: bc_protocol::DisconnectHow, logout: bool) {
         let mut st = self.lock();
-        if st.conns.remove(&id).is_none() {
+        let Some(entry) = st.conns.remove(&id) else {
             return;
-        }
+        };
         self.emit(Some(id), EventKind::ClientDisconnected { how });
-        let owned: Vec<String> = st
-            .agents
-            .iter()
-            .filter(|(_, a)| a.owner == Some(id))
-            .map(|(dn, _)| dn.clone())
-            .collect();
-        for dn in owned {
+        for dn in entry.owned {
+            if st.agents.get(&dn).map(|a| a.owner) != Some(Some(id)) {
+                continue;
+            }
             if logout {
                 if let Some(a) = st.agents.remove(&dn) {
                     self.emit(
@@ -188,13 +182,17 @@ impl Instance {
     /// Logs out the agents of a connection for a graceful shutdown; returns the EventAgentLogout messages.
     pub fn shutdown_conn_agents(&self, id: u64) -> Vec<Message> {
         let mut st = self.lock();
-        let dns = st.conns.get(&id).map(|c| c.dns.clone()).unwrap_or_default();
-        let mine: Vec<String> = st
-            .agents
-            .iter()
-            .filter(|(dn, a)| a.owner == Some(id) || dns.contains(*dn))
-            .map(|(dn, _)| dn.clone())
-            .collect();
+        let mut mine: Vec<String> = match st.conns.get(&id) {
+            Some(c) => c.dns.iter().chain(c.owned.iter()).cloned().collect(),
+            None => Vec::new(),
+        };
+        mine.sort();
+        mine.dedup();
+        mine.retain(|dn| {
+            st.agents
+                .get(dn)
+                .is_some_and(|a| a.owner == Some(id) || a.owner.is_none())
+        });
         let mut out = Vec::new();
         for dn in mine {
             if let Some(a) = st.agents.remove(&dn) {

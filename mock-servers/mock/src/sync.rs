@@ -4,7 +4,6 @@
 use crate::state::{AgentSlot, Instance};
 use bc_protocol::{AgentState, EventKind};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -155,28 +154,25 @@ pub fn apply(inst: &Instance, m: SyncMsg) {
     let mut changed: Vec<(String, Option<(String, AgentState)>)> = Vec::new();
     match m {
         SyncMsg::Snapshot { agents } => {
-            let new: HashMap<String, AgentSlot> = agents
-                .into_iter()
-                .map(|a| {
-                    (
-                        a.dn,
-                        AgentSlot {
-                            agent_id: a.agent_id,
-                            state: a.state,
-                            owner: None,
-                        },
-                    )
-                })
-                .collect();
+            let keep: std::collections::HashSet<&str> =
+                agents.iter().map(|a| a.dn.as_str()).collect();
             for dn in st.agents.keys() {
-                if !new.contains_key(dn) {
+                if !keep.contains(dn.as_str()) {
                     changed.push((dn.clone(), None));
                 }
             }
-            for (dn, a) in &new {
-                changed.push((dn.clone(), Some((a.agent_id.clone(), a.state))));
+            st.agents.clear();
+            for a in agents {
+                changed.push((a.dn.clone(), Some((a.agent_id.clone(), a.state))));
+                st.agents.insert(
+                    a.dn,
+                    AgentSlot {
+                        agent_id: a.agent_id,
+                        state: a.state,
+                        owner: None,
+                    },
+                );
             }
-            st.agents = new;
         }
         SyncMsg::Upsert {
             dn,
