@@ -24,6 +24,8 @@ enum Command {
     List(commands::list::Args),
     /// Print the JSON Schema of the suite format (or write it to a file).
     Schema(commands::schema::Args),
+    /// Run suites against a desktop; write console summary, JUnit XML and a JSON journal.
+    Run(Box<commands::run::Args>),
 }
 
 fn main() -> ExitCode {
@@ -42,5 +44,6 @@ fn main() -> ExitCode {
         Command::Validate(a) => commands::validate::run(a),
         Command::List(a) => commands::list::run(a),
         Command::Schema(a) => commands::schema::run(a),
+        Command::Run(a) => commands::run::run(*a),
     })
 }

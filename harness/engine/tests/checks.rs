@@ -26,7 +26,7 @@ fn logged_in(site: &str, within_ms: u64, from: &str, step: usize) -> (Activation
     (
         Activation::Step(step),
         CheckSpec::LoggedIn {
-            site: site.into(),
+            site: Some(site.into()),
             servers: ALL3.to_vec(),
             within_ms,
             from: from.into(),
@@ -378,7 +378,7 @@ fn live_evaluation_waits_for_the_reorder_slack_and_reports_wakeups() {
     let mut ev = Evaluator::new(t.subject.clone(), 200);
     let h = ev.add(
         CheckSpec::LoggedIn {
-            site: "B".into(),
+            site: Some("B".into()),
             servers: ALL3.to_vec(),
             within_ms: 5_000,
             from: "kill_site".into(),

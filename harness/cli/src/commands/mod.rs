@@ -3,5 +3,6 @@
 
 pub mod list;
 pub mod load;
+pub mod run;
 pub mod schema;
 pub mod validate;

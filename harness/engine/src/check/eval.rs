@@ -62,6 +62,7 @@ pub struct Evaluator {
     steps_seen: Vec<usize>,
     watermark: i64,
     slack_us: i64,
+    hold: Option<i64>,
 }
 
 fn guarded(check: &mut Box<dyn Check>, f: impl FnOnce(&mut Box<dyn Check>) -> Status) -> Status {
@@ -92,6 +93,7 @@ impl Evaluator {
             steps_seen: Vec::new(),
             watermark: i64::MIN,
             slack_us: slack_ms as i64 * 1000,
+            hold: None,
         }
     }
 
@@ -146,9 +148,18 @@ impl Evaluator {
 
     /// Evaluates every entry older than `now_us - slack`, then lets deadlines up to there expire.
     pub fn advance(&mut self, now_us: i64) {
-        let w = now_us - self.slack_us;
+        let mut w = now_us - self.slack_us;
+        if let Some(h) = self.hold {
+            w = w.min(h - 1);
+        }
         self.release(|ts| ts <= w);
         self.on_time(w);
+    }
+
+    /// Holds evaluation before `from_us` (`None` releases): while a fault is being applied, its entry
+    /// (stamped with its earlier effect time) is not known yet, so later entries must wait for it.
+    pub fn hold(&mut self, from_us: Option<i64>) {
+        self.hold = from_us;
     }
 
     /// Evaluates everything and concludes: pending invariants pass (unless observations were lost),
@@ -172,6 +183,8 @@ impl Evaluator {
         let mut measurements: Vec<Measured> = self.measurers.iter().map(Measurer::result).collect();
         for s in &self.slots {
             if let Some((name, micros)) = s.check.measurement() {
+                // A suite measurement named like an automatic one replaces it.
+                measurements.retain(|m| m.name != name);
                 measurements.push(Measured { name, micros });
             }
         }
@@ -196,6 +209,9 @@ impl Evaluator {
 
     /// When [`Evaluator::advance`] should next be called (wall-clock µs), if anything is waiting.
     pub fn next_wakeup_us(&self) -> Option<i64> {
+        if self.hold.is_some() {
+            return None;
+        }
         let entries = self
             .pending
             .iter()

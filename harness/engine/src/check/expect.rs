@@ -22,7 +22,7 @@ fn marker_or(st: &SessionState, from: &str, at_us: i64) -> i64 {
 /// Logged in at a site on some servers within D of a marker.
 pub struct LoggedIn {
     name: String,
-    site: String,
+    site: Option<String>,
     servers: Vec<ServerKind>,
     within: i64,
     from: String,
@@ -35,7 +35,7 @@ impl LoggedIn {
     /// See [`super::CheckSpec::LoggedIn`].
     pub fn new(
         name: String,
-        site: String,
+        site: Option<String>,
         servers: Vec<ServerKind>,
         within_ms: u64,
         from: String,
@@ -54,7 +54,15 @@ impl LoggedIn {
     }
     fn eval(&mut self, now: i64, st: &SessionState) -> Status {
         let deadline = self.marker + self.within;
-        if let Some(since) = st.logged_in_since(&self.site, &self.servers) {
+        let sites: Vec<String> = match &self.site {
+            Some(s) => vec![s.clone()],
+            None => st.subject().sites.clone(),
+        };
+        let since = sites
+            .iter()
+            .filter_map(|s| st.logged_in_since(s, &self.servers))
+            .min();
+        if let Some(since) = since {
             let elapsed = (since - self.marker).max(0);
             self.measured = Some(elapsed);
             if since <= deadline {
@@ -67,7 +75,7 @@ impl LoggedIn {
                 now,
                 format!(
                     "not logged in at {} after {}; sessions: {}",
-                    self.site,
+                    self.site.as_deref().unwrap_or("any site"),
                     rel(self.within),
                     st.summary()
                 ),

@@ -17,8 +17,9 @@ pub const DETECTION: &str = "detection";
 pub enum Until {
     /// Logged in at the site on these servers.
     LoggedIn {
-        /// The site.
-        site: String,
+        /// The site; `None`: any site.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        site: Option<String>,
         /// The servers.
         servers: Vec<ServerKind>,
     },
@@ -113,7 +114,15 @@ impl Measurer {
         let reached = match &self.spec {
             MeasureSpec::Named { until, .. } => match until {
                 Until::LoggedIn { site, servers } => {
-                    st.logged_in_since(site, servers).map(|t| t.max(start))
+                    let sites: Vec<String> = match site {
+                        Some(s) => vec![s.clone()],
+                        None => st.subject().sites.clone(),
+                    };
+                    sites
+                        .iter()
+                        .filter_map(|s| st.logged_in_since(s, servers))
+                        .min()
+                        .map(|t| t.max(start))
                 }
                 Until::FirstContact { site } => contact(e, site, start),
                 Until::Disconnected { site } => (!st.connected(site)).then_some(e.ts_us),

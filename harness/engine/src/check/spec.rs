@@ -10,10 +10,11 @@ use super::{expect, invariant, Check};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "check", rename_all = "snake_case")]
 pub enum CheckSpec {
-    /// Logged in at `site` on `servers` within `within_ms` of marker `from`.
+    /// Logged in at `site` (any one site when absent) on `servers` within `within_ms` of marker `from`.
     LoggedIn {
-        /// The site.
-        site: String,
+        /// The site; `None`: any site, with every server at that same site.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        site: Option<String>,
         /// Servers that must all hold a session.
         servers: Vec<ServerKind>,
         /// Deadline after the marker.
@@ -102,6 +103,7 @@ impl CheckSpec {
                 from,
                 ..
             } => {
+                let site = site.as_deref().unwrap_or("(any site)");
                 format!(
                     "expect_logged_in {site} on {} within {} from marker `{from}`",
                     kinds(servers),
