@@ -104,3 +104,27 @@ impl JsonSchema for HumanDuration {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print_back() {
+        for (text, ms) in [
+            ("60s", 60_000),
+            ("200ms", 200),
+            ("1m 30s", 90_000),
+            ("2h", 7_200_000),
+        ] {
+            let d: HumanDuration = text.parse().unwrap();
+            assert_eq!(d, HumanDuration::from_millis(ms));
+            assert_eq!(d.to_string().parse::<HumanDuration>().unwrap(), d);
+        }
+        assert!("5"
+            .parse::<HumanDuration>()
+            .unwrap_err()
+            .contains("no unit"));
+        assert!("soon".parse::<HumanDuration>().is_err());
+    }
+}

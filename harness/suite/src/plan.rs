@@ -44,12 +44,16 @@ fn push_unique<T: PartialEq + Clone>(v: &mut Vec<T>, items: impl IntoIterator<It
 }
 
 fn uses_symbolic(s: &Scenario) -> bool {
-    // Serialising is the simplest complete walk over every site reference.
-    let text = serde_json::to_string(&s.steps).unwrap_or_default()
-        + &serde_json::to_string(&s.measurements).unwrap_or_default();
-    ["\"preferred", "\"other", "other/", "preferred/"]
+    let symbolic = |r: &SiteRef| r.concrete().is_none();
+    s.steps
         .iter()
-        .any(|p| text.contains(p))
+        .any(|st| st.value.site_refs().iter().any(symbolic))
+        || s.measurements.iter().any(|m| match &m.value.until.value {
+            Observation::LoggedIn(r)
+            | Observation::FirstContact(r)
+            | Observation::Disconnected(r) => symbolic(r),
+            Observation::CallAnswered => false,
+        })
 }
 
 /// Expands every scenario of a validated suite into concrete runs, in file order.

@@ -122,13 +122,13 @@ pub enum Action {
     RestoreSite(Site),
     /// SIGKILL one server (role `None`: the member currently serving).
     KillServer(ServerTarget<Site>),
-    /// Graceful stop of one server.
+    /// Graceful stop of one server: forced logout, then close (role `None`: the serving one).
     StopServer(ServerTarget<Site>),
-    /// SIGSTOP one server.
+    /// SIGSTOP one server (role `None`: the serving one).
     FreezeServer(ServerTarget<Site>),
-    /// SIGCONT one server.
+    /// SIGCONT one server (role `None`: every frozen member of the pair).
     ThawServer(ServerTarget<Site>),
-    /// Restart one server.
+    /// Restart one server (role `None`: every killed or stopped member of the pair).
     RestoreServer(ServerTarget<Site>),
     /// Kill the primary of the pair and promote the backup.
     HaFailover {

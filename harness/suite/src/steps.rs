@@ -3,6 +3,7 @@
 
 use crate::model::Step;
 use crate::span::Spanned;
+use crate::vocab::SiteRef;
 
 impl Step {
     /// Every step keyword, in schema order.
@@ -111,6 +112,40 @@ impl Step {
             | Step::ExpectDisconnected(_)
             | Step::ExpectCallAnswered(_) => return None,
         })
+    }
+
+    /// Every site this step names (symbolic ones included).
+    pub fn site_refs(&self) -> Vec<SiteRef> {
+        match self {
+            Step::KillSite(a) | Step::StopSite(a) | Step::RestoreSite(a) => vec![a.site.value],
+            Step::KillServer(a)
+            | Step::StopServer(a)
+            | Step::FreezeServer(a)
+            | Step::ThawServer(a)
+            | Step::RestoreServer(a)
+            | Step::HaFailover(a)
+            | Step::HaSwitchover(a)
+            | Step::RejectLogins(a) => vec![a.server.value.site],
+            Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => vec![a.link.value.site],
+            Step::Latency(f) => vec![f.link.value.site],
+            Step::Jitter(f) => vec![f.link.value.site],
+            Step::Bandwidth(f) => vec![f.link.value.site],
+            Step::SlowClose(f) => vec![f.link.value.site],
+            Step::LimitData(f) => vec![f.link.value.site],
+            Step::Slicer(f) => vec![f.link.value.site],
+            Step::Flap(f) => vec![f.link.value.site],
+            Step::SetPreferredSite(c) => vec![c.site.value],
+            Step::DeliverCall(c) => vec![c.via.value],
+            Step::ExpectLoggedIn(e) => e.site.iter().map(|s| s.value).collect(),
+            Step::ExpectStaysLoggedIn(e) => vec![e.site.value],
+            Step::ExpectDisconnected(e) => vec![e.site.value],
+            Step::StartDesktop
+            | Step::ClearPreferredSite(_)
+            | Step::Heal(_)
+            | Step::Wait(_)
+            | Step::Mark(_)
+            | Step::ExpectCallAnswered(_) => vec![],
+        }
     }
 
     /// Whether `heal: MARKER` can undo this step.

@@ -175,3 +175,39 @@ string_serde!(
     "A server: `SITE/KIND` or `SITE/KIND/ROLE` (SITE: A, B, preferred, other).",
     "^(A|B|preferred|other)/(sip_server|config_server|stat_server)(/(primary|backup))?$"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_parse_and_print_back() {
+        for s in [
+            "A",
+            "B/sip_server",
+            "preferred/config_server/backup",
+            "other/stat_server",
+        ] {
+            let l: LinkTarget = s.parse().unwrap();
+            assert_eq!(l.to_string(), s);
+        }
+        let t: ServerTarget = "other/sip_server/primary".parse().unwrap();
+        assert_eq!(t.site, SiteRef::Other);
+        assert_eq!(t.role, Some(Role::Primary));
+        assert_eq!(t.resolve(Site::B).site, Site::A);
+    }
+
+    #[test]
+    fn bad_paths_explain_themselves() {
+        assert!("A"
+            .parse::<ServerTarget>()
+            .unwrap_err()
+            .contains("SITE/KIND"));
+        assert!("A//x".parse::<LinkTarget>().is_err());
+        assert!("A/b/c/d".parse::<LinkTarget>().is_err());
+        let e = "C/sip_server".parse::<LinkTarget>().unwrap_err();
+        assert!(e.starts_with("unknown site `C`"), "{e}");
+        let e = "A/stat_servr".parse::<LinkTarget>().unwrap_err();
+        assert!(e.ends_with("; did you mean `stat_server`?"), "{e}");
+    }
+}
