@@ -21,7 +21,7 @@ use crate::collection::{ToxicCollection, ToxicEntry};
 use crate::model::Stream;
 use crate::toxics::{Chunk, Credit, Msg, Noop, Stub, Toxic, CREDIT_BYTES};
 
-const READ_SIZE: usize = 64 * 1024;
+const READ_SIZE: usize = 256 * 1024;
 
 /// What both directions of a connection share.
 pub struct ConnShared {
