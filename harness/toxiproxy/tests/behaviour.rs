@@ -470,3 +470,40 @@ async fn the_seed_makes_toxicity_reproducible() {
     assert_eq!(a, b, "same seed, same decisions");
     assert!(a.contains(&true) && a.contains(&false), "{a:?}");
 }
+
+#[tokio::test]
+async fn disabling_returns_promptly_while_a_client_does_not_read() {
+    let up = common::echo().await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    c.add_toxic("p", &Toxic::latency(Stream::Downstream, 1, 0))
+        .await
+        .unwrap();
+    let s = connect(&listen).await;
+    let (_r, mut w) = s.into_split();
+    // Fill every buffer on the way back: the proxy's writer to us blocks.
+    let writer = tokio::spawn(async move {
+        let block = vec![9u8; 64 * 1024];
+        for _ in 0..256 {
+            if w.write_all(&block).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::time::sleep(MS(300)).await;
+    let t = Instant::now();
+    let p = c
+        .update_proxy(
+            "p",
+            &ProxyUpdate {
+                enabled: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!p.enabled);
+    assert!(t.elapsed() < MS(1500), "disable took {:?}", t.elapsed());
+    c.delete_proxy("p").await.unwrap();
+    writer.abort();
+}
