@@ -136,7 +136,7 @@ async fn environment_serves_desktops_through_the_proxy_and_takes_faults() {
         return;
     };
     let set = images(&docker).await;
-    let (mut env, report) =
+    let (env, report) =
         DockerEnvironment::start(&docker, &set, DockerTopology::standard(config_yaml()))
             .await
             .unwrap_or_else(|e| panic!("environment start failed: {e}"));

@@ -2,6 +2,7 @@
 //! The desktop only sees the proxy's ports on 127.0.0.1; proxy upstreams are container names, so restarts are invisible.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -284,7 +285,8 @@ pub struct DockerEnvironment {
     proxy: Container,
     proxy_api: String,
     http: reqwest::Client,
-    removed: bool,
+    /// Set once removal started (shutdown or drop), so it happens once.
+    removed: AtomicBool,
 }
 
 impl std::fmt::Debug for DockerEnvironment {
@@ -465,7 +467,7 @@ impl DockerEnvironment {
             proxy,
             proxy_api,
             http,
-            removed: false,
+            removed: AtomicBool::new(false),
         };
         for (m, exited) in env.mocks.iter().zip(exits) {
             env.mark_running(m, exited);
@@ -721,8 +723,8 @@ impl DockerEnvironment {
     }
 
     /// Removes every container and the network of this environment.
-    pub async fn shutdown(&mut self) -> Result<SweepReport, DockerError> {
-        self.removed = true;
+    pub async fn shutdown(&self) -> Result<SweepReport, DockerError> {
+        self.removed.store(true, Ordering::SeqCst);
         for m in &self.mocks {
             self.set_status(m, |s| s.state = RunState::Stopped);
         }
@@ -731,9 +733,12 @@ impl DockerEnvironment {
 
     /// Synchronous removal for `Drop` paths: a separate thread with its own runtime and engine connection,
     /// because the caller's runtime may be busy or shutting down. Blocks until done (bounded by the engine).
-    pub fn remove_now(&mut self) {
-        if std::mem::replace(&mut self.removed, true) {
+    pub fn remove_now(&self) {
+        if self.removed.swap(true, Ordering::SeqCst) {
             return;
+        }
+        for m in &self.mocks {
+            self.set_status(m, |s| s.state = RunState::Stopped);
         }
         let run_id = self.owner.run_id.clone();
         let cleanup = std::thread::spawn(move || {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod images;
 pub mod labels;
 pub mod ports;
+pub mod runtime;
 pub mod sweep;
 
 pub use client::connect;
@@ -18,4 +19,5 @@ pub use environment::{
 pub use error::DockerError;
 pub use images::{BuildOptions, ImageSet};
 pub use labels::RunOwner;
+pub use runtime::DockerRuntime;
 pub use sweep::{clean, sweep_stale, CleanOptions, SweepReport};
