@@ -184,8 +184,7 @@ async fn kill_stop_freeze_and_thaw_servers() {
             Some(Role::Backup),
         )))
         .await
-        .err()
-        .expect("freeze of a down instance fails");
+        .expect_err("freeze of a down instance fails");
     assert!(matches!(e, FaultError::Invalid { .. }), "{e}");
     env.heal_all().await.expect("heal_all revives");
     for r in [Role::Primary, Role::Backup] {

@@ -320,9 +320,21 @@ fn push_saphyr_at(
             Some("start each step with its own `- ` list item".into()),
         ),
         other => {
-            let msg = serde_saphyr::DefaultMessageFormatter
+            let mut msg = serde_saphyr::DefaultMessageFormatter
                 .format_message(other)
                 .into_owned();
+            let mut span = span;
+            if let Some((m, at)) = msg.split_once(crate::short_form::LOC_TAG) {
+                if let Some((l, c)) = at.split_once(':') {
+                    span = Span {
+                        line: l.trim().parse().unwrap_or(span.line),
+                        column: c.trim().parse().unwrap_or(span.column),
+                        offset: 0,
+                        len: 0,
+                    };
+                }
+                msg = m.to_string();
+            }
             if msg.starts_with("expected sequence start") {
                 return d.push(
                     phase,
@@ -342,12 +354,15 @@ fn push_saphyr_at(
                 );
             }
             // Our own parse errors carry their suggestion after "; did you mean".
-            match msg.split_once("; did you mean ") {
-                Some((m, dym)) => (
-                    m.to_string(),
-                    "here".to_string(),
-                    Some(format!("did you mean {dym}")),
-                ),
+            let suggestion = msg
+                .split_once("; did you mean ")
+                .map(|(m, h)| (m, format!("did you mean {h}")))
+                .or_else(|| {
+                    msg.split_once("; expected ")
+                        .map(|(m, h)| (m, format!("expected {h}")))
+                });
+            match suggestion {
+                Some((m, h)) => (m.to_string(), "here".to_string(), Some(h)),
                 None => {
                     let help = help.or_else(|| help_for_message(&msg));
                     (msg, "here".to_string(), help)

@@ -164,7 +164,7 @@ pub struct Scenario {
 short_payload! {
     /// A whole site: `A` or `{site: A, marker: name}`.
     pub struct SiteAction / SiteActionLong {
-        "The site (`A`, `B`, `preferred`, `other`)." site: SiteRef,
+        "The site (`A`, `B`, `preferred`, `other`)." site: SiteRef as "site",
         "Name of the marker this step sets (default: the step keyword)." marker: Spanned<String>,
     }
 }
@@ -172,7 +172,7 @@ short_payload! {
 short_payload! {
     /// One server: `A/sip_server[/primary]` or `{server: ..., marker: name}`.
     pub struct ServerAction / ServerActionLong {
-        "The server: `SITE/KIND` or `SITE/KIND/ROLE`." server: ServerTarget,
+        "The server: `SITE/KIND` or `SITE/KIND/ROLE`." server: ServerTarget as "server",
         "Name of the marker this step sets (default: the step keyword)." marker: Spanned<String>,
     }
 }
@@ -180,7 +180,7 @@ short_payload! {
 short_payload! {
     /// Links from the desktop: `A`, `A/sip_server`, `A/sip_server/backup` or `{link: ..., marker: name}`.
     pub struct LinkAction / LinkActionLong {
-        "The links: `SITE`, `SITE/KIND` or `SITE/KIND/ROLE`." link: LinkTarget,
+        "The links: `SITE`, `SITE/KIND` or `SITE/KIND/ROLE`." link: LinkTarget as "link",
         "Name of the marker this step sets (default: the step keyword)." marker: Spanned<String>,
     }
 }
@@ -188,7 +188,7 @@ short_payload! {
 short_payload! {
     /// A call delivered to the agent's DN through one site's SIP Server peer: `A` or `{via: A}`.
     pub struct CallDelivery / CallDeliveryLong {
-        "The site whose SIP Server peer delivers the call." via: SiteRef,
+        "The site whose SIP Server peer delivers the call." via: SiteRef as "site",
         "Name of the marker this step sets (default `deliver_call`)." marker: Spanned<String>,
     }
 }

@@ -4,25 +4,61 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, IntoDeserializer};
+use serde::de;
 use serde::Deserialize;
 
-/// What a short-or-long payload was written as.
-pub(crate) enum ShortOrLong<S, L> {
-    Short(S),
+/// What a short-or-long payload was written as. The short form stays text until its
+/// location is known, so a bad value is reported where it is written, not at the step.
+pub(crate) enum ShortOrLong<L> {
+    Short(String),
     Long(L),
 }
 
-impl<'de, S: Deserialize<'de>, L: Deserialize<'de>> Deserialize<'de> for ShortOrLong<S, L> {
+/// Separates a message from the `LINE:COL` it applies to, in custom errors whose location
+/// serde-saphyr cannot know (it reports the enclosing step instead).
+pub(crate) const LOC_TAG: &str = "\u{1}@";
+
+/// Converts short-form text into its type; a failure becomes an error of the outer
+/// deserializer that carries the text's own location after [`LOC_TAG`].
+pub(crate) fn convert_short<'de, S: Deserialize<'de>, E: de::Error>(
+    text: String,
+    what: &str,
+    loc: &serde_saphyr::Location,
+) -> Result<S, E> {
+    S::deserialize(de::value::StringDeserializer::<de::value::Error>::new(text)).map_err(|e| {
+        let msg = e.to_string();
+        let msg = match msg.strip_prefix("unknown variant `") {
+            Some(rest) => {
+                let (variant, tail) = rest.split_once('`').unwrap_or((rest, ""));
+                let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+                match crate::suggest::closest(variant, expected.iter().copied()) {
+                    Some(c) => format!("unknown {what} `{variant}`; did you mean `{c}`?"),
+                    None => format!(
+                        "unknown {what} `{variant}`; expected one of {}",
+                        expected
+                            .iter()
+                            .map(|x| format!("`{x}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
+            }
+            None => msg,
+        };
+        E::custom(format!("{msg}{LOC_TAG}{}:{}", loc.line(), loc.column()))
+    })
+}
+
+impl<'de, L: Deserialize<'de>> Deserialize<'de> for ShortOrLong<L> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<S, L>(PhantomData<(S, L)>);
-        impl<'de, S: Deserialize<'de>, L: Deserialize<'de>> de::Visitor<'de> for V<S, L> {
-            type Value = ShortOrLong<S, L>;
+        struct V<L>(PhantomData<L>);
+        impl<'de, L: Deserialize<'de>> de::Visitor<'de> for V<L> {
+            type Value = ShortOrLong<L>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a short form (a plain value such as `A`) or a mapping")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                S::deserialize(v.to_owned().into_deserializer()).map(ShortOrLong::Short)
+                Ok(ShortOrLong::Short(v.to_owned()))
             }
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 L::deserialize(de::value::MapAccessDeserializer::new(map)).map(ShortOrLong::Long)
@@ -37,7 +73,7 @@ macro_rules! short_payload {
     (
         $(#[$meta:meta])*
         pub struct $name:ident / $long:ident {
-            $sdoc:literal $sfield:ident: $sty:ty,
+            $sdoc:literal $sfield:ident: $sty:ty as $what:literal,
             $( $fdoc:literal $f:ident : $fty:ty ),* $(,)?
         }
     ) => {
@@ -75,10 +111,10 @@ macro_rules! short_payload {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let sp = serde_saphyr::Spanned::<$crate::short_form::ShortOrLong<$sty, $long>>::deserialize(d)?;
+                let sp = serde_saphyr::Spanned::<$crate::short_form::ShortOrLong<$long>>::deserialize(d)?;
                 Ok(match sp.value {
                     $crate::short_form::ShortOrLong::Short(v) => $name::short($crate::span::Spanned::with_span(
-                        v,
+                        $crate::short_form::convert_short::<$sty, D::Error>(v, $what, &sp.referenced)?,
                         $crate::span::Span::from_location(&sp.referenced),
                     )),
                     $crate::short_form::ShortOrLong::Long(l) => $name { $sfield: l.$sfield, $( $f: l.$f, )* },

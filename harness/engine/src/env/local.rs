@@ -51,6 +51,21 @@ impl LocalRuntime {
     /// Starts the fault proxy and every instance of the topology concurrently; returns once all are ready.
     /// On any failure everything already started is killed.
     pub async fn start(cfg: &EnvConfig) -> Result<LocalRuntime, EnvError> {
+        // Ports are checked free just before use, yet another program may bind one first: retry
+        // with fresh ports when an instance could not bind.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match LocalRuntime::start_once(cfg).await {
+                Err(e) if attempt < 3 && is_bind_conflict(&e) => {
+                    tracing::debug!(error = %e, "port conflict at start; retrying with fresh ports");
+                }
+                r => return r,
+            }
+        }
+    }
+
+    async fn start_once(cfg: &EnvConfig) -> Result<LocalRuntime, EnvError> {
         let mock_bin = find_binary(cfg.bin_dir.as_deref(), "bc-mock", "bc-mock")?;
         let toxi_bin = find_binary(cfg.bin_dir.as_deref(), "bc-toxiproxy", "bc-toxiproxy")?;
         let plans = plan(&cfg.topology, cfg.keepalive)?;
@@ -389,6 +404,15 @@ impl Runtime for LocalRuntime {
     }
 }
 
+fn is_bind_conflict(e: &EnvError) -> bool {
+    match e {
+        EnvError::EarlyExit { detail, .. } | EnvError::NotReady { detail, .. } => {
+            detail.contains("in use")
+        }
+        _ => false,
+    }
+}
+
 fn stderr_detail(p: &Supervised) -> String {
     let t = p.log().tail_text(10);
     if t.is_empty() {
@@ -416,19 +440,59 @@ fn check_ready_line(line: &str, addrs: &InstanceAddrs) -> Result<(), String> {
     Ok(())
 }
 
-/// Picks `n` distinct free loopback ports (bound together, then released).
+/// Picks `n` distinct free loopback ports below the kernel's ephemeral range, so that no outgoing
+/// connection (whose local port comes from that range) can take one between allocation and bind,
+/// nor later while an instance is down and about to restart on the same port.
 fn free_ports(n: usize) -> Result<Vec<u16>, EnvError> {
-    let io = |source| EnvError::Io {
-        what: "cannot allocate a loopback port".into(),
-        source,
-    };
-    let listeners = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io)?;
-    listeners
-        .iter()
-        .map(|l| l.local_addr().map(|a| a.port()).map_err(io))
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+        })
+        .unwrap_or(32768);
+    const FLOOR: u16 = 10_000;
+    let mut held = Vec::new();
+    if low > FLOOR + 1000 {
+        let span = u32::from(low - FLOOR);
+        // Different environments (parallel tests, parallel runs) start at different places.
+        let mut x = (std::process::id() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0));
+        for _ in 0..n * 50 {
+            if held.len() == n {
+                break;
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let port = FLOOR + (x % u64::from(span)) as u16;
+            if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+                held.push(l);
+            }
+        }
+    }
+    // Fallback (tiny or unknown range): let the kernel choose.
+    while held.len() < n {
+        held.push(
+            std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| EnvError::Io {
+                what: "cannot allocate a loopback port".into(),
+                source,
+            })?,
+        );
+    }
+    held.iter()
+        .map(|l| {
+            l.local_addr()
+                .map(|a| a.port())
+                .map_err(|source| EnvError::Io {
+                    what: "cannot allocate a loopback port".into(),
+                    source,
+                })
+        })
         .collect()
 }
 

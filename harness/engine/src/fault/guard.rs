@@ -225,6 +225,19 @@ pub struct FaultGuard {
     healed: Option<HealReport>,
 }
 
+impl std::fmt::Debug for FaultGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultGuard")
+            .field("id", &self.id)
+            .field("fault", &self.fault)
+            .field("applied_at_us", &self.applied_at_us)
+            .field("actions", &self.actions)
+            .field("outcome", &self.outcome)
+            .field("healed", &self.healed)
+            .finish()
+    }
+}
+
 impl FaultGuard {
     pub(crate) fn register(shared: &Arc<Shared>, fault: super::Fault, a: Applied) -> FaultGuard {
         let id = shared.faults.next_id();

@@ -67,7 +67,7 @@ pub fn config(stat_server: bool) -> EnvConfig {
 pub async fn start(stat_server: bool) -> Environment {
     Environment::start(config(stat_server))
         .await
-        .expect("environment starts")
+        .unwrap_or_else(|e| panic!("environment does not start: {e}"))
 }
 
 /// Pids of bc-mock / bc-toxiproxy processes that are alive (not zombies) and children of us.
@@ -115,6 +115,8 @@ pub fn alive(pid: u32) -> bool {
 }
 
 /// What a protocol client saw.
+// Test-only value, moved a few times per test: boxing the message would only obscure the matches.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Seen {
     Msg(Message),
