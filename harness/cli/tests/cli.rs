@@ -116,6 +116,24 @@ fn list_shows_runs_rules_tags_and_capabilities() {
 }
 
 #[test]
+fn list_applies_a_command_line_budget() {
+    let out = run(&[
+        "list",
+        "--budget",
+        "15s",
+        "suites/examples/02-both-sites.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("15s") && !stdout.contains("45s"),
+        "{stdout}"
+    );
+    let out = run(&["list", "--budget", "soon", "suites/examples"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
 fn schema_command_matches_the_committed_schema() {
     let out = run(&["schema"]);
     assert_eq!(out.status.code(), Some(0));

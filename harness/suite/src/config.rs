@@ -141,6 +141,10 @@ pub fn resolve_path(suite_dir: &Path, rel: &str) -> Option<PathBuf> {
         let c = suite_dir.join(p);
         return c.is_file().then_some(c);
     }
+    // Absolute, so that the walk up reaches the repository root from a relative start.
+    let suite_dir = suite_dir
+        .canonicalize()
+        .unwrap_or_else(|_| suite_dir.to_path_buf());
     suite_dir
         .ancestors()
         .take(32)

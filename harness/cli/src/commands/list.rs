@@ -14,6 +14,9 @@ pub struct Args {
     /// Suite files or directories (searched recursively for *.yaml / *.yml).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    /// Budget overriding every suite's and scenario's (e.g. `30s`), as `run` would apply it.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    budget: Option<std::time::Duration>,
 }
 
 fn join<T: ToString>(v: &[T]) -> String {
@@ -71,7 +74,10 @@ pub fn run(args: Args) -> u8 {
     ]];
     let mut runs = 0;
     for s in &loaded.suites {
-        let planned = match plan(s, &PlanOptions::default()) {
+        let options = PlanOptions {
+            budget: args.budget,
+        };
+        let planned = match plan(s, &options) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("error: {}: {e}", s.path.display());
