@@ -259,45 +259,61 @@ async fn calls(State(inst): Inst, body: Bytes) -> Response {
     }
     if !req.no_redirect {
         let peers = inst.lock().peers.clone();
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .no_proxy()
-            .build();
-        if let Ok(client) = client {
-            for p in peers {
-                let url = format!("{}/calls", p.trim_end_matches('/'));
-                let body = json!({
-                    "dn": req.dn, "other_dn": req.other_dn, "call_type": req.call_type,
-                    "no_redirect": true
-                });
-                let Ok(resp) = client.post(&url).json(&body).send().await else {
-                    continue;
-                };
-                if !resp.status().is_success() {
-                    continue;
-                }
-                let Ok(v) = resp.json::<Value>().await else {
-                    continue;
-                };
-                let to_site = v["delivered_via"].as_str().unwrap_or("?").to_string();
-                inst.emit(
-                    None,
-                    EventKind::CallRedirected {
-                        dn: req.dn.clone(),
-                        to_site: to_site.clone(),
-                    },
-                );
-                return axum::Json(json!({
-                    "conn_id": v["conn_id"], "delivered_via": to_site, "redirected": true
-                }))
-                .into_response();
-            }
+        let body = json!({
+            "dn": req.dn, "other_dn": req.other_dn, "call_type": req.call_type,
+            "no_redirect": true
+        });
+        if let Some(v) = forward_to_peers(&peers, &body).await {
+            let to_site = v["delivered_via"].as_str().unwrap_or("?").to_string();
+            inst.emit(
+                None,
+                EventKind::CallRedirected {
+                    dn: req.dn.clone(),
+                    to_site: to_site.clone(),
+                },
+            );
+            return axum::Json(json!({
+                "conn_id": v["conn_id"], "delivered_via": to_site, "redirected": true
+            }))
+            .into_response();
         }
     }
     err(
         StatusCode::NOT_FOUND,
         format!("no agent is logged in on dn {} here or at a peer", req.dn),
     )
+}
+
+/// Offers a call to every peer at once; the first that delivers wins. Asking all at once keeps a
+/// frozen or black-holed peer (2 s timeout) from delaying delivery through a healthy one.
+async fn forward_to_peers(peers: &[String], body: &Value) -> Option<Value> {
+    use futures::StreamExt;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .no_proxy()
+        .build()
+        .ok()?;
+    let mut pending: futures::stream::FuturesUnordered<_> = peers
+        .iter()
+        .map(|p| {
+            let req = client
+                .post(format!("{}/calls", p.trim_end_matches('/')))
+                .json(body);
+            async move {
+                let resp = req.send().await.ok()?;
+                if !resp.status().is_success() {
+                    return None;
+                }
+                resp.json::<Value>().await.ok()
+            }
+        })
+        .collect();
+    while let Some(r) = pending.next().await {
+        if r.is_some() {
+            return r;
+        }
+    }
+    None
 }
 
 #[derive(Deserialize)]

@@ -10,9 +10,16 @@ use serde_json::json;
 async fn calls_are_delivered_locally_or_redirected_through_the_peer() {
     let a = Mock::spawn("sip-server", "A", "primary", &[]).await;
     let b = Mock::spawn("sip-server", "B", "primary", &["--peer", &a.control]).await;
-    // A learns its peer at run time.
-    let (s, _) = a.post("/peers", json!({"peers": [b.control]})).await;
+    // A learns its peers at run time; a dead peer (B's backup, down) does not get in the way.
+    let (s, _) = a
+        .post(
+            "/peers",
+            json!({"peers": ["http://127.0.0.1:1", b.control]}),
+        )
+        .await;
     assert_eq!(s, 200);
+    let (_, p) = a.get("/peers").await;
+    assert_eq!(p["peers"][1].as_str(), Some(b.control.as_str()));
     let mut agent = b.client().await;
     agent.sip_login("7001", "1001").await;
 
