@@ -481,7 +481,7 @@ pub enum Step {
 
 /// A property checked over the whole scenario run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Invariant {
     /// Never logged in at both SIP Server peers at once (BC-6).
     NeverLoggedInAtBothPeers,

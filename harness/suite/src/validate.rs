@@ -725,6 +725,15 @@ fn step_refs(ctx: &mut Ctx<'_>, st: &Spanned<Step>, preferred: &[Site], agent: &
             if f.count.value == 0 {
                 ctx.d
                     .semantic(f.count.span, "`count` must be at least 1", None);
+            } else if f.period.value.0.saturating_mul(f.count.value) > MAX_DURATION {
+                ctx.d.semantic(
+                    f.count.span,
+                    format!(
+                        "flapping for {} cycles of {} lasts longer than the 1h limit",
+                        f.count.value, f.period.value
+                    ),
+                    Some("lower `count` or `period`".into()),
+                );
             }
         }
         Step::SetPreferredSite(c) => {
