@@ -85,6 +85,7 @@ pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
     let mut next_ping = ping_every.map(|d| Instant::now() + d).unwrap_or(far);
     let mut deadline = timeout.map(|d| Instant::now() + d).unwrap_or(far);
     let mut ping_seq: i64 = 0;
+    let write_limit = timeout.unwrap_or(std::time::Duration::from_secs(10));
 
     let end = 'conn: loop {
         out.clear();
@@ -100,7 +101,7 @@ pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
                     push(&inst, id, &mut out, &Message::EventLinkDisconnected {
                         reason: Some("server shutting down".into()),
                     });
-                    let _ = wr.write_all(&out).await;
+                    let _ = tokio::time::timeout(write_limit, wr.write_all(&out)).await;
                     break 'conn End::Shutdown;
                 }
             },
@@ -118,7 +119,7 @@ pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
                     got_line = true;
                     if line.len() > MAX_LINE_BYTES {
                         push(&inst, id, &mut out, &too_long(line.len()));
-                        let _ = wr.write_all(&out).await;
+                        let _ = tokio::time::timeout(write_limit, wr.write_all(&out)).await;
                         break 'conn End::Server;
                     }
                     for m in handle_line(&inst, id, line) {
@@ -128,7 +129,7 @@ pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
                 buf.drain(..start);
                 if buf.len() > MAX_LINE_BYTES {
                     push(&inst, id, &mut out, &too_long(buf.len()));
-                    let _ = wr.write_all(&out).await;
+                    let _ = tokio::time::timeout(write_limit, wr.write_all(&out)).await;
                     break 'conn End::Server;
                 }
                 if buf.capacity() > 4096 && buf.len() < 512 {
@@ -148,8 +149,14 @@ pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
             },
             _ = tokio::time::sleep_until(deadline), if timeout.is_some() => break 'conn End::Timeout,
         }
-        if !out.is_empty() && wr.write_all(&out).await.is_err() {
-            break 'conn End::Client(DisconnectHow::Rst);
+        if !out.is_empty() {
+            // A client that stops reading must not pin this task forever (commands and the
+            // keep-alive would never run): give up on it after the write limit.
+            match tokio::time::timeout(write_limit, wr.write_all(&out)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break 'conn End::Client(DisconnectHow::Rst),
+                Err(_) => break 'conn End::Timeout,
+            }
         }
     };
     match end {
