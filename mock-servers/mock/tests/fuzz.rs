@@ -108,6 +108,116 @@ fn samples() -> Vec<String> {
     ]
 }
 
+/// Random structurally valid requests over a small vocabulary, so they collide and hit real paths.
+fn request() -> impl Strategy<Value = Message> {
+    use bc_protocol::{Notification, NotificationMode, ObjectType, StatObject};
+    let dn = prop_oneof![
+        Just("7001".to_string()),
+        Just("7002".to_string()),
+        Just(String::new())
+    ];
+    let agent = prop_oneof![
+        Just("1001".to_string()),
+        Just("1002".to_string()),
+        Just(String::new())
+    ];
+    let conn_id = prop_oneof![Just("AP00000000000001".to_string()), Just("x".to_string())];
+    let rid = 1i64..1000;
+    prop_oneof![
+        (rid.clone(), any::<u32>().prop_map(|v| v % 3)).prop_map(|(r, v)| {
+            Message::RequestRegisterClient {
+                reference_id: r,
+                client_name: "p".into(),
+                protocol_version: v,
+                user_name: Some("agent1001".into()),
+                password: Some("pass1001".into()),
+            }
+        }),
+        (rid.clone(), dn.clone()).prop_map(|(r, d)| Message::RequestRegisterAddress {
+            reference_id: r,
+            this_dn: d
+        }),
+        (rid.clone(), dn.clone()).prop_map(|(r, d)| Message::RequestUnregisterAddress {
+            reference_id: r,
+            this_dn: d
+        }),
+        (rid.clone(), dn.clone(), agent.clone()).prop_map(|(r, d, a)| Message::RequestAgentLogin {
+            reference_id: r,
+            this_dn: d,
+            agent_id: a
+        }),
+        (rid.clone(), dn.clone(), agent.clone()).prop_map(|(r, d, a)| Message::RequestAgentReady {
+            reference_id: r,
+            this_dn: d,
+            agent_id: a
+        }),
+        (rid.clone(), dn.clone(), agent.clone()).prop_map(|(r, d, a)| {
+            Message::RequestAgentNotReady {
+                reference_id: r,
+                this_dn: d,
+                agent_id: a,
+            }
+        }),
+        (rid.clone(), dn.clone(), agent).prop_map(|(r, d, a)| Message::RequestAgentLogout {
+            reference_id: r,
+            this_dn: d,
+            agent_id: a
+        }),
+        (rid.clone(), dn.clone(), conn_id.clone()).prop_map(|(r, d, c)| {
+            Message::RequestAnswerCall {
+                reference_id: r,
+                this_dn: d,
+                conn_id: c,
+            }
+        }),
+        (rid.clone(), dn.clone(), conn_id).prop_map(|(r, d, c)| Message::RequestReleaseCall {
+            reference_id: r,
+            this_dn: d,
+            conn_id: c
+        }),
+        (rid.clone(), dn.clone(), dn).prop_map(|(r, d, o)| Message::RequestMakeCall {
+            reference_id: r,
+            this_dn: d,
+            other_dn: o
+        }),
+        (rid.clone(), 0usize..4).prop_map(|(r, t)| Message::RequestReadObjects {
+            reference_id: r,
+            object_type: [
+                ObjectType::CfgTenant,
+                ObjectType::CfgAgentGroup,
+                ObjectType::CfgPerson,
+                ObjectType::CfgDN
+            ][t],
+            filter: Default::default(),
+        }),
+        (rid.clone(), 1i64..4, any::<bool>(), 0u32..3).prop_map(|(r, id, periodical, f)| {
+            Message::RequestOpenStatistic {
+                reference_id: r,
+                statistic_id: id,
+                object: StatObject {
+                    object_type: "Agent".into(),
+                    id: "1001".into(),
+                },
+                statistic_type: "CurrentAgentState".into(),
+                notification: Notification {
+                    mode: if periodical {
+                        NotificationMode::Periodical
+                    } else {
+                        NotificationMode::Changes
+                    },
+                    frequency: Some(f * 3600),
+                },
+            }
+        }),
+        (rid, 1i64..4).prop_map(|(r, id)| Message::RequestCloseStatistic {
+            reference_id: r,
+            statistic_id: id
+        }),
+        // Events a client must not send.
+        Just(Message::EventObjectsSent { reference_id: 5 }),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -162,5 +272,31 @@ proptest! {
         // The server is still alive for others.
         let seen = w.rt.block_on(feed_then_ping(addr, b"", false));
         prop_assert!(seen.is_empty());
+    }
+
+    #[test]
+    fn random_requests_are_answered_with_their_reference_id(kind in 0usize..3, reqs in proptest::collection::vec(request(), 1..16)) {
+        let w = world();
+        let addr = w.servers[kind].listen;
+        let mut bytes = Vec::new();
+        // Unique ReferenceIDs, so every answer can be matched to its request.
+        let reqs: Vec<Message> = reqs.into_iter().enumerate().map(|(i, m)| {
+            let mut v = serde_json::to_value(&m).unwrap();
+            v["ReferenceID"] = serde_json::json!(i as i64 + 1);
+            serde_json::from_value(v).unwrap()
+        }).collect();
+        for m in &reqs {
+            bytes.extend_from_slice(encode_line(m).as_bytes());
+        }
+        let seen = w.rt.block_on(feed_then_ping(addr, &bytes, false));
+        for (i, _) in reqs.iter().enumerate() {
+            let rid = i as i64 + 1;
+            prop_assert!(seen.iter().any(|m| m.reference_id() == Some(rid)), "request {rid} unanswered: {seen:?}");
+        }
+        for m in &seen {
+            if let Some(r) = m.reference_id() {
+                prop_assert!(r >= 1 && r <= reqs.len() as i64, "{m:?}");
+            }
+        }
     }
 }

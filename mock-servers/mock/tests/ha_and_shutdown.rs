@@ -203,3 +203,68 @@ async fn reset_returns_to_the_start_state() {
     let (_, s) = m.get("/sessions").await;
     assert_eq!(s.as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn graceful_ha_switchover_demote_then_promote_keeps_the_agent() {
+    let (primary, backup) = sip_pair().await;
+    let mut pev = primary.events(0).await;
+    let mut bev = backup.events(0).await;
+    let mut c = primary.client().await;
+    c.sip_login("7001", "1001").await;
+    bev.wait("agent_mirrored", |v| v["agent_id"] == "1001")
+        .await;
+    let (s, h) = primary.post("/demote", json!({})).await;
+    assert_eq!((s, h["active"].as_bool()), (200, Some(false)));
+    assert!(c.closed_within(T).await);
+    pev.wait("client_disconnected", |v| v["how"] == "server_closed")
+        .await;
+    backup.post("/promote", json!({})).await;
+    bev.wait("role_changed", |v| v["active"] == true).await;
+    // Demotion did not log the agent out anywhere.
+    assert!(!pev
+        .seen
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::AgentLogout { .. })));
+    assert!(!bev
+        .seen
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::AgentMirrored { agent_id: None, .. })));
+    let mut c = backup.client().await;
+    c.register(1, None).await;
+    c.send(&Message::RequestRegisterAddress {
+        reference_id: 2,
+        this_dn: "7001".into(),
+    })
+    .await;
+    assert!(matches!(
+        c.next().await,
+        Message::EventRegistered { agent_id: Some(ref a), .. } if a == "1001"
+    ));
+    let (_, sessions) = backup.get("/sessions").await;
+    assert_eq!(sessions[0]["agents"][0]["agent_id"], "1001");
+}
+
+#[tokio::test]
+async fn start_errors_exit_1_with_a_message() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bc-mock"))
+        .args(["config-proxy", "--site", "A"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bc-mock"))
+        .args([
+            "config-proxy",
+            "--site",
+            "A",
+            "--config",
+            "/nonexistent.yaml",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.yaml"));
+}
