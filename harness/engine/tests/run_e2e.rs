@@ -1,0 +1,230 @@
+//! End to end: the runner against the real reference desktop on the local runtime (12 bc-mock
+//! processes behind bc-toxiproxy), checking verdicts, JUnit XML, journal and exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bc_engine::env::RuntimeKind;
+use bc_engine::report::{exit, Journal, JunitReport, Reporters};
+use bc_engine::run::{parse_capabilities, run_and_report, RunOptions};
+use tokio::sync::watch;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+/// target/debug (or BC_BIN_DIR), with the binaries other crates build; built once if missing.
+fn bin_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::var_os("BC_BIN_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let exe = std::env::current_exe().expect("test exe");
+                exe.parent()
+                    .and_then(Path::parent)
+                    .expect("target dir")
+                    .to_path_buf()
+            });
+        let names = ["bc-mock", "bc-toxiproxy", "bc-reference-desktop"];
+        if names.iter().any(|n| !dir.join(n).is_file()) {
+            let st = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "-p",
+                    "bc-mock",
+                    "-p",
+                    "bc-toxiproxy",
+                    "-p",
+                    "bc-desktops",
+                    "--bins",
+                ])
+                .current_dir(root())
+                .status()
+                .expect("cargo build");
+            assert!(st.success(), "building the binaries failed");
+        }
+        for n in names {
+            assert!(dir.join(n).is_file(), "{n} missing in {}", dir.display());
+        }
+        dir
+    })
+    .clone()
+}
+
+fn suite(dir: &Path) -> PathBuf {
+    let config = root().join("fixtures/config/default.yaml");
+    let text = format!(
+        r#"version: 1
+id: e2e
+agent: agent1001
+config: {config}
+budget: 10s
+scenarios:
+  - id: kill-preferred
+    rules: [BC-4, BC-5]
+    steps:
+      - expect_logged_in: {{site: B}}
+      - kill_site: B
+      - expect_logged_in: {{site: A, measure: to_a}}
+    invariants:
+      - never_logged_in_at_both_peers
+      - never_split: {{longer_than: 5s}}
+  - id: impossible
+    rules: [BC-9]
+    steps:
+      - expect_logged_in: {{site: B}}
+      - kill_site: A
+      - kill_site: B
+      - expect_logged_in: {{site: A, within: 1s}}
+  - id: needs-failback
+    rules: [BC-12]
+    requires: [failback]
+    steps:
+      - expect_logged_in: {{site: B}}
+"#,
+        config = config.display()
+    );
+    let p = dir.join("e2e.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn opts(paths: Vec<PathBuf>, desktop: String) -> RunOptions {
+    let mut o = RunOptions::new(paths, desktop);
+    o.runtime = RuntimeKind::Local;
+    o.capabilities = parse_capabilities("stat_server,auto_answer").unwrap();
+    o.bin_dir = Some(bin_dir());
+    o.seed = 7;
+    o
+}
+
+fn reporters(dir: &Path) -> Reporters {
+    Reporters {
+        console: None,
+        junit: JunitReport::default(),
+        journal: Journal::new(),
+        junit_path: Some(dir.join("out/junit.xml")),
+        journal_path: Some(dir.join("out/journal.json")),
+    }
+}
+
+fn never() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    std::mem::forget(tx);
+    rx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_desktop_suite_verdicts_and_junit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let desktop = bin_dir().join("bc-reference-desktop").display().to_string();
+    let run = run_and_report(
+        opts(vec![suite(tmp.path())], desktop),
+        reporters(tmp.path()),
+        never(),
+    );
+    let (code, problems) = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("run finished")
+        .expect("usable input");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(code, exit::FAILED, "one scenario is built to fail");
+
+    let xml = std::fs::read_to_string(tmp.path().join("out/junit.xml")).unwrap();
+    assert!(
+        xml.contains(r#"<testsuite name="e2e" tests="3" skipped="1" errors="0" failures="1""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="e2e/kill-preferred [BC-4, BC-5]""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="e2e/needs-failback [BC-12]""#),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"name="measured.to_a""#), "{xml}");
+    assert!(xml.contains(r#"name="seed" value="7""#), "{xml}");
+    // The failure names the expectation, its deadline and what was seen instead.
+    let fail = xml
+        .split(r#"<testcase name="e2e/impossible [BC-9]""#)
+        .nth(1)
+        .expect("impossible case");
+    assert!(fail.contains("<failure"), "{fail}");
+    assert!(fail.contains("expect_logged_in A"), "{fail}");
+    assert!(fail.contains("deadline: +"), "{fail}");
+    assert!(fail.contains("not logged in at A"), "{fail}");
+    assert!(fail.contains("FAULT #2 kill_site B"), "{fail}");
+    assert!(xml.contains("desktop lacks capability failback"), "{xml}");
+
+    let journal: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("out/journal.json")).unwrap(),
+    )
+    .unwrap();
+    let finished: Vec<&serde_json::Value> = journal["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "scenario_finished")
+        .collect();
+    assert_eq!(finished.len(), 3);
+    let pass = finished
+        .iter()
+        .find(|e| e["result"]["info"]["scenario_id"] == "kill-preferred")
+        .unwrap();
+    assert_eq!(pass["result"]["verdict"], "pass");
+    let entries = pass["result"]["timeline"]["entries"].as_array().unwrap();
+    assert!(
+        entries.iter().any(|e| e["entry"] == "fault"),
+        "timeline has the fault"
+    );
+    assert!(entries
+        .iter()
+        .any(|e| e["entry"] == "observed" && e["event"]["kind"] == "agent_login"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect_never_switches_fails_bc4_and_usage_errors_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let desktop = format!(
+        "{} --defect never-switches",
+        bin_dir().join("bc-reference-desktop").display()
+    );
+    let mut o = opts(vec![suite(tmp.path())], desktop);
+    o.filter = Some("kill-preferred".into());
+    let (code, _) = tokio::time::timeout(
+        Duration::from_secs(120),
+        run_and_report(o, reporters(tmp.path()), never()),
+    )
+    .await
+    .expect("run finished")
+    .expect("usable input");
+    assert_eq!(code, exit::FAILED);
+    let xml = std::fs::read_to_string(tmp.path().join("out/junit.xml")).unwrap();
+    assert!(
+        xml.contains(r#"tests="1""#) && xml.contains("<failure"),
+        "{xml}"
+    );
+
+    // Unusable input never starts an environment.
+    let bad = run_and_report(
+        opts(vec![tmp.path().join("missing.yaml")], "true".into()),
+        reporters(tmp.path()),
+        never(),
+    )
+    .await;
+    assert!(bad.unwrap_err().to_string().contains("missing.yaml"));
+    let bad = run_and_report(
+        opts(vec![suite(tmp.path())], "/no/such/desktop".into()),
+        reporters(tmp.path()),
+        never(),
+    )
+    .await;
+    assert!(bad.unwrap_err().to_string().contains("not found"));
+}
