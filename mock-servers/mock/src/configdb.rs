@@ -282,6 +282,39 @@ mod tests {
     }
 
     #[test]
+    fn every_fixture_loads_and_unknown_keys_are_errors() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/config");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "yaml") {
+                let db = ConfigDb::load(&p).unwrap_or_else(|e| panic!("{e}"));
+                assert!(!db.persons.is_empty());
+                n += 1;
+            }
+        }
+        assert!(n >= 2);
+        let e = ConfigDb::parse("tenants: [{dbid: 1, name: x, colour: red}]").unwrap_err();
+        assert!(e.contains("colour"), "{e}");
+        let d = db();
+        let fixed: Vec<_> = d
+            .persons
+            .iter()
+            .take(4)
+            .map(|p| (p.dbid, p.username.as_str()))
+            .collect();
+        assert_eq!(
+            fixed,
+            [
+                (1001, "agent1001"),
+                (1002, "agent1002"),
+                (1003, "agent1003"),
+                (1004, "agent1004")
+            ]
+        );
+    }
+
+    #[test]
     fn annex_update_merges_and_removes() {
         let mut db = db();
         let mut patch = BTreeMap::new();
