@@ -49,10 +49,23 @@ pub(crate) async fn follow(
             next_seq = 0;
         }
         let url = format!("{}/events?from={next_seq}", st.addrs.control_url());
-        let ended = tokio::select! {
-            e = stream_once(&http, &url, &tx, &mut next_seq) => e,
-            r = status.changed() => if r.is_err() { Ended::Closed } else { Ended::StatusChanged },
-            _ = stop.changed() => Ended::Closed,
+        let stream = stream_once(&http, &url, &tx, &mut next_seq);
+        tokio::pin!(stream);
+        // A process that dies closes its stream itself: keep reading to the end so its last events
+        // (shutting_down, logouts, disconnects) are not lost; only a new incarnation cuts it short.
+        let ended = loop {
+            tokio::select! {
+                e = &mut stream => break e,
+                r = status.changed() => {
+                    if r.is_err() {
+                        break Ended::Closed;
+                    }
+                    if status.borrow().incarnation != incarnation {
+                        break Ended::StatusChanged;
+                    }
+                }
+                _ = stop.changed() => break Ended::Closed,
+            }
         };
         match ended {
             Ended::Closed => return,
