@@ -5,7 +5,7 @@ use crate::config_proxy;
 use crate::sip;
 use crate::state::Instance;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -37,6 +37,9 @@ pub fn router(inst: Arc<Instance>) -> Router {
         .route("/objects/update", post(update_object))
         .route("/reset", post(reset))
         .fallback(|| async { err(StatusCode::NOT_FOUND, "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            err(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+        })
         .with_state(inst)
 }
 
@@ -76,11 +79,6 @@ async fn health(State(inst): Inst) -> Response {
     axum::Json(health_value(&inst)).into_response()
 }
 
-#[derive(Deserialize)]
-struct From {
-    from: Option<u64>,
-}
-
 struct Follow {
     inst: Arc<Instance>,
     next: u64,
@@ -88,8 +86,32 @@ struct Follow {
     rx: tokio::sync::broadcast::Receiver<Arc<ObservedEvent>>,
 }
 
-async fn events(State(inst): Inst, Query(q): Query<From>) -> Response {
-    let from = q.from.unwrap_or(0);
+async fn events(State(inst): Inst, RawQuery(q): RawQuery) -> Response {
+    let mut from = 0u64;
+    for pair in q
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        match pair.split_once('=') {
+            Some(("from", v)) => match v.parse() {
+                Ok(n) => from = n,
+                Err(_) => {
+                    return err(
+                        StatusCode::BAD_REQUEST,
+                        format!("from must be a non-negative integer, got `{v}`"),
+                    )
+                }
+            },
+            _ => {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown query parameter `{pair}`"),
+                )
+            }
+        }
+    }
     let (history, rx) = inst.obs.subscribe(from);
     let follow = Follow {
         inst: inst.clone(),

@@ -249,3 +249,32 @@ async fn event_stream_replays_from_seq_and_follows_live() {
         .as_micros() as i64;
     assert!((now_us - p.ts_us).abs() < 5_000_000);
 }
+
+#[tokio::test]
+async fn control_api_errors_are_json() {
+    let m = Mock::spawn("stat-server", "A", "primary", &[]).await;
+    let (s, v) = m.get("/events?from=abc").await;
+    assert_eq!(s, 400);
+    assert!(v["error"].as_str().unwrap().contains("abc"));
+    let (s, v) = m.get("/promote").await;
+    assert_eq!(s, 405);
+    assert!(v["error"].is_string());
+    let (s, v) = m.get("/nope").await;
+    assert_eq!(s, 404);
+    assert!(v["error"].is_string());
+    let (s, v) = m
+        .post(
+            "/objects/update",
+            json!({"object_type": "CfgPerson", "dbid": 1001}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    assert!(v["error"].as_str().unwrap().contains("config_server"));
+    let (s, h) = m.get("/health").await;
+    assert_eq!(s, 200);
+    for k in ["server", "site", "role", "active", "listen"] {
+        assert!(h.get(k).is_some(), "{k} missing in {h}");
+    }
+    assert_eq!(h["server"], "stat_server");
+    assert_eq!(h["listen"].as_str(), Some(m.listen.as_str()));
+}
