@@ -40,24 +40,24 @@ fn args() -> Args {
     a
 }
 
-/// The bc-mock binary beside this example's directory (target/<profile>/bc-mock), built if missing.
+/// The bc-mock binary: `$BC_BIN_DIR/bc-mock`, else the one beside this example's directory
+/// (target/<profile>/bc-mock), rebuilt first so the benchmark never measures a stale binary.
 fn mock_bin() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BC_BIN_DIR") {
+        return PathBuf::from(dir).join("bc-mock");
+    }
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
-    let bin = dir.join("bc-mock");
-    if !bin.exists() {
-        let release = dir.ends_with("release");
-        let mut c = std::process::Command::new(env!("CARGO"));
-        c.args(["build", "-p", "bc-mock", "--bins"]);
-        if release {
-            c.arg("--release");
-        }
-        assert!(
-            c.status().expect("cargo build").success(),
-            "building bc-mock failed"
-        );
+    let mut c = std::process::Command::new(env!("CARGO"));
+    c.args(["build", "-q", "-p", "bc-mock", "--bins"]);
+    if dir.ends_with("release") {
+        c.arg("--release");
     }
-    bin
+    assert!(
+        c.status().expect("cargo build").success(),
+        "building bc-mock failed"
+    );
+    dir.join("bc-mock")
 }
 
 fn rss_kb(pid: u32) -> u64 {
