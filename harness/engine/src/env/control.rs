@@ -37,6 +37,8 @@ impl ControlClient {
             .connect_timeout(timeout)
             // A killed instance leaves dead pooled connections behind; do not reuse them.
             .pool_max_idle_per_host(0)
+            // Loopback control calls must never go through an HTTP proxy from the environment.
+            .no_proxy()
             .build()
             .unwrap_or_default();
         ControlClient { http }

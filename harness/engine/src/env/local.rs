@@ -289,15 +289,6 @@ impl LocalRuntime {
         });
         Ok(())
     }
-
-    /// The stderr tail of an instance's current process (for diagnostics).
-    pub fn log_tail(&self, id: &InstanceId) -> String {
-        self.slots
-            .get(id)
-            .and_then(|s| s.current())
-            .map(|p| p.log().tail_text(20))
-            .unwrap_or_default()
-    }
 }
 
 impl Drop for LocalRuntime {
@@ -361,6 +352,14 @@ impl Runtime for LocalRuntime {
 
     fn thaw<'a>(&'a self, id: &'a InstanceId) -> BoxFuture<'a, Result<(), EnvError>> {
         Box::pin(self.pause_slot(id, false))
+    }
+
+    fn log_tail(&self, id: &InstanceId) -> String {
+        self.slots
+            .get(id)
+            .and_then(|s| s.current())
+            .map(|p| p.log().tail_text(20))
+            .unwrap_or_default()
     }
 
     fn shutdown(&self) -> BoxFuture<'_, Result<(), EnvError>> {

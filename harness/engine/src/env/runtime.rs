@@ -231,6 +231,11 @@ pub trait Runtime: Send + Sync {
         })
     }
 
+    /// The last lines an instance wrote to its log (stderr), for diagnostics; empty when unknown.
+    fn log_tail(&self, _id: &InstanceId) -> String {
+        String::new()
+    }
+
     /// Stops everything (instances and fault proxy) and waits for it to be gone.
     fn shutdown(&self) -> BoxFuture<'_, Result<(), EnvError>>;
 

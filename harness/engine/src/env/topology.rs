@@ -218,6 +218,8 @@ impl Topology {
     pub fn load(config_db: impl Into<PathBuf>) -> Result<Topology, EnvError> {
         let config_db_path = config_db.into();
         let db = ConfigDb::load(&config_db_path)?;
+        // Absolute, so that servers started from another working directory find it too.
+        let config_db_path = std::fs::canonicalize(&config_db_path).unwrap_or(config_db_path);
         Ok(Topology {
             sites: vec!["A".into(), "B".into()],
             stat_server: true,
