@@ -123,10 +123,23 @@ async fn drop_and_panic_leave_no_process() {
         .collect();
     assert_eq!(pids.len(), 8);
     assert!(pids.iter().all(|p| alive(*p)));
+    // The fault proxy: its API and a proxy port answer now, and must not after the drop.
+    let api: std::net::SocketAddr = env
+        .proxy_api_url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let proxy = env.proxy_address(&env.instances()[0]).unwrap();
+    assert!(tokio::net::TcpStream::connect(api).await.is_ok());
     drop(env);
     for p in &pids {
         assert!(!alive(*p), "pid {p} survived drop");
     }
+    assert!(
+        tokio::net::TcpStream::connect(api).await.is_err(),
+        "bc-toxiproxy survived drop"
+    );
+    assert!(tokio::net::TcpStream::connect(proxy).await.is_err());
 
     // A panicking task that owns an environment.
     let (tx, rx) = tokio::sync::oneshot::channel();
