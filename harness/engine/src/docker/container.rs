@@ -2,6 +2,7 @@
 //! kill = SIGKILL, stop = SIGTERM then SIGKILL after a grace, freeze = pause, restore = unpause or start again.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::models::{
@@ -20,13 +21,6 @@ use super::error::DockerError;
 const STATE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of a container's recent output is kept for error messages.
 const OUTPUT_TAIL_BYTES: usize = 2048;
-
-/// A container port published on a fixed 127.0.0.1 port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Publish {
-    pub container_port: u16,
-    pub host_port: u16,
-}
 
 /// When a started container counts as ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +41,9 @@ pub struct ContainerSpec {
     pub args: Vec<String>,
     pub labels: HashMap<String, String>,
     pub network: String,
-    pub publish: Vec<Publish>,
+    /// Container ports published on 127.0.0.1; the engine picks the host ports at each start (binding
+    /// them itself, so no other process can take them in between), see [`Container::host_port`].
+    pub publish: Vec<u16>,
     /// Files copied into the container before its first start: (absolute path, contents).
     pub files: Vec<(String, Vec<u8>)>,
     pub readiness: Readiness,
@@ -80,6 +76,8 @@ pub struct Container {
     spec: ContainerSpec,
     id: String,
     http: reqwest::Client,
+    /// Container port -> host port, as of the last start.
+    ports: Arc<Mutex<HashMap<u16, u16>>>,
 }
 
 impl Container {
@@ -88,10 +86,11 @@ impl Container {
         let mut bindings = HashMap::new();
         for p in &spec.publish {
             bindings.insert(
-                format!("{}/tcp", p.container_port),
+                format!("{p}/tcp"),
                 Some(vec![PortBinding {
                     host_ip: Some("127.0.0.1".into()),
-                    host_port: Some(p.host_port.to_string()),
+                    // Empty: the engine picks a free port when the container starts.
+                    host_port: Some(String::new()),
                 }]),
             );
         }
@@ -101,12 +100,7 @@ impl Container {
             image: Some(spec.image.clone()),
             cmd: Some(spec.args.clone()),
             labels: Some(spec.labels.clone()),
-            exposed_ports: Some(
-                spec.publish
-                    .iter()
-                    .map(|p| format!("{}/tcp", p.container_port))
-                    .collect(),
-            ),
+            exposed_ports: Some(spec.publish.iter().map(|p| format!("{p}/tcp")).collect()),
             host_config: Some(HostConfig {
                 network_mode: Some(spec.network.clone()),
                 port_bindings: Some(bindings),
@@ -142,6 +136,7 @@ impl Container {
             spec,
             id: created.id,
             http,
+            ports: Arc::default(),
         };
         if let Err(e) = container.upload_files().await {
             container.remove().await;
@@ -162,13 +157,48 @@ impl Container {
         &self.spec
     }
 
-    /// The fixed 127.0.0.1 port a container port is published on.
+    /// The 127.0.0.1 port a container port was published on at the last start (kept while stopped).
     pub fn host_port(&self, container_port: u16) -> Option<u16> {
-        self.spec
-            .publish
-            .iter()
-            .find(|p| p.container_port == container_port)
-            .map(|p| p.host_port)
+        self.ports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&container_port)
+            .copied()
+    }
+
+    /// Reads the host ports the engine bound at this start.
+    async fn refresh_ports(&self) -> Result<(), DockerError> {
+        let inspect = self
+            .docker
+            .inspect_container(&self.id, None)
+            .await
+            .map_err(DockerError::api(format!("inspecting {}", self.spec.name)))?;
+        let bound = inspect
+            .network_settings
+            .and_then(|n| n.ports)
+            .unwrap_or_default();
+        let mut ports = HashMap::new();
+        for (key, bindings) in bound {
+            let Some(container_port) = key.strip_suffix("/tcp").and_then(|p| p.parse().ok()) else {
+                continue;
+            };
+            let host = bindings
+                .unwrap_or_default()
+                .iter()
+                .find_map(|b| b.host_port.as_deref().and_then(|p| p.parse::<u16>().ok()));
+            if let Some(host) = host {
+                ports.insert(container_port, host);
+            }
+        }
+        if let Some(missing) = self.spec.publish.iter().find(|p| !ports.contains_key(*p)) {
+            return Err(DockerError::NotReady {
+                name: self.spec.name.clone(),
+                timeout_ms: 0,
+                detail: format!("the engine reports no host port for container port {missing}"),
+            });
+        }
+        *self.ports.lock().unwrap_or_else(|e| e.into_inner()) = ports;
+        Ok(())
     }
 
     async fn upload_files(&self) -> Result<(), DockerError> {
@@ -220,6 +250,7 @@ impl Container {
             .start_container(&self.id, None)
             .await
             .map_err(DockerError::api(format!("starting {}", self.spec.name)))?;
+        self.refresh_ports().await?;
         let mut output = attached.output;
         let wait = self.wait_ready(&mut output);
         match tokio::time::timeout(self.spec.ready_timeout, wait).await {

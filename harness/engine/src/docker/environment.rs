@@ -10,11 +10,10 @@ use bc_protocol::{Role, ServerKind};
 use bollard::models::NetworkCreateRequest;
 use bollard::Docker;
 
-use super::container::{Container, ContainerSpec, Publish, Readiness, RunState, Started};
+use super::container::{Container, ContainerSpec, Readiness, RunState};
 use super::error::DockerError;
 use super::images::ImageSet;
 use super::labels::{RunOwner, INSTANCE};
-use super::ports::free_loopback_ports;
 use super::sweep::{remove_run, sweep_stale, SweepReport};
 
 /// Port a mock's desktop protocol listens on inside its container.
@@ -88,6 +87,8 @@ pub struct MockStatus {
     pub state: RunState,
     /// Bumped at every (re)start: a new incarnation restarts its event seq at 0.
     pub incarnation: u64,
+    /// The control API of this incarnation (its host port may differ after a restart).
+    pub control: SocketAddr,
 }
 
 /// What to start.
@@ -104,6 +105,9 @@ pub struct DockerTopology {
     pub proxy_args: Vec<String>,
     /// Create one proxy link per instance (name = slug, upstream = container). Off when the caller does it.
     pub proxy_links: bool,
+    /// Also publish each mock's desktop port on 127.0.0.1 (bypassing the proxy). Off by default: every
+    /// published port costs a docker-proxy process at start.
+    pub publish_direct: bool,
     pub ready_timeout: Duration,
     /// SIGTERM-to-SIGKILL grace of the graceful stop.
     pub stop_grace: Duration,
@@ -131,6 +135,7 @@ impl DockerTopology {
             .map(|s| s.to_string())
             .collect(),
             proxy_links: true,
+            publish_direct: false,
             ready_timeout: Duration::from_secs(15),
             stop_grace: Duration::from_secs(2),
             on_status: None,
@@ -224,10 +229,6 @@ pub struct MockHandle {
     pub container: Container,
     /// Where the desktop reaches this instance: the proxy's published port.
     pub desktop_addr: SocketAddr,
-    /// The mock's own desktop port, published on 127.0.0.1 (bypasses the proxy; for the harness only).
-    pub direct_addr: SocketAddr,
-    /// The control API, published on 127.0.0.1.
-    pub control_addr: SocketAddr,
     /// The proxy's listen address for this instance inside the proxy container.
     pub proxy_listen: String,
     /// The proxy's upstream for this instance: container name and port on the network.
@@ -238,8 +239,18 @@ pub struct MockHandle {
 }
 
 impl MockHandle {
+    /// The control API on 127.0.0.1 (the engine picks the port at each start; this is the current one).
+    pub fn control_addr(&self) -> SocketAddr {
+        loopback(self.container.host_port(MOCK_CONTROL_PORT).unwrap_or(0))
+    }
+
     pub fn control_url(&self) -> String {
-        format!("http://{}", self.control_addr)
+        format!("http://{}", self.control_addr())
+    }
+
+    /// The mock's own desktop port on 127.0.0.1 (bypasses the proxy), when `publish_direct` is on.
+    pub fn direct_addr(&self) -> Option<SocketAddr> {
+        self.container.host_port(MOCK_LISTEN_PORT).map(loopback)
     }
 
     /// The proxy's name for this instance's link.
@@ -258,8 +269,9 @@ pub struct StartReport {
     pub containers: usize,
     pub stale_swept: SweepReport,
     pub network: Duration,
+    /// Slowest single container create (files copied in).
     pub create: Duration,
-    /// From the first start request to the last container ready.
+    /// From the first create request to the last container ready (creates and starts overlap).
     pub start_ready: Duration,
     pub proxies: Duration,
     pub total: Duration,
@@ -349,49 +361,35 @@ impl DockerEnvironment {
     ) -> Result<(DockerEnvironment, StartReport), DockerError> {
         let instances = topology.instances();
         let n = instances.len();
-        let ports = free_loopback_ports(3 * n + 1).map_err(|source| DockerError::Io {
-            path: "127.0.0.1 port reservation".into(),
-            source,
-        })?;
-        let host = |i: usize, which: usize| ports[which * n + i];
-        let api_port = ports[3 * n];
         let host_of = |id: &InstanceId| container_name(&owner.run_id, id);
+        let mock_image =
+            super::images::with_config(docker, &images.mock, CONFIG_PATH, &topology.config_yaml)
+                .await?;
 
         let mut specs = Vec::with_capacity(n + 1);
-        for (i, id) in instances.iter().enumerate() {
+        for id in &instances {
             let mut labels = owner.labels();
             labels.insert(INSTANCE.into(), id.slug());
             specs.push(ContainerSpec {
                 name: host_of(id),
-                image: images.mock.clone(),
+                image: mock_image.clone(),
                 args: topology.mock_args(id, &host_of),
                 labels,
                 network: network.to_string(),
-                publish: vec![
-                    Publish {
-                        container_port: MOCK_CONTROL_PORT,
-                        host_port: host(i, 0),
-                    },
-                    Publish {
-                        container_port: MOCK_LISTEN_PORT,
-                        host_port: host(i, 1),
-                    },
-                ],
-                files: vec![(CONFIG_PATH.into(), topology.config_yaml.clone())],
+                publish: if topology.publish_direct {
+                    vec![MOCK_CONTROL_PORT, MOCK_LISTEN_PORT]
+                } else {
+                    vec![MOCK_CONTROL_PORT]
+                },
+                files: Vec::new(),
                 readiness: Readiness::StdoutLine(MOCK_READY_PREFIX.into()),
                 ready_timeout: topology.ready_timeout,
             });
         }
         let mut labels = owner.labels();
         labels.insert(INSTANCE.into(), "proxy".into());
-        let mut publish = vec![Publish {
-            container_port: PROXY_API_PORT,
-            host_port: api_port,
-        }];
-        publish.extend((0..n).map(|i| Publish {
-            container_port: PROXY_FIRST_LISTEN_PORT + i as u16,
-            host_port: host(i, 2),
-        }));
+        let mut publish = vec![PROXY_API_PORT];
+        publish.extend((0..n).map(|i| PROXY_FIRST_LISTEN_PORT + i as u16));
         specs.push(ContainerSpec {
             name: format!("bc-{}-proxy", owner.run_id),
             image: images.proxy.clone(),
@@ -404,59 +402,63 @@ impl DockerEnvironment {
             ready_timeout: topology.ready_timeout,
         });
 
+        // Each container starts as soon as it is created: no barrier between the two phases.
         let t = Instant::now();
-        let created =
-            futures::future::join_all(specs.into_iter().map(|s| Container::create(docker, s)))
-                .await;
+        let launched = futures::future::join_all(specs.into_iter().map(|spec| async move {
+            let created = Instant::now();
+            let container = Container::create(docker, spec).await?;
+            let create = created.elapsed();
+            // A container that fails to start is removed with the rest of the run by the caller.
+            let started = container.start().await;
+            Ok::<_, DockerError>((container, create, started))
+        }))
+        .await;
         let mut containers = Vec::with_capacity(n + 1);
-        for c in created {
-            containers.push(c?);
-        }
-        let create = t.elapsed();
-
-        let t = Instant::now();
-        let started: Vec<Result<Started, DockerError>> =
-            futures::future::join_all(containers.iter().map(Container::start)).await;
         let mut exits = Vec::with_capacity(n + 1);
-        let mut slowest = Duration::ZERO;
-        for s in started {
-            let s = s?;
-            slowest = slowest.max(s.elapsed);
-            exits.push(s.exited);
+        let (mut create, mut slowest) = (Duration::ZERO, Duration::ZERO);
+        for l in launched {
+            let (container, c, started) = l?;
+            let started = started?;
+            create = create.max(c);
+            slowest = slowest.max(started.elapsed);
+            exits.push(started.exited);
+            containers.push(container);
         }
         let start_ready = t.elapsed();
 
         let proxy = containers
             .pop()
             .expect("the proxy container was added last");
-        let proxy_api = format!("http://127.0.0.1:{api_port}");
+        let proxy_port = |port| {
+            proxy.host_port(port).ok_or_else(|| DockerError::NotReady {
+                name: proxy.name().to_string(),
+                timeout_ms: 0,
+                detail: format!("port {port} is not published"),
+            })
+        };
+        let proxy_api = format!("http://{}", loopback(proxy_port(PROXY_API_PORT)?));
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| control_error("client", &proxy_api, e))?;
-        let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
-        let mocks: Vec<Arc<MockHandle>> = instances
-            .iter()
-            .zip(containers)
-            .enumerate()
-            .map(|(i, (id, container))| {
-                Arc::new(MockHandle {
-                    id: id.clone(),
-                    control_addr: loopback(host(i, 0)),
-                    direct_addr: loopback(host(i, 1)),
-                    desktop_addr: loopback(host(i, 2)),
-                    proxy_listen: format!("0.0.0.0:{}", PROXY_FIRST_LISTEN_PORT + i as u16),
-                    proxy_upstream: format!("{}:{MOCK_LISTEN_PORT}", container.name()),
-                    container,
-                    status: Mutex::new(MockStatus {
-                        state: RunState::Stopped,
-                        incarnation: 0,
-                    }),
-                    op: tokio::sync::Mutex::new(()),
-                })
-            })
-            .collect();
+        let mut mocks: Vec<Arc<MockHandle>> = Vec::with_capacity(n);
+        for (i, (id, container)) in instances.iter().zip(containers).enumerate() {
+            let listen = PROXY_FIRST_LISTEN_PORT + i as u16;
+            mocks.push(Arc::new(MockHandle {
+                id: id.clone(),
+                desktop_addr: loopback(proxy_port(listen)?),
+                proxy_listen: format!("0.0.0.0:{}", PROXY_FIRST_LISTEN_PORT + i as u16),
+                proxy_upstream: format!("{}:{MOCK_LISTEN_PORT}", container.name()),
+                container,
+                status: Mutex::new(MockStatus {
+                    state: RunState::Stopped,
+                    incarnation: 0,
+                    control: loopback(0),
+                }),
+                op: tokio::sync::Mutex::new(()),
+            }));
+        }
 
         let env = DockerEnvironment {
             docker: docker.clone(),
@@ -511,6 +513,7 @@ impl DockerEnvironment {
             .set_status(m, |s| {
                 s.state = RunState::Running;
                 s.incarnation += 1;
+                s.control = m.control_addr();
             })
             .incarnation;
         let (mock, hook) = (Arc::clone(m), self.topology.on_status.clone());
@@ -760,6 +763,10 @@ impl Drop for DockerEnvironment {
     fn drop(&mut self) {
         self.remove_now();
     }
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// Container name (and DNS name on the network) of an instance.

@@ -16,6 +16,8 @@ use super::labels::OWNED;
 pub const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
 /// Repository part of the mock servers' image name.
 pub const MOCK_REPO: &str = "bc-harness/mock";
+/// Repository part of the mock image with a configuration database baked in.
+pub const MOCK_CONFIG_REPO: &str = "bc-harness/mock-config";
 /// Repository part of the fault proxy's image name.
 pub const PROXY_REPO: &str = "bc-harness/toxiproxy";
 
@@ -99,6 +101,34 @@ pub async fn build_static_binaries(options: &BuildOptions) -> Result<PathBuf, Do
     Ok(options.target_dir.join(STATIC_TARGET).join("release"))
 }
 
+/// The mock image with a configuration database file baked in at `path`, tagged by a hash of both, so
+/// containers need no file copied in at create (a copy into a container costs a rootfs mount each time).
+pub async fn with_config(
+    docker: &Docker,
+    mock_image: &str,
+    path: &str,
+    yaml: &[u8],
+) -> Result<String, DockerError> {
+    let mut keyed = mock_image.as_bytes().to_vec();
+    keyed.extend_from_slice(path.as_bytes());
+    keyed.extend_from_slice(yaml);
+    let tag = format!("{MOCK_CONFIG_REPO}:{}", content_tag(&keyed));
+    if docker.inspect_image(&tag).await.is_ok() {
+        return Ok(tag);
+    }
+    let dockerfile = format!("FROM {mock_image}\nCOPY config.yaml {path}\n");
+    let context = tar_context(&[
+        ("Dockerfile", dockerfile.as_bytes(), 0o644),
+        ("config.yaml", yaml, 0o644),
+    ])
+    .map_err(|source| DockerError::Io {
+        path: path.into(),
+        source,
+    })?;
+    build_tagged(docker, &tag, context).await?;
+    Ok(tag)
+}
+
 /// Makes sure an image `repo:<hash of binary>` exists, building it FROM scratch when it does not.
 pub async fn ensure_image(
     docker: &Docker,
@@ -127,30 +157,36 @@ pub async fn ensure_image(
         path: binary.to_path_buf(),
         source,
     })?;
+    build_tagged(docker, &tag, context).await?;
+    Ok(tag)
+}
+
+/// Runs one image build from an in-memory context and checks the tag exists afterwards.
+async fn build_tagged(docker: &Docker, tag: &str, context: Vec<u8>) -> Result<(), DockerError> {
     let options = BuildImageOptionsBuilder::default()
         .dockerfile("Dockerfile")
-        .t(&tag)
+        .t(tag)
         .rm(true)
         .forcerm(true)
         .build();
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
     while let Some(item) = stream.next().await {
         let info = item.map_err(|e| DockerError::Build {
-            tag: tag.clone(),
+            tag: tag.to_string(),
             message: e.to_string(),
         })?;
         if let Some(detail) = info.error_detail {
             return Err(DockerError::Build {
-                tag,
+                tag: tag.to_string(),
                 message: detail.message.unwrap_or_else(|| "unknown error".into()),
             });
         }
     }
     docker
-        .inspect_image(&tag)
+        .inspect_image(tag)
         .await
         .map_err(DockerError::api(format!("inspecting built image {tag}")))?;
-    Ok(tag)
+    Ok(())
 }
 
 /// First 16 hex digits of the binary's SHA-256.
@@ -183,11 +219,16 @@ fn build_context(name: &str, binary: &[u8]) -> std::io::Result<Vec<u8>> {
     let dockerfile = format!(
         "FROM scratch\nCOPY {name} /{name}\nLABEL {OWNED}=true\nENTRYPOINT [\"/{name}\"]\n"
     );
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, data, mode) in [
+    tar_context(&[
         ("Dockerfile", dockerfile.as_bytes(), 0o644),
         (name, binary, 0o755),
-    ] {
+    ])
+}
+
+/// A tar archive of (path, contents, mode) entries with fixed mtimes.
+fn tar_context(entries: &[(&str, &[u8], u32)]) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for &(path, data, mode) in entries {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
         header.set_mode(mode);

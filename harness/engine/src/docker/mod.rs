@@ -7,12 +7,11 @@ pub mod environment;
 pub mod error;
 pub mod images;
 pub mod labels;
-pub mod ports;
 pub mod runtime;
 pub mod sweep;
 
 pub use client::connect;
-pub use container::{Container, ContainerSpec, Publish, Readiness, RunState, Started};
+pub use container::{Container, ContainerSpec, Readiness, RunState, Started};
 pub use environment::{
     DockerEnvironment, DockerTopology, InstanceId, MockHandle, MockStatus, ResetReport, StartReport,
 };

@@ -93,9 +93,11 @@ impl DockerRuntime {
         let hook_status = Arc::clone(&status);
         topology.on_status = Some(Arc::new(move |id: &DockerId, now: MockStatus| {
             if let Some(tx) = hook_status.get(&env_id(id)) {
+                // One update: a new incarnation and its (possibly new) control port arrive together.
                 tx.send_modify(|s| {
                     s.state = env_state(now.state);
                     s.incarnation = now.incarnation;
+                    s.addrs.control = now.control;
                 });
             }
         }));
@@ -106,8 +108,9 @@ impl DockerRuntime {
             if let Some(tx) = status.get(&env_id(&m.id)) {
                 tx.send_modify(|s| {
                     s.addrs = InstanceAddrs {
-                        listen: m.direct_addr,
-                        control: m.control_addr,
+                        // Not published by default: the desktop port is reachable only through the proxy.
+                        listen: m.direct_addr().unwrap_or(m.desktop_addr),
+                        control: m.control_addr(),
                     }
                 });
             }
