@@ -418,3 +418,18 @@ fn timeline_round_trips_through_json() {
     let back: Timeline = serde_json::from_str(&text).unwrap();
     assert_eq!(t, back);
 }
+
+#[test]
+fn events_after_a_disconnect_do_not_reopen_the_connection() {
+    let t = load("late-logout-after-disconnect");
+    let checks = vec![(
+        Activation::Step(2),
+        CheckSpec::Disconnected {
+            site: "A".into(),
+            within_ms: 1_000,
+            from: "reset".into(),
+        },
+    )];
+    let o = replay(&t, &checks, &[]);
+    assert_eq!(o.verdict, Verdict::Pass, "{:#?}", o.checks);
+}

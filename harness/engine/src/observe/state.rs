@@ -65,6 +65,8 @@ pub struct Switchover {
 pub struct SessionState {
     subject: Subject,
     conns: BTreeMap<(InstanceKey, u64), Conn>,
+    /// Connections already closed: late events on them (a logout after the disconnect) are ignored.
+    closed: BTreeSet<(InstanceKey, u64)>,
     /// Active partitions (black hole, frozen): sessions behind them cannot be seen ending.
     partitions: Vec<Target>,
     /// Healed partitions, tolerated until the µs time given (client timeout after the heal).
@@ -87,6 +89,7 @@ impl SessionState {
         SessionState {
             subject,
             conns: BTreeMap::new(),
+            closed: BTreeSet::new(),
             partitions: Vec::new(),
             grace: Vec::new(),
             faults: BTreeMap::new(),
@@ -166,6 +169,8 @@ impl SessionState {
             Change::Killed | Change::Stopped => {
                 self.conns
                     .retain(|(inst, _), _| !eff.target.covers(&inst.0, inst.1, inst.2.role()));
+                self.closed
+                    .retain(|(inst, _)| !eff.target.covers(&inst.0, inst.1, inst.2.role()));
                 // A restarted process starts its event sequence again.
                 self.last_seq
                     .retain(|inst, _| !eff.target.covers(&inst.0, inst.1, inst.2.role()));
@@ -190,6 +195,7 @@ impl SessionState {
         let inst: InstanceKey = (o.site.clone(), o.server, o.role.into());
         if matches!(o.kind, EventKind::Started { .. }) {
             self.conns.retain(|(i, _), _| *i != inst);
+            self.closed.retain(|(i, _)| *i != inst);
             self.last_seq.insert(inst.clone(), o.seq);
         } else {
             if let Some(last) = self.last_seq.get(&inst) {
@@ -217,11 +223,14 @@ impl SessionState {
         let s = &self.subject;
         match &o.kind {
             EventKind::ClientConnected { .. } => {
+                self.closed.remove(&key);
                 self.conns.insert(key, Conn::default());
             }
             EventKind::ClientDisconnected { .. } => {
                 self.conns.remove(&key);
+                self.closed.insert(key);
             }
+            _ if self.closed.contains(&key) => {}
             other => {
                 let c = self.conns.entry(key).or_default();
                 match other {

@@ -515,7 +515,12 @@ async fn execute(
                 match r? {
                     Some(Ok(guard)) => {
                         next_fault += 1;
-                        let at = guard.applied_at_us().max(step_ts);
+                        // A call may be answered before its delivery is confirmed: it counts from the step.
+                        let at = if is_call {
+                            step_ts
+                        } else {
+                            guard.applied_at_us().max(step_ts)
+                        };
                         if let Some(m) = &step.marker {
                             d.push(at, EntryKind::Marker { name: m.clone() });
                         }
