@@ -786,3 +786,78 @@ fn control_error(what: &str, url: &str, detail: impl std::fmt::Display) -> Docke
         detail: detail.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topology() -> DockerTopology {
+        DockerTopology::standard(b"tenants: []\n".to_vec())
+    }
+
+    #[test]
+    fn standard_topology_has_twelve_instances_in_a_stable_order() {
+        let ids = topology().instances();
+        assert_eq!(ids.len(), 12);
+        assert_eq!(ids[0].slug(), "config_server-A-primary");
+        assert_eq!(ids[11].slug(), "stat_server-B-backup");
+    }
+
+    #[test]
+    fn sip_servers_get_their_sync_link_and_the_other_sites_peers() {
+        let t = topology();
+        let host = |id: &InstanceId| container_name("run", id);
+        let primary = InstanceId::new("A", ServerKind::SipServer, Role::Primary);
+        let args = t.mock_args(&primary, &host).join(" ");
+        assert!(
+            args.starts_with("sip-server --site A --role primary --listen 0.0.0.0:7000"),
+            "{args}"
+        );
+        assert!(
+            args.contains("--sync-to bc-run-sip-server-a-backup:7002"),
+            "{args}"
+        );
+        assert!(
+            args.contains("--peer http://bc-run-sip-server-b-primary:7001"),
+            "{args}"
+        );
+        assert!(
+            args.contains("--peer http://bc-run-sip-server-b-backup:7001"),
+            "{args}"
+        );
+        assert!(
+            !args.contains("sip-server-a-primary:7001"),
+            "not its own peer: {args}"
+        );
+        let backup = InstanceId::new("A", ServerKind::SipServer, Role::Backup);
+            role: Role::Backup,
+            ..backup
+        };
+        assert!(t
+            .mock_args(&backup, &host)
+            .join(" ")
+            .contains("--sync-listen 0.0.0.0:7002"));
+        let stat = InstanceId::new("B", ServerKind::StatServer, Role::Backup);
+        let args = t.mock_args(&stat, &host).join(" ");
+        assert!(
+            !args.contains("--peer") && !args.contains("--sync"),
+            "{args}"
+        );
+    }
+
+    #[test]
+    fn bad_site_names_are_refused() {
+        let mut t = topology();
+        t.sites = vec!["A".into(), "a".into()];
+        assert!(
+            t.validate().is_err(),
+            "container names are lowercase: A and a collide"
+        );
+        t.sites = vec!["A.B".into()];
+        assert!(t.validate().is_err());
+        t.sites = Vec::new();
+        assert!(t.validate().is_err());
+        t.sites = vec!["east-1".into()];
+        assert!(t.validate().is_ok());
+    }
+}
