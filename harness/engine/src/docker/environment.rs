@@ -830,9 +830,6 @@ mod tests {
             "not its own peer: {args}"
         );
         let backup = InstanceId::new("A", ServerKind::SipServer, Role::Backup);
-            role: Role::Backup,
-            ..backup
-        };
         assert!(t
             .mock_args(&backup, &host)
             .join(" ")
