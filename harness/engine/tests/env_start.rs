@@ -96,7 +96,8 @@ async fn starts_twelve_instances_behind_proxies_and_resets() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Single-threaded runtime on purpose: the environment must work there too.
+#[tokio::test]
 async fn without_stat_server_there_are_eight_instances_and_no_stat_entry() {
     let env = start(false).await;
     assert_eq!(env.instances().len(), 8);

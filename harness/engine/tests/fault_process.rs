@@ -362,6 +362,35 @@ async fn ha_failover_and_switchover() {
     })
     .await
     .unwrap();
+    // A frozen instance, stopped gracefully: it gets SIGCONT so it can handle the SIGTERM.
+    env.inject(&Fault::FreezeServer(sel(
+        "B",
+        ServerKind::SipServer,
+        Some(Role::Backup),
+    )))
+    .await
+    .unwrap();
+    let g = env
+        .inject(&Fault::StopServer(sel(
+            "B",
+            ServerKind::SipServer,
+            Some(Role::Backup),
+        )))
+        .await
+        .unwrap();
+    assert!(
+        g.actions()[0].contains("exited gracefully"),
+        "{:?}",
+        g.actions()
+    );
+    // And one left frozen for the reset to thaw.
+    env.inject(&Fault::FreezeServer(sel(
+        "B",
+        ServerKind::SipServer,
+        Some(Role::Primary),
+    )))
+    .await
+    .unwrap();
     env.reset().await.expect("reset");
     assert_eq!(env.pending_faults(), 0);
     for i in env.instances() {
