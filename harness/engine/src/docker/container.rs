@@ -27,8 +27,6 @@ const OUTPUT_TAIL_BYTES: usize = 2048;
 pub enum Readiness {
     /// An output line starting with this prefix (bc-mock prints `bc-mock ready ...` on stdout).
     StdoutLine(String),
-    /// An HTTP GET on this published container port and path answers 2xx.
-    Http { container_port: u16, path: String },
 }
 
 /// Everything needed to create one container.
@@ -53,8 +51,8 @@ pub struct ContainerSpec {
 /// What a start observed.
 #[derive(Debug)]
 pub struct Started {
-    /// The ready line, for [`Readiness::StdoutLine`].
-    pub ready_line: Option<String>,
+    /// The ready line.
+    pub ready_line: String,
     pub elapsed: Duration,
     /// Resolves when this incarnation's process exits (its output stream ends), whatever the reason.
     pub exited: tokio::sync::oneshot::Receiver<()>,
@@ -75,7 +73,6 @@ pub struct Container {
     docker: Docker,
     spec: ContainerSpec,
     id: String,
-    http: reqwest::Client,
     /// Container port -> host port, as of the last start.
     ports: Arc<Mutex<HashMap<u16, u16>>>,
 }
@@ -122,20 +119,10 @@ impl Container {
                     "creating container {}",
                     spec.name
                 )))?;
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| DockerError::Control {
-                what: "client".into(),
-                url: String::new(),
-                detail: e.to_string(),
-            })?;
         let container = Container {
             docker: docker.clone(),
             spec,
             id: created.id,
-            http,
             ports: Arc::default(),
         };
         if let Err(e) = container.upload_files().await {
@@ -250,11 +237,12 @@ impl Container {
             .start_container(&self.id, None)
             .await
             .map_err(DockerError::api(format!("starting {}", self.spec.name)))?;
-        self.refresh_ports().await?;
         let mut output = attached.output;
         let wait = self.wait_ready(&mut output);
         match tokio::time::timeout(self.spec.ready_timeout, wait).await {
             Ok(Ok(ready_line)) => {
+                // Read once ready: a process that exits at once has no ports, and its exit is the better error.
+                self.refresh_ports().await?;
                 // Keep draining the attached output: its end is the exit of this incarnation.
                 let (tx, exited) = tokio::sync::oneshot::channel();
                 tokio::spawn(async move {
@@ -286,50 +274,30 @@ impl Container {
                     > + Send,
             >,
         >,
-    ) -> Result<Option<String>, DockerError> {
-        let mut stdout = String::new();
+    ) -> Result<String, DockerError> {
+        let Readiness::StdoutLine(prefix) = &self.spec.readiness;
+        let mut pending = String::new();
         let mut tail = String::new();
-        let mut http_probe = tokio::time::interval(Duration::from_millis(25));
-        loop {
-            tokio::select! {
-                item = output.next() => match item {
-                    // Ready lines are looked for on stdout and stderr alike: what matters is the words.
-                    Some(Ok(out @ (bollard::container::LogOutput::StdOut { .. }
-                        | bollard::container::LogOutput::StdErr { .. }))) => {
-                        let text = String::from_utf8_lossy(&out.into_bytes()).into_owned();
-                        push_tail(&mut tail, &text);
-                        stdout.push_str(&text);
-                        // Only complete lines count: a chunk may end in the middle of the ready line.
-                        while let Some(end) = stdout.find('\n') {
-                            let line: String = stdout.drain(..=end).collect();
-                            let line = line.trim_end();
-                            if let Readiness::StdoutLine(prefix) = &self.spec.readiness {
-                                if line.starts_with(prefix.as_str()) {
-                                    return Ok(Some(line.to_string()));
-                                }
-                            }
-                        }
-                    }
-                    Some(Ok(other)) => push_tail(&mut tail, &String::from_utf8_lossy(&other.into_bytes())),
-                    Some(Err(_)) | None => {
-                        let code = self.exit_code().await;
-                        return Err(DockerError::Exited { name: self.spec.name.clone(), code, output: tail });
-                    }
-                },
-                _ = http_probe.tick(), if matches!(self.spec.readiness, Readiness::Http { .. }) => {
-                    if let Readiness::Http { container_port, path } = &self.spec.readiness {
-                        let port = self.host_port(*container_port).ok_or_else(|| DockerError::Topology(
-                            format!("{}: readiness port {container_port} is not published", self.spec.name)))?;
-                        let url = format!("http://127.0.0.1:{port}{path}");
-                        if let Ok(resp) = self.http.get(&url).timeout(Duration::from_millis(500)).send().await {
-                            if resp.status().is_success() {
-                                return Ok(None);
-                            }
-                        }
-                    }
+        while let Some(Ok(out)) = output.next().await {
+            // Ready lines are looked for on stdout and stderr alike: what matters is the words.
+            let text = String::from_utf8_lossy(&out.into_bytes()).into_owned();
+            push_tail(&mut tail, &text);
+            pending.push_str(&text);
+            // Only complete lines count: a chunk may end in the middle of the ready line.
+            while let Some(end) = pending.find('\n') {
+                let line: String = pending.drain(..=end).collect();
+                if line.starts_with(prefix.as_str()) {
+                    return Ok(line.trim_end().to_string());
                 }
             }
         }
+        // The output ended: the process exited before it was ready.
+        let code = self.exit_code().await;
+        Err(DockerError::Exited {
+            name: self.spec.name.clone(),
+            code,
+            output: tail,
+        })
     }
 
     async fn exit_code(&self) -> Option<i64> {
