@@ -1,0 +1,313 @@
+//! The kill matrix: the certification suites against the reference desktop (every run passes) and
+//! against each faulty desktop (`--defect NAME`: some run of the rule it breaks must fail).
+//! Slow (tens of minutes): `cargo test -p bc-engine --test kill_matrix -- --ignored --nocapture`;
+//! `BC_KILL_MATRIX_ONLY=reference,thrash` selects rows, `BC_KILL_MATRIX_JOBS` sets parallelism.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use bc_engine::check::Verdict;
+use bc_engine::env::RuntimeKind;
+use bc_engine::run::{parse_capabilities, run, RunEvent, RunOptions, ScenarioResult};
+use tokio::sync::{mpsc, watch};
+
+/// One row: name, desktop flags, declared capabilities, suite files, rule it breaks (None: must pass).
+struct Row {
+    name: &'static str,
+    flags: &'static str,
+    caps: &'static str,
+    suites: &'static [&'static str],
+    breaks: Option<&'static str>,
+}
+
+const BASE: &str = "stat_server,auto_answer";
+
+const ROWS: &[Row] = &[
+    Row {
+        name: "reference",
+        flags: "",
+        caps: BASE,
+        suites: &[""],
+        breaks: None,
+    },
+    Row {
+        name: "reference --failback",
+        flags: "--failback",
+        caps: "stat_server,auto_answer,failback",
+        suites: &["bc12-failback.yaml"],
+        breaks: None,
+    },
+    Row {
+        name: "reference --stat-loss-triggers-dr",
+        flags: "--stat-loss-triggers-dr",
+        caps: "stat_server,auto_answer,stat_loss_triggers_dr",
+        suites: &["bc08-stat-server.yaml"],
+        breaks: None,
+    },
+    Row {
+        name: "never-switches",
+        flags: "--defect never-switches",
+        caps: BASE,
+        suites: &["bc04-bc05-loss-of-login.yaml"],
+        breaks: Some("BC-4"),
+    },
+    Row {
+        name: "slow-switch",
+        flags: "--defect slow-switch",
+        caps: BASE,
+        suites: &["bc04-bc05-loss-of-login.yaml"],
+        breaks: Some("BC-4"),
+    },
+    Row {
+        name: "no-keepalive",
+        flags: "--defect no-keepalive",
+        caps: BASE,
+        suites: &["bc06-one-peer.yaml"],
+        breaks: Some("BC-6"),
+    },
+    Row {
+        name: "switch-on-ha",
+        flags: "--defect switch-on-ha",
+        caps: BASE,
+        suites: &["bc07-ha-failover.yaml"],
+        breaks: Some("BC-7"),
+    },
+    Row {
+        name: "dual-login",
+        flags: "--defect dual-login",
+        caps: BASE,
+        suites: &["bc06-one-peer.yaml"],
+        breaks: Some("BC-6"),
+    },
+    Row {
+        name: "ignore-hierarchy",
+        flags: "--defect ignore-hierarchy",
+        caps: BASE,
+        suites: &["bc01-bc02-preferred-site.yaml"],
+        breaks: Some("BC-2"),
+    },
+    Row {
+        name: "leave-config-server",
+        flags: "--defect leave-config-server",
+        caps: BASE,
+        suites: &["bc04-bc05-loss-of-login.yaml"],
+        breaks: Some("BC-5"),
+    },
+    Row {
+        name: "leave-stat-server",
+        flags: "--defect leave-stat-server",
+        caps: BASE,
+        suites: &["bc04-bc05-loss-of-login.yaml"],
+        breaks: Some("BC-5"),
+    },
+    Row {
+        name: "thrash",
+        flags: "--defect thrash",
+        caps: BASE,
+        suites: &["bc11-flapping.yaml"],
+        breaks: Some("BC-11"),
+    },
+    Row {
+        name: "give-up",
+        flags: "--defect give-up",
+        caps: BASE,
+        suites: &["bc09-liveness.yaml"],
+        breaks: Some("BC-9"),
+    },
+    Row {
+        name: "no-dn-reregister",
+        flags: "--defect no-dn-reregister",
+        caps: BASE,
+        suites: &["bc10-calls.yaml"],
+        breaks: Some("BC-10"),
+    },
+    Row {
+        name: "cache-preferred",
+        flags: "--defect cache-preferred",
+        caps: BASE,
+        suites: &["bc01-bc02-preferred-site.yaml"],
+        breaks: Some("BC-2"),
+    },
+    Row {
+        name: "stat-loss-dr",
+        flags: "--defect stat-loss-dr",
+        caps: BASE,
+        suites: &["bc08-stat-server.yaml"],
+        breaks: Some("BC-8"),
+    },
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+fn bin_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::var_os("BC_BIN_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let exe = std::env::current_exe().expect("test exe");
+                exe.parent()
+                    .and_then(Path::parent)
+                    .expect("target dir")
+                    .to_path_buf()
+            });
+        let names = ["bc-mock", "bc-toxiproxy", "bc-reference-desktop"];
+        if names.iter().any(|n| !dir.join(n).is_file()) {
+            let st = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "-p",
+                    "bc-mock",
+                    "-p",
+                    "bc-toxiproxy",
+                    "-p",
+                    "bc-desktops",
+                    "--bins",
+                ])
+                .current_dir(root())
+                .status()
+                .expect("cargo build");
+            assert!(st.success(), "building the binaries failed");
+        }
+        dir
+    })
+    .clone()
+}
+
+async fn run_row(row: &Row, jobs: usize, budget: Duration) -> Vec<ScenarioResult> {
+    let cert = root().join("suites/certification");
+    let paths = row
+        .suites
+        .iter()
+        .map(|s| {
+            if s.is_empty() {
+                cert.clone()
+            } else {
+                cert.join(s)
+            }
+        })
+        .collect();
+    let desktop = format!(
+        "{} {}",
+        bin_dir().join("bc-reference-desktop").display(),
+        row.flags
+    );
+    let mut o = RunOptions::new(paths, desktop.trim().to_string());
+    o.runtime = RuntimeKind::Local;
+    o.capabilities = parse_capabilities(row.caps).unwrap();
+    o.bin_dir = Some(bin_dir());
+    o.budget = Some(budget);
+    o.jobs = jobs;
+    o.seed = 1;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (_keep, cancel) = watch::channel(false);
+    let handle = tokio::spawn(run(o, cancel, tx));
+    let mut results = Vec::new();
+    while let Some(e) = rx.recv().await {
+        if let RunEvent::ScenarioFinished { result } = e {
+            results.push(*result);
+        }
+    }
+    handle.await.expect("runner task").expect("usable suites");
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "slow: runs the certification suites against the reference and 13 faulty desktops"]
+async fn kill_matrix() {
+    let only: Option<Vec<String>> = std::env::var("BC_KILL_MATRIX_ONLY")
+        .ok()
+        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
+    let jobs = std::env::var("BC_KILL_MATRIX_JOBS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    let budget = Duration::from_secs(10);
+    let mut table = vec![
+        "| desktop | suites | runs | pass | fail | inconclusive | error | skipped | verdict | first broken check |".to_string(),
+        "|---|---|---|---|---|---|---|---|---|---|".to_string(),
+    ];
+    let mut problems = Vec::new();
+    for row in ROWS {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|n| n == row.name))
+        {
+            continue;
+        }
+        let t0 = Instant::now();
+        let results = run_row(row, jobs, budget).await;
+        let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count();
+        let (pass, fail, inc, err, skip) = (
+            count(Verdict::Pass),
+            count(Verdict::Fail),
+            count(Verdict::Inconclusive),
+            count(Verdict::Error),
+            count(Verdict::Skipped),
+        );
+        let first = results
+            .iter()
+            .find_map(|r| {
+                r.failures
+                    .first()
+                    .map(|f| format!("{}: {}", r.info.id, f.check))
+            })
+            .unwrap_or_else(|| "-".into());
+        let verdict = match row.breaks {
+            None if fail + inc + err == 0 => "all pass".to_string(),
+            None => {
+                for r in results.iter().filter(|r| {
+                    matches!(
+                        r.verdict,
+                        Verdict::Fail | Verdict::Inconclusive | Verdict::Error
+                    )
+                }) {
+                    problems.push(format!(
+                        "{}: {} {:?} {:?} {:?}",
+                        row.name,
+                        r.info.id,
+                        r.verdict,
+                        r.failures.first().map(|f| &f.observed),
+                        r.errors
+                    ));
+                }
+                "FALSE ALARM".to_string()
+            }
+            Some(rule) if fail > 0 => format!("killed ({rule})"),
+            Some(rule) => {
+                problems.push(format!(
+                    "{}: no run failed ({rule} defect survived)",
+                    row.name
+                ));
+                "SURVIVED".to_string()
+            }
+        };
+        let suites = row
+            .suites
+            .iter()
+            .map(|s| if s.is_empty() { "all" } else { s })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let line = format!(
+            "| {} | {suites} | {} | {pass} | {fail} | {inc} | {err} | {skip} | {verdict} | {} |",
+            row.name,
+            results.len(),
+            first.replace('|', "/")
+        );
+        println!("{line}  ({:.0}s)", t0.elapsed().as_secs_f64());
+        table.push(line);
+    }
+    println!("\n{}", table.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "kill matrix problems:\n{}",
+        problems.join("\n")
+    );
+}
