@@ -8,3 +8,4 @@ pub mod observe;
 pub mod report;
 pub mod run;
 pub mod docker;
+pub mod explore;

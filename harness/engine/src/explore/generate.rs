@@ -1,0 +1,294 @@
+//! The state-aware schedule generator: a seeded ChaCha stream drives choices that the model
+//! accepts, so every schedule only heals what is broken and every checkpoint is meaningful.
+//! Same seed and config, same schedule (no clock, no global state).
+
+use bc_suite::{Level, Role, ServerKind, Site};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::model::{Model, Spec};
+use super::schedule::{
+    FaultOp, HealVia, Link, LinkKind, Member, Op, Schedule, TimedOp, FAULT_KINDS,
+};
+
+/// How schedules are drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenConfig {
+    /// Fewest operations (before the final heal and settling).
+    pub min_ops: usize,
+    /// Most operations.
+    pub max_ops: usize,
+    /// Fault keywords drawn (empty: every kind of the suite language).
+    pub focus: Vec<String>,
+    /// Longest pause before an operation, ms.
+    pub max_wait_ms: u64,
+    /// Probability that a fault targets the site where the desktop should be.
+    pub target_current: f64,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        GenConfig {
+            min_ops: 5,
+            max_ops: 30,
+            focus: Vec::new(),
+            max_wait_ms: 1500,
+            target_current: 0.75,
+        }
+    }
+}
+
+impl GenConfig {
+    /// Checks the focus names and the bounds; the error says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        for f in &self.focus {
+            if !FAULT_KINDS.contains(&f.as_str()) {
+                return Err(format!(
+                    "unknown fault kind `{f}` (known: {})",
+                    FAULT_KINDS.join(", ")
+                ));
+            }
+        }
+        if self.min_ops == 0 || self.min_ops > self.max_ops {
+            return Err(format!(
+                "invalid operation count range {}..{} (need 1 <= min <= max)",
+                self.min_ops, self.max_ops
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.target_current) {
+            return Err("target_current must be within 0..1".into());
+        }
+        Ok(())
+    }
+
+    fn kinds(&self) -> Vec<&'static str> {
+        if self.focus.is_empty() {
+            FAULT_KINDS.to_vec()
+        } else {
+            FAULT_KINDS
+                .iter()
+                .copied()
+                .filter(|k| self.focus.iter().any(|f| f == k))
+                .collect()
+        }
+    }
+}
+
+struct Gen<'a> {
+    rng: ChaCha8Rng,
+    cfg: &'a GenConfig,
+    spec: &'a Spec,
+}
+
+impl Gen<'_> {
+    fn site(&mut self, m: &Model) -> Site {
+        if self.rng.random_bool(self.cfg.target_current) {
+            m.current
+        } else {
+            m.current.other()
+        }
+    }
+
+    fn kind(&mut self) -> ServerKind {
+        let r = self.rng.random_range(0..100);
+        if r < 40 {
+            ServerKind::ConfigServer
+        } else if r < 85 || !self.spec.stat_server {
+            ServerKind::SipServer
+        } else {
+            ServerKind::StatServer
+        }
+    }
+
+    fn role(&mut self, m: &Model, site: Site, kind: ServerKind) -> Role {
+        let active = m.active_role(site, kind).unwrap_or(Role::Primary);
+        if self.rng.random_bool(0.75) {
+            active
+        } else if active == Role::Primary {
+            Role::Backup
+        } else {
+            Role::Primary
+        }
+    }
+
+    fn member(&mut self, m: &Model) -> Member {
+        let site = self.site(m);
+        let kind = self.kind();
+        let role = self.role(m, site, kind);
+        Member { site, kind, role }
+    }
+
+    fn link(&mut self, m: &Model) -> Link {
+        let site = self.site(m);
+        let r = self.rng.random_range(0..100);
+        if r < 20 {
+            Link {
+                site,
+                kind: None,
+                role: None,
+            }
+        } else {
+            let kind = self.kind();
+            let role = (r >= 80).then(|| self.role(m, site, kind));
+            Link {
+                site,
+                kind: Some(kind),
+                role,
+            }
+        }
+    }
+
+    fn fault(&mut self, m: &Model, kw: &str) -> FaultOp {
+        let r = &mut self.rng;
+        let level = [Level::Tenant, Level::AgentGroup, Level::Person][r.random_range(0..3)];
+        let any_site = Site::ALL[r.random_range(0..2)];
+        match kw {
+            "kill_site" => FaultOp::KillSite(self.site(m)),
+            "stop_site" => FaultOp::StopSite(self.site(m)),
+            "kill_server" => FaultOp::KillServer(self.member(m)),
+            "stop_server" => FaultOp::StopServer(self.member(m)),
+            "freeze_server" => FaultOp::FreezeServer(self.member(m)),
+            "ha_failover" => {
+                let s = self.site(m);
+                FaultOp::HaFailover(s, self.kind())
+            }
+            "ha_switchover" => {
+                let s = self.site(m);
+                FaultOp::HaSwitchover(s, self.kind())
+            }
+            "reject_logins" => {
+                let s = self.site(m);
+                FaultOp::RejectLogins(s, self.kind())
+            }
+            "flap" => {
+                let period_ms = self.rng.random_range(2..=8) * 500;
+                let count = self.rng.random_range(1..=3);
+                FaultOp::Flap {
+                    link: self.link(m),
+                    period_ms,
+                    count,
+                }
+            }
+            "set_preferred_site" => FaultOp::PreferredSite(level, Some(any_site)),
+            "clear_preferred_site" => FaultOp::PreferredSite(level, None),
+            "deliver_call" => FaultOp::DeliverCall(self.site(m)),
+            link_kw => {
+                // Degradations stay mild: a conformant desktop keeps working through them.
+                let k = match link_kw {
+                    "refuse" => LinkKind::Refuse,
+                    "black_hole" => LinkKind::BlackHole,
+                    "reset" => LinkKind::Reset,
+                    "latency" => LinkKind::Latency {
+                        ms: self.rng.random_range(2..=20) * 10,
+                        jitter_ms: self.rng.random_range(0..=5) * 10,
+                    },
+                    "jitter" => LinkKind::Jitter {
+                        ms: self.rng.random_range(1..=15) * 10,
+                    },
+                    "bandwidth" => LinkKind::Bandwidth {
+                        kb_per_s: self.rng.random_range(16..=256),
+                    },
+                    "slow_close" => LinkKind::SlowClose {
+                        delay_ms: self.rng.random_range(1..=15) * 100,
+                    },
+                    "limit_data" => LinkKind::LimitData {
+                        bytes: self.rng.random_range(1..=4) * 1_000_000,
+                    },
+                    _ => {
+                        let average_size = self.rng.random_range(32..=256);
+                        LinkKind::Slicer {
+                            average_size,
+                            size_variation: self.rng.random_range(0..average_size / 2),
+                            delay_us: self.rng.random_range(0..=5) * 100,
+                        }
+                    }
+                };
+                FaultOp::Link(self.link(m), k)
+            }
+        }
+    }
+
+    fn wait(&mut self) -> u64 {
+        if self.rng.random_bool(0.3) {
+            0
+        } else {
+            self.rng
+                .random_range(2..=(self.cfg.max_wait_ms / 50).max(2))
+                * 50
+        }
+    }
+}
+
+/// Draws a schedule for a seed. Pure: the same seed, spec and config give the same schedule.
+pub fn generate(seed: u64, spec: &Spec, cfg: &GenConfig) -> Schedule {
+    let mut g = Gen {
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        cfg,
+        spec,
+    };
+    let kinds = cfg.kinds();
+    let n = g
+        .rng
+        .random_range(cfg.min_ops..=cfg.max_ops.max(cfg.min_ops));
+    let mut m = Model::new(spec);
+    let mut ops = Vec::new();
+    let mut next_id = 1u32;
+    let mut attempts = 0;
+    while ops.len() < n && attempts < n * 60 {
+        attempts += 1;
+        // Choices are made after the pause (a pause can end a flap).
+        let wait_ms = g.wait();
+        let mut probe = m.clone();
+        probe.advance(wait_ms);
+        let active: Vec<u32> = probe.active().keys().copied().collect();
+        let w_heal = if active.is_empty() {
+            0
+        } else {
+            2 + 2 * active.len() as u32
+        };
+        let w_check = if probe.can(&Op::Checkpoint) { 3 } else { 0 };
+        let w_fault = if kinds.is_empty() {
+            0
+        } else if active.len() >= 3 {
+            2
+        } else {
+            6
+        };
+        let total = w_heal + w_check + w_fault;
+        if total == 0 {
+            break;
+        }
+        let pick = g.rng.random_range(0..total);
+        let op = if pick < w_heal {
+            let id = active[g.rng.random_range(0..active.len())];
+            let via = if g.rng.random_bool(0.4) && probe.can_heal(id, HealVia::Restore) {
+                HealVia::Restore
+            } else if probe.can_heal(id, HealVia::Marker) {
+                HealVia::Marker
+            } else {
+                HealVia::Restore
+            };
+            Op::Heal { id, via }
+        } else if pick < w_heal + w_check {
+            Op::Checkpoint
+        } else {
+            let kw = kinds[g.rng.random_range(0..kinds.len())];
+            Op::Fault {
+                id: next_id,
+                fault: g.fault(&probe, kw),
+            }
+        };
+        if !probe.can(&op) {
+            continue;
+        }
+        let t = TimedOp { wait_ms, op };
+        if let Op::Fault { .. } = op {
+            next_id += 1;
+        }
+        m.apply(&t);
+        ops.push(t);
+    }
+    let s = Schedule { seed, ops };
+    // Waits can end flaps early; resolving keeps exactly what is valid in order.
+    super::model::resolve(&s, spec).schedule(seed)
+}

@@ -1,0 +1,358 @@
+//! Pure tests of chaos exploration: the generator is deterministic and state-aware, every
+//! schedule becomes a valid suite, and the shrinker (driven by a closure) finds small failures.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bc_engine::explore::{
+    emit, generate, resolve, shrink, FaultOp, GenConfig, HealVia, Link, LinkKind, Model, Op,
+    Outcome, Schedule, ShrinkLimits, Spec, StopReason, SuiteMeta, TimedOp, FAULT_KINDS,
+};
+use bc_suite::{PlanOptions, Site};
+use proptest::prelude::*;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn spec() -> Spec {
+    Spec::new(5000, Site::B)
+}
+
+fn meta(seed: u64) -> SuiteMeta {
+    SuiteMeta {
+        suite_id: format!("explore-{seed}"),
+        scenario_id: "case".into(),
+        agent: "agent1001".into(),
+        config: "fixtures/config/default.yaml".into(),
+        header: vec![format!("seed {seed}"), "two\nlines".into()],
+    }
+}
+
+fn suite_text(s: &Schedule) -> String {
+    emit(&resolve(s, &spec()), &spec(), &meta(s.seed))
+}
+
+#[test]
+fn the_same_seed_gives_the_same_schedule() {
+    let cfg = GenConfig::default();
+    for seed in [0u64, 1, 42, 7_777_777, u64::MAX] {
+        let a = generate(seed, &spec(), &cfg);
+        let b = generate(seed, &spec(), &cfg.clone());
+        assert_eq!(a, b, "seed {seed}");
+        assert_eq!(suite_text(&a), suite_text(&b));
+    }
+    // Different seeds explore different schedules.
+    let distinct: BTreeSet<String> = (0..20u64)
+        .map(|s| format!("{:?}", generate(s, &spec(), &cfg).ops))
+        .collect();
+    assert!(distinct.len() >= 19, "{}", distinct.len());
+}
+
+#[test]
+fn every_fault_kind_is_drawn_and_faults_overlap() {
+    let cfg = GenConfig::default();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut overlapping = 0;
+    let mut zero_waits = 0;
+    for seed in 0..300u64 {
+        let s = generate(seed, &spec(), &cfg);
+        let mut m = Model::new(&spec());
+        for t in &s.ops {
+            if let Op::Fault { fault, .. } = t.op {
+                seen.insert(fault.keyword());
+            }
+            if t.wait_ms == 0 {
+                zero_waits += 1;
+            }
+            m.apply(t);
+            if m.active().len() >= 2 {
+                overlapping += 1;
+            }
+        }
+    }
+    let missing: Vec<&&str> = FAULT_KINDS.iter().filter(|k| !seen.contains(**k)).collect();
+    assert!(missing.is_empty(), "never drawn: {missing:?}");
+    assert!(overlapping > 50, "faults rarely overlap: {overlapping}");
+    assert!(zero_waits > 50);
+}
+
+#[test]
+fn focus_restricts_the_fault_kinds() {
+    let cfg = GenConfig {
+        focus: vec!["black_hole".into(), "freeze_server".into()],
+        ..GenConfig::default()
+    };
+    for seed in 0..50u64 {
+        for t in generate(seed, &spec(), &cfg).ops {
+            if let Op::Fault { fault, .. } = t.op {
+                assert!(
+                    matches!(
+                        fault,
+                        FaultOp::Link(_, LinkKind::BlackHole) | FaultOp::FreezeServer(_)
+                    ),
+                    "{fault:?}"
+                );
+            }
+        }
+    }
+    assert!(GenConfig {
+        focus: vec!["kil_site".into()],
+        ..GenConfig::default()
+    }
+    .validate()
+    .unwrap_err()
+    .contains("unknown fault kind `kil_site`"));
+}
+
+#[test]
+fn a_checkpoint_expects_the_clean_site_when_the_other_is_broken() {
+    let s = Schedule {
+        seed: 1,
+        ops: vec![
+            TimedOp {
+                wait_ms: 100,
+                op: Op::Fault {
+                    id: 1,
+                    fault: FaultOp::Link(
+                        Link {
+                            site: Site::B,
+                            kind: Some(bc_suite::ServerKind::SipServer),
+                            role: None,
+                        },
+                        LinkKind::BlackHole,
+                    ),
+                },
+            },
+            TimedOp {
+                wait_ms: 0,
+                op: Op::Checkpoint,
+            },
+            TimedOp {
+                wait_ms: 0,
+                op: Op::Heal {
+                    id: 1,
+                    via: HealVia::Marker,
+                },
+            },
+            // Healing twice is healing what is not broken: dropped.
+            TimedOp {
+                wait_ms: 0,
+                op: Op::Heal {
+                    id: 1,
+                    via: HealVia::Marker,
+                },
+            },
+        ],
+    };
+    let r = resolve(&s, &spec());
+    assert_eq!(r.ops.len(), 3);
+    assert_eq!(r.ops[1].expect_site, Some(Site::A));
+    assert_eq!(r.max_switchovers, 1);
+    let text = suite_text(&s);
+    assert!(
+        text.contains("black_hole: {link: B/sip_server, marker: f1}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("wait: 5s\n      - expect_logged_in: {site: A, from: f1}"),
+        "{text}"
+    );
+    assert!(text.contains("- heal: f1\n"), "{text}");
+    assert!(
+        text.contains("max_switchovers: {count: 1, per: 1h}"),
+        "{text}"
+    );
+    assert!(
+        text.starts_with("# seed 1\n# two\n# lines\nversion: 1\n"),
+        "{text}"
+    );
+}
+
+fn load_and_plan(text: &str) -> Result<usize, String> {
+    let loaded = bc_suite::load_str("explore.yaml", text, &repo())
+        .map_err(|d| bc_suite::render_plain(&d.errors))?;
+    let planned = bc_suite::plan(&loaded, &PlanOptions::default()).map_err(|e| e.to_string())?;
+    Ok(planned[0].steps.len())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_schedules_are_valid_healed_suites(seed in any::<u64>(), min in 1usize..8, extra in 0usize..25) {
+        let cfg = GenConfig { min_ops: min, max_ops: min + extra, ..GenConfig::default() };
+        let s = generate(seed, &spec(), &cfg);
+        prop_assert!(s.ops.len() <= cfg.max_ops);
+        // Generated in model order: resolving keeps every operation (only heals what is broken).
+        prop_assert_eq!(&resolve(&s, &spec()).schedule(seed), &s);
+        let mut m = Model::new(&spec());
+        let mut injected = HashMap::new();
+        for t in &s.ops {
+            let mut probe = m.clone();
+            probe.advance(t.wait_ms);
+            prop_assert!(probe.can(&t.op), "{:?}", t);
+            if let Op::Heal { id, .. } = t.op {
+                prop_assert!(injected.contains_key(&id), "heal before its fault");
+                prop_assert!(probe.active().contains_key(&id), "healing what is not broken");
+            }
+            if let Op::Fault { id, fault } = t.op {
+                injected.insert(id, fault);
+            }
+            m.apply(t);
+        }
+        let text = suite_text(&s);
+        prop_assert!(text.contains("      - mark: final\n      - heal: all\n"));
+        let steps = load_and_plan(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert!(steps >= s.ops.len());
+    }
+
+    #[test]
+    fn resolving_is_idempotent_on_any_sub_schedule(seed in any::<u64>(), drop_mask in any::<u32>()) {
+        let s = generate(seed, &spec(), &GenConfig { min_ops: 5, max_ops: 20, ..GenConfig::default() });
+        let ops: Vec<TimedOp> = s.ops.iter().enumerate().filter(|(i, _)| drop_mask & (1 << (i % 32)) == 0).map(|(_, o)| *o).collect();
+        let once = resolve(&Schedule { seed, ops }, &spec()).schedule(seed);
+        let twice = resolve(&once, &spec()).schedule(seed);
+        prop_assert_eq!(&once, &twice);
+        let text = suite_text(&once);
+        load_and_plan(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+    }
+}
+
+/// A fake desktop without keep-alive: it fails whenever a black hole at the site it sits on is
+/// followed by a checkpoint.
+fn fake_no_keepalive(s: &Schedule) -> Outcome {
+    let r = resolve(s, &spec());
+    let mut m = Model::new(&spec());
+    let mut desk = Site::B;
+    let mut holed = false;
+    for o in &r.ops {
+        m.apply(&o.op);
+        match o.op.op {
+            Op::Fault {
+                fault: FaultOp::Link(l, LinkKind::BlackHole),
+                ..
+            } if l.site == desk && l.kind != Some(bc_suite::ServerKind::StatServer) => holed = true,
+            Op::Checkpoint if holed && o.expect_site.is_some_and(|s| s != desk) => {
+                return Outcome::Fail {
+                    signature: "expect_logged_in".into(),
+                }
+            }
+            _ => {}
+        }
+        if !holed {
+            desk = m.current;
+        }
+    }
+    Outcome::Pass
+}
+
+#[test]
+fn the_shrinker_finds_a_two_step_failure() {
+    let cfg = GenConfig {
+        min_ops: 15,
+        max_ops: 30,
+        focus: vec!["black_hole".into(), "latency".into(), "kill_server".into()],
+        ..GenConfig::default()
+    };
+    let mut checked = 0;
+    for seed in 0..200u64 {
+        let s = generate(seed, &spec(), &cfg);
+        if fake_no_keepalive(&s) == Outcome::Pass {
+            continue;
+        }
+        checked += 1;
+        let mut runs = 0;
+        let out = shrink(
+            &s,
+            "expect_logged_in",
+            &spec(),
+            ShrinkLimits {
+                max_runs: 500,
+                max_time: Duration::from_secs(60),
+            },
+            None,
+            |c| {
+                runs += 1;
+                fake_no_keepalive(c)
+            },
+        );
+        assert_eq!(out.runs, runs);
+        assert_eq!(out.stop, StopReason::Minimal);
+        assert!(matches!(
+            fake_no_keepalive(&out.schedule),
+            Outcome::Fail { .. }
+        ));
+        assert_eq!(out.schedule.ops.len(), 2, "{:?}", out.schedule);
+        assert!(out.schedule.ops.iter().all(|o| o.wait_ms == 0));
+        if checked == 5 {
+            break;
+        }
+    }
+    assert!(checked >= 3, "too few failing schedules: {checked}");
+}
+
+#[test]
+fn the_shrinker_respects_its_caps_and_the_signature() {
+    let cfg = GenConfig {
+        min_ops: 20,
+        max_ops: 30,
+        focus: vec!["black_hole".into()],
+        ..GenConfig::default()
+    };
+    let s = (0..100u64)
+        .map(|seed| generate(seed, &spec(), &cfg))
+        .find(|s| fake_no_keepalive(s) != Outcome::Pass)
+        .expect("a failing schedule");
+    let out = shrink(
+        &s,
+        "expect_logged_in",
+        &spec(),
+        ShrinkLimits {
+            max_runs: 3,
+            max_time: Duration::from_secs(60),
+        },
+        None,
+        fake_no_keepalive,
+    );
+    assert_eq!(out.runs, 3);
+    assert_eq!(out.stop, StopReason::Runs);
+    // A failure of another kind never counts as reproducing.
+    let out = shrink(
+        &s,
+        "invariant never_logged_in_at_both_peers",
+        &spec(),
+        ShrinkLimits::default(),
+        None,
+        fake_no_keepalive,
+    );
+    assert_eq!(out.accepted, 0);
+    assert_eq!(out.schedule, resolve(&s, &spec()).schedule(s.seed));
+    let out = shrink(
+        &s,
+        "expect_logged_in",
+        &spec(),
+        ShrinkLimits {
+            max_runs: 100,
+            max_time: Duration::ZERO,
+        },
+        None,
+        fake_no_keepalive,
+    );
+    assert_eq!((out.runs, out.stop), (0, StopReason::Time));
+}
+
+#[test]
+#[ignore]
+fn print_example() {
+    let s = generate(
+        std::env::var("SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(3),
+        &spec(),
+        &GenConfig::default(),
+    );
+    println!("{}", suite_text(&s));
+}
