@@ -228,3 +228,87 @@ async fn defect_never_switches_fails_bc4_and_usage_errors_are_reported() {
     .await;
     assert!(bad.unwrap_err().to_string().contains("not found"));
 }
+
+fn one_scenario_suite(dir: &Path, steps: &str) -> PathBuf {
+    let config = root().join("fixtures/config/default.yaml");
+    let text = format!(
+        "version: 1\nid: e2e-one\nagent: agent1001\nconfig: {}\nbudget: 10s\nscenarios:\n  - id: only\n    rules: [BC-4]\n    steps:\n{steps}",
+        config.display()
+    );
+    let p = dir.join("one.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_desktop_exit_is_a_failure_with_its_log_tail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = one_scenario_suite(tmp.path(), "      - expect_logged_in: {site: B}\n");
+    let desktop = r#"/bin/sh -c "echo reading configuration; echo boom >&2; exit 7""#.to_string();
+    let (code, _) = tokio::time::timeout(
+        Duration::from_secs(60),
+        run_and_report(opts(vec![suite], desktop), reporters(tmp.path()), never()),
+    )
+    .await
+    .expect("run finished")
+    .expect("usable input");
+    assert_eq!(code, exit::FAILED);
+    let xml = std::fs::read_to_string(tmp.path().join("out/junit.xml")).unwrap();
+    assert!(xml.contains("desktop exited early with code 7"), "{xml}");
+    assert!(xml.contains("boom"), "{xml}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_heals_kills_and_reports_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = one_scenario_suite(
+        tmp.path(),
+        "      - expect_logged_in: {site: B}\n      - kill_site: B\n      - wait: 60s\n",
+    );
+    let desktop = bin_dir().join("bc-reference-desktop").display().to_string();
+    let (tx, rx) = watch::channel(false);
+    let t0 = std::time::Instant::now();
+    let run = tokio::spawn(run_and_report(
+        opts(vec![suite], desktop),
+        reporters(tmp.path()),
+        rx,
+    ));
+    // Interrupt once the fault is in place (the scenario then waits 60 s).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    tx.send(true).unwrap();
+    let (code, _) = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("stopped promptly")
+        .unwrap()
+        .unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(40));
+    assert_eq!(code, exit::HARNESS_ERROR);
+    let journal: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("out/journal.json")).unwrap(),
+    )
+    .unwrap();
+    let events = journal["events"].as_array().unwrap();
+    let result = &events
+        .iter()
+        .find(|e| e["event"] == "scenario_finished")
+        .unwrap()["result"];
+    assert_eq!(result["verdict"], "error");
+    assert!(result["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("interrupted"));
+    let finished = events
+        .iter()
+        .find(|e| e["event"] == "run_finished")
+        .unwrap();
+    assert_eq!(finished["summary"]["interrupted"], true);
+    // The desktop process is gone.
+    let entries = result["timeline"]["entries"].as_array().unwrap();
+    let pid = entries.iter().find(|e| e["desktop"] == "started").unwrap()["pid"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "desktop {pid} still running"
+    );
+}
