@@ -70,6 +70,30 @@ pub fn describe(kind: &EntryKind) -> String {
                             .unwrap_or_default()
                     )
                 }
+                EventKind::AgentStateChanged {
+                    dn,
+                    agent_id,
+                    state,
+                } => {
+                    format!("agent_state_changed {agent_id} on {dn} -> {state:?}")
+                }
+                EventKind::DnUnregistered { dn } => format!("dn_unregistered {dn}"),
+                EventKind::CallRinging { dn, conn_id, .. } => {
+                    format!("call_ringing {conn_id} on {dn}")
+                }
+                EventKind::CallAnswered { dn, conn_id } => {
+                    format!("call_answered {conn_id} on {dn}")
+                }
+                EventKind::CallRedirected { dn, to_site } => {
+                    format!("call_redirected {dn} to {to_site}")
+                }
+                EventKind::RoleChanged { active } => {
+                    format!(
+                        "role_changed {}",
+                        if *active { "active" } else { "standby" }
+                    )
+                }
+                EventKind::LoginRejection { enabled } => format!("login_rejection {enabled}"),
                 EventKind::StatisticOpened { statistic_id, .. } => {
                     format!("statistic_opened {statistic_id}")
                 }

@@ -173,6 +173,31 @@ mod tests {
     }
 
     #[test]
+    fn profile_files_declare_capabilities() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("desk.yaml");
+        std::fs::write(
+            &p,
+            "name: my desktop\ncapabilities: [failback, stat_server]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            load_profile(&p).unwrap(),
+            vec![Capability::Failback, Capability::StatServer]
+        );
+        std::fs::write(&p, "capabilities: [teleport]\n").unwrap();
+        assert!(load_profile(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown capability `teleport`"));
+        std::fs::write(&p, "caps: []\n").unwrap();
+        assert!(load_profile(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("invalid profile"));
+    }
+
+    #[test]
     fn capabilities_parse_and_reject_unknown() {
         assert_eq!(
             parse_capabilities("stat_server, auto_answer").unwrap(),
