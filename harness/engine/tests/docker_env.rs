@@ -194,6 +194,7 @@ async fn environment_serves_desktops_through_the_proxy_and_takes_faults() {
         "restore restarted it"
     );
     assert_eq!(mock.status().incarnation, 2);
+    assert!(mock.status().pid.is_some());
     let h = health(&mock.control_url(), Duration::from_secs(2))
         .await
         .unwrap();

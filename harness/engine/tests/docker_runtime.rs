@@ -99,6 +99,10 @@ async fn environment_runs_on_containers() {
         (status.state, status.incarnation),
         (InstanceState::Running, 2)
     );
+    assert!(
+        status.pid.is_some(),
+        "the container's host pid is reported: {status:?}"
+    );
     env.health(&sip).await.unwrap();
 
     env.shutdown().await.unwrap();

@@ -75,6 +75,8 @@ pub struct Container {
     id: String,
     /// Container port -> host port, as of the last start.
     ports: Arc<Mutex<HashMap<u16, u16>>>,
+    /// Host pid of the container's process, as of the last start.
+    pid: Arc<Mutex<Option<u32>>>,
 }
 
 impl Container {
@@ -124,6 +126,7 @@ impl Container {
             spec,
             id: created.id,
             ports: Arc::default(),
+            pid: Arc::default(),
         };
         if let Err(e) = container.upload_files().await {
             container.remove().await;
@@ -153,13 +156,25 @@ impl Container {
             .copied()
     }
 
-    /// Reads the host ports the engine bound at this start.
+    /// Host pid of the process of the last start (informational: faults go through the engine).
+    pub fn pid(&self) -> Option<u32> {
+        *self.pid.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads the host ports the engine bound at this start, and the process's pid.
     async fn refresh_ports(&self) -> Result<(), DockerError> {
         let inspect = self
             .docker
             .inspect_container(&self.id, None)
             .await
             .map_err(DockerError::api(format!("inspecting {}", self.spec.name)))?;
+        let pid = inspect
+            .state
+            .as_ref()
+            .and_then(|s| s.pid)
+            .and_then(|p| u32::try_from(p).ok())
+            .filter(|p| *p != 0);
+        *self.pid.lock().unwrap_or_else(|e| e.into_inner()) = pid;
         let bound = inspect
             .network_settings
             .and_then(|n| n.ports)

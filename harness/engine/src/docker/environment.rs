@@ -89,6 +89,8 @@ pub struct MockStatus {
     pub incarnation: u64,
     /// The control API of this incarnation (its host port may differ after a restart).
     pub control: SocketAddr,
+    /// Host pid of this incarnation's process while it runs.
+    pub pid: Option<u32>,
 }
 
 /// What to start.
@@ -458,6 +460,7 @@ impl DockerEnvironment {
                     state: RunState::Stopped,
                     incarnation: 0,
                     control: loopback(0),
+                    pid: None,
                 }),
                 op: tokio::sync::Mutex::new(()),
             }));
@@ -517,6 +520,7 @@ impl DockerEnvironment {
                 s.state = RunState::Running;
                 s.incarnation += 1;
                 s.control = m.control_addr();
+                s.pid = m.container.pid();
             })
             .incarnation;
         let (mock, hook) = (Arc::clone(m), self.topology.on_status.clone());
@@ -527,6 +531,7 @@ impl DockerEnvironment {
             let mut guard = mock.status.lock().unwrap_or_else(|e| e.into_inner());
             if guard.incarnation == incarnation && guard.state != RunState::Stopped {
                 guard.state = RunState::Stopped;
+                guard.pid = None;
                 let now = *guard;
                 drop(guard);
                 if let Some(hook) = hook {
@@ -595,7 +600,10 @@ impl DockerEnvironment {
         if m.container.state().await? != RunState::Stopped {
             m.container.kill().await?;
         }
-        self.set_status(m, |s| s.state = RunState::Stopped);
+        self.set_status(m, |s| {
+            s.state = RunState::Stopped;
+            s.pid = None;
+        });
         Ok(())
     }
 
@@ -613,7 +621,10 @@ impl DockerEnvironment {
             }
             RunState::Running => m.container.stop(self.topology.stop_grace).await?,
         };
-        self.set_status(m, |s| s.state = RunState::Stopped);
+        self.set_status(m, |s| {
+            s.state = RunState::Stopped;
+            s.pid = None;
+        });
         Ok(graceful)
     }
 
@@ -732,7 +743,10 @@ impl DockerEnvironment {
     pub async fn shutdown(&self) -> Result<SweepReport, DockerError> {
         self.removed.store(true, Ordering::SeqCst);
         for m in &self.mocks {
-            self.set_status(m, |s| s.state = RunState::Stopped);
+            self.set_status(m, |s| {
+                s.state = RunState::Stopped;
+                s.pid = None;
+            });
         }
         remove_run(&self.docker, &self.owner.run_id).await
     }
@@ -744,7 +758,10 @@ impl DockerEnvironment {
             return;
         }
         for m in &self.mocks {
-            self.set_status(m, |s| s.state = RunState::Stopped);
+            self.set_status(m, |s| {
+                s.state = RunState::Stopped;
+                s.pid = None;
+            });
         }
         let run_id = self.owner.run_id.clone();
         let cleanup = std::thread::spawn(move || {

@@ -98,6 +98,7 @@ impl DockerRuntime {
                     s.state = env_state(now.state);
                     s.incarnation = now.incarnation;
                     s.addrs.control = now.control;
+                    s.pid = now.pid;
                 });
             }
         }));
