@@ -37,6 +37,8 @@ pub struct BuildOptions {
     pub target_dir: PathBuf,
     /// Use these already-built static binaries (a dir holding bc-mock and bc-toxiproxy) instead of cargo.
     pub prebuilt_dir: Option<PathBuf>,
+    /// Let cargo's progress through to our stderr (for `bc-harness images build`); errors then say "see above".
+    pub show_cargo_output: bool,
 }
 
 impl Default for BuildOptions {
@@ -51,6 +53,7 @@ impl Default for BuildOptions {
             workspace,
             target_dir,
             prebuilt_dir: std::env::var_os("BC_STATIC_BIN_DIR").map(PathBuf::from),
+            show_cargo_output: false,
         }
     }
 }
@@ -83,7 +86,11 @@ pub async fn build_static_binaries(options: &BuildOptions) -> Result<PathBuf, Do
         .args(["-p", "bc-mock", "-p", "bc-toxiproxy", "--bins"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(if options.show_cargo_output {
+            Stdio::inherit()
+        } else {
+            Stdio::piped()
+        })
         .kill_on_drop(true)
         .output()
         .await
@@ -92,10 +99,14 @@ pub async fn build_static_binaries(options: &BuildOptions) -> Result<PathBuf, Do
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(DockerError::Cargo(format!(
-            "cargo exited with {}:\n{}",
-            output.status,
+        let detail = if options.show_cargo_output {
+            "see cargo's output above".to_string()
+        } else {
             tail.join("\n")
+        };
+        return Err(DockerError::Cargo(format!(
+            "cargo exited with {}:\n{detail}",
+            output.status
         )));
     }
     Ok(options.target_dir.join(STATIC_TARGET).join("release"))

@@ -2,6 +2,7 @@
 //! Images are built locally FROM scratch (no registry); everything created carries owner labels and is removed.
 
 pub mod client;
+pub mod commands;
 pub mod container;
 pub mod environment;
 pub mod error;

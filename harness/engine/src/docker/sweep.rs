@@ -165,3 +165,37 @@ async fn remove_selected(docker: &Docker, select: Select<'_>) -> Result<SweepRep
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels_of(owner: &RunOwner) -> HashMap<String, String> {
+        owner.labels()
+    }
+
+    #[test]
+    fn stale_means_owner_gone_and_clean_means_everything() {
+        let live = RunOwner::current();
+        let mut dead = RunOwner::current();
+        dead.pid_start = dead.pid_start.map(|s| s + 1);
+        let mut broken = HashMap::new();
+        broken.insert(OWNED.to_string(), "true".to_string());
+
+        assert!(
+            !Select::Dead.wants(&labels_of(&live)),
+            "a live run is left alone"
+        );
+        assert!(Select::Dead.wants(&labels_of(&dead)));
+        assert!(
+            Select::Dead.wants(&broken),
+            "owned but unreadable: nobody protects it"
+        );
+        for l in [labels_of(&live), labels_of(&dead), broken.clone()] {
+            assert!(Select::All.wants(&l));
+        }
+        assert!(Select::Run(&live.run_id).wants(&labels_of(&live)));
+        assert!(!Select::Run(&live.run_id).wants(&labels_of(&dead)));
+        assert!(!Select::Run(&live.run_id).wants(&broken));
+    }
+}
