@@ -2,15 +2,39 @@
 //! file, a kill healed by reset, and nothing left after shutdown. Skips loudly without a Docker engine.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bc_engine::docker::{self, images, labels, BuildOptions, DockerRuntime};
-use bc_engine::env::{EnvConfig, Environment, InstanceId, InstanceState, RuntimeKind, Topology};
+use bc_engine::env::bins::find_binary;
+use bc_engine::env::{
+    DesktopSpec, EnvConfig, Environment, InstanceId, InstanceState, RuntimeKind, Topology,
+    CONFIG_PLACEHOLDER,
+};
 use bc_protocol::{
     decode_line, encode_line, EventKind, Message, Role, ServerKind, PROTOCOL_VERSION,
 };
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+/// The reference desktop binary, built once if the target dir does not have it yet.
+fn reference_desktop() -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let find = || find_binary(None, "bc-reference-desktop", "bc-desktops");
+    if let Ok(p) = find() {
+        return p;
+    }
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "bc-desktops", "--bins"])
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "cargo build -p bc-desktops --bins failed");
+    });
+    find().unwrap_or_else(|e| panic!("{e}"))
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn environment_runs_on_containers() {
@@ -85,6 +109,30 @@ async fn environment_runs_on_containers() {
         ),
         "{line}"
     );
+
+    // The reference desktop, given only the connection file, logs in at agent1001's preferred site (B).
+    let desktop_bin = reference_desktop();
+    let config = env.write_connection_file("agent1001").unwrap();
+    let spec = DesktopSpec::from_argv(vec![
+        desktop_bin.display().to_string(),
+        "--config".into(),
+        CONFIG_PLACEHOLDER.into(),
+    ])
+    .unwrap();
+    let desktop = spec.spawn(&config).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ev = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no agent login; desktop log: {:?}", desktop.log_tail()))
+            .unwrap();
+        if let EventKind::AgentLogin { agent_id, .. } = &ev.kind {
+            assert_eq!((agent_id.as_str(), ev.site.as_str()), ("1001", "B"));
+            assert_eq!(ev.server, ServerKind::SipServer);
+            break;
+        }
+    }
+    desktop.terminate().await.unwrap();
 
     // A killed container is Down; reset starts it again as a new incarnation.
     let sip = InstanceId::new("B", ServerKind::SipServer, Role::Primary);
