@@ -18,10 +18,14 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 /// Env var telling the child test it is the process to be SIGKILLed.
 const CHILD_ENV: &str = "BC_DOCKER_TEST_CHILD";
 
-/// The engine, or `None` after printing why the test is skipped.
-async fn docker_or_skip(test: &str) -> Option<Docker> {
+/// Tests of this binary run one at a time: an environment's start sweeps dead runs, which would race with
+/// the sweep test, and the engine serialises most work anyway.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The engine and this test's turn, or `None` after printing why the test is skipped.
+async fn docker_or_skip(test: &str) -> Option<(Docker, tokio::sync::MutexGuard<'static, ()>)> {
     match docker::connect().await {
-        Ok(d) => Some(d),
+        Ok(d) => Some((d, SERIAL.lock().await)),
         Err(e) => {
             eprintln!("SKIPPED {test}: {e} (these tests need a Docker engine)");
             None
@@ -100,7 +104,8 @@ async fn health(url: &str, timeout: Duration) -> Result<serde_json::Value, Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_are_static_scratch_images_tagged_by_content() {
-    let Some(docker) = docker_or_skip("images_are_static_scratch_images_tagged_by_content").await
+    let Some((docker, _serial)) =
+        docker_or_skip("images_are_static_scratch_images_tagged_by_content").await
     else {
         return;
     };
@@ -130,7 +135,7 @@ async fn images_are_static_scratch_images_tagged_by_content() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn environment_serves_desktops_through_the_proxy_and_takes_faults() {
-    let Some(docker) =
+    let Some((docker, _serial)) =
         docker_or_skip("environment_serves_desktops_through_the_proxy_and_takes_faults").await
     else {
         return;
@@ -240,7 +245,9 @@ async fn environment_serves_desktops_through_the_proxy_and_takes_faults() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_an_environment_removes_everything() {
-    let Some(docker) = docker_or_skip("dropping_an_environment_removes_everything").await else {
+    let Some((docker, _serial)) =
+        docker_or_skip("dropping_an_environment_removes_everything").await
+    else {
         return;
     };
     let set = images(&docker).await;
@@ -262,7 +269,9 @@ async fn dropping_an_environment_removes_everything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_that_fails_to_start_is_removed() {
-    let Some(docker) = docker_or_skip("a_container_that_fails_to_start_is_removed").await else {
+    let Some((docker, _serial)) =
+        docker_or_skip("a_container_that_fails_to_start_is_removed").await
+    else {
         return;
     };
     let set = images(&docker).await;
@@ -345,7 +354,8 @@ async fn child_leaves_containers_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sweep_removes_what_a_killed_harness_left() {
-    let Some(docker) = docker_or_skip("sweep_removes_what_a_killed_harness_left").await else {
+    let Some((docker, _serial)) = docker_or_skip("sweep_removes_what_a_killed_harness_left").await
+    else {
         return;
     };
     images(&docker).await;
