@@ -1,5 +1,5 @@
 //! Benchmark of the Docker runtime (ignored by default): environment start for 13 containers, reset, teardown.
-//! Run: `cargo test -p bc-engine --release --test docker_bench -- --ignored --nocapture`
+//! Run: `cargo test -p bc-engine --test docker_bench -- --ignored --nocapture`
 
 use std::time::{Duration, Instant};
 
