@@ -10,14 +10,14 @@ pub mod images;
 pub mod labels;
 pub mod runtime;
 pub mod sweep;
+pub mod topology;
 
 pub use client::connect;
 pub use container::{Container, ContainerSpec, Readiness, RunState, Started};
-pub use environment::{
-    DockerEnvironment, DockerTopology, InstanceId, MockHandle, MockStatus, ResetReport, StartReport,
-};
+pub use environment::{DockerEnvironment, MockHandle, ResetReport, StartReport};
 pub use error::DockerError;
 pub use images::{BuildOptions, ImageSet};
 pub use labels::RunOwner;
 pub use runtime::DockerRuntime;
 pub use sweep::{clean, sweep_stale, CleanOptions, SweepReport};
+pub use topology::{DockerTopology, InstanceId, MockStatus};

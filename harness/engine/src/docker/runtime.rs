@@ -11,11 +11,10 @@ use futures::future::BoxFuture;
 use tokio::sync::watch;
 
 use super::container::RunState;
-use super::environment::{
-    DockerEnvironment, DockerTopology, InstanceId as DockerId, MockStatus, StartReport,
-};
+use super::environment::{DockerEnvironment, StartReport};
 use super::error::DockerError;
 use super::images::{self, BuildOptions, ImageSet};
+use super::topology::{DockerTopology, InstanceId as DockerId, MockStatus};
 use crate::env::{
     EnvConfig, EnvError, InstanceAddrs, InstanceId, InstanceState, InstanceStatus, Runtime,
     RuntimeKind,
