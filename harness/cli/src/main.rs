@@ -26,6 +26,8 @@ enum Command {
     Schema(commands::schema::Args),
     /// Run suites against a desktop; write console summary, JUnit XML and a JSON journal.
     Run(Box<commands::run::Args>),
+    /// Explore seeded chaos schedules; shrink the first failure and write it as a suite.
+    Explore(Box<commands::explore::Args>),
 }
 
 fn main() -> ExitCode {
@@ -45,5 +47,6 @@ fn main() -> ExitCode {
         Command::List(a) => commands::list::run(a),
         Command::Schema(a) => commands::schema::run(a),
         Command::Run(a) => commands::run::run(*a),
+        Command::Explore(a) => commands::explore::run(*a),
     })
 }

@@ -110,8 +110,15 @@ fn expect(site: Option<Site>, from: &str) -> String {
     }
 }
 
-/// The suite text of a resolved schedule. Step lines carry a `# t+..` comment with the model time.
+/// The suite text of a resolved schedule.
 pub fn emit(res: &Resolved, spec: &Spec, meta: &SuiteMeta) -> String {
+    emit_indexed(res, spec, meta).0
+}
+
+/// The suite text, and for each operation the index of its first step (its pause, if any) among
+/// the YAML steps
+/// (the planned scenario inserts the implicit `start_desktop` before them: add 1).
+pub fn emit_indexed(res: &Resolved, spec: &Spec, meta: &SuiteMeta) -> (String, Vec<usize>) {
     let mut y = String::new();
     for h in &meta.header {
         for l in h.lines() {
@@ -128,9 +135,12 @@ pub fn emit(res: &Resolved, spec: &Spec, meta: &SuiteMeta) -> String {
     let _ = writeln!(y, "  - id: {}", meta.scenario_id);
     let _ = writeln!(y, "    rules: {RULES}");
     let _ = writeln!(y, "    steps:");
+    let count = std::cell::Cell::new(0usize);
     let step = |y: &mut String, s: String| {
         let _ = writeln!(y, "      - {s}");
+        count.set(count.get() + 1);
     };
+    let mut index = Vec::with_capacity(res.ops.len());
     step(
         &mut y,
         format!("expect_logged_in: {{site: {}}}", spec.preferred),
@@ -139,6 +149,7 @@ pub fn emit(res: &Resolved, spec: &Spec, meta: &SuiteMeta) -> String {
     let mut heals = 0;
     let mut restores = 0;
     for r in &res.ops {
+        index.push(count.get());
         let t = &r.op;
         let pause = match t.op {
             Op::Checkpoint => t.wait_ms + spec.budget_ms,
@@ -209,5 +220,5 @@ pub fn emit(res: &Resolved, spec: &Spec, meta: &SuiteMeta) -> String {
         "      - max_switchovers: {{count: {}, per: 1h}}",
         res.max_switchovers
     );
-    y
+    (y, index)
 }

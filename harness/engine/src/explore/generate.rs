@@ -246,7 +246,13 @@ pub fn generate(seed: u64, spec: &Spec, cfg: &GenConfig) -> Schedule {
         } else {
             2 + 2 * active.len() as u32
         };
-        let w_check = if probe.can(&Op::Checkpoint) { 3 } else { 0 };
+        // A checkpoint is most telling when one site is broken and the other clean: the
+        // desktop must have moved (BC-3/4/9).
+        let w_check = match probe.checkpoint_site() {
+            _ if !probe.can(&Op::Checkpoint) => 0,
+            Some(Some(_)) => 10,
+            _ => 2,
+        };
         let w_fault = if kinds.is_empty() {
             0
         } else if active.len() >= 3 {

@@ -2,7 +2,7 @@
 //! operations, then pauses, keeping a candidate only when a real run fails the same way.
 //! Every candidate is a real run, so runs and time are capped; the closure does the running.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::model::{resolve, Spec};
@@ -13,10 +13,10 @@ use super::schedule::{FaultOp, Op, Schedule};
 pub enum Outcome {
     /// Every check passed.
     Pass,
-    /// A check failed; `signature` names the broken check (kind and rules, no parameters).
+    /// Checks failed; each signature names a broken check (kind and rules, no parameters).
     Fail {
-        /// The broken check, e.g. `invariant never_logged_in_at_both_peers [BC-6]`.
-        signature: String,
+        /// The broken checks, e.g. `invariant never_logged_in_at_both_peers [BC-6]`.
+        signatures: Vec<String>,
     },
     /// Anything else (inconclusive, harness error): never counts as reproducing.
     Other(String),
@@ -136,6 +136,110 @@ fn candidates(s: &Schedule, spec: &Spec, hint: Option<usize>) -> Vec<Schedule> {
     out
 }
 
+/// Shrinking as a state machine, for callers that run candidates asynchronously: take a
+/// candidate with [`Shrinker::next`], run it, give its outcome to [`Shrinker::report`].
+pub struct Shrinker {
+    best: Schedule,
+    target: String,
+    spec: Spec,
+    limits: ShrinkLimits,
+    t0: Instant,
+    tried: HashSet<Schedule>,
+    queue: VecDeque<Schedule>,
+    pending: Option<Schedule>,
+    runs: usize,
+    accepted: usize,
+    stop: Option<StopReason>,
+}
+
+impl Shrinker {
+    /// Starts shrinking `failing`, which failed with `target`. `hint`: how many operations had
+    /// started when the failure was decided (the rest cannot matter).
+    pub fn new(
+        failing: &Schedule,
+        target: &str,
+        spec: &Spec,
+        limits: ShrinkLimits,
+        hint: Option<usize>,
+    ) -> Shrinker {
+        let best = resolve(failing, spec).schedule(failing.seed);
+        let queue = candidates(&best, spec, hint).into();
+        let mut tried = HashSet::new();
+        tried.insert(best.clone());
+        Shrinker {
+            best,
+            target: target.to_string(),
+            spec: spec.clone(),
+            limits,
+            t0: Instant::now(),
+            tried,
+            queue,
+            pending: None,
+            runs: 0,
+            accepted: 0,
+            stop: None,
+        }
+    }
+
+    /// The next candidate to run, or `None` when done (see [`Shrinker::finish`]).
+    pub fn next_candidate(&mut self) -> Option<Schedule> {
+        if self.stop.is_some() {
+            return None;
+        }
+        loop {
+            let Some(c) = self.queue.pop_front() else {
+                self.stop = Some(StopReason::Minimal);
+                return None;
+            };
+            if !self.tried.insert(c.clone()) {
+                continue;
+            }
+            if self.runs >= self.limits.max_runs {
+                self.stop = Some(StopReason::Runs);
+                return None;
+            }
+            if self.t0.elapsed() >= self.limits.max_time {
+                self.stop = Some(StopReason::Time);
+                return None;
+            }
+            self.runs += 1;
+            self.pending = Some(c.clone());
+            return Some(c);
+        }
+    }
+
+    /// The outcome of the candidate last returned; returns true when it reproduced.
+    pub fn report(&mut self, outcome: &Outcome) -> bool {
+        let Some(c) = self.pending.take() else {
+            return false;
+        };
+        match outcome {
+            Outcome::Fail { signatures } if signatures.contains(&self.target) => {
+                self.queue = candidates(&c, &self.spec, None).into();
+                self.best = c;
+                self.accepted += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The smallest reproducing schedule so far.
+    pub fn best(&self) -> &Schedule {
+        &self.best
+    }
+
+    /// The result.
+    pub fn finish(self) -> Shrunk {
+        Shrunk {
+            schedule: self.best,
+            runs: self.runs,
+            accepted: self.accepted,
+            stop: self.stop.unwrap_or(StopReason::Minimal),
+        }
+    }
+}
+
 /// Shrinks `failing` (which failed with `target`) by running candidates through `run`.
 /// `hint`: how many operations had started when the failure was decided (the rest cannot matter).
 pub fn shrink<F: FnMut(&Schedule) -> Outcome>(
@@ -146,48 +250,10 @@ pub fn shrink<F: FnMut(&Schedule) -> Outcome>(
     hint: Option<usize>,
     mut run: F,
 ) -> Shrunk {
-    let t0 = Instant::now();
-    let mut best = resolve(failing, spec).schedule(failing.seed);
-    let mut tried: HashSet<Schedule> = HashSet::new();
-    tried.insert(best.clone());
-    let mut runs = 0;
-    let mut accepted = 0;
-    let mut hint = hint;
-    'outer: loop {
-        for c in candidates(&best, spec, hint.take()) {
-            if !tried.insert(c.clone()) {
-                continue;
-            }
-            if runs >= limits.max_runs {
-                return Shrunk {
-                    schedule: best,
-                    runs,
-                    accepted,
-                    stop: StopReason::Runs,
-                };
-            }
-            if t0.elapsed() >= limits.max_time {
-                return Shrunk {
-                    schedule: best,
-                    runs,
-                    accepted,
-                    stop: StopReason::Time,
-                };
-            }
-            runs += 1;
-            if let Outcome::Fail { signature } = run(&c) {
-                if signature == target {
-                    best = c;
-                    accepted += 1;
-                    continue 'outer;
-                }
-            }
-        }
-        return Shrunk {
-            schedule: best,
-            runs,
-            accepted,
-            stop: StopReason::Minimal,
-        };
+    let mut s = Shrinker::new(failing, target, spec, limits, hint);
+    while let Some(c) = s.next_candidate() {
+        let o = run(&c);
+        s.report(&o);
     }
+    s.finish()
 }

@@ -1,0 +1,219 @@
+//! `bc-harness explore --desktop "CMD ARGS"`: seeded chaos schedules against a desktop; the first
+//! failure is shrunk and written as a suite that `bc-harness run` reproduces (exit 1), else exit 0.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bc_engine::env::RuntimeKind;
+use bc_engine::explore::{explore_and_report, ExploreOptions, GenConfig, ShrinkLimits};
+use bc_engine::report::{Console, Journal, JunitReport, Reporters};
+use bc_engine::run::{load_profile, parse_capabilities, signal_cancel};
+
+use crate::exit_codes;
+
+/// Arguments of `explore`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The desktop command line; `{config}` is replaced by the connection file path (also in
+    /// env BC_DESKTOP_CONFIG).
+    #[arg(long, value_name = "CMD ARGS")]
+    desktop: String,
+    /// Seed of the first case; case i uses SEED + i (default: from the clock, printed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Cases (schedules) to explore; exploration stops at the first failure.
+    #[arg(long, default_value_t = 10)]
+    cases: usize,
+    /// Start no new case after this long, e.g. `10m`.
+    #[arg(long, value_name = "DURATION")]
+    max_time: Option<String>,
+    /// Where the minimal failing schedule is written as a suite.
+    #[arg(long, value_name = "DIR", default_value = "explore-failures")]
+    out: PathBuf,
+    /// Where the servers run: auto (Docker when available), local or docker.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "local", "docker"])]
+    runtime: String,
+    /// Budget: deadline of every expectation and length of every checkpoint.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    budget: String,
+    /// Settling period after the final heal.
+    #[arg(long, value_name = "DURATION", default_value = "2500ms")]
+    settle: String,
+    /// Fewest operations per schedule.
+    #[arg(long, default_value_t = 5)]
+    min_ops: usize,
+    /// Most operations per schedule.
+    #[arg(long, default_value_t = 30)]
+    max_ops: usize,
+    /// Longest pause between operations.
+    #[arg(long, value_name = "DURATION", default_value = "1500ms")]
+    max_wait: String,
+    /// Only these fault kinds, comma separated (e.g. `black_hole,freeze_server`; default all).
+    #[arg(long, value_name = "a,b")]
+    focus: Option<String>,
+    /// The agent the desktop logs in as.
+    #[arg(long, default_value = "agent1001")]
+    agent: String,
+    /// Configuration database (default: fixtures/config/default.yaml, searched upwards).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Capabilities the desktop declares, comma separated.
+    #[arg(long, value_name = "a,b", conflicts_with = "profile")]
+    capabilities: Option<String>,
+    /// A desktop profile file (YAML/JSON: `capabilities: [..]`).
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// Most real runs while shrinking a failure.
+    #[arg(long, default_value_t = 24)]
+    shrink_runs: usize,
+    /// Most time spent shrinking a failure.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    shrink_time: String,
+    /// JUnit XML output, one testcase per explored case.
+    #[arg(long, value_name = "FILE", default_value = "reports/explore-junit.xml")]
+    junit: PathBuf,
+    /// JSON journal output with every case's timeline.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "reports/explore-journal.json"
+    )]
+    journal: PathBuf,
+}
+
+fn usage(msg: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {msg}");
+    exit_codes::SUITE_OR_USAGE_ERROR
+}
+
+fn duration(flag: &str, text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("invalid --{flag} `{text}`: {e} (examples: `20s`, `1m 30s`)"))?;
+    if d.is_zero() {
+        return Err(format!("--{flag} must be positive"));
+    }
+    Ok(d)
+}
+
+fn options(a: Args) -> Result<(ExploreOptions, PathBuf, PathBuf), String> {
+    let mut o = ExploreOptions::new(a.desktop);
+    o.seed = a.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0)
+    });
+    o.cases = a.cases;
+    o.max_time = a
+        .max_time
+        .as_deref()
+        .map(|t| duration("max-time", t))
+        .transpose()?;
+    o.out_dir = a.out;
+    o.runtime = a
+        .runtime
+        .parse::<RuntimeKind>()
+        .map_err(|e| e.to_string())?;
+    o.budget = duration("budget", &a.budget)?;
+    o.settle = duration("settle", &a.settle)?;
+    o.gen = GenConfig {
+        min_ops: a.min_ops,
+        max_ops: a.max_ops,
+        focus: a
+            .focus
+            .map(|f| {
+                f.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        max_wait_ms: duration("max-wait", &a.max_wait)?.as_millis() as u64,
+        ..GenConfig::default()
+    };
+    o.gen.validate()?;
+    o.agent = a.agent;
+    o.config = a.config;
+    o.capabilities = match (&a.capabilities, &a.profile) {
+        (Some(list), _) => parse_capabilities(list),
+        (None, Some(p)) => load_profile(p),
+        (None, None) => Ok(Vec::new()),
+    }
+    .map_err(|e| e.to_string())?;
+    o.shrink = ShrinkLimits {
+        max_runs: a.shrink_runs,
+        max_time: duration("shrink-time", &a.shrink_time)?,
+    };
+    Ok((o, a.junit, a.journal))
+}
+
+/// Runs the subcommand.
+pub fn run(a: Args) -> u8 {
+    let (opts, junit, journal) = match options(a) {
+        Ok(x) => x,
+        Err(e) => return usage(e),
+    };
+    eprintln!(
+        "explore: seed {} ({} case(s)); replay one case with --seed SEED --cases 1",
+        opts.seed, opts.cases
+    );
+    let reporters = Reporters {
+        console: Some(Console::stderr(std::io::stderr().is_terminal())),
+        junit: JunitReport::default(),
+        journal: Journal::new(),
+        junit_path: Some(junit),
+        journal_path: Some(journal),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit_codes::HARNESS_ERROR;
+        }
+    };
+    let result = rt.block_on(async {
+        let cancel = signal_cancel();
+        explore_and_report(opts, reporters, cancel).await
+    });
+    rt.shutdown_timeout(Duration::from_secs(5));
+    match result {
+        Ok((code, report, problems)) => {
+            for p in problems {
+                eprintln!("error: {p}");
+            }
+            match &report.failure {
+                Some(f) => println!(
+                    "FAILED case seed {}: {}\n  minimal schedule ({} of {} operations): {}\n  reproduce: {}\n  replay the case: {}",
+                    f.case_seed,
+                    f.check,
+                    f.shrunk_ops,
+                    f.original_ops,
+                    f.suite_path.display(),
+                    f.run_command,
+                    f.replay
+                ),
+                None => println!(
+                    "no failure in {} case(s){}",
+                    report.cases_run,
+                    if report.stopped_by_time {
+                        " (stopped by --max-time)"
+                    } else {
+                        ""
+                    }
+                ),
+            }
+            u8::try_from(code).unwrap_or(exit_codes::HARNESS_ERROR)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            match e {
+                bc_engine::explore::ExploreError::Environment(_) => exit_codes::HARNESS_ERROR,
+                _ => exit_codes::SUITE_OR_USAGE_ERROR,
+            }
+        }
+    }
+}

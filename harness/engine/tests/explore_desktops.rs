@@ -1,0 +1,284 @@
+//! Exploration against real desktops (local runtime: 12 bc-mock processes behind bc-toxiproxy):
+//! the reference desktop survives a fixed seed; faulty ones fail, shrink to a few operations, and
+//! the written suite fails the same way when run by the ordinary runner.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bc_engine::check::Verdict;
+use bc_engine::env::RuntimeKind;
+use bc_engine::explore::{explore_and_report, signatures, ExploreOptions, GenConfig, ShrinkLimits};
+use bc_engine::report::{Journal, JunitReport, Reporters};
+use bc_engine::run::{run, RunEvent, RunOptions};
+use tokio::sync::{mpsc, watch};
+
+fn bin_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("BC_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/debug/deps/..")
+        .to_path_buf()
+}
+
+/// bc-mock, bc-toxiproxy and bc-reference-desktop, built once if missing.
+fn bins() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = bin_dir();
+        let missing = ["bc-mock", "bc-toxiproxy", "bc-reference-desktop"]
+            .iter()
+            .any(|b| !dir.join(b).exists());
+        if missing {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .args([
+                    "build",
+                    "-p",
+                    "bc-mock",
+                    "-p",
+                    "bc-toxiproxy",
+                    "-p",
+                    "bc-desktops",
+                    "--bins",
+                ])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status();
+            assert!(
+                matches!(status, Ok(s) if s.success()),
+                "helper binaries missing in {}; build them (`cargo build -p bc-mock -p bc-toxiproxy -p bc-desktops --bins`) or set BC_BIN_DIR",
+                dir.display()
+            );
+        }
+        dir
+    })
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// One exploration at a time: each starts 12 mocks and a proxy on a shared 2-core machine.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn desktop(defect: Option<&str>) -> String {
+    let bin = bins().join("bc-reference-desktop");
+    match defect {
+        Some(d) => format!("{} --defect {d}", bin.display()),
+        None => bin.display().to_string(),
+    }
+}
+
+struct Explored {
+    code: i32,
+    report: bc_engine::explore::ExploreReport,
+    progress: Vec<String>,
+    junit: String,
+    journal: serde_json::Value,
+    _dir: tempfile::TempDir,
+}
+
+fn options(defect: Option<&str>, dir: &Path) -> ExploreOptions {
+    let mut o = ExploreOptions::new(desktop(defect));
+    o.runtime = RuntimeKind::Local;
+    o.bin_dir = Some(bins().to_path_buf());
+    o.config = Some(repo().join("fixtures/config/default.yaml"));
+    o.out_dir = dir.join("failures");
+    o.budget = Duration::from_secs(6);
+    o.settle = Duration::from_millis(2500);
+    o.shrink = ShrinkLimits {
+        max_runs: 10,
+        max_time: Duration::from_secs(240),
+    };
+    o
+}
+
+async fn explore(opts: ExploreOptions, dir: tempfile::TempDir) -> Explored {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    let opts = ExploreOptions {
+        progress: Some(Arc::new(move |l: &str| {
+            eprintln!("{l}");
+            sink.lock().unwrap().push(l.to_string());
+        })),
+        ..opts
+    };
+    let junit = dir.path().join("junit.xml");
+    let journal = dir.path().join("journal.json");
+    let reporters = Reporters {
+        console: None,
+        junit: JunitReport::default(),
+        journal: Journal::new(),
+        junit_path: Some(junit.clone()),
+        journal_path: Some(journal.clone()),
+    };
+    let (_tx, cancel) = watch::channel(false);
+    let (code, report, problems) = tokio::time::timeout(
+        Duration::from_secs(600),
+        explore_and_report(opts, reporters, cancel),
+    )
+    .await
+    .expect("exploration within 10 minutes")
+    .expect("exploration starts");
+    assert!(problems.is_empty(), "{problems:?}");
+    let progress = lines.lock().unwrap().clone();
+    Explored {
+        code,
+        report,
+        progress,
+        junit: std::fs::read_to_string(junit).unwrap(),
+        journal: serde_json::from_str(&std::fs::read_to_string(journal).unwrap()).unwrap(),
+        _dir: dir,
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let _g = serial();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+#[test]
+fn the_reference_desktop_survives_a_fixed_seed() {
+    block_on(reference())
+}
+
+async fn reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = options(None, dir.path());
+    o.seed = 20_261_125;
+    o.cases = 3;
+    o.gen = GenConfig {
+        min_ops: 5,
+        max_ops: 10,
+        ..GenConfig::default()
+    };
+    let e = explore(o, dir).await;
+    assert!(e.report.failure.is_none(), "{:?}", e.report.failure);
+    assert_eq!(e.code, 0, "{:?}", e.report.summary);
+    assert_eq!(e.report.summary.passed, 3, "{:?}", e.report.summary);
+    // Seeds and replay commands are printed, one testcase per case in JUnit and the journal.
+    for s in [20_261_125u64, 20_261_126, 20_261_127] {
+        assert!(
+            e.progress.iter().any(|l| l.contains(&format!("seed {s}:"))
+                && l.contains(&format!("--seed {s} --cases 1"))),
+            "{:?}",
+            e.progress
+        );
+    }
+    assert_eq!(e.junit.matches("<testcase ").count(), 3, "{}", e.junit);
+    let finished = e.journal["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["event"] == "scenario_finished")
+        .count();
+    assert_eq!(finished, 3);
+}
+
+/// Runs a written suite with the ordinary runner (what `bc-harness run FILE` does).
+async fn run_suite(path: &Path, defect: &str) -> bc_engine::run::ScenarioResult {
+    let mut o = RunOptions::new(vec![path.to_path_buf()], desktop(Some(defect)));
+    o.runtime = RuntimeKind::Local;
+    o.bin_dir = Some(bins().to_path_buf());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (_c, cancel) = watch::channel(false);
+    let (res, results) = tokio::join!(run(o, cancel, tx), async {
+        let mut v = Vec::new();
+        while let Some(e) = rx.recv().await {
+            if let RunEvent::ScenarioFinished { result } = e {
+                v.push(*result);
+            }
+        }
+        v
+    });
+    res.expect("the written suite runs");
+    assert_eq!(results.len(), 1);
+    results.into_iter().next().unwrap()
+}
+
+async fn finds_and_shrinks(defect: &str, focus: &[&str], seed: u64, expected: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = options(Some(defect), dir.path());
+    o.seed = seed;
+    o.cases = 4;
+    o.gen = GenConfig {
+        min_ops: 5,
+        max_ops: 7,
+        focus: focus.iter().map(|s| s.to_string()).collect(),
+        ..GenConfig::default()
+    };
+    let e = explore(o, dir).await;
+    let f = e
+        .report
+        .failure
+        .clone()
+        .unwrap_or_else(|| panic!("{defect}: no failure found; {:?}", e.progress));
+    assert_eq!(e.code, 1);
+    assert!(
+        f.signature.contains(expected),
+        "{defect}: broke {} ({})",
+        f.signature,
+        f.observed
+    );
+    assert!(
+        f.shrunk_ops <= 3 && f.shrunk_ops < f.original_ops,
+        "{defect}: shrunk to {} of {} operations",
+        f.shrunk_ops,
+        f.original_ops
+    );
+    let text = std::fs::read_to_string(&f.suite_path).unwrap();
+    assert!(text.contains(&format!("# broken: {}", f.check)), "{text}");
+    assert!(text.contains(&format!("seed {}", f.case_seed)), "{text}");
+    assert!(text.contains("timeline of the last failing run:"), "{text}");
+    assert!(text.contains("bc-harness run "), "{text}");
+    bc_suite::load_file(&f.suite_path).expect("the written suite is valid");
+    let r = run_suite(&f.suite_path, defect).await;
+    assert_eq!(r.verdict, Verdict::Fail, "{defect}: {:?}", r.failures);
+    assert!(
+        signatures(&r).contains(&f.signature),
+        "{defect}: the suite broke {:?}, exploring broke {}",
+        signatures(&r),
+        f.signature
+    );
+}
+
+#[test]
+fn no_keepalive_is_found_shrunk_and_reproduced() {
+    block_on(finds_and_shrinks(
+        "no-keepalive",
+        &["black_hole", "freeze_server"],
+        7,
+        "expect_logged_in",
+    ))
+}
+
+#[test]
+fn dual_login_is_found_shrunk_and_reproduced() {
+    block_on(finds_and_shrinks(
+        "dual-login",
+        &["refuse", "kill_server"],
+        17,
+        "never_logged_in_at_both_peers",
+    ))
+}
+
+#[test]
+fn switch_on_ha_is_found_shrunk_and_reproduced() {
+    block_on(finds_and_shrinks(
+        "switch-on-ha",
+        &["ha_failover"],
+        5,
+        "BC-",
+    ))
+}
