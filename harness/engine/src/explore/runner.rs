@@ -113,6 +113,10 @@ impl ExploreOptions {
             "--max-wait".into(),
             dur(self.gen.max_wait_ms),
         ];
+        if self.runtime != RuntimeKind::Auto {
+            c.push("--runtime".into());
+            c.push(self.runtime.as_str().into());
+        }
         if !self.gen.focus.is_empty() {
             c.push("--focus".into());
             c.push(self.gen.focus.join(","));
