@@ -2,6 +2,7 @@
 //! stream of RunEvents that every report consumes.
 
 pub mod event;
+pub mod flap;
 pub mod load;
 pub mod runner;
 pub mod scenario;

@@ -10,6 +10,7 @@ use bc_suite::{Action, Capability, HealTarget, PlannedScenario};
 use tokio::sync::{mpsc, watch};
 
 use super::event::{RunEvent, ScenarioInfo, ScenarioResult};
+use super::flap::{flapper, Flapper};
 use super::translate;
 use crate::check::{Activation, Evaluator, Status, Verdict};
 use crate::env::{now_us, Desktop, DesktopSpec, Environment, LogStream};
@@ -68,6 +69,9 @@ enum Stop {
 }
 
 struct Driver<'a> {
+    env: &'a Environment,
+    flappers: Vec<Flapper>,
+    next_fault: u32,
     ev: Evaluator,
     events: &'a mut mpsc::Receiver<ObservedEvent>,
     desktop: Option<Desktop>,
@@ -163,10 +167,14 @@ impl<'a> Driver<'a> {
             if until(&self.ev) {
                 return Ok(None);
             }
-            let sleep = match self.ev.next_wakeup_us() {
+            self.run_flappers().await?;
+            let mut sleep = match self.ev.next_wakeup_us() {
                 Some(w) => Duration::from_micros((w - now_us()).max(0) as u64),
                 None => Duration::from_secs(3600),
             };
+            if let Some(next) = self.flappers.iter().map(|f| f.next_at).min() {
+                sleep = sleep.min(next.saturating_duration_since(Instant::now()));
+            }
             let wake = {
                 let events = &mut *self.events;
                 let cancel = &mut self.cancel;
@@ -208,6 +216,92 @@ impl<'a> Driver<'a> {
                 Wake::Tick => {}
             }
         }
+    }
+
+    /// Makes every due phase change of the flapping links (down: inject, up: heal).
+    async fn run_flappers(&mut self) -> Result<(), Stop> {
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.flappers.len() {
+            if self.flappers[i].next_at > now {
+                i += 1;
+                continue;
+            }
+            let mut f = self.flappers.remove(i);
+            let step_ts = now_us();
+            self.ev.hold(Some(step_ts));
+            let r = self.flap_phase(&mut f, step_ts).await;
+            self.ev.hold(None);
+            r?;
+            f.remaining = f.remaining.saturating_sub(1);
+            f.next_at += f.half;
+            if f.remaining > 0 || f.down.is_some() {
+                self.flappers.insert(i, f);
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn flap_phase(&mut self, f: &mut Flapper, step_ts: i64) -> Result<(), Stop> {
+        match f.down.take() {
+            None => match self.env.inject(&f.fault).await {
+                Ok(guard) => {
+                    self.next_fault += 1;
+                    let at = guard.applied_at_us().max(step_ts);
+                    if let (Some(m), false) = (&f.marker, f.started) {
+                        self.push(at, EntryKind::Marker { name: m.clone() });
+                    }
+                    f.started = true;
+                    let description = format!("{} (flapping)", guard.fault());
+                    let effects = f.effects.clone();
+                    let marker = f.marker.clone();
+                    self.push(
+                        at,
+                        EntryKind::Fault {
+                            id: self.next_fault,
+                            marker,
+                            description,
+                            effects,
+                        },
+                    );
+                    f.down = Some((self.next_fault, guard));
+                    Ok(())
+                }
+                Err(e) => Err(self.harness_error(format!("flapping fault not applied: {e}"))),
+            },
+            Some((id, mut guard)) => match guard.heal().await {
+                Ok(rep) => {
+                    let description = format!("{} (flapping)", guard.fault());
+                    self.push(
+                        rep.healed_at_us,
+                        EntryKind::Heal {
+                            fault: Some(id),
+                            description,
+                            effects: Vec::new(),
+                        },
+                    );
+                    Ok(())
+                }
+                Err(e) => Err(self.harness_error(format!("flapping heal failed: {e}"))),
+            },
+        }
+    }
+
+    /// Stops flappers (all, or the one a step started), healing a link that is down.
+    async fn stop_flappers(&mut self, step: Option<usize>) -> Result<(), Stop> {
+        let (stop, keep): (Vec<Flapper>, Vec<Flapper>) = self
+            .flappers
+            .drain(..)
+            .partition(|f| step.is_none_or(|s| s == f.step));
+        self.flappers = keep;
+        for mut f in stop {
+            if f.down.is_some() {
+                f.remaining = 0;
+                self.flap_phase(&mut f, now_us()).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn wait(&mut self, d: Duration) -> Result<(), Stop> {
@@ -258,6 +352,9 @@ pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> Sce
     };
     let dn = subject.dn.clone();
     let mut d = Driver {
+        env,
+        flappers: Vec::new(),
+        next_fault: 0,
         ev: Evaluator::new(subject, SLACK_MS),
         events,
         desktop: None,
@@ -323,6 +420,8 @@ pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> Sce
 }
 
 async fn teardown(d: &mut Driver<'_>, env: &Environment) {
+    // Flapping stops; `heal_all` below heals a link left down.
+    d.flappers.clear();
     if let Some(desk) = d.desktop.take() {
         let info = desk.terminate().await;
         d.desktop = Some(desk);
@@ -394,7 +493,6 @@ async fn execute(
         .write_connection_file(&sc.agent)
         .map_err(|e| d.harness_error(format!("cannot write the connection file: {e}")))?;
     let mut guards: HashMap<usize, (u32, FaultGuard)> = HashMap::new();
-    let mut next_fault = 0u32;
     for step in &sc.steps {
         let description = translate::describe(&step.action);
         (ctx.emit)(RunEvent::StepStarted {
@@ -454,6 +552,7 @@ async fn execute(
                 plain_marker(d);
                 match target {
                     HealTarget::All => {
+                        d.stop_flappers(None).await?;
                         let r = d.drive(ctx.env.heal_all(), |_| false).await?;
                         if let Some(Err(e)) = r {
                             return Err(d.harness_error(format!("heal all failed: {e}")));
@@ -468,6 +567,10 @@ async fn execute(
                         );
                     }
                     HealTarget::Marker { marker, step: s } => {
+                        if d.flappers.iter().any(|f| f.step == *s) {
+                            d.stop_flappers(Some(*s)).await?;
+                            continue;
+                        }
                         let Some((id, mut guard)) = guards.remove(s) else {
                             d.note(format!("heal {marker}: nothing to heal"));
                             continue;
@@ -493,6 +596,12 @@ async fn execute(
                 }
             }
             action => {
+                if let Some(f) = flapper(step.index, step.marker.clone(), action) {
+                    // The first down phase happens now; later phases while the next steps run.
+                    d.flappers.push(f);
+                    d.run_flappers().await?;
+                    continue;
+                }
                 let inj = match d
                     .drive(translate::injection(ctx.env, action, dn), |_| false)
                     .await?
@@ -514,7 +623,8 @@ async fn execute(
                 d.ev.hold(None);
                 match r? {
                     Some(Ok(guard)) => {
-                        next_fault += 1;
+                        d.next_fault += 1;
+                        let next_fault = d.next_fault;
                         // A call may be answered before its delivery is confirmed: it counts from the step.
                         let at = if is_call {
                             step_ts
