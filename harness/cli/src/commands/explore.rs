@@ -217,3 +217,66 @@ pub fn run(a: Args) -> u8 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(extra: &[&str]) -> Result<(ExploreOptions, PathBuf, PathBuf), String> {
+        let mut argv = vec!["explore", "--desktop", "desk --flag"];
+        argv.extend_from_slice(extra);
+        options(Cli::try_parse_from(argv).map_err(|e| e.to_string())?.args)
+    }
+
+    fn err(extra: &[&str]) -> String {
+        match parse(extra) {
+            Err(e) => e,
+            Ok(_) => panic!("{extra:?} accepted"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_flags_become_options() {
+        let (o, junit, _) = parse(&[
+            "--seed",
+            "42",
+            "--budget",
+            "6s",
+            "--focus",
+            "black_hole, ha_failover",
+        ])
+        .unwrap();
+        assert_eq!(o.seed, 42);
+        assert_eq!(o.cases, 10);
+        assert_eq!(o.budget, Duration::from_secs(6));
+        assert_eq!(o.gen.focus, vec!["black_hole", "ha_failover"]);
+        assert_eq!((o.gen.min_ops, o.gen.max_ops), (5, 30));
+        assert_eq!(o.out_dir, PathBuf::from("explore-failures"));
+        assert_eq!(junit, PathBuf::from("reports/explore-junit.xml"));
+        assert!(o
+            .replay_command(43)
+            .contains("--seed 43 --cases 1 --budget 6s"));
+        assert!(o.replay_command(43).contains("--desktop 'desk --flag'"));
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        let e = err(&["--focus", "kil_site"]);
+        assert!(e.contains("unknown fault kind `kil_site`"), "{e}");
+        let e = err(&["--budget", "6"]);
+        assert!(e.contains("invalid --budget"), "{e}");
+        let e = err(&["--budget", "0s"]);
+        assert!(e.contains("--budget must be positive"), "{e}");
+        let e = err(&["--min-ops", "9", "--max-ops", "3"]);
+        assert!(e.contains("operation count"), "{e}");
+        let e = err(&["--capabilities", "stat_srv"]);
+        assert!(e.contains("unknown capability"), "{e}");
+    }
+}

@@ -597,12 +597,12 @@ pub async fn explore(
         let _ = sink.send(RunEvent::ScenarioFinished {
             result: Box::new(run.result.clone()),
         });
-        if verdict == Verdict::Error || *cancel.borrow() {
-            if *cancel.borrow() {
-                report.summary.interrupted = true;
-            }
+        if *cancel.borrow() {
+            report.summary.interrupted = true;
             break;
         }
+        // A harness error says nothing about the desktop: go on with the next case (the
+        // environment is reset; if that fails, exploration stops above).
         if verdict != Verdict::Fail {
             continue;
         }
