@@ -152,6 +152,11 @@ async fn environment_runs_on_containers() {
         "the container's host pid is reported: {status:?}"
     );
     env.health(&sip).await.unwrap();
+    let log = env.runtime().log_tail(&sip);
+    assert!(
+        log.contains("bc-mock ready"),
+        "the container's output is kept: {log}"
+    );
 
     env.shutdown().await.unwrap();
     let mut filters = HashMap::new();

@@ -19,8 +19,8 @@ use super::error::DockerError;
 
 /// How long `kill`/`stop`/`pause` wait for the engine to report the new state.
 const STATE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How much of a container's recent output is kept for error messages.
-const OUTPUT_TAIL_BYTES: usize = 2048;
+/// How much of a container's recent output is kept (error messages, `log_tail`).
+const OUTPUT_TAIL_BYTES: usize = 8192;
 
 /// When a started container counts as ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +77,8 @@ pub struct Container {
     ports: Arc<Mutex<HashMap<u16, u16>>>,
     /// Host pid of the container's process, as of the last start.
     pid: Arc<Mutex<Option<u32>>>,
+    /// Recent output (stdout and stderr) of every incarnation, bounded.
+    log: Arc<Mutex<String>>,
 }
 
 impl Container {
@@ -127,6 +129,7 @@ impl Container {
             id: created.id,
             ports: Arc::default(),
             pid: Arc::default(),
+            log: Arc::default(),
         };
         if let Err(e) = container.upload_files().await {
             container.remove().await;
@@ -154,6 +157,13 @@ impl Container {
             .unwrap_or_else(|e| e.into_inner())
             .get(&container_port)
             .copied()
+    }
+
+    /// The last `lines` lines the container wrote (stdout and stderr, all incarnations), for diagnostics.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
     }
 
     /// Host pid of the process of the last start (informational: faults go through the engine).
@@ -260,8 +270,11 @@ impl Container {
                 self.refresh_ports().await?;
                 // Keep draining the attached output: its end is the exit of this incarnation.
                 let (tx, exited) = tokio::sync::oneshot::channel();
+                let log = Arc::clone(&self.log);
                 tokio::spawn(async move {
-                    while let Some(Ok(_)) = output.next().await {}
+                    while let Some(Ok(out)) = output.next().await {
+                        push_log(&log, &String::from_utf8_lossy(&out.into_bytes()));
+                    }
                     let _ = tx.send(());
                 });
                 Ok(Started {
@@ -274,7 +287,11 @@ impl Container {
             Err(_) => Err(DockerError::NotReady {
                 name: self.spec.name.clone(),
                 timeout_ms: self.spec.ready_timeout.as_millis(),
-                detail: format!("no readiness signal ({:?})", self.spec.readiness),
+                detail: format!(
+                    "no readiness signal ({:?}); last output: {}",
+                    self.spec.readiness,
+                    self.log_tail(10)
+                ),
             }),
         }
     }
@@ -297,6 +314,7 @@ impl Container {
             // Ready lines are looked for on stdout and stderr alike: what matters is the words.
             let text = String::from_utf8_lossy(&out.into_bytes()).into_owned();
             push_tail(&mut tail, &text);
+            push_log(&self.log, &text);
             pending.push_str(&text);
             // Only complete lines count: a chunk may end in the middle of the ready line.
             while let Some(end) = pending.find('\n') {
@@ -416,6 +434,11 @@ impl Container {
             .build();
         let _ = self.docker.remove_container(&self.id, Some(options)).await;
     }
+}
+
+/// Appends to the shared log buffer.
+fn push_log(log: &Mutex<String>, text: &str) {
+    push_tail(&mut log.lock().unwrap_or_else(|e| e.into_inner()), text);
 }
 
 /// Appends to a bounded buffer keeping only the last bytes (at a char boundary).

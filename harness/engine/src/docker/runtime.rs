@@ -240,6 +240,12 @@ impl Runtime for DockerRuntime {
         })
     }
 
+    fn log_tail(&self, id: &InstanceId) -> String {
+        self.mock(id)
+            .map(|m| m.container.log_tail(20))
+            .unwrap_or_default()
+    }
+
     fn shutdown(&self) -> BoxFuture<'_, Result<(), EnvError>> {
         Box::pin(async move { self.env.shutdown().await.map(|_| ()).map_err(env_error) })
     }
