@@ -105,7 +105,9 @@ impl Environment {
         let t0 = Instant::now();
         let runtime: Box<dyn Runtime> = match cfg.runtime.resolve().await {
             RuntimeKind::Local => Box::new(LocalRuntime::start(&cfg).await?),
-            k => return Err(EnvError::Unsupported(k.as_str().into())),
+            RuntimeKind::Docker => Box::new(crate::docker::DockerRuntime::start(&cfg).await?),
+            // `resolve` never returns Auto.
+            RuntimeKind::Auto => return Err(EnvError::Unsupported("auto".into())),
         };
         Environment::with_runtime(cfg, runtime, t0).await
     }
