@@ -155,6 +155,30 @@ async fn timeout_zero_is_a_black_hole_until_removed() {
 }
 
 #[tokio::test]
+async fn timeout_zero_holds_the_upstream_close_too() {
+    // A silent partition leaks nothing, not even the server closing its end: a client without
+    // keep-alive must not learn of it (Toxiproxy's timeout toxic never reads its input).
+    let up = common::upstream(UpstreamMode {
+        greeting: b"hi".to_vec(),
+        close_after_greeting: true,
+    })
+    .await;
+    let (_s, c) = common::server().await;
+    let listen = common::proxy_to(&c, "p", up.addr).await;
+    c.add_toxic("p", &Toxic::timeout(Stream::Downstream, 0))
+        .await
+        .unwrap();
+    let mut s = connect(&listen).await;
+    assert_eq!(
+        read_within(&mut s, MS(500)).await,
+        ReadOutcome::Nothing,
+        "neither the greeting nor the close crosses the black hole"
+    );
+    c.remove_toxic("p", "timeout_downstream").await.unwrap();
+    assert_eq!(read_within(&mut s, common::WAIT).await, ReadOutcome::Eof);
+}
+
+#[tokio::test]
 async fn timeout_closes_after_the_delay() {
     let up = common::echo().await;
     let (_s, c) = common::server().await;
