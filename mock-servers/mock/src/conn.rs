@@ -15,7 +15,7 @@ enum End {
     Client(DisconnectHow),
     /// Closed by the server after protocol trouble; agents are logged out.
     Server,
-    /// Closed by demotion or reset; agents are kept (hot standby) or already cleared.
+    /// Closed by demotion or reset; its agents were already logged out (demotion) or cleared (reset).
     Quiet,
     /// Graceful shutdown done (agents already logged out).
     Shutdown,
@@ -184,7 +184,7 @@ pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
         }
         End::Quiet => {
             let _ = wr.shutdown().await;
-            inst.remove_conn(id, DisconnectHow::ServerClosed, false)
+            inst.remove_conn(id, DisconnectHow::ServerClosed, true)
         }
         End::Shutdown => {
             let _ = wr.shutdown().await;

@@ -21,7 +21,7 @@ pub enum Outbound {
     Msg(Box<Message>),
     /// Graceful shutdown: log agents out, send EventLinkDisconnected, close.
     Shutdown,
-    /// Close at once without logging agents out (demotion, reset).
+    /// Close at once; agents were already logged out (demotion) or cleared (reset).
     Close,
 }
 
@@ -224,9 +224,34 @@ impl Instance {
         }
     }
 
-    /// Makes the instance standby and closes its client connections; agent state is kept (hot standby).
+    /// Makes the instance standby and closes its client connections. As for any closed connection,
+    /// the agents logged in through them are logged out (reason `disconnect`); this happens while
+    /// still active so the logout is mirrored to a standby partner. Agents without an owner (mirrored
+    /// from the partner, not yet adopted) stay: the partner owns them.
     pub fn demote(&self) {
         let mut st = self.lock();
+        let mut owned: Vec<(u64, String)> = st
+            .conns
+            .iter()
+            .flat_map(|(id, c)| c.owned.iter().map(move |dn| (*id, dn.clone())))
+            .collect();
+        owned.sort();
+        for (id, dn) in owned {
+            if st.agents.get(&dn).map(|a| a.owner) != Some(Some(id)) {
+                continue;
+            }
+            if let Some(a) = st.agents.remove(&dn) {
+                self.emit(
+                    Some(id),
+                    EventKind::AgentLogout {
+                        dn: dn.clone(),
+                        agent_id: a.agent_id,
+                        reason: "disconnect".into(),
+                    },
+                );
+                mirror(&st, SyncMsg::Remove { dn });
+            }
+        }
         if st.active {
             st.active = false;
             self.emit(None, EventKind::RoleChanged { active: false });

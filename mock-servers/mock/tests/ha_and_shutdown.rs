@@ -1,4 +1,5 @@
-//! Hot-standby mirror and promotion (agent stays logged in), graceful shutdown sequence via the
+//! Hot-standby mirror and promotion (agent stays logged in), demotion (agents of the closed
+//! connections logged out, mirrored), graceful shutdown sequence via the
 //! control API and via SIGTERM, and reset.
 
 mod common;
@@ -204,8 +205,57 @@ async fn reset_returns_to_the_start_state() {
     assert_eq!(s.as_array().unwrap().len(), 1);
 }
 
+/// Asks for the agent on DN 7001 through a new connection; returns the connection (closing it would
+/// log out an agent it adopted) and the AgentID in EventRegistered.
+async fn registered_agent(m: &Mock) -> (Client, Option<String>) {
+    let mut c = m.client().await;
+    c.register(1, None).await;
+    c.send(&Message::RequestRegisterAddress {
+        reference_id: 2,
+        this_dn: "7001".into(),
+    })
+    .await;
+    match c.next().await {
+        Message::EventRegistered { agent_id, .. } => (c, agent_id),
+        other => panic!("expected EventRegistered, got {other:?}"),
+    }
+}
+
 #[tokio::test]
-async fn graceful_ha_switchover_demote_then_promote_keeps_the_agent() {
+async fn graceful_ha_switchover_promote_then_demote_keeps_the_agent() {
+    // The harness's order: promote the standby first, then demote the active one.
+    let (primary, backup) = sip_pair().await;
+    let mut pev = primary.events(0).await;
+    let mut bev = backup.events(0).await;
+    let mut c = primary.client().await;
+    c.sip_login("7001", "1001").await;
+    bev.wait("agent_mirrored", |v| v["agent_id"] == "1001")
+        .await;
+    backup.post("/promote", json!({})).await;
+    bev.wait("role_changed", |v| v["active"] == true).await;
+    let (s, h) = primary.post("/demote", json!({})).await;
+    assert_eq!((s, h["active"].as_bool()), (200, Some(false)));
+    assert!(c.closed_within(T).await);
+    // The closed connection logged its agent out at the demoted primary ...
+    pev.wait("agent_logout", |v| {
+        v["agent_id"] == "1001" && v["reason"] == "disconnect"
+    })
+    .await;
+    pev.wait("client_disconnected", |v| v["how"] == "server_closed")
+        .await;
+    // ... but the already active backup owns the truth and keeps the mirrored login.
+    let (_c, agent) = registered_agent(&backup).await;
+    assert_eq!(agent.as_deref(), Some("1001"));
+    assert!(!bev
+        .seen
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::AgentMirrored { agent_id: None, .. })));
+    let (_, sessions) = backup.get("/sessions").await;
+    assert_eq!(sessions[0]["agents"][0]["agent_id"], "1001");
+}
+
+#[tokio::test]
+async fn demote_logs_out_agents_of_closed_connections_and_mirrors_it() {
     let (primary, backup) = sip_pair().await;
     let mut pev = primary.events(0).await;
     let mut bev = backup.events(0).await;
@@ -216,32 +266,24 @@ async fn graceful_ha_switchover_demote_then_promote_keeps_the_agent() {
     let (s, h) = primary.post("/demote", json!({})).await;
     assert_eq!((s, h["active"].as_bool()), (200, Some(false)));
     assert!(c.closed_within(T).await);
+    let e = pev.wait("agent_logout", |v| v["agent_id"] == "1001").await;
+    assert!(matches!(
+        e.kind,
+        EventKind::AgentLogout { ref dn, ref reason, .. } if dn == "7001" && reason == "disconnect"
+    ));
     pev.wait("client_disconnected", |v| v["how"] == "server_closed")
         .await;
-    backup.post("/promote", json!({})).await;
-    bev.wait("role_changed", |v| v["active"] == true).await;
-    // Demotion did not log the agent out anywhere.
-    assert!(!pev
-        .seen
-        .iter()
-        .any(|e| matches!(e.kind, EventKind::AgentLogout { .. })));
-    assert!(!bev
-        .seen
-        .iter()
-        .any(|e| matches!(e.kind, EventKind::AgentMirrored { agent_id: None, .. })));
-    let mut c = backup.client().await;
-    c.register(1, None).await;
-    c.send(&Message::RequestRegisterAddress {
-        reference_id: 2,
-        this_dn: "7001".into(),
+    // The standby partner mirrors the logout.
+    bev.wait("agent_mirrored", |v| {
+        v["dn"] == "7001" && v["agent_id"].is_null()
     })
     .await;
-    assert!(matches!(
-        c.next().await,
-        Message::EventRegistered { agent_id: Some(ref a), .. } if a == "1001"
-    ));
-    let (_, sessions) = backup.get("/sessions").await;
-    assert_eq!(sessions[0]["agents"][0]["agent_id"], "1001");
+    // Re-promoted, the old primary no longer reports the agent logged in; nor does the backup.
+    let (s, h) = primary.post("/promote", json!({})).await;
+    assert_eq!((s, h["active"].as_bool()), (200, Some(true)));
+    assert_eq!(registered_agent(&primary).await.1, None);
+    backup.post("/promote", json!({})).await;
+    assert_eq!(registered_agent(&backup).await.1, None);
 }
 
 #[tokio::test]
