@@ -187,8 +187,8 @@ async fn reference() {
 }
 
 /// Runs a written suite with the ordinary runner (what `bc-harness run FILE` does).
-async fn run_suite(path: &Path, defect: &str) -> bc_engine::run::ScenarioResult {
-    let mut o = RunOptions::new(vec![path.to_path_buf()], desktop(Some(defect)));
+async fn run_suite(path: &Path, defect: Option<&str>) -> bc_engine::run::ScenarioResult {
+    let mut o = RunOptions::new(vec![path.to_path_buf()], desktop(defect));
     o.runtime = RuntimeKind::Local;
     o.bin_dir = Some(bins().to_path_buf());
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -243,13 +243,21 @@ async fn finds_and_shrinks(defect: &str, focus: &[&str], seed: u64, expected: &s
     assert!(text.contains("timeline of the last failing run:"), "{text}");
     assert!(text.contains("bc-harness run "), "{text}");
     bc_suite::load_file(&f.suite_path).expect("the written suite is valid");
-    let r = run_suite(&f.suite_path, defect).await;
+    let r = run_suite(&f.suite_path, Some(defect)).await;
     assert_eq!(r.verdict, Verdict::Fail, "{defect}: {:?}", r.failures);
     assert!(
         signatures(&r).contains(&f.signature),
         "{defect}: the suite broke {:?}, exploring broke {}",
         signatures(&r),
         f.signature
+    );
+    // The reproduction blames the defect, not the schedule: the reference desktop passes it.
+    let r = run_suite(&f.suite_path, None).await;
+    assert_eq!(
+        r.verdict,
+        Verdict::Pass,
+        "reference on {defect}'s suite: {:?}",
+        r.failures
     );
 }
 
