@@ -28,6 +28,11 @@ enum Command {
     Run(Box<commands::run::Args>),
     /// Explore seeded chaos schedules; shrink the first failure and write it as a suite.
     Explore(Box<commands::explore::Args>),
+    /// Container images of the Docker runtime.
+    #[command(subcommand)]
+    Images(commands::docker::ImagesCommand),
+    /// Remove every container and network the harness owns (and, with --images, its images).
+    Clean(commands::docker::CleanArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,5 +53,7 @@ fn main() -> ExitCode {
         Command::Schema(a) => commands::schema::run(a),
         Command::Run(a) => commands::run::run(*a),
         Command::Explore(a) => commands::explore::run(*a),
+        Command::Images(c) => commands::docker::images(c),
+        Command::Clean(a) => commands::docker::clean(a),
     })
 }

@@ -1,0 +1,68 @@
+//! `bc-harness images build` and `bc-harness clean`: the container runtime's housekeeping.
+//! Images are built locally from static binaries (no registry); clean removes what the harness owns.
+
+use bc_engine::docker::commands::{clean_all, images_build};
+use bc_engine::docker::images::BuildOptions;
+use bc_engine::docker::sweep::CleanOptions;
+
+use crate::exit_codes;
+
+/// Subcommands of `images`.
+#[derive(clap::Subcommand)]
+pub enum ImagesCommand {
+    /// Build the bc-mock and bc-toxiproxy FROM scratch images (reused when the binaries are unchanged).
+    Build,
+}
+
+/// Arguments of `clean`.
+#[derive(clap::Args)]
+pub struct CleanArgs {
+    /// Also remove the harness's images (rebuilt on next use).
+    #[arg(long)]
+    images: bool,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime starts")
+}
+
+/// Runs `images build`.
+pub fn images(cmd: ImagesCommand) -> u8 {
+    match cmd {
+        ImagesCommand::Build => {
+            let opts = BuildOptions {
+                show_cargo_output: true,
+                ..Default::default()
+            };
+            match runtime().block_on(images_build(&opts)) {
+                Ok(set) => {
+                    println!("{set}");
+                    exit_codes::OK
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    exit_codes::HARNESS_ERROR
+                }
+            }
+        }
+    }
+}
+
+/// Runs `clean`.
+pub fn clean(args: CleanArgs) -> u8 {
+    match runtime().block_on(clean_all(CleanOptions {
+        images: args.images,
+    })) {
+        Ok(report) => {
+            println!("{report}");
+            exit_codes::OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_codes::HARNESS_ERROR
+        }
+    }
+}
