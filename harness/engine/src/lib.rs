@@ -2,10 +2,10 @@
 //! The CLI is a thin shell over this crate; the suite crate feeds it a validated model.
 
 pub mod check;
+pub mod docker;
 pub mod env;
+pub mod explore;
 pub mod fault;
 pub mod observe;
 pub mod report;
 pub mod run;
-pub mod docker;
-pub mod explore;

@@ -124,15 +124,9 @@ impl LocalRuntime {
             .ok_or_else(|| EnvError::UnknownInstance(id.to_string()))
     }
 
-    async fn start_slot(&self, id: &InstanceId) -> Result<(), EnvError> {
-        let slot = self.slot(id)?.clone();
-        let _op = slot.op.lock().await;
-        if let Some(p) = slot.current() {
-            if p.exit_info().is_none() {
-                return Ok(());
-            }
-        }
-        let label = slot.id.to_string();
+    /// Spawns the slot's process once and waits for its ready line (killing it on failure).
+    async fn spawn_ready(&self, slot: &Slot, label: &str) -> Result<Arc<Supervised>, EnvError> {
+        let label = label.to_string();
         let (proc, mut lines) = Supervised::spawn(Launch {
             program: &self.mock_bin,
             args: &slot.args,
@@ -179,6 +173,31 @@ impl LocalRuntime {
                 detail: format!(": unexpected ready line `{line}`: {reason}"),
             }
         })?;
+        Ok(proc)
+    }
+
+    async fn start_slot(&self, id: &InstanceId) -> Result<(), EnvError> {
+        let slot = self.slot(id)?.clone();
+        let _op = slot.op.lock().await;
+        if let Some(p) = slot.current() {
+            if p.exit_info().is_none() {
+                return Ok(());
+            }
+        }
+        let label = slot.id.to_string();
+        // A restarted instance rebinds its old ports; one may still be held for a moment (a dying
+        // process, a connection grabbing it): retry a few times before calling it an error.
+        let mut attempt = 0;
+        let proc = loop {
+            attempt += 1;
+            match self.spawn_ready(&slot, &label).await {
+                Err(e) if attempt < 5 && is_bind_conflict(&e) => {
+                    tracing::debug!(error = %e, attempt, "port still in use at restart; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                r => break r?,
+            }
+        };
         let pid = proc.pid();
         let mut exit = proc.exit_watch();
         *slot.proc.lock().unwrap_or_else(|e| e.into_inner()) = Some(proc);
