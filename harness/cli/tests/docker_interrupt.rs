@@ -1,0 +1,119 @@
+//! The bc-harness binary on the Docker runtime: SIGINT mid-scenario reports an error and leaves no
+//! container or network; after a SIGKILL, the next run's sweep removes what the killed run left.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+fn skip(test: &str) -> bool {
+    match docker_available() {
+        Ok(()) => false,
+        Err(e) => {
+            println!("SKIPPED {test}: no docker engine answers: {e}");
+            true
+        }
+    }
+}
+
+/// Waits until the run `pid` has containers and its desktop process is up: a scenario is running.
+fn wait_scenario_running(pid: u32) -> bool {
+    // Generous: the first run may build images (minutes on a cold target/static).
+    wait_until(Duration::from_secs(300), || {
+        !owned_ids(&["ps"], pid).is_empty()
+            && descendants(pid)
+                .iter()
+                .any(|(_, c)| c.starts_with("bc-reference-de"))
+    })
+}
+
+#[test]
+fn sigint_reports_the_scenario_as_error_and_leaves_no_container_or_network() {
+    if skip("sigint_reports_the_scenario_as_error_and_leaves_no_container_or_network") {
+        return;
+    }
+    let _ = bin_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = long_suite(tmp.path());
+    let mut run = spawn_run(tmp.path(), &suite, "docker", "int");
+    let pid = run.pid();
+    assert!(
+        wait_scenario_running(pid),
+        "no scenario started within 300 s"
+    );
+    let containers = owned_ids(&["ps", "-a"], pid);
+    let networks = owned_ids(&["network", "ls"], pid);
+    assert_eq!(containers.len(), 13, "12 mocks and a proxy: {containers:?}");
+    assert_eq!(networks.len(), 1, "{networks:?}");
+
+    signal(pid, "INT");
+    let status = run
+        .wait(Duration::from_secs(90))
+        .expect("harness exits after SIGINT");
+    let out = std::fs::read_to_string(tmp.path().join("int.out")).unwrap();
+    let err = std::fs::read_to_string(tmp.path().join("int.err")).unwrap();
+    assert_eq!(status.code(), Some(3), "stdout:\n{out}\nstderr:\n{err}");
+    let xml = std::fs::read_to_string(tmp.path().join("int-junit.xml")).unwrap();
+    assert!(xml.contains("<error"), "{xml}");
+    assert!(xml.contains("interrupted"), "{xml}");
+    assert!(xml.contains("only"), "{xml}");
+
+    assert_eq!(
+        owned_ids(&["ps", "-a"], pid),
+        Vec::<String>::new(),
+        "containers left"
+    );
+    assert_eq!(
+        owned_ids(&["network", "ls"], pid),
+        Vec::<String>::new(),
+        "networks left"
+    );
+}
+
+#[test]
+fn after_a_sigkill_the_next_run_sweeps_the_leftovers() {
+    if skip("after_a_sigkill_the_next_run_sweeps_the_leftovers") {
+        return;
+    }
+    let _ = bin_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut run = spawn_run(tmp.path(), &long_suite(tmp.path()), "docker", "killed");
+    let pid = run.pid();
+    assert!(
+        wait_scenario_running(pid),
+        "no scenario started within 300 s"
+    );
+    let orphans: Vec<(u32, String)> = descendants(pid);
+    signal(pid, "KILL");
+    run.wait(Duration::from_secs(10))
+        .expect("SIGKILL ends the harness");
+    // The desktop was a local child; the harness could not stop it, so the test does (by pid).
+    for (p, c) in &orphans {
+        if alive(*p, c) {
+            signal(*p, "KILL");
+        }
+    }
+    // The killed run really left containers and its network behind: otherwise the sweep proves nothing.
+    let left = owned_ids(&["ps", "-a"], pid);
+    let left_net = owned_ids(&["network", "ls"], pid);
+    assert!(!left.is_empty(), "a SIGKILLed harness left no container");
+    assert_eq!(left_net.len(), 1);
+
+    let mut next = spawn_run(tmp.path(), &short_suite(tmp.path()), "docker", "next");
+    let st = next
+        .wait(Duration::from_secs(180))
+        .expect("the next run finishes");
+    let out = std::fs::read_to_string(tmp.path().join("next.out")).unwrap();
+    assert_eq!(st.code(), Some(0), "{out}");
+    assert_eq!(
+        owned_ids(&["ps", "-a"], pid),
+        Vec::<String>::new(),
+        "killed run's containers"
+    );
+    assert_eq!(
+        owned_ids(&["network", "ls"], pid),
+        Vec::<String>::new(),
+        "killed run's network"
+    );
+}

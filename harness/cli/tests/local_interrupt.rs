@@ -1,0 +1,47 @@
+//! The bc-harness binary on the local runtime: SIGINT mid-scenario exits 3, reports the scenario as an
+//! error, and no bc-mock, bc-toxiproxy or bc-reference-desktop process of that run survives.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+#[test]
+fn sigint_reports_an_error_and_no_process_of_the_run_survives() {
+    let _ = bin_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = long_suite(tmp.path());
+    let mut run = spawn_run(tmp.path(), &suite, "local", "int");
+    let pid = run.pid();
+    // Running: 12 mocks, the proxy and the desktop are all children of this harness.
+    let mut procs = Vec::new();
+    let running = wait_until(Duration::from_secs(120), || {
+        procs = descendants(pid)
+            .into_iter()
+            .filter(|(_, c)| is_run_process(c))
+            .collect();
+        procs.len() >= 14 && procs.iter().any(|(_, c)| c.starts_with("bc-reference-de"))
+    });
+    assert!(running, "scenario not running within 120 s: {procs:?}");
+
+    signal(pid, "INT");
+    let status = run
+        .wait(Duration::from_secs(60))
+        .expect("harness exits after SIGINT");
+    let out = std::fs::read_to_string(tmp.path().join("int.out")).unwrap();
+    let err = std::fs::read_to_string(tmp.path().join("int.err")).unwrap();
+    println!("{out}\n{err}\n{procs:?}");
+    assert_eq!(status.code(), Some(3), "{out}");
+    let xml = std::fs::read_to_string(tmp.path().join("int-junit.xml")).unwrap();
+    assert!(
+        xml.contains("<error") && xml.contains("interrupted"),
+        "{xml}"
+    );
+
+    let survivors: Vec<_> = procs.iter().filter(|(p, c)| alive(*p, c)).collect();
+    assert!(
+        survivors.is_empty(),
+        "processes of the run survived: {survivors:?}"
+    );
+}

@@ -1,0 +1,248 @@
+//! Helpers shared by the interrupt tests of the bc-harness binary: binaries, suites, /proc and
+//! docker queries, and bounded waits on external process state.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+/// target/debug (or BC_BIN_DIR) with bc-mock, bc-toxiproxy and bc-reference-desktop; built once if missing.
+pub fn bin_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::var_os("BC_BIN_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let exe = std::env::current_exe().expect("test exe");
+                exe.parent()
+                    .and_then(Path::parent)
+                    .expect("target dir")
+                    .to_path_buf()
+            });
+        let names = ["bc-mock", "bc-toxiproxy", "bc-reference-desktop"];
+        if names.iter().any(|n| !dir.join(n).is_file()) {
+            let st = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "-p",
+                    "bc-mock",
+                    "-p",
+                    "bc-toxiproxy",
+                    "-p",
+                    "bc-desktops",
+                    "--bins",
+                ])
+                .current_dir(root())
+                .status()
+                .expect("cargo build");
+            assert!(st.success(), "building the binaries failed");
+        }
+        for n in names {
+            assert!(dir.join(n).is_file(), "{n} missing in {}", dir.display());
+        }
+        dir
+    })
+    .clone()
+}
+
+/// A one-scenario suite that logs in, kills site B and then waits long enough to be interrupted.
+pub fn long_suite(dir: &Path) -> PathBuf {
+    write_suite(
+        dir,
+        "long.yaml",
+        "      - expect_logged_in: {site: B}\n      - kill_site: B\n      - wait: 120s\n",
+    )
+}
+
+/// A one-scenario suite that only checks the initial login: a short run.
+pub fn short_suite(dir: &Path) -> PathBuf {
+    write_suite(dir, "short.yaml", "      - expect_logged_in: {site: B}\n")
+}
+
+fn write_suite(dir: &Path, name: &str, steps: &str) -> PathBuf {
+    let config = root().join("fixtures/config/default.yaml");
+    let text = format!(
+        "version: 1\nid: cli-int\nagent: agent1001\nconfig: {}\nbudget: 10s\nscenarios:\n  - id: only\n    rules: [BC-4]\n    steps:\n{steps}",
+        config.display()
+    );
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Starts `bc-harness run` on `suite` with the reference desktop; output goes to files in `dir`.
+pub fn spawn_run(dir: &Path, suite: &Path, runtime: &str, tag: &str) -> Guard {
+    let desktop = format!(
+        "{} --config {{config}}",
+        bin_dir().join("bc-reference-desktop").display()
+    );
+    let out = std::fs::File::create(dir.join(format!("{tag}.out"))).unwrap();
+    let err = std::fs::File::create(dir.join(format!("{tag}.err"))).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_bc-harness"))
+        .arg("run")
+        .arg(suite)
+        .args(["--runtime", runtime, "--desktop", &desktop])
+        .arg("--junit")
+        .arg(dir.join(format!("{tag}-junit.xml")))
+        .arg("--journal")
+        .arg(dir.join(format!("{tag}-journal.json")))
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("spawn bc-harness");
+    Guard(Some(child))
+}
+
+/// Kills the harness if a test fails half way, so no run outlives the test.
+pub struct Guard(pub Option<Child>);
+
+impl Guard {
+    pub fn pid(&self) -> u32 {
+        self.0.as_ref().unwrap().id()
+    }
+
+    /// Waits for the exit, at most `limit`.
+    pub fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let t0 = Instant::now();
+        while t0.elapsed() < limit {
+            if let Some(st) = self.0.as_mut().unwrap().try_wait().unwrap() {
+                self.0 = None;
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn signal(pid: u32, sig: &str) {
+    let st = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success(), "kill -{sig} {pid} failed");
+}
+
+/// (pid, ppid, comm) of every process, from /proc.
+pub fn processes() -> Vec<(u32, u32, String)> {
+    let mut v = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return v;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // comm is in parentheses and may hold spaces; fields after the last ')' are fixed.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_string();
+        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let state = rest.first().copied().unwrap_or("");
+        if state == "Z" {
+            continue; // a zombie holds no resources and is its parent's business
+        }
+        if let Some(ppid) = rest.get(1).and_then(|p| p.parse().ok()) {
+            v.push((pid, ppid, comm));
+        }
+    }
+    v
+}
+
+/// Every live descendant of `root` as (pid, comm).
+pub fn descendants(root: u32) -> Vec<(u32, String)> {
+    let all = processes();
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for (pid, ppid, comm) in &all {
+            if *ppid == p {
+                out.push((*pid, comm.clone()));
+                frontier.push(*pid);
+            }
+        }
+    }
+    out
+}
+
+/// The processes a run owns (comm is truncated to 15 characters by the kernel).
+pub fn is_run_process(comm: &str) -> bool {
+    comm == "bc-mock" || comm == "bc-toxiproxy" || comm.starts_with("bc-reference-de")
+}
+
+/// Is `pid` still alive with the same command name?
+pub fn alive(pid: u32, comm: &str) -> bool {
+    processes().iter().any(|(p, _, c)| *p == pid && c == comm)
+}
+
+/// Polls `cond` every 200 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    cond()
+}
+
+/// `Err(reason)` when no Docker engine answers.
+pub fn docker_available() -> Result<(), String> {
+    match Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+    {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(String::from_utf8_lossy(&o.stderr).trim().to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Ids printed by `docker <what> --filter label=bc-harness.owned=true --filter label=bc-harness.pid=<pid> -q`
+/// (`what` is ["ps", "-a"] or ["network", "ls"]). Scoped to one harness pid because other runs may be
+/// live on the same engine.
+pub fn owned_ids(what: &[&str], harness_pid: u32) -> Vec<String> {
+    let o = Command::new("docker")
+        .args(what)
+        .args(["--filter", "label=bc-harness.owned=true"])
+        .args([
+            "--filter",
+            &format!("label=bc-harness.pid={harness_pid}"),
+            "-q",
+        ])
+        .output()
+        .expect("docker");
+    assert!(
+        o.status.success(),
+        "docker {what:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
