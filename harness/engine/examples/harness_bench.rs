@@ -200,6 +200,7 @@ async fn switchover(dir: &Path, runtime: RuntimeKind, delay_ms: u64, n: usize) {
         bin_dir().join("bc-reference-desktop").display()
     );
     let seen = run_suite(suite, desktop, runtime).await;
+    let mut err_login = Vec::new();
     let (mut measured, mut err, mut delay, mut decide, mut rest) =
         (vec![], vec![], vec![], vec![], vec![]);
     let mut verdicts = Vec::new();
@@ -214,6 +215,10 @@ async fn switchover(dir: &Path, runtime: RuntimeKind, delay_ms: u64, n: usize) {
         // The desktop's own view: its `logged_in site=A` decision line, relative to the fault.
         if let Some(own) = log_line_ts(t, "logged_in site=A") {
             err.push(m - ms(own - fault));
+        }
+        // Its SIP login acknowledged (before the stat server connection that precedes `logged_in`).
+        if let Some(own) = log_line_ts(t, "agent_login site=A") {
+            err_login.push(m - ms(own - fault));
         }
         if let (Some(a), Some(b)) = (
             log_line_ts(t, "switch_delayed"),
@@ -234,6 +239,7 @@ async fn switchover(dir: &Path, runtime: RuntimeKind, delay_ms: u64, n: usize) {
     stats("measured switchover (fault -> logged in at A)", measured);
     stats("desktop's own delay (switch_delayed->switchover)", delay);
     stats("measured minus the desktop's delay", rest);
+    stats("error vs desktop's `agent_login site=A` line", err_login);
     stats("error vs desktop's `logged_in site=A` line", err);
     stats("deciding event -> decision (next step)", decide);
 }
