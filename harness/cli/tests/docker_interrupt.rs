@@ -46,6 +46,11 @@ fn sigint_reports_the_scenario_as_error_and_leaves_no_container_or_network() {
     let networks = owned_ids(&["network", "ls"], pid);
     assert_eq!(containers.len(), 13, "12 mocks and a proxy: {containers:?}");
     assert_eq!(networks.len(), 1, "{networks:?}");
+    // Interrupt while the fault is in place: `kill_site B` leaves B's 6 containers stopped.
+    let killed = wait_until(Duration::from_secs(60), || {
+        owned_ids(&["ps"], pid).len() == 7
+    });
+    assert!(killed, "site B was not killed within 60 s");
 
     signal(pid, "INT");
     let status = run
@@ -91,6 +96,7 @@ fn after_a_sigkill_the_next_run_sweeps_the_leftovers() {
     // The desktop was a local child; the harness could not stop it, so the test does (by pid).
     for (p, c) in &orphans {
         if alive(*p, c) {
+            println!("survived the harness's SIGKILL, killed by the test: {p} {c}");
             signal(*p, "KILL");
         }
     }

@@ -24,6 +24,15 @@ fn sigint_reports_an_error_and_no_process_of_the_run_survives() {
         procs.len() >= 14 && procs.iter().any(|(_, c)| c.starts_with("bc-reference-de"))
     });
     assert!(running, "scenario not running within 120 s: {procs:?}");
+    // Interrupt while the fault is in place: `kill_site B` leaves 6 of the 12 mocks.
+    let mocks = |pid| {
+        descendants(pid)
+            .iter()
+            .filter(|(_, c)| c == "bc-mock")
+            .count()
+    };
+    let killed = wait_until(Duration::from_secs(60), || mocks(pid) == 6);
+    assert!(killed, "site B was not killed within 60 s");
 
     signal(pid, "INT");
     let status = run
