@@ -2,6 +2,7 @@
 //! against each faulty desktop (`--defect NAME`: some run of the rule it breaks must fail).
 //! Slow (tens of minutes): `cargo test -p bc-engine --test kill_matrix -- --ignored --nocapture`;
 //! `BC_KILL_MATRIX_ONLY=reference,thrash` selects rows, `BC_KILL_MATRIX_JOBS` sets parallelism.
+//! `kill_matrix_quick` (not ignored, a few minutes) runs each defect's catching run, and the reference on it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -195,9 +196,20 @@ fn bin_dir() -> PathBuf {
 }
 
 async fn run_row(row: &Row, jobs: usize, budget: Duration) -> Vec<ScenarioResult> {
+    run_desktop(row.suites, row.flags, row.caps, None, jobs, budget).await
+}
+
+/// Runs suite files (`""` = the whole certification) against the reference desktop with `flags`.
+async fn run_desktop(
+    suites: &[&str],
+    flags: &str,
+    caps: &str,
+    filter: Option<&str>,
+    jobs: usize,
+    budget: Duration,
+) -> Vec<ScenarioResult> {
     let cert = root().join("suites/certification");
-    let paths = row
-        .suites
+    let paths = suites
         .iter()
         .map(|s| {
             if s.is_empty() {
@@ -210,11 +222,12 @@ async fn run_row(row: &Row, jobs: usize, budget: Duration) -> Vec<ScenarioResult
     let desktop = format!(
         "{} {}",
         bin_dir().join("bc-reference-desktop").display(),
-        row.flags
+        flags
     );
     let mut o = RunOptions::new(paths, desktop.trim().to_string());
     o.runtime = RuntimeKind::Local;
-    o.capabilities = parse_capabilities(row.caps).unwrap();
+    o.capabilities = parse_capabilities(caps).unwrap();
+    o.filter = filter.map(str::to_string);
     o.bin_dir = Some(bin_dir());
     o.budget = Some(budget);
     o.jobs = jobs;
@@ -321,6 +334,148 @@ async fn kill_matrix() {
     assert!(
         problems.is_empty(),
         "kill matrix problems:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The quick matrix: per defect, the one run that catches it (from docs/kill-matrix.md) must fail
+/// against the defect and pass against the reference with the same declared capabilities.
+/// `(defect flags, reference flags, capabilities, suite file, run id)`.
+const QUICK: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "--defect never-switches",
+        "",
+        BASE,
+        "bc04-bc05-loss-of-login.yaml",
+        "cert-loss-of-login/site-killed[preferred=A]",
+    ),
+    (
+        "--defect slow-switch",
+        "",
+        BASE,
+        "bc04-bc05-loss-of-login.yaml",
+        "cert-loss-of-login/site-killed[preferred=B]",
+    ),
+    (
+        "--defect no-keepalive",
+        "",
+        BASE,
+        "bc06-one-peer.yaml",
+        "cert-one-peer/healed-partition-drops-old-session[preferred=A]",
+    ),
+    (
+        "--defect switch-on-ha",
+        "",
+        BASE,
+        "bc07-ha-failover.yaml",
+        "cert-ha-failover/sip-server-failover[preferred=B]",
+    ),
+    (
+        "--defect dual-login",
+        "",
+        BASE,
+        "bc06-one-peer.yaml",
+        "cert-one-peer/config-pair-killed-sip-stays-up[preferred=A]",
+    ),
+    (
+        "--defect ignore-hierarchy",
+        "",
+        BASE,
+        "bc01-bc02-preferred-site.yaml",
+        "cert-preferred-site/start-at-preferred[preferred=B]",
+    ),
+    (
+        "--defect leave-config-server",
+        "",
+        BASE,
+        "bc04-bc05-loss-of-login.yaml",
+        "cert-loss-of-login/site-killed[preferred=B]",
+    ),
+    (
+        "--defect leave-stat-server",
+        "",
+        BASE,
+        "bc04-bc05-loss-of-login.yaml",
+        "cert-loss-of-login/site-killed[preferred=A]",
+    ),
+    (
+        "--defect thrash",
+        "",
+        BASE,
+        "bc11-flapping.yaml",
+        "cert-flapping/sip-link-flapping-refused[preferred=B]",
+    ),
+    (
+        "--defect give-up",
+        "",
+        BASE,
+        "bc09-liveness.yaml",
+        "cert-liveness/both-down-then-other-back[preferred=B]",
+    ),
+    (
+        "--defect no-dn-reregister",
+        "",
+        BASE,
+        "bc10-calls.yaml",
+        "cert-calls/call-after-site-killed[preferred=A]",
+    ),
+    (
+        "--defect cache-preferred --failback",
+        "--failback",
+        "stat_server,auto_answer,failback",
+        "bc01-bc02-preferred-site.yaml",
+        "cert-preferred-site/changed-during-outage-read-at-next-connection[preferred=A]",
+    ),
+    (
+        "--defect stat-loss-dr",
+        "",
+        BASE,
+        "bc08-stat-server.yaml",
+        "cert-stat-server/stat-pair-killed-no-dr[preferred=A]",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_matrix_quick() {
+    let budget = Duration::from_secs(10);
+    let mut problems = Vec::new();
+    for (defect, reference, caps, suite, id) in QUICK {
+        for (flags, want_fail) in [(*defect, true), (*reference, false)] {
+            let results = run_desktop(&[suite], flags, caps, Some(id), 1, budget).await;
+            let r = match results.as_slice() {
+                [r] if r.info.id == *id => r,
+                _ => {
+                    problems.push(format!(
+                        "{id}: expected exactly this run, got {}",
+                        results.len()
+                    ));
+                    continue;
+                }
+            };
+            let ok = if want_fail {
+                r.verdict == Verdict::Fail
+            } else {
+                r.verdict == Verdict::Pass
+            };
+            println!(
+                "{id} [{}] -> {:?}",
+                if flags.is_empty() { "reference" } else { flags },
+                r.verdict
+            );
+            if !ok {
+                problems.push(format!(
+                    "{id} with `{flags}`: {:?} (wanted {}) {:?} {:?}",
+                    r.verdict,
+                    if want_fail { "fail" } else { "pass" },
+                    r.failures.first().map(|f| &f.observed),
+                    r.errors
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "quick kill matrix:\n{}",
         problems.join("\n")
     );
 }
