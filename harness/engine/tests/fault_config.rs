@@ -189,6 +189,41 @@ async fn reject_logins_and_preferred_site() {
             .unwrap();
         assert!(matches!(e, FaultError::Invalid { .. }), "{e}");
     }
+
+    // A suite's `heal: all` (heal_faults) heals faults but keeps configuration changes;
+    // the teardown's heal_all reverts them too.
+    let _g4 = env
+        .inject(&Fault::SetPreferredSite {
+            level: ConfigLevel::Person,
+            object: "agent1001".into(),
+            site: Some("A".into()),
+        })
+        .await
+        .unwrap();
+    let _rej = env
+        .inject(&Fault::RejectLogins {
+            site: "B".into(),
+            server: ServerKind::ConfigServer,
+            on: true,
+        })
+        .await
+        .unwrap();
+    env.heal_faults().await.unwrap();
+    assert_eq!(
+        env.pending_faults(),
+        2,
+        "the two config changes stay registered"
+    );
+    assert_eq!(
+        preferred_of(&mut c, "agent1001").await.as_deref(),
+        Some("A")
+    );
+    env.heal_all().await.unwrap();
+    assert_eq!(env.pending_faults(), 0);
+    assert_eq!(
+        preferred_of(&mut c, "agent1001").await.as_deref(),
+        Some("B")
+    );
     env.reset().await.unwrap();
 }
 

@@ -154,9 +154,27 @@ impl Registry {
 
     /// Heals every registered fault, newest first; tries all and returns the first failure.
     pub async fn heal_all(&self, shared: &Shared) -> Result<(), FaultError> {
+        self.heal_where(shared, |_| true).await
+    }
+
+    /// Heals the registered faults whose heal actions `select` picks, newest first; the others
+    /// stay registered.
+    pub async fn heal_where(
+        &self,
+        shared: &Shared,
+        select: impl Fn(&[HealAction]) -> bool,
+    ) -> Result<(), FaultError> {
         let entries: Vec<(u64, Entry)> = {
             let mut m = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            std::mem::take(&mut *m).into_iter().rev().collect()
+            let keys: Vec<u64> = m
+                .iter()
+                .filter(|(_, e)| select(&e.heal))
+                .map(|(k, _)| *k)
+                .collect();
+            keys.into_iter()
+                .rev()
+                .filter_map(|k| m.remove(&k).map(|e| (k, e)))
+                .collect()
         };
         let mut first = None;
         for (_, e) in entries {

@@ -310,6 +310,20 @@ impl Environment {
         self.shared.faults.heal_all(&self.shared).await
     }
 
+    /// Heals every fault except configuration changes, which a suite's `heal: all` leaves in place
+    /// (docs/suite-format.md): a changed preferred site is state, not a fault to undo.
+    pub async fn heal_faults(&self) -> Result<(), FaultError> {
+        self.shared
+            .faults
+            .heal_where(&self.shared, |heal| {
+                !heal
+                    .iter()
+                    .all(|a| matches!(a, guard::HealAction::SetPreferred { .. }))
+                    || heal.is_empty()
+            })
+            .await
+    }
+
     /// How many injected faults are not healed yet.
     pub fn pending_faults(&self) -> usize {
         self.shared.faults.pending()

@@ -553,7 +553,7 @@ async fn execute(
                 match target {
                     HealTarget::All => {
                         d.stop_flappers(None).await?;
-                        let r = d.drive(ctx.env.heal_all(), |_| false).await?;
+                        let r = d.drive(ctx.env.heal_faults(), |_| false).await?;
                         if let Some(Err(e)) = r {
                             return Err(d.harness_error(format!("heal all failed: {e}")));
                         }
