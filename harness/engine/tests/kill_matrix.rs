@@ -196,7 +196,16 @@ fn bin_dir() -> PathBuf {
 }
 
 async fn run_row(row: &Row, jobs: usize, budget: Duration) -> Vec<ScenarioResult> {
-    run_desktop(row.suites, row.flags, row.caps, None, jobs, budget).await
+    run_desktop(
+        row.suites,
+        row.flags,
+        row.caps,
+        None,
+        jobs,
+        budget,
+        RuntimeKind::Local,
+    )
+    .await
 }
 
 /// Runs suite files (`""` = the whole certification) against the reference desktop with `flags`.
@@ -207,6 +216,7 @@ async fn run_desktop(
     filter: Option<&str>,
     jobs: usize,
     budget: Duration,
+    runtime: RuntimeKind,
 ) -> Vec<ScenarioResult> {
     let cert = root().join("suites/certification");
     let paths = suites
@@ -225,7 +235,7 @@ async fn run_desktop(
         flags
     );
     let mut o = RunOptions::new(paths, desktop.trim().to_string());
-    o.runtime = RuntimeKind::Local;
+    o.runtime = runtime;
     o.capabilities = parse_capabilities(caps).unwrap();
     o.filter = filter.map(str::to_string);
     o.bin_dir = Some(bin_dir());
@@ -441,7 +451,16 @@ async fn kill_matrix_quick() {
     let mut problems = Vec::new();
     for (defect, reference, caps, suite, id) in QUICK {
         for (flags, want_fail) in [(*defect, true), (*reference, false)] {
-            let results = run_desktop(&[suite], flags, caps, Some(id), 1, budget).await;
+            let results = run_desktop(
+                &[suite],
+                flags,
+                caps,
+                Some(id),
+                1,
+                budget,
+                RuntimeKind::Local,
+            )
+            .await;
             let r = match results.as_slice() {
                 [r] if r.info.id == *id => r,
                 _ => {
@@ -478,4 +497,61 @@ async fn kill_matrix_quick() {
         "quick kill matrix:\n{}",
         problems.join("\n")
     );
+}
+
+/// One faulty desktop per kind of "site down" (killed, refused, black hole, reset), and the reference on
+/// the same runs: the Docker runtime must give the same verdicts as the local one.
+const SAME_ON_DOCKER: &[(&str, &str)] = &[
+    (
+        "--defect never-switches",
+        "cert-loss-of-login/config-server-killed[preferred=A]",
+    ),
+    (
+        "--defect never-switches",
+        "cert-loss-of-login/sip-server-refused[preferred=B]",
+    ),
+    (
+        "--defect no-keepalive",
+        "cert-loss-of-login/sip-server-black-holed[preferred=A]",
+    ),
+    (
+        "--defect leave-config-server",
+        "cert-loss-of-login/config-server-reset[preferred=B]",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_gives_the_same_verdicts_as_local() {
+    if RuntimeKind::Auto.resolve().await != RuntimeKind::Docker {
+        println!("SKIPPED docker_gives_the_same_verdicts_as_local: no docker engine answers");
+        return;
+    }
+    let budget = Duration::from_secs(10);
+    let suite = "bc04-bc05-loss-of-login.yaml";
+    let mut table = Vec::new();
+    for (defect, id) in SAME_ON_DOCKER {
+        for flags in [*defect, ""] {
+            let mut verdicts = Vec::new();
+            for runtime in [RuntimeKind::Local, RuntimeKind::Docker] {
+                let r = run_desktop(&[suite], flags, BASE, Some(id), 1, budget, runtime).await;
+                assert_eq!(r.len(), 1, "{id}: one run expected");
+                verdicts.push(r[0].verdict);
+            }
+            let who = if flags.is_empty() { "reference" } else { flags };
+            println!(
+                "{id} [{who}] local {:?} docker {:?}",
+                verdicts[0], verdicts[1]
+            );
+            table.push((id, who, verdicts[0], verdicts[1]));
+        }
+    }
+    for (id, who, local, docker) in &table {
+        assert_eq!(local, docker, "{id} [{who}]: local and docker disagree");
+        let want = if *who == "reference" {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        };
+        assert_eq!(*local, want, "{id} [{who}]");
+    }
 }
