@@ -143,11 +143,17 @@ impl Supervised {
         })?;
         let log = LogRing::new(l.log_capacity);
         let (line_tx, line_rx) = mpsc::unbounded_channel();
+        let mut pumps = Vec::new();
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(pump(out, LogStream::Stdout, log.clone(), Some(line_tx)));
+            pumps.push(tokio::spawn(pump(
+                out,
+                LogStream::Stdout,
+                log.clone(),
+                Some(line_tx),
+            )));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(pump(err, LogStream::Stderr, log.clone(), None));
+            pumps.push(tokio::spawn(pump(err, LogStream::Stderr, log.clone(), None)));
         }
         let exited = Arc::new(AtomicBool::new(false));
         let (exit_tx, exit_rx) = watch::channel(None);
@@ -170,6 +176,11 @@ impl Supervised {
                     signal: None,
                 },
             };
+            // Publish the exit only once its last output is in the log (a process that prints and
+            // exits at once would otherwise be reported with an empty log tail). Bounded: a
+            // grandchild may hold the pipes open.
+            let drained = futures::future::join_all(pumps);
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(500), drained).await;
             let _ = exit_tx.send(Some(info));
         });
         Ok((
