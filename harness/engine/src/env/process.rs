@@ -153,7 +153,12 @@ impl Supervised {
             )));
         }
         if let Some(err) = child.stderr.take() {
-            pumps.push(tokio::spawn(pump(err, LogStream::Stderr, log.clone(), None)));
+            pumps.push(tokio::spawn(pump(
+                err,
+                LogStream::Stderr,
+                log.clone(),
+                None,
+            )));
         }
         let exited = Arc::new(AtomicBool::new(false));
         let (exit_tx, exit_rx) = watch::channel(None);
