@@ -315,11 +315,11 @@ impl Environment {
     pub async fn heal_faults(&self) -> Result<(), FaultError> {
         self.shared
             .faults
+            // Only configuration changes register a SetPreferred heal action.
             .heal_where(&self.shared, |heal| {
                 !heal
                     .iter()
-                    .all(|a| matches!(a, guard::HealAction::SetPreferred { .. }))
-                    || heal.is_empty()
+                    .any(|a| matches!(a, guard::HealAction::SetPreferred { .. }))
             })
             .await
     }
