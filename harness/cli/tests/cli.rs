@@ -151,3 +151,29 @@ fn schema_command_matches_the_committed_schema() {
     let committed = std::fs::read_to_string(repo().join("suites/schema.json")).unwrap();
     assert_eq!(text(&out.stdout), committed);
 }
+
+#[test]
+fn a_toxiproxy_image_without_the_docker_runtime_is_a_usage_error() {
+    let suite = repo().join("suites/examples");
+    let out = run(&[
+        "run",
+        suite.to_str().unwrap(),
+        "--runtime",
+        "local",
+        "--toxiproxy-image",
+        "ghcr.io/shopify/toxiproxy:2.12.0",
+        "--desktop",
+        "/bin/true",
+        "--junit",
+        "/dev/null",
+        "--journal",
+        "/dev/null",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--toxiproxy-image ghcr.io/shopify/toxiproxy:2.12.0 needs the docker runtime")
+            && err.contains("hint: add --runtime docker"),
+        "{err}"
+    );
+}

@@ -3,7 +3,7 @@
 //! Run: `cargo test -p bc-engine --test docker_clean -- --ignored`
 
 use bc_engine::docker::{self, commands, CleanOptions, RunOwner};
-use bollard::models::NetworkCreateRequest;
+use testcontainers::bollard::models::NetworkCreateRequest;
 
 #[tokio::test]
 #[ignore = "destructive: removes every harness container and network on this engine"]

@@ -11,8 +11,10 @@ use bc_engine::docker::{
     DockerTopology, ImageSet, InstanceId, Readiness, RunOwner, RunState,
 };
 use bc_protocol::{decode_line, encode_line, Message, Role, ServerKind, PROTOCOL_VERSION};
-use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
-use bollard::Docker;
+use testcontainers::bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+};
+use testcontainers::bollard::Docker;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 /// Env var telling the child test it is the process to be SIGKILLed.
@@ -306,7 +308,8 @@ async fn a_container_that_fails_to_start_is_removed() {
                 .as_ref()
                 .and_then(|l| l.get(labels::INSTANCE))
                 .is_some_and(|i| i == "stat_server-A-primary")
-                && c.state != Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
+                && c.state
+                    != Some(testcontainers::bollard::models::ContainerSummaryStateEnum::RUNNING)
         })
         .collect();
     assert!(left.is_empty(), "{left:?}");
@@ -325,7 +328,7 @@ async fn child_leaves_containers_behind() {
     let owner = RunOwner::current();
     let network = format!("bc-{}", owner.run_id);
     docker
-        .create_network(bollard::models::NetworkCreateRequest {
+        .create_network(testcontainers::bollard::models::NetworkCreateRequest {
             name: network.clone(),
             labels: Some(owner.labels()),
             ..Default::default()
@@ -409,4 +412,79 @@ async fn sweep_removes_what_a_killed_harness_left() {
         containers.is_empty() && networks.is_empty(),
         "{containers:?} {networks:?}"
     );
+}
+
+/// Readiness by an answering API (for images whose output we do not own, like Shopify's Toxiproxy): the
+/// proxy started by toxiproxy-server's flags is ready when `GET /version` answers; a process that exits at
+/// once is reported as exited with its output, not after the whole ready timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_readiness_waits_for_the_api_and_reports_an_early_exit() {
+    let Some((docker, _serial)) =
+        docker_or_skip("http_readiness_waits_for_the_api_and_reports_an_early_exit").await
+    else {
+        return;
+    };
+    let set = images(&docker).await;
+    let owner = RunOwner::current();
+    let network = format!("bc-{}", owner.run_id);
+    docker
+        .create_network(testcontainers::bollard::models::NetworkCreateRequest {
+            name: network.clone(),
+            labels: Some(owner.labels()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let spec = |name: &str, image: &str, args: &[&str]| ContainerSpec {
+        name: format!("bc-{}-{name}", owner.run_id),
+        image: image.to_string(),
+        args: args.iter().map(|a| a.to_string()).collect(),
+        labels: owner.labels(),
+        network: network.clone(),
+        publish: vec![8474],
+        files: Vec::new(),
+        readiness: Readiness::HttpOk {
+            port: 8474,
+            path: "/version".into(),
+        },
+        ready_timeout: Duration::from_secs(30),
+    };
+    let result = async {
+        let proxy = docker::Container::create(
+            &docker,
+            spec("api", &set.proxy, &["-host=0.0.0.0", "-port=8474"]),
+        )
+        .await
+        .unwrap();
+        let started = proxy.start().await.expect("ready by its API");
+        assert!(
+            started.ready_line.starts_with("GET /version answered 200"),
+            "{}",
+            started.ready_line
+        );
+        let url = format!(
+            "http://127.0.0.1:{}/version",
+            proxy.host_port(8474).unwrap()
+        );
+        let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        assert!(body.contains("version"), "{body}");
+
+        let quitter = docker::Container::create(&docker, spec("quits", &set.mock, &["--help"]))
+            .await
+            .unwrap();
+        let err = quitter.start().await.expect_err("--help exits at once");
+        assert!(
+            matches!(err, docker::DockerError::Exited { .. }),
+            "an exit, not a timeout: {err}"
+        );
+        assert!(err.to_string().contains("Usage"), "with its output: {err}");
+    };
+    // Clean up whatever the assertions did.
+    let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(result)).await;
+    docker::sweep::remove_run(&docker, &owner.run_id)
+        .await
+        .unwrap();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }

@@ -15,7 +15,7 @@ use bc_engine::env::{
 use bc_protocol::{
     decode_line, encode_line, EventKind, Message, Role, ServerKind, PROTOCOL_VERSION,
 };
-use bollard::query_parameters::ListContainersOptionsBuilder;
+use testcontainers::bollard::query_parameters::ListContainersOptionsBuilder;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 /// The reference desktop binary, built once if the target dir does not have it yet.

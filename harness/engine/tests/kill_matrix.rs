@@ -2,7 +2,8 @@
 //! against each faulty desktop (`--defect NAME`: some run of the rule it breaks must fail).
 //! Slow (tens of minutes): `cargo test -p bc-engine --test kill_matrix -- --ignored --nocapture`;
 //! `BC_KILL_MATRIX_ONLY=reference,thrash` selects rows, `BC_KILL_MATRIX_JOBS` sets parallelism.
-//! `kill_matrix_quick` (not ignored, a few minutes) runs each defect's catching run, and the reference on it.
+//! `kill_matrix_quick` (not ignored, a few minutes) runs each defect's catching run, and the reference on it;
+//! two docker tests compare verdicts across runtimes and with a Toxiproxy-layout proxy image.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,8 +11,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bc_engine::check::Verdict;
+use bc_engine::docker::{images, BuildOptions};
 use bc_engine::env::RuntimeKind;
 use bc_engine::run::{parse_capabilities, run, RunEvent, RunOptions, ScenarioResult};
+use testcontainers::GenericBuildableImage;
 use tokio::sync::{mpsc, watch};
 
 /// What a row must show.
@@ -218,6 +221,19 @@ async fn run_desktop(
     budget: Duration,
     runtime: RuntimeKind,
 ) -> Vec<ScenarioResult> {
+    run_options(options(suites, flags, caps, filter, jobs, budget, runtime)).await
+}
+
+/// The runner's options for [`run_desktop`].
+fn options(
+    suites: &[&str],
+    flags: &str,
+    caps: &str,
+    filter: Option<&str>,
+    jobs: usize,
+    budget: Duration,
+    runtime: RuntimeKind,
+) -> RunOptions {
     let cert = root().join("suites/certification");
     let paths = suites
         .iter()
@@ -242,6 +258,11 @@ async fn run_desktop(
     o.budget = Some(budget);
     o.jobs = jobs;
     o.seed = 1;
+    o
+}
+
+/// Runs to the end and returns every scenario's result.
+async fn run_options(o: RunOptions) -> Vec<ScenarioResult> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (_keep, cancel) = watch::channel(false);
     let handle = tokio::spawn(run(o, cancel, tx));
@@ -554,4 +575,80 @@ async fn docker_gives_the_same_verdicts_as_local() {
         };
         assert_eq!(*local, want, "{id} [{who}]");
     }
+}
+
+/// A Toxiproxy image laid out like Shopify's (`/toxiproxy` as entrypoint, `CMD ["-host=0.0.0.0"]`, no ready
+/// line we own) holding bc-toxiproxy, since no image can be pulled here: `--toxiproxy-image` must start it
+/// by toxiproxy-server's flags, wait for its API, and give the same verdicts through it as through ours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_with_a_toxiproxy_image_gives_the_same_verdicts() {
+    let docker = match bc_engine::docker::connect().await {
+        Ok(d) => d,
+        Err(e) => {
+            println!("SKIPPED docker_with_a_toxiproxy_image_gives_the_same_verdicts: {e}");
+            return;
+        }
+    };
+    let missing = "bc-harness/never-built:none";
+    let err = images::ensure_present(&docker, missing).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(missing) && text.contains("hint:"),
+        "a missing image gets a clear error: {text}"
+    );
+
+    let build = BuildOptions::default();
+    let dir = images::static_binary_dir(&build)
+        .await
+        .expect("static binaries");
+    let binary = dir.join("bc-toxiproxy");
+    let hash = images::content_tag(&std::fs::read(&binary).unwrap());
+    let stand_in = format!("bc-harness/toxiproxy-shopify-layout:{hash}");
+    if images::ensure_present(&docker, &stand_in).await.is_err() {
+        let image = GenericBuildableImage::new("bc-harness/toxiproxy-shopify-layout", hash)
+            .with_dockerfile_string(images::scratch_dockerfile(
+                "toxiproxy",
+                "/toxiproxy",
+                &["-host=0.0.0.0"],
+            ))
+            .with_file(&binary, "toxiproxy");
+        images::build_tagged(&docker, &stand_in, image)
+            .await
+            .expect("stand-in image");
+    }
+
+    let budget = Duration::from_secs(10);
+    let suite = "bc04-bc05-loss-of-login.yaml";
+    // The proxy-borne faults: a disabled proxy (refused), a timeout toxic (black hole), a reset_peer toxic.
+    let mut problems = Vec::new();
+    for (defect, id) in &SAME_ON_DOCKER[1..] {
+        for flags in [*defect, ""] {
+            let mut o = options(
+                &[suite],
+                flags,
+                BASE,
+                Some(id),
+                1,
+                budget,
+                RuntimeKind::Docker,
+            );
+            o.proxy_image = Some(stand_in.clone());
+            let r = run_options(o).await;
+            assert_eq!(r.len(), 1, "{id}: one run expected");
+            let want = if flags.is_empty() {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            };
+            let who = if flags.is_empty() { "reference" } else { flags };
+            println!("{id} [{who}] with {stand_in}: {:?}", r[0].verdict);
+            if r[0].verdict != want {
+                problems.push(format!(
+                    "{id} [{who}]: {:?}, want {want:?} ({:?})",
+                    r[0].verdict, r[0].errors
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -1,6 +1,8 @@
 //! The bc-toxiproxy binary: a Toxiproxy 2.x compatible server (like toxiproxy-server).
-//! Prints `bc-toxiproxy listening on ADDR` on stdout once the API accepts connections.
+//! Prints `bc-toxiproxy listening on ADDR` on stdout once the API accepts connections; takes toxiproxy-server's
+//! Go-style flags too (`-host=0.0.0.0 -port 8474`), so scripts and images written for Toxiproxy can start it.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -36,7 +38,7 @@ async fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let args = Args::parse();
+    let args = Args::parse_from(go_style_flags(std::env::args_os()));
     let seed = args.seed.unwrap_or_else(rand::random);
     let host = if args.host.contains(':') && !args.host.starts_with('[') {
         format!("[{}]", args.host)
@@ -59,6 +61,23 @@ async fn main() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
+/// toxiproxy-server's flags (Go's flag package: one dash, `-name=value` or `-name value`).
+const GO_FLAGS: [&str; 4] = ["host", "port", "config", "seed"];
+
+/// Rewrites toxiproxy-server's one-dash flags to clap's two-dash form; everything else passes unchanged.
+fn go_style_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    args.into_iter()
+        .map(|arg| {
+            let rewritten = arg.to_str().and_then(|a| {
+                let rest = a.strip_prefix('-').filter(|r| !r.starts_with('-'))?;
+                let name = rest.split('=').next().unwrap_or(rest);
+                GO_FLAGS.contains(&name).then(|| format!("-{a}"))
+            });
+            rewritten.map(OsString::from).unwrap_or(arg)
+        })
+        .collect()
+}
+
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
@@ -72,4 +91,34 @@ async fn wait_for_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Args {
+        Args::try_parse_from(go_style_flags(args.iter().map(OsString::from))).unwrap()
+    }
+
+    #[test]
+    fn toxiproxy_server_flags_are_accepted() {
+        // What Shopify's image runs: ENTRYPOINT /toxiproxy, CMD -host=0.0.0.0, plus the usual extras.
+        let a = parse(&["toxiproxy", "-host=0.0.0.0", "-port", "9000", "-seed=7"]);
+        assert_eq!(
+            (a.host.as_str(), a.port, a.seed),
+            ("0.0.0.0", 9000, Some(7))
+        );
+        let b = parse(&["bc-toxiproxy", "--host", "::1", "--port=0"]);
+        assert_eq!((b.host.as_str(), b.port), ("::1", 0));
+    }
+
+    #[test]
+    fn other_single_dash_arguments_are_left_alone() {
+        let out = go_style_flags(["x", "-h", "-hostile", "--seed=1", "-"].map(OsString::from));
+        assert_eq!(
+            out,
+            ["x", "-h", "-hostile", "--seed=1", "-"].map(OsString::from)
+        );
+    }
 }

@@ -34,6 +34,10 @@ pub struct Args {
     /// Where the servers run: auto (Docker when available), local or docker.
     #[arg(long, default_value = "auto", value_parser = ["auto", "local", "docker"])]
     runtime: String,
+    /// Docker runtime: run this Toxiproxy image as the fault proxy instead of ours, e.g.
+    /// `ghcr.io/shopify/toxiproxy:2.12.0` (pulled when the engine lacks it).
+    #[arg(long, value_name = "IMAGE")]
+    toxiproxy_image: Option<String>,
     /// Budget: deadline of every expectation and length of every checkpoint.
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     budget: String,
@@ -115,6 +119,7 @@ fn options(a: Args) -> Result<(ExploreOptions, PathBuf, PathBuf), String> {
         .runtime
         .parse::<RuntimeKind>()
         .map_err(|e| e.to_string())?;
+    o.proxy_image = a.toxiproxy_image;
     o.budget = duration("budget", &a.budget)?;
     o.settle = duration("settle", &a.settle)?;
     o.gen = GenConfig {

@@ -24,6 +24,10 @@ pub struct Args {
     /// Where the servers run: auto (Docker when available), local or docker.
     #[arg(long, default_value = "auto", value_parser = ["auto", "local", "docker"])]
     runtime: String,
+    /// Docker runtime: run this Toxiproxy image as the fault proxy instead of ours, e.g.
+    /// `ghcr.io/shopify/toxiproxy:2.12.0` (pulled when the engine lacks it).
+    #[arg(long, value_name = "IMAGE")]
+    toxiproxy_image: Option<String>,
     /// Budget override for every scenario, e.g. `20s` (default: the suites' budgets, else 60s).
     #[arg(long, value_name = "DURATION")]
     budget: Option<String>,
@@ -95,6 +99,7 @@ pub fn run(a: Args) -> u8 {
     });
     let mut opts = RunOptions::new(a.paths, a.desktop);
     opts.runtime = runtime;
+    opts.proxy_image = a.toxiproxy_image;
     opts.budget = budget;
     opts.capabilities = caps;
     opts.jobs = a.jobs;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bollard::Docker;
+use testcontainers::bollard::Docker;
 
 use super::error::DockerError;
 

@@ -5,17 +5,30 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bollard::models::{
+use futures::StreamExt;
+use testcontainers::bollard::models::{
     ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig, PortBinding,
 };
-use bollard::query_parameters::{
+use testcontainers::bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
     RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
-use bollard::Docker;
-use futures::StreamExt;
+use testcontainers::bollard::Docker;
+use tokio::sync::{oneshot, watch};
 
 use super::error::DockerError;
+
+/// The attached output of one container incarnation.
+type OutputStream = std::pin::Pin<
+    Box<
+        dyn futures::Stream<
+                Item = Result<
+                    testcontainers::bollard::container::LogOutput,
+                    testcontainers::bollard::errors::Error,
+                >,
+            > + Send,
+    >,
+>;
 
 /// How long `kill`/`stop`/`pause` wait for the engine to report the new state.
 const STATE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,6 +40,9 @@ const OUTPUT_TAIL_BYTES: usize = 8192;
 pub enum Readiness {
     /// An output line starting with this prefix (bc-mock prints `bc-mock ready ...` on stdout).
     StdoutLine(String),
+    /// `GET path` on the published container `port` answers 2xx: for images whose output we do not own,
+    /// such as Shopify's Toxiproxy (its log format changed between releases; its API did not).
+    HttpOk { port: u16, path: String },
 }
 
 /// Everything needed to create one container.
@@ -237,7 +253,11 @@ impl Container {
         })?;
         let options = UploadToContainerOptionsBuilder::default().path("/").build();
         self.docker
-            .upload_to_container(&self.id, Some(options), bollard::body_full(archive.into()))
+            .upload_to_container(
+                &self.id,
+                Some(options),
+                testcontainers::bollard::body_full(archive.into()),
+            )
             .await
             .map_err(DockerError::api(format!(
                 "copying files into {}",
@@ -262,27 +282,22 @@ impl Container {
             .start_container(&self.id, None)
             .await
             .map_err(DockerError::api(format!("starting {}", self.spec.name)))?;
-        let mut output = attached.output;
-        let wait = self.wait_ready(&mut output);
-        match tokio::time::timeout(self.spec.ready_timeout, wait).await {
-            Ok(Ok(ready_line)) => {
-                // Read once ready: a process that exits at once has no ports, and its exit is the better error.
-                self.refresh_ports().await?;
-                // Keep draining the attached output: its end is the exit of this incarnation.
-                let (tx, exited) = tokio::sync::oneshot::channel();
-                let log = Arc::clone(&self.log);
-                tokio::spawn(async move {
-                    while let Some(Ok(out)) = output.next().await {
-                        push_log(&log, &String::from_utf8_lossy(&out.into_bytes()));
-                    }
-                    let _ = tx.send(());
-                });
-                Ok(Started {
-                    ready_line,
-                    elapsed: begun.elapsed(),
-                    exited,
-                })
+        let output = attached.output;
+        let waited = match &self.spec.readiness {
+            Readiness::StdoutLine(prefix) => {
+                tokio::time::timeout(self.spec.ready_timeout, self.wait_line(output, prefix)).await
             }
+            Readiness::HttpOk { port, path } => {
+                tokio::time::timeout(self.spec.ready_timeout, self.wait_http(output, *port, path))
+                    .await
+            }
+        };
+        match waited {
+            Ok(Ok((ready_line, exited))) => Ok(Started {
+                ready_line,
+                elapsed: begun.elapsed(),
+                exited,
+            }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(DockerError::NotReady {
                 name: self.spec.name.clone(),
@@ -296,18 +311,97 @@ impl Container {
         }
     }
 
-    /// Reads the attached output until the readiness condition holds; an ended stream means the process exited.
-    async fn wait_ready(
+    /// Ready line: reads the output up to it, then keeps draining it in the background.
+    async fn wait_line(
         &self,
-        output: &mut std::pin::Pin<
-            Box<
-                dyn futures::Stream<
-                        Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
-                    > + Send,
-            >,
-        >,
+        mut output: OutputStream,
+        prefix: &str,
+    ) -> Result<(String, oneshot::Receiver<()>), DockerError> {
+        let ready_line = self.read_until_line(&mut output, prefix).await?;
+        // Read once ready: a process that exits at once has no ports, and its exit is the better error.
+        self.refresh_ports().await?;
+        let (exited, _) = self.drain(output);
+        Ok((ready_line, exited))
+    }
+
+    /// Answering API: drains the output from the start (so the log is kept) and polls the published port.
+    async fn wait_http(
+        &self,
+        output: OutputStream,
+        port: u16,
+        path: &str,
+    ) -> Result<(String, oneshot::Receiver<()>), DockerError> {
+        let (exited, mut ended) = self.drain(output);
+        if let Err(e) = self.refresh_ports().await {
+            // An image that exits at once has no ports: its exit is the better error.
+            return if *ended.borrow() {
+                Err(self.exited_error().await)
+            } else {
+                Err(e)
+            };
+        }
+        let url = format!(
+            "http://127.0.0.1:{}{path}",
+            self.host_port(port).unwrap_or(0)
+        );
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(1))
+            .build()
+            .map_err(|e| DockerError::NotReady {
+                name: self.spec.name.clone(),
+                timeout_ms: 0,
+                detail: format!("http client: {e}"),
+            })?;
+        loop {
+            if *ended.borrow() {
+                return Err(self.exited_error().await);
+            }
+            if let Ok(resp) = http.get(&url).send().await {
+                if resp.status().is_success() {
+                    return Ok((format!("GET {path} answered {}", resp.status()), exited));
+                }
+            }
+            // The published port accepts before the process listens (docker-proxy): poll, bounded by
+            // the caller's ready timeout, waking early when the process exits.
+            tokio::select! {
+                _ = ended.changed() => {}
+                _ = tokio::time::sleep(Duration::from_millis(25)) => {}
+            }
+        }
+    }
+
+    /// The error for a process that exited before it was ready, with its exit code and last output.
+    async fn exited_error(&self) -> DockerError {
+        DockerError::Exited {
+            name: self.spec.name.clone(),
+            code: self.exit_code().await,
+            output: self.log_tail(20),
+        }
+    }
+
+    /// Keeps reading the attached output into the log; its end is the exit of this incarnation, told both
+    /// as a one-shot (for the owner) and as a watch (for a readiness wait).
+    fn drain(&self, mut output: OutputStream) -> (oneshot::Receiver<()>, watch::Receiver<bool>) {
+        let (tx, exited) = oneshot::channel();
+        let (ended_tx, ended) = watch::channel(false);
+        let log = Arc::clone(&self.log);
+        tokio::spawn(async move {
+            while let Some(Ok(out)) = output.next().await {
+                push_log(&log, &String::from_utf8_lossy(&out.into_bytes()));
+            }
+            let _ = ended_tx.send(true);
+            let _ = tx.send(());
+        });
+        (exited, ended)
+    }
+
+    /// Reads the attached output until the readiness condition holds; an ended stream means the process exited.
+    async fn read_until_line(
+        &self,
+        output: &mut OutputStream,
+        prefix: &str,
     ) -> Result<String, DockerError> {
-        let Readiness::StdoutLine(prefix) = &self.spec.readiness;
         let mut pending = String::new();
         let mut tail = String::new();
         while let Some(Ok(out)) = output.next().await {
@@ -319,7 +413,7 @@ impl Container {
             // Only complete lines count: a chunk may end in the middle of the ready line.
             while let Some(end) = pending.find('\n') {
                 let line: String = pending.drain(..=end).collect();
-                if line.starts_with(prefix.as_str()) {
+                if line.starts_with(prefix) {
                     return Ok(line.trim_end().to_string());
                 }
             }

@@ -6,18 +6,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bollard::models::NetworkCreateRequest;
-use bollard::Docker;
+use testcontainers::bollard::models::NetworkCreateRequest;
+use testcontainers::bollard::Docker;
 
 use super::container::{Container, ContainerSpec, Readiness, RunState};
 use super::error::DockerError;
-use super::images::ImageSet;
+use super::images::{ImageSet, ProxyKind};
 use super::labels::{RunOwner, INSTANCE};
 use super::sweep::{remove_run, sweep_stale, SweepReport};
 use super::topology::{
-    container_name, DockerTopology, InstanceId, MockStatus, CONFIG_PATH, MOCK_CONTROL_PORT,
-    MOCK_LISTEN_PORT, MOCK_READY_PREFIX, PROXY_API_PORT, PROXY_FIRST_LISTEN_PORT,
-    PROXY_READY_PREFIX,
+    container_name, toxiproxy_server_args, DockerTopology, InstanceId, MockStatus, CONFIG_PATH,
+    MOCK_CONTROL_PORT, MOCK_LISTEN_PORT, MOCK_READY_PREFIX, PROXY_API_PORT,
+    PROXY_FIRST_LISTEN_PORT, PROXY_READY_PREFIX,
 };
 
 /// A mock container and how to reach it.
@@ -188,18 +188,31 @@ impl DockerEnvironment {
         labels.insert(INSTANCE.into(), "proxy".into());
         let mut publish = vec![PROXY_API_PORT];
         publish.extend((0..n).map(|i| PROXY_FIRST_LISTEN_PORT + i as u16));
+        let (proxy_args, proxy_readiness) = match images.proxy_kind {
+            ProxyKind::Ours => (
+                topology.proxy_args.clone(),
+                Readiness::StdoutLine(PROXY_READY_PREFIX.into()),
+            ),
+            ProxyKind::Toxiproxy => (
+                toxiproxy_server_args(),
+                Readiness::HttpOk {
+                    port: PROXY_API_PORT,
+                    path: "/version".into(),
+                },
+            ),
+        };
         // The proxy goes first: with 13 published ports it is the slowest to start.
         specs.insert(
             0,
             ContainerSpec {
                 name: format!("bc-{}-proxy", owner.run_id),
                 image: images.proxy.clone(),
-                args: topology.proxy_args.clone(),
+                args: proxy_args,
                 labels,
                 network: network.to_string(),
                 publish,
                 files: Vec::new(),
-                readiness: Readiness::StdoutLine(PROXY_READY_PREFIX.into()),
+                readiness: proxy_readiness,
                 ready_timeout: topology.ready_timeout,
             },
         );

@@ -12,7 +12,7 @@ pub enum DockerError {
     Api {
         context: String,
         #[source]
-        source: bollard::errors::Error,
+        source: testcontainers::bollard::errors::Error,
     },
     #[error("building static binaries failed: {0}")]
     Cargo(String),
@@ -26,6 +26,8 @@ pub enum DockerError {
     },
     #[error("image build of {tag} failed: {message}")]
     Build { tag: String, message: String },
+    #[error("image {image} is not on this engine and pulling it failed: {message}\nhint: on a machine without registry access, `docker load` the image first, or drop --toxiproxy-image to use ours")]
+    Pull { image: String, message: String },
     #[error("container {name} did not become ready within {timeout_ms} ms: {detail}")]
     NotReady {
         name: String,
@@ -54,7 +56,9 @@ pub enum DockerError {
 
 impl DockerError {
     /// Wraps an engine error with what was being done.
-    pub fn api(context: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
+    pub fn api(
+        context: impl Into<String>,
+    ) -> impl FnOnce(testcontainers::bollard::errors::Error) -> DockerError {
         let context = context.into();
         move |source| DockerError::Api { context, source }
     }

@@ -4,10 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use bollard::query_parameters::BuildImageOptionsBuilder;
-use bollard::Docker;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
+use testcontainers::bollard::query_parameters::CreateImageOptionsBuilder;
+use testcontainers::bollard::Docker;
+use testcontainers::runners::AsyncBuilder;
+use testcontainers::GenericBuildableImage;
 
 use super::error::DockerError;
 use super::labels::OWNED;
@@ -21,11 +23,35 @@ pub const MOCK_CONFIG_REPO: &str = "bc-harness/mock-config";
 /// Repository part of the fault proxy's image name.
 pub const PROXY_REPO: &str = "bc-harness/toxiproxy";
 
+/// Seconds a pull of a user-named image may take before the run gives up.
+const PULL_TIMEOUT_SECS: u64 = 300;
+
 /// The two images an environment runs, by full `repo:tag` name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSet {
     pub mock: String,
     pub proxy: String,
+    /// How the proxy image is started and when it counts as ready.
+    pub proxy_kind: ProxyKind,
+}
+
+/// Which fault proxy the proxy image holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// Ours (`bc-toxiproxy`): GNU-style flags, ready when it prints its listening line.
+    Ours,
+    /// A Toxiproxy image such as `ghcr.io/shopify/toxiproxy`: its entrypoint is toxiproxy-server (Go-style
+    /// flags); ready when `GET /version` answers.
+    Toxiproxy,
+}
+
+impl ImageSet {
+    /// The same mock image with a Toxiproxy image as the fault proxy (see [`ensure_present`]).
+    pub fn with_toxiproxy_image(mut self, image: impl Into<String>) -> ImageSet {
+        self.proxy = image.into();
+        self.proxy_kind = ProxyKind::Toxiproxy;
+        self
+    }
 }
 
 /// Where the binaries come from.
@@ -60,13 +86,56 @@ impl Default for BuildOptions {
 
 /// Builds (or reuses) both images: static binaries first, then one FROM scratch image per binary.
 pub async fn build(docker: &Docker, options: &BuildOptions) -> Result<ImageSet, DockerError> {
-    let dir = match &options.prebuilt_dir {
-        Some(dir) => dir.clone(),
-        None => build_static_binaries(options).await?,
-    };
+    let dir = static_binary_dir(options).await?;
     let mock = ensure_image(docker, MOCK_REPO, &dir.join("bc-mock")).await?;
     let proxy = ensure_image(docker, PROXY_REPO, &dir.join("bc-toxiproxy")).await?;
-    Ok(ImageSet { mock, proxy })
+    Ok(ImageSet {
+        mock,
+        proxy,
+        proxy_kind: ProxyKind::Ours,
+    })
+}
+
+/// Makes sure a user-named image (e.g. `--toxiproxy-image`) is on the engine: present, or pulled (bounded).
+pub async fn ensure_present(docker: &Docker, image: &str) -> Result<(), DockerError> {
+    if docker.inspect_image(image).await.is_ok() {
+        return Ok(());
+    }
+    let pull_error = |message: String| DockerError::Pull {
+        image: image.to_string(),
+        message,
+    };
+    let options = CreateImageOptionsBuilder::default()
+        .from_image(image)
+        .build();
+    let pull = async {
+        let mut stream = docker.create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| pull_error(e.to_string()))?;
+            if let Some(detail) = info.error_detail {
+                return Err(pull_error(
+                    detail.message.unwrap_or_else(|| "unknown error".into()),
+                ));
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(PULL_TIMEOUT_SECS), pull)
+        .await
+        .map_err(|_| pull_error(format!("no result within {PULL_TIMEOUT_SECS} s")))??;
+    docker
+        .inspect_image(image)
+        .await
+        .map_err(|e| pull_error(format!("pulled, yet not found: {e}")))?;
+    Ok(())
+}
+
+/// The directory holding static bc-mock and bc-toxiproxy: the prebuilt one, else after a static build.
+pub async fn static_binary_dir(options: &BuildOptions) -> Result<PathBuf, DockerError> {
+    match &options.prebuilt_dir {
+        Some(dir) => Ok(dir.clone()),
+        None => build_static_binaries(options).await,
+    }
 }
 
 /// Runs the static release build of bc-mock and bc-toxiproxy; returns the directory holding both binaries.
@@ -123,20 +192,15 @@ pub async fn with_config(
     let mut keyed = mock_image.as_bytes().to_vec();
     keyed.extend_from_slice(path.as_bytes());
     keyed.extend_from_slice(yaml);
-    let tag = format!("{MOCK_CONFIG_REPO}:{}", content_tag(&keyed));
+    let hash = content_tag(&keyed);
+    let tag = format!("{MOCK_CONFIG_REPO}:{hash}");
     if docker.inspect_image(&tag).await.is_ok() {
         return Ok(tag);
     }
-    let dockerfile = format!("FROM {mock_image}\nCOPY config.yaml {path}\n");
-    let context = tar_context(&[
-        ("Dockerfile", dockerfile.as_bytes(), 0o644),
-        ("config.yaml", yaml, 0o644),
-    ])
-    .map_err(|source| DockerError::Io {
-        path: path.into(),
-        source,
-    })?;
-    build_tagged(docker, &tag, context).await?;
+    let image = GenericBuildableImage::new(MOCK_CONFIG_REPO, hash)
+        .with_dockerfile_string(format!("FROM {mock_image}\nCOPY config.yaml {path}\n"))
+        .with_data(yaml.to_vec(), "config.yaml");
+    build_tagged(docker, &tag, image).await?;
     Ok(tag)
 }
 
@@ -155,7 +219,8 @@ pub async fn ensure_image(
             path: binary.to_path_buf(),
         });
     }
-    let tag = format!("{repo}:{}", content_tag(&bytes));
+    let hash = content_tag(&bytes);
+    let tag = format!("{repo}:{hash}");
     if docker.inspect_image(&tag).await.is_ok() {
         return Ok(tag);
     }
@@ -164,35 +229,37 @@ pub async fn ensure_image(
         .and_then(|n| n.to_str())
         .unwrap_or("app")
         .to_string();
-    let context = build_context(&name, &bytes).map_err(|source| DockerError::Io {
-        path: binary.to_path_buf(),
-        source,
-    })?;
-    build_tagged(docker, &tag, context).await?;
+    // with_file copies the file with its mode, so the binary stays executable in the image.
+    let image = GenericBuildableImage::new(repo, hash)
+        .with_dockerfile_string(scratch_dockerfile(&name, &format!("/{name}"), &[]))
+        .with_file(binary, name);
+    build_tagged(docker, &tag, image).await?;
     Ok(tag)
 }
 
-/// Runs one image build from an in-memory context and checks the tag exists afterwards.
-async fn build_tagged(docker: &Docker, tag: &str, context: Vec<u8>) -> Result<(), DockerError> {
-    let options = BuildImageOptionsBuilder::default()
-        .dockerfile("Dockerfile")
-        .t(tag)
-        .rm(true)
-        .forcerm(true)
-        .build();
-    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
-    while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| DockerError::Build {
-            tag: tag.to_string(),
-            message: e.to_string(),
-        })?;
-        if let Some(detail) = info.error_detail {
-            return Err(DockerError::Build {
-                tag: tag.to_string(),
-                message: detail.message.unwrap_or_else(|| "unknown error".into()),
-            });
-        }
+/// A FROM scratch Dockerfile: the file `name` of the context at `path`, its entrypoint, default arguments,
+/// and the owner label (so `bc-harness clean --images` finds the image).
+pub fn scratch_dockerfile(name: &str, path: &str, cmd: &[&str]) -> String {
+    let mut dockerfile =
+        format!("FROM scratch\nCOPY {name} {path}\nLABEL {OWNED}=true\nENTRYPOINT [\"{path}\"]\n");
+    if !cmd.is_empty() {
+        let args: Vec<String> = cmd.iter().map(|a| format!("{a:?}")).collect();
+        dockerfile.push_str(&format!("CMD [{}]\n", args.join(", ")));
     }
+    dockerfile
+}
+
+/// Builds one image with testcontainers (BuildKit) and checks the tag exists afterwards.
+pub async fn build_tagged(
+    docker: &Docker,
+    tag: &str,
+    image: GenericBuildableImage,
+) -> Result<(), DockerError> {
+    // The returned GenericImage only names the tag; containers are made by `container.rs`.
+    let _built = image.build_image().await.map_err(|e| DockerError::Build {
+        tag: tag.to_string(),
+        message: e.to_string(),
+    })?;
     docker
         .inspect_image(tag)
         .await
@@ -223,31 +290,6 @@ pub fn has_interpreter(bytes: &[u8]) -> bool {
             .map(|t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]) == PT_INTERP)
             .unwrap_or(true)
     })
-}
-
-/// The build context: a Dockerfile and the binary (mode 0755), deterministic mtimes.
-fn build_context(name: &str, binary: &[u8]) -> std::io::Result<Vec<u8>> {
-    let dockerfile = format!(
-        "FROM scratch\nCOPY {name} /{name}\nLABEL {OWNED}=true\nENTRYPOINT [\"/{name}\"]\n"
-    );
-    tar_context(&[
-        ("Dockerfile", dockerfile.as_bytes(), 0o644),
-        (name, binary, 0o755),
-    ])
-}
-
-/// A tar archive of (path, contents, mode) entries with fixed mtimes.
-fn tar_context(entries: &[(&str, &[u8], u32)]) -> std::io::Result<Vec<u8>> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for &(path, data, mode) in entries {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(mode);
-        header.set_mtime(0);
-        header.set_cksum();
-        builder.append_data(&mut header, path, data)?;
-    }
-    builder.into_inner()
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub use client::connect;
 pub use container::{Container, ContainerSpec, Readiness, RunState, Started};
 pub use environment::{DockerEnvironment, MockHandle, ResetReport, StartReport};
 pub use error::DockerError;
-pub use images::{BuildOptions, ImageSet};
+pub use images::{BuildOptions, ImageSet, ProxyKind};
 pub use labels::RunOwner;
 pub use runtime::DockerRuntime;
 pub use sweep::{clean, sweep_stale, CleanOptions, SweepReport};

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::Docker;
 use futures::future::BoxFuture;
+use testcontainers::bollard::Docker;
 use tokio::sync::watch;
 
 use super::container::RunState;
@@ -37,9 +37,15 @@ impl DockerRuntime {
     /// every instance plus the proxy concurrently. Proxy links are left to the caller (`POST /populate`).
     pub async fn start(cfg: &EnvConfig) -> Result<DockerRuntime, EnvError> {
         let docker = super::client::connect().await.map_err(env_error)?;
-        let images = images::build(&docker, &BuildOptions::default())
+        let mut images = images::build(&docker, &BuildOptions::default())
             .await
             .map_err(env_error)?;
+        if let Some(proxy) = &cfg.proxy_image {
+            images::ensure_present(&docker, proxy)
+                .await
+                .map_err(env_error)?;
+            images = images.with_toxiproxy_image(proxy.clone());
+        }
         Self::start_with(&docker, &images, cfg).await
     }
 

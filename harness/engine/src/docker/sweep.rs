@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use bollard::query_parameters::{
+use testcontainers::bollard::query_parameters::{
     ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
     RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
 };
-use bollard::Docker;
+use testcontainers::bollard::Docker;
 
 use super::error::DockerError;
 use super::labels::{RunOwner, OWNED, RUN};
@@ -132,8 +132,9 @@ async fn remove_selected(docker: &Docker, select: Select<'_>) -> Result<SweepRep
         match docker.remove_container(id, Some(options)).await {
             Ok(()) => Some(name.clone().unwrap_or_else(|| id.clone())),
             // Already gone (removed by someone else meanwhile) is fine.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
+            Err(testcontainers::bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
             }) => None,
             Err(_) => None,
         }

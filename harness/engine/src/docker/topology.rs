@@ -87,6 +87,16 @@ pub struct MockStatus {
     pub pid: Option<u32>,
 }
 
+/// Arguments for a Toxiproxy image's entrypoint (toxiproxy-server, Go-style flags): the API on every
+/// interface of the container at PROXY_API_PORT, and a fixed seed as ours gets.
+pub fn toxiproxy_server_args() -> Vec<String> {
+    vec![
+        "-host=0.0.0.0".into(),
+        format!("-port={PROXY_API_PORT}"),
+        "-seed=1".into(),
+    ]
+}
+
 /// What to start.
 #[derive(Clone)]
 pub struct DockerTopology {

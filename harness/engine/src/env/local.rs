@@ -51,6 +51,9 @@ impl LocalRuntime {
     /// Starts the fault proxy and every instance of the topology concurrently; returns once all are ready.
     /// On any failure everything already started is killed.
     pub async fn start(cfg: &EnvConfig) -> Result<LocalRuntime, EnvError> {
+        if let Some(image) = &cfg.proxy_image {
+            return Err(EnvError::ProxyImageNeedsDocker(image.clone()));
+        }
         // Ports are checked free just before use, yet another program may bind one first: retry
         // with fresh ports when an instance could not bind.
         let mut attempt = 0;

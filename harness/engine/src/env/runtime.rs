@@ -120,6 +120,9 @@ pub struct EnvConfig {
     pub event_capacity: usize,
     /// Timeout of each control / fault-proxy HTTP call.
     pub call_timeout: Duration,
+    /// Docker runtime only: run this Toxiproxy image (e.g. `ghcr.io/shopify/toxiproxy:2.12.0`) as the fault
+    /// proxy instead of ours; pulled when the engine does not have it.
+    pub proxy_image: Option<String>,
 }
 
 impl EnvConfig {
@@ -133,6 +136,7 @@ impl EnvConfig {
             stop_grace: Duration::from_secs(3),
             event_capacity: 65_536,
             call_timeout: Duration::from_secs(3),
+            proxy_image: None,
         }
     }
 

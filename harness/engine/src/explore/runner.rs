@@ -57,6 +57,8 @@ pub struct ExploreOptions {
     pub bin_dir: Option<PathBuf>,
     /// Server keep-alive given to every mock.
     pub keepalive: KeepAlive,
+    /// Docker runtime only: a Toxiproxy image to run as the fault proxy instead of ours.
+    pub proxy_image: Option<String>,
     /// Progress lines (seeds, replay commands, shrink steps); `None`: stderr.
     pub progress: Option<Progress>,
 }
@@ -80,6 +82,7 @@ impl ExploreOptions {
             shrink: ShrinkLimits::default(),
             bin_dir: None,
             keepalive: KeepAlive::default(),
+            proxy_image: None,
             progress: None,
         }
     }
@@ -116,6 +119,10 @@ impl ExploreOptions {
         if self.runtime != RuntimeKind::Auto {
             c.push("--runtime".into());
             c.push(self.runtime.as_str().into());
+        }
+        if let Some(image) = &self.proxy_image {
+            c.push("--toxiproxy-image".into());
+            c.push(quote(image));
         }
         if !self.gen.focus.is_empty() {
             c.push("--focus".into());
@@ -520,6 +527,7 @@ pub async fn explore(
     let mut cfg = EnvConfig::new(topo).with_runtime(runtime);
     cfg.bin_dir = opts.bin_dir.clone();
     cfg.keepalive = opts.keepalive;
+    cfg.proxy_image = opts.proxy_image.clone();
     let _ = sink.send(RunEvent::EnvironmentStarting { job: 0 });
     let mut env = Environment::start(cfg)
         .await

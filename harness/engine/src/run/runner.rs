@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub bin_dir: Option<PathBuf>,
     /// Server keep-alive given to every mock.
     pub keepalive: KeepAlive,
+    /// Docker runtime only: a Toxiproxy image to run as the fault proxy instead of ours.
+    pub proxy_image: Option<String>,
 }
 
 impl RunOptions {
@@ -54,6 +56,7 @@ impl RunOptions {
             seed: 0,
             bin_dir: None,
             keepalive: KeepAlive::default(),
+            proxy_image: None,
         }
     }
 }
@@ -135,6 +138,7 @@ async fn start_env(
     let mut cfg = EnvConfig::new(topo).with_runtime(shared.opts.runtime);
     cfg.bin_dir = shared.opts.bin_dir.clone();
     cfg.keepalive = shared.opts.keepalive;
+    cfg.proxy_image = shared.opts.proxy_image.clone();
     let mut env = Environment::start(cfg)
         .await
         .map_err(|e| format!("cannot start the environment: {e}"))?;
@@ -266,7 +270,18 @@ pub async fn run(
     )?;
     let (skipped, to_run): (Vec<PlannedRun>, Vec<PlannedRun>) =
         runs.into_iter().partition(|r| r.skip.is_some());
-    let runtime_name = opts.runtime.resolve().await.as_str().to_string();
+    let resolved = opts.runtime.resolve().await;
+    if let (Some(image), false) = (&opts.proxy_image, resolved == RuntimeKind::Docker) {
+        return Err(RunError::Usage(format!(
+            "--toxiproxy-image {image} needs the docker runtime, and this run resolved to {}\nhint: add --runtime docker",
+            resolved.as_str()
+        )));
+    }
+    let runtime_name = match &opts.proxy_image {
+        // Reports name the proxy that ran: a verdict against the real Toxiproxy is worth knowing as such.
+        Some(image) => format!("docker (fault proxy {image})"),
+        None => resolved.as_str().to_string(),
+    };
     let _ = sink.send(RunEvent::RunStarted {
         to_run: to_run.len(),
         skipped: skipped.len(),
