@@ -1,5 +1,5 @@
 //! The bc-harness binary on the local runtime: SIGINT mid-scenario exits 3, reports the scenario as an
-//! error, and no bc-mock, bc-toxiproxy or bc-reference-desktop process of that run survives.
+//! error, and no bc-mock, bc-toxiproxy or bc-reference-desktop process of that run survives; nor after SIGKILL.
 
 mod support;
 
@@ -52,5 +52,37 @@ fn sigint_reports_an_error_and_no_process_of_the_run_survives() {
     assert!(
         survivors.is_empty(),
         "processes of the run survived: {survivors:?}"
+    );
+}
+
+/// SIGKILL runs none of the harness's cleanup: its children die by their parent-death signal instead.
+#[test]
+fn after_a_sigkill_no_process_of_the_run_survives() {
+    let _ = bin_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = long_suite(tmp.path());
+    let mut run = spawn_run(tmp.path(), &suite, "local", "kill");
+    let pid = run.pid();
+    let mut procs = Vec::new();
+    let running = wait_until(Duration::from_secs(120), || {
+        procs = descendants(pid)
+            .into_iter()
+            .filter(|(_, c)| is_run_process(c))
+            .collect();
+        procs.len() >= 14 && procs.iter().any(|(_, c)| c.starts_with("bc-reference-de"))
+    });
+    assert!(running, "scenario not running within 120 s: {procs:?}");
+
+    signal(pid, "KILL");
+    run.wait(Duration::from_secs(30))
+        .expect("the harness dies on SIGKILL");
+    // The kernel delivers the parent-death signals as the harness's threads exit: wait for it, bounded.
+    let gone = wait_until(Duration::from_secs(30), || {
+        procs.iter().all(|(p, c)| !alive(*p, c))
+    });
+    let survivors: Vec<_> = procs.iter().filter(|(p, c)| alive(*p, c)).collect();
+    assert!(
+        gone,
+        "processes of the run survived a SIGKILLed harness: {survivors:?}"
     );
 }

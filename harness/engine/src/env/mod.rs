@@ -26,6 +26,7 @@ mod feed;
 pub mod local;
 pub mod process;
 pub mod runtime;
+mod spawner;
 pub mod topology;
 
 pub use clock::now_us;

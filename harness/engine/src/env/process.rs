@@ -134,7 +134,8 @@ impl Supervised {
             // Own group: signals reach every descendant, and the harness's terminal signals do not.
             .process_group(0)
             .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|source| EnvError::Spawn {
+        // Forked with a parent-death signal: a SIGKILLed harness leaves no process behind.
+        let mut child = super::spawner::spawn(cmd).map_err(|source| EnvError::Spawn {
             what: format!("{} ({})", l.label, l.program.display()),
             source,
         })?;
