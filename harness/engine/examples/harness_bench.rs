@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use bc_engine::env::{now_us, RuntimeKind};
 use bc_engine::observe::{DesktopEvent, EntryKind, Timeline};
 use bc_engine::run::{run, RunEvent, RunOptions, ScenarioResult};
+use bc_test_support::{bin_dir, workspace_root};
 use tokio::sync::{mpsc, watch};
 
 /// An event of the run with the wall-clock µs at which the bench received it.
@@ -15,25 +16,8 @@ struct Seen {
     event: RunEvent,
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn bin_dir() -> PathBuf {
-    std::env::var_os("BC_BIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let exe = std::env::current_exe().expect("exe");
-            // target/debug/examples/harness_bench -> target/debug
-            exe.parent()
-                .and_then(Path::parent)
-                .expect("target dir")
-                .to_path_buf()
-        })
-}
-
 fn write_suite(dir: &Path, name: &str, scenarios: usize, steps: &str) -> PathBuf {
-    let config = root().join("fixtures/config/default.yaml");
+    let config = workspace_root().join("fixtures/config/default.yaml");
     let mut text = format!(
         "version: 1\nid: {name}\nagent: agent1001\nrules: [BC-4]\nconfig: {}\nbudget: 60s\nscenarios:\n",
         config.display()

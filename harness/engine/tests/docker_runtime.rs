@@ -3,11 +3,9 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bc_engine::docker::{self, images, labels, BuildOptions, DockerRuntime};
-use bc_engine::env::bins::find_binary;
 use bc_engine::env::{
     DesktopSpec, EnvConfig, Environment, InstanceId, InstanceState, RuntimeKind, Topology,
     CONFIG_PLACEHOLDER,
@@ -20,20 +18,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 /// The reference desktop binary, built once if the target dir does not have it yet.
 fn reference_desktop() -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let find = || find_binary(None, "bc-reference-desktop", "bc-desktops");
-    if let Ok(p) = find() {
-        return p;
-    }
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "-p", "bc-desktops", "--bins"])
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "cargo build -p bc-desktops --bins failed");
-    });
-    find().unwrap_or_else(|e| panic!("{e}"))
+    bc_test_support::ensure_built(&["bc-desktops"], &["bc-reference-desktop"])
+        .join("bc-reference-desktop")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

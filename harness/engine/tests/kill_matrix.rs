@@ -5,15 +5,13 @@
 //! `kill_matrix_quick` (not ignored, a few minutes) runs each defect's catching run, and the reference on it;
 //! two docker tests compare verdicts across runtimes and with a Toxiproxy-layout proxy image.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bc_engine::check::Verdict;
 use bc_engine::docker::{images, BuildOptions};
 use bc_engine::env::RuntimeKind;
 use bc_engine::run::{parse_capabilities, run, RunEvent, RunOptions, ScenarioResult};
+use bc_test_support::{harness_bins, workspace_root};
 use testcontainers::GenericBuildableImage;
 use tokio::sync::{mpsc, watch};
 
@@ -156,48 +154,6 @@ const ROWS: &[Row] = &[
     },
 ];
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
-}
-
-fn bin_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::var_os("BC_BIN_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                let exe = std::env::current_exe().expect("test exe");
-                exe.parent()
-                    .and_then(Path::parent)
-                    .expect("target dir")
-                    .to_path_buf()
-            });
-        let names = ["bc-mock", "bc-toxiproxy", "bc-reference-desktop"];
-        if names.iter().any(|n| !dir.join(n).is_file()) {
-            let st = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "-p",
-                    "bc-mock",
-                    "-p",
-                    "bc-toxiproxy",
-                    "-p",
-                    "bc-desktops",
-                    "--bins",
-                ])
-                .current_dir(root())
-                .status()
-                .expect("cargo build");
-            assert!(st.success(), "building the binaries failed");
-        }
-        dir
-    })
-    .clone()
-}
-
 async fn run_row(row: &Row, jobs: usize, budget: Duration) -> Vec<ScenarioResult> {
     run_desktop(
         row.suites,
@@ -234,7 +190,7 @@ fn options(
     budget: Duration,
     runtime: RuntimeKind,
 ) -> RunOptions {
-    let cert = root().join("suites/certification");
+    let cert = workspace_root().join("suites/certification");
     let paths = suites
         .iter()
         .map(|s| {
@@ -247,14 +203,14 @@ fn options(
         .collect();
     let desktop = format!(
         "{} {}",
-        bin_dir().join("bc-reference-desktop").display(),
+        harness_bins().join("bc-reference-desktop").display(),
         flags
     );
     let mut o = RunOptions::new(paths, desktop.trim().to_string());
     o.runtime = runtime;
     o.capabilities = parse_capabilities(caps).unwrap();
     o.filter = filter.map(str::to_string);
-    o.bin_dir = Some(bin_dir());
+    o.bin_dir = Some(harness_bins());
     o.budget = Some(budget);
     o.jobs = jobs;
     o.seed = 1;

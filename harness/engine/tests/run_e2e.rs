@@ -2,63 +2,16 @@
 //! processes behind bc-toxiproxy), checking verdicts, JUnit XML, journal and exit codes.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use bc_engine::env::RuntimeKind;
 use bc_engine::report::{exit, Journal, JunitReport, Reporters};
 use bc_engine::run::{parse_capabilities, run_and_report, RunOptions};
+use bc_test_support::{harness_bins, workspace_root};
 use tokio::sync::watch;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
-}
-
-/// target/debug (or BC_BIN_DIR), with the binaries other crates build; built once if missing.
-fn bin_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::var_os("BC_BIN_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                let exe = std::env::current_exe().expect("test exe");
-                exe.parent()
-                    .and_then(Path::parent)
-                    .expect("target dir")
-                    .to_path_buf()
-            });
-        let names = ["bc-mock", "bc-toxiproxy", "bc-reference-desktop"];
-        if names.iter().any(|n| !dir.join(n).is_file()) {
-            let st = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "-p",
-                    "bc-mock",
-                    "-p",
-                    "bc-toxiproxy",
-                    "-p",
-                    "bc-desktops",
-                    "--bins",
-                ])
-                .current_dir(root())
-                .status()
-                .expect("cargo build");
-            assert!(st.success(), "building the binaries failed");
-        }
-        for n in names {
-            assert!(dir.join(n).is_file(), "{n} missing in {}", dir.display());
-        }
-        dir
-    })
-    .clone()
-}
-
 fn suite(dir: &Path) -> PathBuf {
-    let config = root().join("fixtures/config/default.yaml");
+    let config = workspace_root().join("fixtures/config/default.yaml");
     let text = format!(
         r#"version: 1
 id: e2e
@@ -99,7 +52,7 @@ fn opts(paths: Vec<PathBuf>, desktop: String) -> RunOptions {
     let mut o = RunOptions::new(paths, desktop);
     o.runtime = RuntimeKind::Local;
     o.capabilities = parse_capabilities("stat_server,auto_answer").unwrap();
-    o.bin_dir = Some(bin_dir());
+    o.bin_dir = Some(harness_bins());
     o.seed = 7;
     o
 }
@@ -123,7 +76,10 @@ fn never() -> watch::Receiver<bool> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_desktop_suite_verdicts_and_junit() {
     let tmp = tempfile::tempdir().unwrap();
-    let desktop = bin_dir().join("bc-reference-desktop").display().to_string();
+    let desktop = harness_bins()
+        .join("bc-reference-desktop")
+        .display()
+        .to_string();
     let run = run_and_report(
         opts(vec![suite(tmp.path())], desktop),
         reporters(tmp.path()),
@@ -194,7 +150,7 @@ async fn defect_never_switches_fails_bc4_and_usage_errors_are_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let desktop = format!(
         "{} --defect never-switches",
-        bin_dir().join("bc-reference-desktop").display()
+        harness_bins().join("bc-reference-desktop").display()
     );
     let mut o = opts(vec![suite(tmp.path())], desktop);
     o.filter = Some("kill-preferred".into());
@@ -230,7 +186,7 @@ async fn defect_never_switches_fails_bc4_and_usage_errors_are_reported() {
 }
 
 fn one_scenario_suite(dir: &Path, steps: &str) -> PathBuf {
-    let config = root().join("fixtures/config/default.yaml");
+    let config = workspace_root().join("fixtures/config/default.yaml");
     let text = format!(
         "version: 1\nid: e2e-one\nagent: agent1001\nconfig: {}\nbudget: 10s\nscenarios:\n  - id: only\n    rules: [BC-4]\n    steps:\n{steps}",
         config.display()
@@ -265,7 +221,10 @@ async fn interrupt_heals_kills_and_reports_an_error() {
         tmp.path(),
         "      - expect_logged_in: {site: B}\n      - kill_site: B\n      - wait: 60s\n",
     );
-    let desktop = bin_dir().join("bc-reference-desktop").display().to_string();
+    let desktop = harness_bins()
+        .join("bc-reference-desktop")
+        .display()
+        .to_string();
     let (tx, rx) = watch::channel(false);
     let t0 = std::time::Instant::now();
     let run = tokio::spawn(run_and_report(

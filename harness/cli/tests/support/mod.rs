@@ -4,53 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
-}
+use bc_test_support::workspace_root;
 
 /// target/debug (or BC_BIN_DIR) with bc-mock, bc-toxiproxy and bc-reference-desktop; built once if missing.
 pub fn bin_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::var_os("BC_BIN_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                let exe = std::env::current_exe().expect("test exe");
-                exe.parent()
-                    .and_then(Path::parent)
-                    .expect("target dir")
-                    .to_path_buf()
-            });
-        let names = ["bc-mock", "bc-toxiproxy", "bc-reference-desktop"];
-        if names.iter().any(|n| !dir.join(n).is_file()) {
-            let st = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "-p",
-                    "bc-mock",
-                    "-p",
-                    "bc-toxiproxy",
-                    "-p",
-                    "bc-desktops",
-                    "--bins",
-                ])
-                .current_dir(root())
-                .status()
-                .expect("cargo build");
-            assert!(st.success(), "building the binaries failed");
-        }
-        for n in names {
-            assert!(dir.join(n).is_file(), "{n} missing in {}", dir.display());
-        }
-        dir
-    })
-    .clone()
+    bc_test_support::harness_bins()
 }
 
 /// A one-scenario suite that logs in, kills site B and then waits long enough to be interrupted.
@@ -68,7 +28,7 @@ pub fn short_suite(dir: &Path) -> PathBuf {
 }
 
 fn write_suite(dir: &Path, name: &str, steps: &str) -> PathBuf {
-    let config = root().join("fixtures/config/default.yaml");
+    let config = workspace_root().join("fixtures/config/default.yaml");
     let text = format!(
         "version: 1\nid: cli-int\nagent: agent1001\nconfig: {}\nbudget: 10s\nscenarios:\n  - id: only\n    rules: [BC-4]\n    steps:\n{steps}",
         config.display()
@@ -94,7 +54,7 @@ pub fn spawn_run(dir: &Path, suite: &Path, runtime: &str, tag: &str) -> Guard {
         .arg(dir.join(format!("{tag}-junit.xml")))
         .arg("--journal")
         .arg(dir.join(format!("{tag}-journal.json")))
-        .current_dir(root())
+        .current_dir(workspace_root())
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)

@@ -6,7 +6,6 @@ use bc_engine::env::{EnvConfig, Environment, RuntimeKind, Topology};
 use bc_protocol::{decode_line, encode_line, Message, ObservedEvent, PROTOCOL_VERSION};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -16,39 +15,9 @@ use tokio::sync::mpsc;
 /// Longest wait for anything expected in these tests.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-fn bin_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("BC_BIN_DIR") {
-        return PathBuf::from(d);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/debug/deps/..")
-        .to_path_buf()
-}
-
 /// Makes sure bc-mock and bc-toxiproxy exist (builds them once if missing); returns their dir.
-pub fn ensure_bins() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = bin_dir();
-        let missing = ["bc-mock", "bc-toxiproxy"]
-            .iter()
-            .any(|b| !dir.join(b).exists());
-        if missing {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = std::process::Command::new(cargo)
-                .args(["build", "-p", "bc-mock", "-p", "bc-toxiproxy", "--bins"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status();
-            assert!(
-                matches!(status, Ok(s) if s.success()),
-                "bc-mock / bc-toxiproxy missing in {} and `cargo build -p bc-mock -p bc-toxiproxy --bins` failed; build them or set BC_BIN_DIR",
-                dir.display()
-            );
-        }
-        dir
-    })
+pub fn ensure_bins() -> PathBuf {
+    bc_test_support::ensure_built(&["bc-mock", "bc-toxiproxy"], &["bc-mock", "bc-toxiproxy"])
 }
 
 pub fn config_db() -> PathBuf {
@@ -60,7 +29,7 @@ pub fn config(stat_server: bool) -> EnvConfig {
         .expect("config db")
         .with_stat_server(stat_server);
     let mut cfg = EnvConfig::new(topo).with_runtime(RuntimeKind::Local);
-    cfg.bin_dir = Some(ensure_bins().to_path_buf());
+    cfg.bin_dir = Some(ensure_bins());
     cfg
 }
 

@@ -1,0 +1,125 @@
+//! bc-test-support: the one place where tests and examples find the workspace's built binaries.
+//! Dev-only and std-only, so any crate (bc-desktops included) can use it without a dependency cycle.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, PoisonError};
+
+/// The packages whose binaries a harness run starts: the mocks, the fault proxy, the reference desktop.
+pub const HARNESS_PACKAGES: &[&str] = &["bc-mock", "bc-toxiproxy", "bc-desktops"];
+/// The binaries of [`HARNESS_PACKAGES`].
+pub const HARNESS_BINARIES: &[&str] = &["bc-mock", "bc-toxiproxy", "bc-reference-desktop"];
+
+/// The workspace root (this crate lives at `harness/test-support`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+/// Where the workspace's binaries are: `BC_BIN_DIR`, else the running executable's target dir.
+/// The engine's own lookup (`bc_engine::env::bins::find_binary`) searches the same places; tests
+/// hand it this directory as its explicit `bin_dir` so both agree on one set of binaries.
+pub fn bin_dir() -> PathBuf {
+    match std::env::var_os("BC_BIN_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => target_dir(),
+    }
+}
+
+/// `target/<profile>`: tests run from `target/<profile>/deps`, examples from `target/<profile>/examples`.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the running executable");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile> above the running executable")
+        .to_path_buf()
+}
+
+/// [`bin_dir`] once every one of `binaries` is in it; if one is missing, first runs
+/// `cargo build -p <each of packages> --bins` (at most once per package set and process).
+/// Panics, naming the command, when the build fails or leaves a binary missing.
+pub fn ensure_built(packages: &[&str], binaries: &[&str]) -> PathBuf {
+    // Package sets already built by this process; the lock also keeps parallel tests from
+    // starting several cargo builds at once.
+    static BUILT: Mutex<Vec<Vec<String>>> = Mutex::new(Vec::new());
+    let dir = bin_dir();
+    let missing = |dir: &Path| -> Vec<&str> {
+        binaries
+            .iter()
+            .copied()
+            .filter(|b| !dir.join(b).is_file())
+            .collect()
+    };
+    if missing(&dir).is_empty() {
+        return dir;
+    }
+    let args = build_args(packages);
+    let command = format!("cargo {}", args.join(" "));
+    let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut key: Vec<String> = packages.iter().map(|p| p.to_string()).collect();
+    key.sort();
+    // Another test may have built them while this one waited for the lock.
+    if !missing(&dir).is_empty() && !built.contains(&key) {
+        built.push(key);
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(&args)
+            .current_dir(workspace_root())
+            .status();
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(s) => panic!("`{command}` failed ({s}); build the binaries or set BC_BIN_DIR"),
+            Err(e) => panic!("`{command}` did not start: {e}"),
+        }
+    }
+    let still = missing(&dir);
+    assert!(
+        still.is_empty(),
+        "{} missing in {} after `{command}`; build them or set BC_BIN_DIR",
+        still.join(", "),
+        dir.display()
+    );
+    dir
+}
+
+/// [`ensure_built`] for the binaries of a harness run ([`HARNESS_PACKAGES`]).
+pub fn harness_bins() -> PathBuf {
+    ensure_built(HARNESS_PACKAGES, HARNESS_BINARIES)
+}
+
+/// `build -p <pkg>... --bins`, with `--release` when the running executable is a release build,
+/// so the binaries land in the directory [`bin_dir`] looks at.
+fn build_args(packages: &[&str]) -> Vec<String> {
+    let mut args = vec!["build".to_string()];
+    for p in packages {
+        args.push("-p".into());
+        args.push(p.to_string());
+    }
+    args.push("--bins".into());
+    if target_dir().ends_with("release") {
+        args.push("--release".into());
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_args_name_every_package() {
+        let args = build_args(&["bc-mock", "bc-toxiproxy"]);
+        assert_eq!(
+            &args[..6],
+            ["build", "-p", "bc-mock", "-p", "bc-toxiproxy", "--bins"]
+        );
+    }
+
+    #[test]
+    fn workspace_root_holds_the_workspace_manifest() {
+        assert!(workspace_root().join("Cargo.toml").is_file());
+        assert!(workspace_root().join("harness/test-support").is_dir());
+    }
+}
