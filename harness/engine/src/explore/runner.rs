@@ -299,6 +299,31 @@ struct Explorer<'a> {
     cancel: watch::Receiver<bool>,
 }
 
+/// How a written suite names the configuration database: relative to the nearest directory above the suite
+/// that holds it, when that directory is the working directory or inside it (the tree being worked in):
+/// suites resolve such a path by walking up from their own directory, so the file also runs when moved
+/// elsewhere in that tree, e.g. into `suites/`, or cloned. Else absolute.
+fn config_text(config: &Path, out_dir: &Path, cwd: &Path) -> String {
+    let config = config
+        .canonicalize()
+        .unwrap_or_else(|_| config.to_path_buf());
+    let found_from = |rel: &Path| {
+        rel.to_str()
+            .and_then(|r| bc_suite::config::resolve_path(out_dir, r))
+            .and_then(|p| p.canonicalize().ok())
+    };
+    // Only the nearest common directory: a path relative to a far one (say /tmp) would be surprising.
+    out_dir
+        .ancestors()
+        .filter(|dir| dir.parent().is_some())
+        .find(|dir| config.starts_with(dir))
+        .filter(|dir| dir.starts_with(cwd))
+        .and_then(|dir| config.strip_prefix(dir).ok())
+        .filter(|rel| found_from(rel).as_deref() == Some(config.as_path()))
+        .map(|rel| rel.display().to_string())
+        .unwrap_or_else(|| config.display().to_string())
+}
+
 fn suite_id(seed: u64) -> String {
     format!("explore-{seed}")
 }
@@ -309,7 +334,13 @@ impl Explorer<'_> {
             suite_id: suite_id(seed),
             scenario_id: "case".into(),
             agent: self.opts.agent.clone(),
-            config: self.config.display().to_string(),
+            config: config_text(
+                &self.config,
+                &self.opts.out_dir,
+                &std::env::current_dir()
+                    .and_then(|d| d.canonicalize())
+                    .unwrap_or_default(),
+            ),
             header,
         }
     }
@@ -742,4 +773,45 @@ pub async fn explore_and_report(
         crate::report::exit::HARNESS_ERROR
     };
     Ok((code, report, problems))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::config_text;
+
+    #[test]
+    fn written_suites_name_the_config_relative_to_the_tree_when_they_can() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path().canonicalize().unwrap();
+        let config = root.join("fixtures/config/db.yaml");
+        std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+        std::fs::write(&config, "x").unwrap();
+        let out = root.join("explore-failures");
+        std::fs::create_dir_all(&out).unwrap();
+        assert_eq!(config_text(&config, &out, &root), "fixtures/config/db.yaml");
+        // Exploring from elsewhere: the tree is not the one worked in.
+        let away = tempfile::tempdir().unwrap();
+        let away = away.path().canonicalize().unwrap();
+        assert_eq!(
+            config_text(&config, &out, &away),
+            config.display().to_string()
+        );
+
+        // A same-named file nearer the suite would win the walk up: then only the absolute path is right.
+        let shadow = out.join("fixtures/config/db.yaml");
+        std::fs::create_dir_all(shadow.parent().unwrap()).unwrap();
+        std::fs::write(&shadow, "y").unwrap();
+        assert_eq!(
+            config_text(&config, &out, &root),
+            config.display().to_string()
+        );
+
+        let elsewhere = tempfile::tempdir().unwrap();
+        let other = elsewhere.path().canonicalize().unwrap().join("db.yaml");
+        std::fs::write(&other, "z").unwrap();
+        assert_eq!(
+            config_text(&other, &out, &root),
+            other.display().to_string()
+        );
+    }
 }
