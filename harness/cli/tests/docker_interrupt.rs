@@ -1,5 +1,5 @@
-//! The bc-harness binary on the Docker runtime: SIGINT mid-scenario reports an error and leaves no
-//! container or network; after a SIGKILL, the next run's sweep removes what the killed run left.
+//! The bc-harness binary on the Docker runtime: SIGINT or SIGTERM mid-scenario reports an error and leaves
+//! no container or network; after a SIGKILL, the next run's sweep removes what the killed run left.
 
 mod support;
 
@@ -33,10 +33,24 @@ fn sigint_reports_the_scenario_as_error_and_leaves_no_container_or_network() {
     if skip("sigint_reports_the_scenario_as_error_and_leaves_no_container_or_network") {
         return;
     }
+    interrupted_run_leaves_nothing("INT", "int");
+}
+
+/// SIGTERM (what CI runners and `docker stop` send) is handled like Ctrl-C.
+#[test]
+fn sigterm_reports_the_scenario_as_error_and_leaves_no_container_or_network() {
+    if skip("sigterm_reports_the_scenario_as_error_and_leaves_no_container_or_network") {
+        return;
+    }
+    interrupted_run_leaves_nothing("TERM", "term");
+}
+
+/// Signals a docker run mid-fault and checks: exit 3, the scenario an `<error>` in the JUnit, nothing left.
+fn interrupted_run_leaves_nothing(sig: &str, tag: &str) {
     let _ = bin_dir();
     let tmp = tempfile::tempdir().unwrap();
     let suite = long_suite(tmp.path());
-    let mut run = spawn_run(tmp.path(), &suite, "docker", "int");
+    let mut run = spawn_run(tmp.path(), &suite, "docker", tag);
     let pid = run.pid();
     assert!(
         wait_scenario_running(pid),
@@ -52,14 +66,14 @@ fn sigint_reports_the_scenario_as_error_and_leaves_no_container_or_network() {
     });
     assert!(killed, "site B was not killed within 60 s");
 
-    signal(pid, "INT");
+    signal(pid, sig);
     let status = run
         .wait(Duration::from_secs(90))
-        .expect("harness exits after SIGINT");
-    let out = std::fs::read_to_string(tmp.path().join("int.out")).unwrap();
-    let err = std::fs::read_to_string(tmp.path().join("int.err")).unwrap();
+        .unwrap_or_else(|| panic!("harness exits after SIG{sig}"));
+    let out = std::fs::read_to_string(tmp.path().join(format!("{tag}.out"))).unwrap();
+    let err = std::fs::read_to_string(tmp.path().join(format!("{tag}.err"))).unwrap();
     assert_eq!(status.code(), Some(3), "stdout:\n{out}\nstderr:\n{err}");
-    let xml = std::fs::read_to_string(tmp.path().join("int-junit.xml")).unwrap();
+    let xml = std::fs::read_to_string(tmp.path().join(format!("{tag}-junit.xml"))).unwrap();
     assert!(xml.contains("<error"), "{xml}");
     assert!(xml.contains("interrupted"), "{xml}");
     assert!(xml.contains("only"), "{xml}");
