@@ -121,24 +121,10 @@ async fn early_exit_and_bounded_log() {
     assert!(e.to_string().contains("/no/such/desktop"), "{e}");
 }
 
-/// bc-reference-desktop in the target dir, built once if missing.
+/// bc-reference-desktop in the target dir, built once if missing (`start` builds the mocks and proxy).
 fn reference_desktop() -> PathBuf {
-    let dir = ensure_bins();
-    let bin = dir.join("bc-reference-desktop");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = std::process::Command::new(cargo)
-            .args(["build", "-p", "bc-desktops", "--bins"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(
-            ok && bin.exists(),
-            "bc-reference-desktop missing; run `cargo build -p bc-desktops --bins`"
-        );
-    }
-    bin
+    bc_test_support::ensure_built(&["bc-desktops"], &["bc-reference-desktop"])
+        .join("bc-reference-desktop")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

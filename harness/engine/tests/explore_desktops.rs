@@ -2,8 +2,8 @@
 //! the reference desktop survives a fixed seed; faulty ones fail, shrink to a few operations, and
 //! the written suite fails the same way when run by the ordinary runner.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bc_engine::check::Verdict;
@@ -11,55 +11,8 @@ use bc_engine::env::RuntimeKind;
 use bc_engine::explore::{explore_and_report, signatures, ExploreOptions, GenConfig, ShrinkLimits};
 use bc_engine::report::{Journal, JunitReport, Reporters};
 use bc_engine::run::{run, RunEvent, RunOptions};
+use bc_test_support::{harness_bins, workspace_root};
 use tokio::sync::{mpsc, watch};
-
-fn bin_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("BC_BIN_DIR") {
-        return PathBuf::from(d);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/debug/deps/..")
-        .to_path_buf()
-}
-
-/// bc-mock, bc-toxiproxy and bc-reference-desktop, built once if missing.
-fn bins() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = bin_dir();
-        let missing = ["bc-mock", "bc-toxiproxy", "bc-reference-desktop"]
-            .iter()
-            .any(|b| !dir.join(b).exists());
-        if missing {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = std::process::Command::new(cargo)
-                .args([
-                    "build",
-                    "-p",
-                    "bc-mock",
-                    "-p",
-                    "bc-toxiproxy",
-                    "-p",
-                    "bc-desktops",
-                    "--bins",
-                ])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status();
-            assert!(
-                matches!(status, Ok(s) if s.success()),
-                "helper binaries missing in {}; build them (`cargo build -p bc-mock -p bc-toxiproxy -p bc-desktops --bins`) or set BC_BIN_DIR",
-                dir.display()
-            );
-        }
-        dir
-    })
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// One exploration at a time: each starts 12 mocks and a proxy on a shared 2-core machine.
 fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -68,7 +21,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn desktop(defect: Option<&str>) -> String {
-    let bin = bins().join("bc-reference-desktop");
+    let bin = harness_bins().join("bc-reference-desktop");
     match defect {
         Some(d) => format!("{} --defect {d}", bin.display()),
         None => bin.display().to_string(),
@@ -87,8 +40,8 @@ struct Explored {
 fn options(defect: Option<&str>, dir: &Path) -> ExploreOptions {
     let mut o = ExploreOptions::new(desktop(defect));
     o.runtime = RuntimeKind::Local;
-    o.bin_dir = Some(bins().to_path_buf());
-    o.config = Some(repo().join("fixtures/config/default.yaml"));
+    o.bin_dir = Some(harness_bins());
+    o.config = Some(workspace_root().join("fixtures/config/default.yaml"));
     o.out_dir = dir.join("failures");
     o.budget = Duration::from_secs(6);
     o.settle = Duration::from_millis(2500);
@@ -190,7 +143,7 @@ async fn reference() {
 async fn run_suite(path: &Path, defect: Option<&str>) -> bc_engine::run::ScenarioResult {
     let mut o = RunOptions::new(vec![path.to_path_buf()], desktop(defect));
     o.runtime = RuntimeKind::Local;
-    o.bin_dir = Some(bins().to_path_buf());
+    o.bin_dir = Some(harness_bins());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (_c, cancel) = watch::channel(false);
     let (res, results) = tokio::join!(run(o, cancel, tx), async {

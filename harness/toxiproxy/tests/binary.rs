@@ -5,37 +5,14 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// The bc-toxiproxy binary, built once (`cargo build -p bc-toxiproxy --bins`) if it is missing.
 fn binary() -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let dir = std::env::var_os("BC_BIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let exe = std::env::current_exe().expect("test exe");
-            exe.parent()
-                .and_then(|p| p.parent())
-                .expect("target dir")
-                .to_path_buf()
-        });
-    let bin = dir.join("bc-toxiproxy");
-    if !bin.exists() {
-        BUILT.get_or_init(|| {
-            let _ = std::process::Command::new(env!("CARGO"))
-                .args(["build", "-p", "bc-toxiproxy", "--bins"])
-                .status();
-        });
-    }
-    assert!(
-        bin.exists(),
-        "bc-toxiproxy binary not found at {}: run `cargo build -p bc-toxiproxy --bins`",
-        bin.display()
-    );
-    bin
+    bc_test_support::ensure_built(&["bc-toxiproxy"], &["bc-toxiproxy"]).join("bc-toxiproxy")
 }
 
 /// Starts the binary and waits for its ready line; returns the child and the API address.

@@ -40,24 +40,11 @@ fn args() -> Args {
     a
 }
 
-/// The bc-mock binary: `$BC_BIN_DIR/bc-mock`, else the one beside this example's directory
-/// (target/<profile>/bc-mock), rebuilt first so the benchmark never measures a stale binary.
+/// The bc-mock binary: `$BC_BIN_DIR/bc-mock`, else the one in this example's target/<profile>, so
+/// `cargo run --release` measures a release bc-mock. Built (with `--release` under a release run)
+/// only when missing: after changing the mock, `cargo build --release -p bc-mock` before measuring.
 fn mock_bin() -> PathBuf {
-    if let Some(dir) = std::env::var_os("BC_BIN_DIR") {
-        return PathBuf::from(dir).join("bc-mock");
-    }
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
-    let mut c = std::process::Command::new(env!("CARGO"));
-    c.args(["build", "-q", "-p", "bc-mock", "--bins"]);
-    if dir.ends_with("release") {
-        c.arg("--release");
-    }
-    assert!(
-        c.status().expect("cargo build").success(),
-        "building bc-mock failed"
-    );
-    dir.join("bc-mock")
+    bc_test_support::ensure_built(&["bc-mock"], &["bc-mock"]).join("bc-mock")
 }
 
 fn rss_kb(pid: u32) -> u64 {
