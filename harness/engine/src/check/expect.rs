@@ -14,82 +14,87 @@ fn rel(us: i64) -> String {
     format!("{:.3}s", us as f64 / 1e6)
 }
 
-/// The marker's time, else the activation time (a marker never set counts from the step itself).
-fn marker_or(st: &SessionState, from: &str, at_us: i64) -> i64 {
-    st.marker(from).unwrap_or(at_us)
+/// What a "within D of a marker" expectation states; [`Timed`] does the rest (marker, deadline,
+/// measurement, end of scenario), which is the same for all of them.
+pub trait Expectation: Send {
+    /// Whether the current state meets it, counting from the marker's time.
+    fn met(&self, marker_us: i64, st: &SessionState) -> Met;
+    /// Past the deadline and unmet: why that cannot be told from what was observed, if it cannot
+    /// (the check is then unknown rather than failed).
+    fn hidden(&self, _st: &SessionState) -> Option<String> {
+        None
+    }
+    /// Past the deadline and unmet: what was observed; [`Timed`] adds "after D; sessions: …".
+    fn observed(&self, st: &SessionState) -> String;
 }
 
-/// Logged in at a site on some servers within D of a marker.
-pub struct LoggedIn {
+/// How an [`Expectation`] stands against the current state.
+pub enum Met {
+    /// Not met.
+    No,
+    /// Met by the current state, which carries no time: a pass even when first seen past the deadline.
+    Now,
+    /// Met since this instant (µs): a pass only if that is by the deadline; the time from the marker
+    /// is what `measure:` records.
+    Since(i64),
+}
+
+/// An expectation that must be met within D of a marker: passes as soon as it is met, fails (or is
+/// unknown) at the first instant past the deadline, and is unknown if the scenario ends before.
+pub struct Timed<E> {
     name: String,
-    site: Option<String>,
-    servers: Vec<ServerKind>,
     within: i64,
     from: String,
     measure: Option<String>,
     marker: i64,
     measured: Option<i64>,
+    rule: E,
 }
 
-impl LoggedIn {
-    /// See [`super::CheckSpec::LoggedIn`].
-    pub fn new(
-        name: String,
-        site: Option<String>,
-        servers: Vec<ServerKind>,
-        within_ms: u64,
-        from: String,
-        measure: Option<String>,
-    ) -> Self {
-        LoggedIn {
+impl<E: Expectation> Timed<E> {
+    fn new(name: String, within_ms: u64, from: String, measure: Option<String>, rule: E) -> Self {
+        Timed {
             name,
-            site,
-            servers,
             within: ms(within_ms),
             from,
             measure,
             marker: 0,
             measured: None,
+            rule,
         }
     }
     fn eval(&mut self, now: i64, st: &SessionState) -> Status {
         let deadline = self.marker + self.within;
-        let sites: Vec<String> = match &self.site {
-            Some(s) => vec![s.clone()],
-            None => st.subject().sites.clone(),
-        };
-        let since = sites
-            .iter()
-            .filter_map(|s| st.logged_in_since(s, &self.servers))
-            .min();
-        if let Some(since) = since {
-            let elapsed = (since - self.marker).max(0);
-            self.measured = Some(elapsed);
-            if since <= deadline {
-                return Status::Pass;
+        match self.rule.met(self.marker, st) {
+            Met::No => {}
+            Met::Now => return Status::Pass,
+            Met::Since(t) => {
+                self.measured = Some((t - self.marker).max(0));
+                if t <= deadline {
+                    return Status::Pass;
+                }
             }
         }
-        if now > deadline {
-            let f = Failure::new(
-                self.name.clone(),
-                now,
-                format!(
-                    "not logged in at {} after {}; sessions: {}",
-                    self.site.as_deref().unwrap_or("any site"),
-                    rel(self.within),
-                    st.summary()
-                ),
-            )
-            .deadline(deadline);
-            return Status::Fail(f);
+        if now <= deadline {
+            return Status::Pending;
         }
-        Status::Pending
+        if let Some(reason) = self.rule.hidden(st) {
+            return Status::unknown(reason);
+        }
+        let observed = format!(
+            "{} after {}; sessions: {}",
+            self.rule.observed(st),
+            rel(self.within),
+            st.summary()
+        );
+        Status::Fail(Failure::new(self.name.clone(), now, observed).deadline(deadline))
     }
 }
 
-impl Check for LoggedIn {
+impl<E: Expectation> Check for Timed<E> {
     fn start(&mut self, at_us: i64, st: &SessionState) -> Status {
-        self.marker = marker_or(st, &self.from, at_us);
+        // A marker never set counts from the step itself.
+        self.marker = st.marker(&self.from).unwrap_or(at_us);
         self.eval(at_us, st)
     }
     fn on_entry(&mut self, e: &Entry, st: &SessionState) -> Status {
@@ -109,6 +114,46 @@ impl Check for LoggedIn {
     }
     fn measurement(&self) -> Option<(String, Option<i64>)> {
         self.measure.clone().map(|m| (m, self.measured))
+    }
+}
+
+/// Logged in at a site (any one site when none is named) on some servers within D of a marker.
+pub struct LoggedIn {
+    site: Option<String>,
+    servers: Vec<ServerKind>,
+}
+
+impl LoggedIn {
+    /// See [`super::CheckSpec::LoggedIn`].
+    pub fn new(
+        name: String,
+        site: Option<String>,
+        servers: Vec<ServerKind>,
+        within_ms: u64,
+        from: String,
+        measure: Option<String>,
+    ) -> Timed<LoggedIn> {
+        Timed::new(name, within_ms, from, measure, LoggedIn { site, servers })
+    }
+}
+
+impl Expectation for LoggedIn {
+    fn met(&self, _marker_us: i64, st: &SessionState) -> Met {
+        let sites: Vec<String> = match &self.site {
+            Some(s) => vec![s.clone()],
+            None => st.subject().sites.clone(),
+        };
+        sites
+            .iter()
+            .filter_map(|s| st.logged_in_since(s, &self.servers))
+            .min()
+            .map_or(Met::No, Met::Since)
+    }
+    fn observed(&self, _st: &SessionState) -> String {
+        format!(
+            "not logged in at {}",
+            self.site.as_deref().unwrap_or("any site")
+        )
     }
 }
 
@@ -217,146 +262,61 @@ impl Check for StaysLoggedIn {
 
 /// Connected to nothing at a site within D of a marker.
 pub struct Disconnected {
-    name: String,
     site: String,
-    within: i64,
-    from: String,
-    marker: i64,
 }
 
 impl Disconnected {
     /// See [`super::CheckSpec::Disconnected`].
-    pub fn new(name: String, site: String, within_ms: u64, from: String) -> Self {
-        Disconnected {
-            name,
-            site,
-            within: ms(within_ms),
-            from,
-            marker: 0,
-        }
-    }
-    fn eval(&mut self, now: i64, st: &SessionState) -> Status {
-        if !st.connected(&self.site) {
-            return Status::Pass;
-        }
-        let deadline = self.marker + self.within;
-        if now > deadline {
-            if !st.connected_visible(&self.site) {
-                return Status::unknown(format!(
-                    "only connections behind an injected partition remain at {}: their end cannot be seen",
-                    self.site
-                ));
-            }
-            return Status::Fail(
-                Failure::new(
-                    self.name.clone(),
-                    now,
-                    format!(
-                        "still connected at {} after {}; sessions: {}",
-                        self.site,
-                        rel(self.within),
-                        st.summary()
-                    ),
-                )
-                .deadline(deadline),
-            );
-        }
-        Status::Pending
+    pub fn new(name: String, site: String, within_ms: u64, from: String) -> Timed<Disconnected> {
+        Timed::new(name, within_ms, from, None, Disconnected { site })
     }
 }
 
-impl Check for Disconnected {
-    fn start(&mut self, at_us: i64, st: &SessionState) -> Status {
-        self.marker = marker_or(st, &self.from, at_us);
-        self.eval(at_us, st)
+impl Expectation for Disconnected {
+    fn met(&self, _marker_us: i64, st: &SessionState) -> Met {
+        if st.connected(&self.site) {
+            Met::No
+        } else {
+            Met::Now
+        }
     }
-    fn on_entry(&mut self, e: &Entry, st: &SessionState) -> Status {
-        self.eval(e.ts_us, st)
+    fn hidden(&self, st: &SessionState) -> Option<String> {
+        (!st.connected_visible(&self.site)).then(|| {
+            format!(
+                "only connections behind an injected partition remain at {}: their end cannot be seen",
+                self.site
+            )
+        })
     }
-    fn on_time(&mut self, now_us: i64, st: &SessionState) -> Status {
-        self.eval(now_us, st)
-    }
-    fn deadline_us(&self) -> Option<i64> {
-        Some(self.marker + self.within)
-    }
-    fn finish(&mut self, _end_us: i64, _st: &SessionState) -> Status {
-        Status::unknown(format!(
-            "scenario ended before the deadline of `{}`",
-            self.name
-        ))
+    fn observed(&self, _st: &SessionState) -> String {
+        format!("still connected at {}", self.site)
     }
 }
 
 /// A call to the agent's DN answered within D of the deliver_call marker.
-pub struct CallAnswered {
-    name: String,
-    within: i64,
-    from: String,
-    measure: Option<String>,
-    marker: i64,
-    measured: Option<i64>,
-}
+pub struct CallAnswered;
 
 impl CallAnswered {
     /// See [`super::CheckSpec::CallAnswered`].
-    pub fn new(name: String, within_ms: u64, from: String, measure: Option<String>) -> Self {
-        CallAnswered {
-            name,
-            within: ms(within_ms),
-            from,
-            measure,
-            marker: 0,
-            measured: None,
-        }
-    }
-    fn eval(&mut self, now: i64, st: &SessionState) -> Status {
-        let deadline = self.marker + self.within;
-        if let Some(t) = st.answered().iter().copied().find(|t| *t >= self.marker) {
-            self.measured = Some(t - self.marker);
-            if t <= deadline {
-                return Status::Pass;
-            }
-        }
-        if now > deadline {
-            return Status::Fail(
-                Failure::new(
-                    self.name.clone(),
-                    now,
-                    format!(
-                        "no call to DN {} answered after {}; sessions: {}",
-                        st.subject().dn,
-                        rel(self.within),
-                        st.summary()
-                    ),
-                )
-                .deadline(deadline),
-            );
-        }
-        Status::Pending
+    pub fn new(
+        name: String,
+        within_ms: u64,
+        from: String,
+        measure: Option<String>,
+    ) -> Timed<CallAnswered> {
+        Timed::new(name, within_ms, from, measure, CallAnswered)
     }
 }
 
-impl Check for CallAnswered {
-    fn start(&mut self, at_us: i64, st: &SessionState) -> Status {
-        self.marker = marker_or(st, &self.from, at_us);
-        self.eval(at_us, st)
+impl Expectation for CallAnswered {
+    fn met(&self, marker_us: i64, st: &SessionState) -> Met {
+        st.answered()
+            .iter()
+            .copied()
+            .find(|t| *t >= marker_us)
+            .map_or(Met::No, Met::Since)
     }
-    fn on_entry(&mut self, e: &Entry, st: &SessionState) -> Status {
-        self.eval(e.ts_us, st)
-    }
-    fn on_time(&mut self, now_us: i64, st: &SessionState) -> Status {
-        self.eval(now_us, st)
-    }
-    fn deadline_us(&self) -> Option<i64> {
-        Some(self.marker + self.within)
-    }
-    fn finish(&mut self, _end_us: i64, _st: &SessionState) -> Status {
-        Status::unknown(format!(
-            "scenario ended before the deadline of `{}`",
-            self.name
-        ))
-    }
-    fn measurement(&self) -> Option<(String, Option<i64>)> {
-        self.measure.clone().map(|m| (m, self.measured))
+    fn observed(&self, st: &SessionState) -> String {
+        format!("no call to DN {} answered", st.subject().dn)
     }
 }
