@@ -41,6 +41,16 @@ fn target_dir() -> PathBuf {
 /// `cargo build -p <each of packages> --bins` (at most once per package set and process).
 /// Panics, naming the command, when the build fails or leaves a binary missing.
 pub fn ensure_built(packages: &[&str], binaries: &[&str]) -> PathBuf {
+    built(packages, binaries, false)
+}
+
+/// Like [`ensure_built`], but runs the cargo build (once per process) even when the binaries exist, so a
+/// benchmark never measures a binary older than its source (cargo has nothing to do when it is fresh).
+pub fn freshly_built(packages: &[&str], binaries: &[&str]) -> PathBuf {
+    built(packages, binaries, true)
+}
+
+fn built(packages: &[&str], binaries: &[&str], always: bool) -> PathBuf {
     // Package sets already built by this process; the lock also keeps parallel tests from
     // starting several cargo builds at once.
     static BUILT: Mutex<Vec<Vec<String>>> = Mutex::new(Vec::new());
@@ -52,7 +62,7 @@ pub fn ensure_built(packages: &[&str], binaries: &[&str]) -> PathBuf {
             .filter(|b| !dir.join(b).is_file())
             .collect()
     };
-    if missing(&dir).is_empty() {
+    if missing(&dir).is_empty() && !always {
         return dir;
     }
     let args = build_args(packages);
@@ -61,7 +71,7 @@ pub fn ensure_built(packages: &[&str], binaries: &[&str]) -> PathBuf {
     let mut key: Vec<String> = packages.iter().map(|p| p.to_string()).collect();
     key.sort();
     // Another test may have built them while this one waited for the lock.
-    if !missing(&dir).is_empty() && !built.contains(&key) {
+    if (always || !missing(&dir).is_empty()) && !built.contains(&key) {
         built.push(key);
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)

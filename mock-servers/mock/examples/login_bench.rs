@@ -41,10 +41,10 @@ fn args() -> Args {
 }
 
 /// The bc-mock binary: `$BC_BIN_DIR/bc-mock`, else the one in this example's target/<profile>, so
-/// `cargo run --release` measures a release bc-mock. Built (with `--release` under a release run)
-/// only when missing: after changing the mock, `cargo build --release -p bc-mock` before measuring.
+/// `cargo run --release` measures a release bc-mock. Always built first (with `--release` under a release
+/// run; a no-op when fresh), since `cargo run --example` does not rebuild the package's binaries.
 fn mock_bin() -> PathBuf {
-    bc_test_support::ensure_built(&["bc-mock"], &["bc-mock"]).join("bc-mock")
+    bc_test_support::freshly_built(&["bc-mock"], &["bc-mock"]).join("bc-mock")
 }
 
 fn rss_kb(pid: u32) -> u64 {
