@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use support::*;
 
-#[test]
-fn sigint_reports_an_error_and_no_process_of_the_run_survives() {
+/// Starts the long suite on the local runtime and waits until its scenario runs: 12 mocks, the proxy and
+/// the desktop, all children of the harness. Returns the run's directory, the harness and those processes.
+fn running_scenario(tag: &str) -> (tempfile::TempDir, Guard, Vec<(u32, String)>) {
     let _ = bin_dir();
     let tmp = tempfile::tempdir().unwrap();
     let suite = long_suite(tmp.path());
-    let mut run = spawn_run(tmp.path(), &suite, "local", "int");
+    let run = spawn_run(tmp.path(), &suite, "local", tag);
     let pid = run.pid();
-    // Running: 12 mocks, the proxy and the desktop are all children of this harness.
     let mut procs = Vec::new();
     let running = wait_until(Duration::from_secs(120), || {
         procs = descendants(pid)
@@ -24,6 +24,13 @@ fn sigint_reports_an_error_and_no_process_of_the_run_survives() {
         procs.len() >= 14 && procs.iter().any(|(_, c)| c.starts_with("bc-reference-de"))
     });
     assert!(running, "scenario not running within 120 s: {procs:?}");
+    (tmp, run, procs)
+}
+
+#[test]
+fn sigint_reports_an_error_and_no_process_of_the_run_survives() {
+    let (tmp, mut run, procs) = running_scenario("int");
+    let pid = run.pid();
     // Interrupt while the fault is in place: `kill_site B` leaves 6 of the 12 mocks.
     let mocks = |pid| {
         descendants(pid)
@@ -58,20 +65,8 @@ fn sigint_reports_an_error_and_no_process_of_the_run_survives() {
 /// SIGKILL runs none of the harness's cleanup: its children die by their parent-death signal instead.
 #[test]
 fn after_a_sigkill_no_process_of_the_run_survives() {
-    let _ = bin_dir();
-    let tmp = tempfile::tempdir().unwrap();
-    let suite = long_suite(tmp.path());
-    let mut run = spawn_run(tmp.path(), &suite, "local", "kill");
+    let (_tmp, mut run, procs) = running_scenario("kill");
     let pid = run.pid();
-    let mut procs = Vec::new();
-    let running = wait_until(Duration::from_secs(120), || {
-        procs = descendants(pid)
-            .into_iter()
-            .filter(|(_, c)| is_run_process(c))
-            .collect();
-        procs.len() >= 14 && procs.iter().any(|(_, c)| c.starts_with("bc-reference-de"))
-    });
-    assert!(running, "scenario not running within 120 s: {procs:?}");
 
     signal(pid, "KILL");
     run.wait(Duration::from_secs(30))

@@ -315,16 +315,8 @@ async fn a_container_that_fails_to_start_is_removed() {
     assert!(left.is_empty(), "{left:?}");
 }
 
-/// Run only as the child of `sweep_removes_what_a_killed_harness_left`: creates a network and a container,
-/// prints the run id, then waits to be SIGKILLed (bounded: gives up after 60 s).
-#[tokio::test]
-#[ignore = "child process of sweep_removes_what_a_killed_harness_left"]
-async fn child_leaves_containers_behind() {
-    if std::env::var_os(CHILD_ENV).is_none() {
-        return;
-    }
-    let docker = docker::connect().await.unwrap();
-    let set = images(&docker).await;
+/// A network labelled with this process's run (the run id names it), for tests that make containers by hand.
+async fn owned_network(docker: &Docker) -> (RunOwner, String) {
     let owner = RunOwner::current();
     let network = format!("bc-{}", owner.run_id);
     docker
@@ -335,6 +327,20 @@ async fn child_leaves_containers_behind() {
         })
         .await
         .unwrap();
+    (owner, network)
+}
+
+/// Run only as the child of `sweep_removes_what_a_killed_harness_left`: creates a network and a container,
+/// prints the run id, then waits to be SIGKILLed (bounded: gives up after 60 s).
+#[tokio::test]
+#[ignore = "child process of sweep_removes_what_a_killed_harness_left"]
+async fn child_leaves_containers_behind() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    let docker = docker::connect().await.unwrap();
+    let set = images(&docker).await;
+    let (owner, network) = owned_network(&docker).await;
     let container = docker::Container::create(
         &docker,
         ContainerSpec {
@@ -425,16 +431,7 @@ async fn http_readiness_waits_for_the_api_and_reports_an_early_exit() {
         return;
     };
     let set = images(&docker).await;
-    let owner = RunOwner::current();
-    let network = format!("bc-{}", owner.run_id);
-    docker
-        .create_network(testcontainers::bollard::models::NetworkCreateRequest {
-            name: network.clone(),
-            labels: Some(owner.labels()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let (owner, network) = owned_network(&docker).await;
     let spec = |name: &str, image: &str, args: &[&str]| ContainerSpec {
         name: format!("bc-{}-{name}", owner.run_id),
         image: image.to_string(),

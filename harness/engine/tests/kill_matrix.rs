@@ -155,7 +155,7 @@ const ROWS: &[Row] = &[
 ];
 
 async fn run_row(row: &Row, jobs: usize, budget: Duration) -> Vec<ScenarioResult> {
-    run_desktop(
+    run_options(options(
         row.suites,
         row.flags,
         row.caps,
@@ -163,24 +163,12 @@ async fn run_row(row: &Row, jobs: usize, budget: Duration) -> Vec<ScenarioResult
         jobs,
         budget,
         RuntimeKind::Local,
-    )
+    ))
     .await
 }
 
-/// Runs suite files (`""` = the whole certification) against the reference desktop with `flags`.
-async fn run_desktop(
-    suites: &[&str],
-    flags: &str,
-    caps: &str,
-    filter: Option<&str>,
-    jobs: usize,
-    budget: Duration,
-    runtime: RuntimeKind,
-) -> Vec<ScenarioResult> {
-    run_options(options(suites, flags, caps, filter, jobs, budget, runtime)).await
-}
-
-/// The runner's options for [`run_desktop`].
+/// The runner's options for suite files (`""` = the whole certification) against the reference desktop
+/// with `flags`.
 fn options(
     suites: &[&str],
     flags: &str,
@@ -428,7 +416,7 @@ async fn kill_matrix_quick() {
     let mut problems = Vec::new();
     for (defect, reference, caps, suite, id) in QUICK {
         for (flags, want_fail) in [(*defect, true), (*reference, false)] {
-            let results = run_desktop(
+            let results = run_options(options(
                 &[suite],
                 flags,
                 caps,
@@ -436,7 +424,7 @@ async fn kill_matrix_quick() {
                 1,
                 budget,
                 RuntimeKind::Local,
-            )
+            ))
             .await;
             let r = match results.as_slice() {
                 [r] if r.info.id == *id => r,
@@ -510,7 +498,8 @@ async fn docker_gives_the_same_verdicts_as_local() {
         for flags in [*defect, ""] {
             let mut verdicts = Vec::new();
             for runtime in [RuntimeKind::Local, RuntimeKind::Docker] {
-                let r = run_desktop(&[suite], flags, BASE, Some(id), 1, budget, runtime).await;
+                let r =
+                    run_options(options(&[suite], flags, BASE, Some(id), 1, budget, runtime)).await;
                 assert_eq!(r.len(), 1, "{id}: one run expected");
                 verdicts.push(r[0].verdict);
             }
