@@ -114,9 +114,47 @@ fn build_args(packages: &[&str]) -> Vec<String> {
     args
 }
 
+/// (pid, ppid, comm) of every live process, from /proc; zombies are left out (they hold no resources and
+/// are their parent's business). Tests use it to find what a run started and what survived it.
+pub fn processes() -> Vec<(u32, u32, String)> {
+    let mut v = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return v;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // comm is in parentheses and may hold spaces; fields after the last ')' are fixed.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_string();
+        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        if rest.first() == Some(&"Z") {
+            continue;
+        }
+        if let Some(ppid) = rest.get(1).and_then(|p| p.parse().ok()) {
+            v.push((pid, ppid, comm));
+        }
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn processes_include_this_one_with_its_parent() {
+        let me = std::process::id();
+        let mine = processes().into_iter().find(|(p, _, _)| *p == me);
+        let (_, ppid, _) = mine.expect("this process is listed");
+        assert_eq!(ppid, std::os::unix::process::parent_id());
+    }
 
     #[test]
     fn build_args_name_every_package() {

@@ -102,35 +102,7 @@ pub fn signal(pid: u32, sig: &str) {
     assert!(st.success(), "kill -{sig} {pid} failed");
 }
 
-/// (pid, ppid, comm) of every process, from /proc.
-pub fn processes() -> Vec<(u32, u32, String)> {
-    let mut v = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return v;
-    };
-    for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // comm is in parentheses and may hold spaces; fields after the last ')' are fixed.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = stat[open + 1..close].to_string();
-        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        let state = rest.first().copied().unwrap_or("");
-        if state == "Z" {
-            continue; // a zombie holds no resources and is its parent's business
-        }
-        if let Some(ppid) = rest.get(1).and_then(|p| p.parse().ok()) {
-            v.push((pid, ppid, comm));
-        }
-    }
-    v
-}
+pub use bc_test_support::processes;
 
 /// Every live descendant of `root` as (pid, comm).
 pub fn descendants(root: u32) -> Vec<(u32, String)> {

@@ -39,36 +39,6 @@ pub async fn start(stat_server: bool) -> Environment {
         .unwrap_or_else(|e| panic!("environment does not start: {e}"))
 }
 
-/// Pids of bc-mock / bc-toxiproxy processes that are alive (not zombies) and children of us.
-pub fn our_helper_pids() -> Vec<u32> {
-    let me = std::process::id();
-    let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = &stat[open + 1..close];
-        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        let (state, ppid) = (
-            rest.first().copied(),
-            rest.get(1).and_then(|p| p.parse::<u32>().ok()),
-        );
-        if (comm == "bc-mock" || comm == "bc-toxiproxy") && state != Some("Z") && ppid == Some(me) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
 /// Whether a process exists and is not a zombie.
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
