@@ -22,13 +22,6 @@ pub struct CleanArgs {
     images: bool,
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime starts")
-}
-
 /// Runs `images build`.
 pub fn images(cmd: ImagesCommand) -> u8 {
     match cmd {
@@ -37,12 +30,13 @@ pub fn images(cmd: ImagesCommand) -> u8 {
                 show_cargo_output: true,
                 ..Default::default()
             };
-            match runtime().block_on(images_build(&opts)) {
-                Ok(set) => {
+            match super::block_on(images_build(&opts)) {
+                Err(code) => code,
+                Ok(Ok(set)) => {
                     println!("{set}");
                     exit_codes::OK
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     eprintln!("error: {e}");
                     exit_codes::HARNESS_ERROR
                 }
@@ -53,14 +47,15 @@ pub fn images(cmd: ImagesCommand) -> u8 {
 
 /// Runs `clean`.
 pub fn clean(args: CleanArgs) -> u8 {
-    match runtime().block_on(clean_all(CleanOptions {
+    match super::block_on(clean_all(CleanOptions {
         images: args.images,
     })) {
-        Ok(report) => {
+        Err(code) => code,
+        Ok(Ok(report)) => {
             println!("{report}");
             exit_codes::OK
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             eprintln!("error: {e}");
             exit_codes::HARNESS_ERROR
         }

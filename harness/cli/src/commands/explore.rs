@@ -170,21 +170,13 @@ pub fn run(a: Args) -> u8 {
         junit_path: Some(junit),
         journal_path: Some(journal),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit_codes::HARNESS_ERROR;
-        }
-    };
-    let result = rt.block_on(async {
+    let result = match super::block_on(async {
         let cancel = signal_cancel();
         explore_and_report(opts, reporters, cancel).await
-    });
-    rt.shutdown_timeout(Duration::from_secs(5));
+    }) {
+        Ok(result) => result,
+        Err(code) => return code,
+    };
     match result {
         Ok((code, report, problems)) => {
             for p in problems {

@@ -8,3 +8,21 @@ pub mod load;
 pub mod run;
 pub mod schema;
 pub mod validate;
+
+/// Runs `fut` to the end on a fresh multi-thread runtime, then gives what is still shutting down (process
+/// reapers, container removal) a bounded moment. `Err(exit code)` when no runtime can be started.
+pub fn block_on<F: std::future::Future>(fut: F) -> Result<F::Output, u8> {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Err(crate::exit_codes::HARNESS_ERROR);
+        }
+    };
+    let out = rt.block_on(fut);
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    Ok(out)
+}

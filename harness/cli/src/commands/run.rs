@@ -3,7 +3,6 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use bc_engine::env::RuntimeKind;
 use bc_engine::report::{Console, Journal, JunitReport, Reporters};
@@ -118,22 +117,13 @@ pub fn run(a: Args) -> u8 {
                 .unwrap_or_else(|| PathBuf::from("reports/journal.json")),
         ),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit_codes::HARNESS_ERROR;
-        }
-    };
-    let result = rt.block_on(async {
+    let result = match super::block_on(async {
         let cancel = signal_cancel();
         run_and_report(opts, reporters, cancel).await
-    });
-    // Anything still shutting down (process reapers) gets a moment, never forever.
-    rt.shutdown_timeout(Duration::from_secs(5));
+    }) {
+        Ok(result) => result,
+        Err(code) => return code,
+    };
     match result {
         Ok((c, problems)) => {
             for p in problems {
