@@ -77,17 +77,7 @@ fn interrupted_run_leaves_nothing(sig: &str, tag: &str) {
     assert!(xml.contains("<error"), "{xml}");
     assert!(xml.contains("interrupted"), "{xml}");
     assert!(xml.contains("only"), "{xml}");
-
-    assert_eq!(
-        owned_ids(&["ps", "-a"], pid),
-        Vec::<String>::new(),
-        "containers left"
-    );
-    assert_eq!(
-        owned_ids(&["network", "ls"], pid),
-        Vec::<String>::new(),
-        "networks left"
-    );
+    assert_no_docker_leftovers(pid, "the interrupted run's");
 }
 
 #[test]
@@ -107,13 +97,12 @@ fn after_a_sigkill_the_next_run_sweeps_the_leftovers() {
     signal(pid, "KILL");
     run.wait(Duration::from_secs(10))
         .expect("SIGKILL ends the harness");
-    // The desktop was a local child; the harness could not stop it, so the test does (by pid).
-    for (p, c) in &orphans {
-        if alive(*p, c) {
-            println!("survived the harness's SIGKILL, killed by the test: {p} {c}");
-            signal(*p, "KILL");
-        }
-    }
+    // The desktop is a local child: it dies with the harness by its parent-death signal.
+    let survivors = survivors_of_sigkill(&orphans);
+    assert!(
+        survivors.is_empty(),
+        "local processes survived the harness's SIGKILL: {survivors:?}"
+    );
     // The killed run really left containers and its network behind: otherwise the sweep proves nothing.
     let left = owned_ids(&["ps", "-a"], pid);
     let left_net = owned_ids(&["network", "ls"], pid);
@@ -126,14 +115,5 @@ fn after_a_sigkill_the_next_run_sweeps_the_leftovers() {
         .expect("the next run finishes");
     let out = std::fs::read_to_string(tmp.path().join("next.out")).unwrap();
     assert_eq!(st.code(), Some(0), "{out}");
-    assert_eq!(
-        owned_ids(&["ps", "-a"], pid),
-        Vec::<String>::new(),
-        "killed run's containers"
-    );
-    assert_eq!(
-        owned_ids(&["network", "ls"], pid),
-        Vec::<String>::new(),
-        "killed run's network"
-    );
+    assert_no_docker_leftovers(pid, "the killed run's");
 }

@@ -71,13 +71,9 @@ fn after_a_sigkill_no_process_of_the_run_survives() {
     signal(pid, "KILL");
     run.wait(Duration::from_secs(30))
         .expect("the harness dies on SIGKILL");
-    // The kernel delivers the parent-death signals as the harness's threads exit: wait for it, bounded.
-    let gone = wait_until(Duration::from_secs(30), || {
-        procs.iter().all(|(p, c)| !alive(*p, c))
-    });
-    let survivors: Vec<_> = procs.iter().filter(|(p, c)| alive(*p, c)).collect();
+    let survivors = survivors_of_sigkill(&procs);
     assert!(
-        gone,
+        survivors.is_empty(),
         "processes of the run survived a SIGKILLed harness: {survivors:?}"
     );
 }

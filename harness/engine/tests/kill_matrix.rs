@@ -547,20 +547,21 @@ async fn docker_with_a_toxiproxy_image_gives_the_same_verdicts() {
         .await
         .expect("static binaries");
     let binary = dir.join("bc-toxiproxy");
-    let hash = images::content_tag(&std::fs::read(&binary).unwrap());
-    let stand_in = format!("bc-harness/toxiproxy-shopify-layout:{hash}");
-    if images::ensure_present(&docker, &stand_in).await.is_err() {
-        let image = GenericBuildableImage::new("bc-harness/toxiproxy-shopify-layout", hash)
-            .with_dockerfile_string(images::scratch_dockerfile(
-                "toxiproxy",
-                "/toxiproxy",
-                &["-host=0.0.0.0"],
-            ))
-            .with_file(&binary, "toxiproxy");
-        images::build_tagged(&docker, &stand_in, image)
-            .await
-            .expect("stand-in image");
-    }
+    let stand_in = images::build_once(
+        &docker,
+        GenericBuildableImage::new(
+            "bc-harness/toxiproxy-shopify-layout",
+            images::content_tag(&std::fs::read(&binary).unwrap()),
+        )
+        .with_dockerfile_string(images::scratch_dockerfile(
+            "toxiproxy",
+            "/toxiproxy",
+            &["-host=0.0.0.0"],
+        ))
+        .with_file(&binary, "toxiproxy"),
+    )
+    .await
+    .expect("stand-in image");
 
     let budget = Duration::from_secs(10);
     let suite = "bc04-bc05-loss-of-login.yaml";

@@ -178,3 +178,30 @@ pub fn owned_ids(what: &[&str], harness_pid: u32) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// After the harness was SIGKILLed: waits (bounded) until its children are gone, which the kernel's
+/// parent-death signals do as the harness's threads exit, and returns those still alive.
+pub fn survivors_of_sigkill(procs: &[(u32, String)]) -> Vec<(u32, String)> {
+    wait_until(Duration::from_secs(30), || {
+        procs.iter().all(|(p, c)| !alive(*p, c))
+    });
+    procs
+        .iter()
+        .filter(|(p, c)| alive(*p, c))
+        .cloned()
+        .collect()
+}
+
+/// Asserts that no container and no network labelled with harness `pid` is left; `whose` names them.
+pub fn assert_no_docker_leftovers(pid: u32, whose: &str) {
+    assert_eq!(
+        owned_ids(&["ps", "-a"], pid),
+        Vec::<String>::new(),
+        "{whose} containers left"
+    );
+    assert_eq!(
+        owned_ids(&["network", "ls"], pid),
+        Vec::<String>::new(),
+        "{whose} network left"
+    );
+}

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use testcontainers::bollard::query_parameters::CreateImageOptionsBuilder;
 use testcontainers::bollard::Docker;
 use testcontainers::runners::AsyncBuilder;
-use testcontainers::GenericBuildableImage;
+use testcontainers::{BuildableImage, GenericBuildableImage};
 
 use super::error::DockerError;
 use super::labels::OWNED;
@@ -192,16 +192,10 @@ pub async fn with_config(
     let mut keyed = mock_image.as_bytes().to_vec();
     keyed.extend_from_slice(path.as_bytes());
     keyed.extend_from_slice(yaml);
-    let hash = content_tag(&keyed);
-    let tag = format!("{MOCK_CONFIG_REPO}:{hash}");
-    if docker.inspect_image(&tag).await.is_ok() {
-        return Ok(tag);
-    }
-    let image = GenericBuildableImage::new(MOCK_CONFIG_REPO, hash)
+    let image = GenericBuildableImage::new(MOCK_CONFIG_REPO, content_tag(&keyed))
         .with_dockerfile_string(format!("FROM {mock_image}\nCOPY config.yaml {path}\n"))
         .with_data(yaml.to_vec(), "config.yaml");
-    build_tagged(docker, &tag, image).await?;
-    Ok(tag)
+    build_once(docker, image).await
 }
 
 /// Makes sure an image `repo:<hash of binary>` exists, building it FROM scratch when it does not.
@@ -219,22 +213,16 @@ pub async fn ensure_image(
             path: binary.to_path_buf(),
         });
     }
-    let hash = content_tag(&bytes);
-    let tag = format!("{repo}:{hash}");
-    if docker.inspect_image(&tag).await.is_ok() {
-        return Ok(tag);
-    }
     let name = binary
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("app")
         .to_string();
     // with_file copies the file with its mode, so the binary stays executable in the image.
-    let image = GenericBuildableImage::new(repo, hash)
+    let image = GenericBuildableImage::new(repo, content_tag(&bytes))
         .with_dockerfile_string(scratch_dockerfile(&name, &format!("/{name}"), &[]))
         .with_file(binary, name);
-    build_tagged(docker, &tag, image).await?;
-    Ok(tag)
+    build_once(docker, image).await
 }
 
 /// A FROM scratch Dockerfile: the file `name` of the context at `path`, its entrypoint, default arguments,
@@ -249,22 +237,26 @@ pub fn scratch_dockerfile(name: &str, path: &str, cmd: &[&str]) -> String {
     dockerfile
 }
 
-/// Builds one image with testcontainers (BuildKit) and checks the tag exists afterwards.
-pub async fn build_tagged(
+/// Returns the image's `repo:tag`, building it with testcontainers (BuildKit) only when the engine lacks
+/// it (tags are content hashes, so an existing tag is the same image); checks the tag exists afterwards.
+pub async fn build_once(
     docker: &Docker,
-    tag: &str,
     image: GenericBuildableImage,
-) -> Result<(), DockerError> {
+) -> Result<String, DockerError> {
+    let tag = image.descriptor();
+    if docker.inspect_image(&tag).await.is_ok() {
+        return Ok(tag);
+    }
     // The returned GenericImage only names the tag; containers are made by `container.rs`.
     let _built = image.build_image().await.map_err(|e| DockerError::Build {
-        tag: tag.to_string(),
+        tag: tag.clone(),
         message: e.to_string(),
     })?;
     docker
-        .inspect_image(tag)
+        .inspect_image(&tag)
         .await
         .map_err(DockerError::api(format!("inspecting built image {tag}")))?;
-    Ok(())
+    Ok(tag)
 }
 
 /// First 16 hex digits of the binary's SHA-256.
