@@ -16,7 +16,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Default configuration database, relative to the suite file or one of its ancestors.
 pub const DEFAULT_CONFIG: &str = "fixtures/config/default.yaml";
 
-/// Default budget for expectations and switchovers (domain.md: 60 s).
+/// Default budget for expectations and switchovers (docs/rules.md: 60 s).
 pub const DEFAULT_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn is_false(b: &bool) -> bool {

@@ -188,7 +188,7 @@ impl fmt::Display for Role {
     }
 }
 
-/// A Business Continuity rule of docs/shared domain.md, `BC-1` .. `BC-12`.
+/// A Business Continuity rule of docs/rules.md, `BC-1` .. `BC-12`.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]

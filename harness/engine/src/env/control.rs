@@ -1,5 +1,5 @@
 //! Client of one bc-mock instance's HTTP control API (health, roles, rejection, calls, config, reset).
-//! The shapes are those of notes/contracts.md; every failure names the instance and the call.
+//! The shapes are those of docs/control.md; every failure names the instance and the call.
 
 use super::error::EnvError;
 use bc_protocol::{Role, ServerKind};

@@ -1,4 +1,4 @@
-//! The test environment: topology, runtimes (local processes; Docker later), the started
+//! The test environment: topology, runtimes (local processes and Docker containers), the started
 //! `Environment` with its fault proxies and observation feed, and the desktop launcher.
 //!
 //! Typical use (see `examples/env_bench.rs`):

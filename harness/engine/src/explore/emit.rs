@@ -8,7 +8,7 @@ use bc_suite::Site;
 use super::model::{Resolved, Spec};
 use super::schedule::{FaultOp, HealVia, LinkKind, Op};
 
-/// Rules every explored scenario checks (domain.md): BC-3/4/9 through checkpoints, BC-5, BC-6,
+/// Rules every explored scenario checks (docs/rules.md): BC-3/4/9 through checkpoints, BC-5, BC-6,
 /// BC-7 and BC-11 through invariants.
 pub const RULES: &str = "[BC-3, BC-4, BC-5, BC-6, BC-7, BC-9, BC-11]";
 
