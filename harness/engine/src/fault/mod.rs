@@ -93,7 +93,7 @@ impl ConfigLevel {
     }
 }
 
-/// Every fault of docs/rules.md and docs/suite-format.md.
+/// Every fault a suite can inject (the steps of docs/suite-format.md).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     /// SIGKILL every instance of the site. Heal: restart them.
