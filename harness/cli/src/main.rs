@@ -2,9 +2,8 @@
 //! Thin: parses arguments and dispatches to `commands::*`, which return an exit code.
 
 mod commands;
-mod exit_codes;
 
-use std::process::ExitCode;
+use bc_engine::exit::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -35,19 +34,19 @@ enum Command {
     Clean(commands::docker::CleanArgs),
 }
 
-fn main() -> ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit_codes::SUITE_OR_USAGE_ERROR
+            return std::process::ExitCode::from(if e.use_stderr() {
+                ExitCode::Usage
             } else {
-                exit_codes::OK
+                ExitCode::Success
             });
         }
     };
-    ExitCode::from(match cli.command {
+    std::process::ExitCode::from(match cli.command {
         Command::Validate(a) => commands::validate::run(a),
         Command::List(a) => commands::list::run(a),
         Command::Schema(a) => commands::schema::run(a),

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod docker;
 pub mod env;
+pub mod exit;
 pub mod explore;
 pub mod fault;
 pub mod observe;

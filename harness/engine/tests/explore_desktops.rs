@@ -29,7 +29,7 @@ fn desktop(defect: Option<&str>) -> String {
 }
 
 struct Explored {
-    code: i32,
+    code: bc_engine::exit::ExitCode,
     report: bc_engine::explore::ExploreReport,
     progress: Vec<String>,
     junit: String,
@@ -118,7 +118,7 @@ async fn reference() {
     };
     let e = explore(o, dir).await;
     assert!(e.report.failure.is_none(), "{:?}", e.report.failure);
-    assert_eq!(e.code, 0, "{:?}", e.report.summary);
+    assert_eq!(e.code, bc_engine::exit::ExitCode::Success, "{:?}", e.report.summary);
     assert_eq!(e.report.summary.passed, 3, "{:?}", e.report.summary);
     // Seeds and replay commands are printed, one testcase per case in JUnit and the journal.
     for s in [20_261_125u64, 20_261_126, 20_261_127] {
@@ -177,7 +177,7 @@ async fn finds_and_shrinks(defect: &str, focus: &[&str], seed: u64, expected: &s
         .failure
         .clone()
         .unwrap_or_else(|| panic!("{defect}: no failure found; {:?}", e.progress));
-    assert_eq!(e.code, 1);
+    assert_eq!(e.code, bc_engine::exit::ExitCode::Failed);
     assert!(
         f.signature.contains(expected),
         "{defect}: broke {} ({})",

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bc_engine::env::RuntimeKind;
-use bc_engine::report::{exit, Journal, JunitReport, Reporters};
+use bc_engine::exit::ExitCode;
+use bc_engine::report::{Journal, JunitReport, Reporters};
 use bc_engine::run::{parse_capabilities, run_and_report, RunOptions};
 use bc_test_support::{harness_bins, workspace_root};
 use tokio::sync::watch;
@@ -90,7 +91,7 @@ async fn reference_desktop_suite_verdicts_and_junit() {
         .expect("run finished")
         .expect("usable input");
     assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(code, exit::FAILED, "one scenario is built to fail");
+    assert_eq!(code, ExitCode::Failed, "one scenario is built to fail");
 
     let xml = std::fs::read_to_string(tmp.path().join("out/junit.xml")).unwrap();
     assert!(
@@ -161,7 +162,7 @@ async fn defect_never_switches_fails_bc4_and_usage_errors_are_reported() {
     .await
     .expect("run finished")
     .expect("usable input");
-    assert_eq!(code, exit::FAILED);
+    assert_eq!(code, ExitCode::Failed);
     let xml = std::fs::read_to_string(tmp.path().join("out/junit.xml")).unwrap();
     assert!(
         xml.contains(r#"tests="1""#) && xml.contains("<failure"),
@@ -208,7 +209,7 @@ async fn early_desktop_exit_is_a_failure_with_its_log_tail() {
     .await
     .expect("run finished")
     .expect("usable input");
-    assert_eq!(code, exit::FAILED);
+    assert_eq!(code, ExitCode::Failed);
     let xml = std::fs::read_to_string(tmp.path().join("out/junit.xml")).unwrap();
     assert!(xml.contains("desktop exited early with code 7"), "{xml}");
     assert!(xml.contains("boom"), "{xml}");
@@ -241,7 +242,7 @@ async fn interrupt_heals_kills_and_reports_an_error() {
         .unwrap()
         .unwrap();
     assert!(t0.elapsed() < Duration::from_secs(40));
-    assert_eq!(code, exit::HARNESS_ERROR);
+    assert_eq!(code, ExitCode::HarnessError);
     let journal: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(tmp.path().join("out/journal.json")).unwrap(),
     )

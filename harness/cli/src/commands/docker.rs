@@ -5,7 +5,7 @@ use bc_engine::docker::commands::{clean_all, images_build};
 use bc_engine::docker::images::BuildOptions;
 use bc_engine::docker::sweep::CleanOptions;
 
-use crate::exit_codes;
+use bc_engine::exit::ExitCode;
 
 /// Subcommands of `images`.
 #[derive(clap::Subcommand)]
@@ -23,7 +23,7 @@ pub struct CleanArgs {
 }
 
 /// Runs `images build`.
-pub fn images(cmd: ImagesCommand) -> u8 {
+pub fn images(cmd: ImagesCommand) -> ExitCode {
     match cmd {
         ImagesCommand::Build => {
             let opts = BuildOptions {
@@ -34,11 +34,11 @@ pub fn images(cmd: ImagesCommand) -> u8 {
                 Err(code) => code,
                 Ok(Ok(set)) => {
                     println!("{set}");
-                    exit_codes::OK
+                    ExitCode::Success
                 }
                 Ok(Err(e)) => {
                     eprintln!("error: {e}");
-                    exit_codes::HARNESS_ERROR
+                    ExitCode::HarnessError
                 }
             }
         }
@@ -46,18 +46,18 @@ pub fn images(cmd: ImagesCommand) -> u8 {
 }
 
 /// Runs `clean`.
-pub fn clean(args: CleanArgs) -> u8 {
+pub fn clean(args: CleanArgs) -> ExitCode {
     match super::block_on(clean_all(CleanOptions {
         images: args.images,
     })) {
         Err(code) => code,
         Ok(Ok(report)) => {
             println!("{report}");
-            exit_codes::OK
+            ExitCode::Success
         }
         Ok(Err(e)) => {
             eprintln!("error: {e}");
-            exit_codes::HARNESS_ERROR
+            ExitCode::HarnessError
         }
     }
 }

@@ -10,7 +10,7 @@ use bc_engine::explore::{explore_and_report, ExploreOptions, GenConfig, ShrinkLi
 use bc_engine::report::{Console, Journal, JunitReport, Reporters};
 use bc_engine::run::{load_profile, parse_capabilities, signal_cancel};
 
-use crate::exit_codes;
+use bc_engine::exit::ExitCode;
 
 /// Arguments of `explore`.
 #[derive(clap::Args)]
@@ -86,9 +86,9 @@ pub struct Args {
     journal: PathBuf,
 }
 
-fn usage(msg: impl std::fmt::Display) -> u8 {
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
-    exit_codes::SUITE_OR_USAGE_ERROR
+    ExitCode::Usage
 }
 
 fn duration(flag: &str, text: &str) -> Result<Duration, String> {
@@ -154,7 +154,7 @@ fn options(a: Args) -> Result<(ExploreOptions, PathBuf, PathBuf), String> {
 }
 
 /// Runs the subcommand.
-pub fn run(a: Args) -> u8 {
+pub fn run(a: Args) -> ExitCode {
     let (opts, junit, journal) = match options(a) {
         Ok(x) => x,
         Err(e) => return usage(e),
@@ -203,13 +203,13 @@ pub fn run(a: Args) -> u8 {
                     }
                 ),
             }
-            u8::try_from(code).unwrap_or(exit_codes::HARNESS_ERROR)
+            code
         }
         Err(e) => {
             eprintln!("error: {e}");
             match e {
-                bc_engine::explore::ExploreError::Environment(_) => exit_codes::HARNESS_ERROR,
-                _ => exit_codes::SUITE_OR_USAGE_ERROR,
+                bc_engine::explore::ExploreError::Environment(_) => ExitCode::HarnessError,
+                _ => ExitCode::Usage,
             }
         }
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use bc_suite::{plan, PlanOptions};
 
 use crate::commands::load::load_all;
-use crate::exit_codes;
+use bc_engine::exit::ExitCode;
 
 /// Arguments of `list`.
 #[derive(clap::Args)]
@@ -55,12 +55,12 @@ pub fn table(rows: &[Vec<String>]) -> String {
 }
 
 /// Runs the subcommand.
-pub fn run(args: Args) -> u8 {
+pub fn run(args: Args) -> ExitCode {
     let loaded = match load_all(&args.paths) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: {e}");
-            return exit_codes::SUITE_OR_USAGE_ERROR;
+            return ExitCode::Usage;
         }
     };
     let mut rows = vec![vec![
@@ -81,7 +81,7 @@ pub fn run(args: Args) -> u8 {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("error: {}: {e}", s.path.display());
-                return exit_codes::HARNESS_ERROR;
+                return ExitCode::HarnessError;
             }
         };
         for p in planned {
@@ -105,8 +105,8 @@ pub fn run(args: Args) -> u8 {
         if loaded.suites.len() == 1 { "" } else { "s" }
     );
     if loaded.invalid > 0 {
-        exit_codes::SUITE_OR_USAGE_ERROR
+        ExitCode::Usage
     } else {
-        exit_codes::OK
+        ExitCode::Success
     }
 }

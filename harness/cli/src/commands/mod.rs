@@ -11,7 +11,7 @@ pub mod validate;
 
 /// Runs `fut` to the end on a fresh multi-thread runtime, then gives what is still shutting down (process
 /// reapers, container removal) a bounded moment. `Err(exit code)` when no runtime can be started.
-pub fn block_on<F: std::future::Future>(fut: F) -> Result<F::Output, u8> {
+pub fn block_on<F: std::future::Future>(fut: F) -> Result<F::Output, bc_engine::exit::ExitCode> {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -19,7 +19,7 @@ pub fn block_on<F: std::future::Future>(fut: F) -> Result<F::Output, u8> {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return Err(crate::exit_codes::HARNESS_ERROR);
+            return Err(bc_engine::exit::ExitCode::HarnessError);
         }
     };
     let out = rt.block_on(fut);

@@ -8,7 +8,7 @@ use bc_engine::env::RuntimeKind;
 use bc_engine::report::{Console, Journal, JunitReport, Reporters};
 use bc_engine::run::{load_profile, parse_capabilities, run_and_report, signal_cancel, RunOptions};
 
-use crate::exit_codes;
+use bc_engine::exit::ExitCode;
 
 /// Arguments of `run`.
 #[derive(clap::Args)]
@@ -54,17 +54,13 @@ pub struct Args {
     seed: Option<u64>,
 }
 
-fn code(c: i32) -> u8 {
-    u8::try_from(c).unwrap_or(exit_codes::HARNESS_ERROR)
-}
-
-fn usage(msg: impl std::fmt::Display) -> u8 {
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
-    exit_codes::SUITE_OR_USAGE_ERROR
+    ExitCode::Usage
 }
 
 /// Runs the subcommand.
-pub fn run(a: Args) -> u8 {
+pub fn run(a: Args) -> ExitCode {
     let budget = match a
         .budget
         .as_deref()
@@ -129,22 +125,8 @@ pub fn run(a: Args) -> u8 {
             for p in problems {
                 eprintln!("error: {p}");
             }
-            code(c)
+            c
         }
         Err(e) => usage(e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bc_engine::report::exit;
-
-    #[test]
-    fn engine_exit_codes_are_the_cli_ones() {
-        assert_eq!(code(exit::SUCCESS), exit_codes::OK);
-        assert_eq!(code(exit::FAILED), exit_codes::SOME_FAILED);
-        assert_eq!(code(exit::USAGE), exit_codes::SUITE_OR_USAGE_ERROR);
-        assert_eq!(code(exit::HARNESS_ERROR), exit_codes::HARNESS_ERROR);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::exit_codes;
+use bc_engine::exit::ExitCode;
 
 /// Arguments of `schema`.
 #[derive(clap::Args)]
@@ -14,18 +14,18 @@ pub struct Args {
 }
 
 /// Runs the subcommand.
-pub fn run(args: Args) -> u8 {
+pub fn run(args: Args) -> ExitCode {
     let text = bc_suite::schema_json();
     match args.write {
         None => {
             print!("{text}");
-            exit_codes::OK
+            ExitCode::Success
         }
         Some(p) => match std::fs::write(&p, text) {
-            Ok(()) => exit_codes::OK,
+            Ok(()) => ExitCode::Success,
             Err(e) => {
                 eprintln!("error: cannot write {}: {e}", p.display());
-                exit_codes::HARNESS_ERROR
+                ExitCode::HarnessError
             }
         },
     }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::commands::load::load_all;
-use crate::exit_codes;
+use bc_engine::exit::ExitCode;
 
 /// Arguments of `validate`.
 #[derive(clap::Args)]
@@ -15,12 +15,12 @@ pub struct Args {
 }
 
 /// Runs the subcommand.
-pub fn run(args: Args) -> u8 {
+pub fn run(args: Args) -> ExitCode {
     let loaded = match load_all(&args.paths) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: {e}");
-            return exit_codes::SUITE_OR_USAGE_ERROR;
+            return ExitCode::Usage;
         }
     };
     for s in &loaded.suites {
@@ -39,8 +39,8 @@ pub fn run(args: Args) -> u8 {
             loaded.invalid,
             if loaded.invalid == 1 { "" } else { "s" }
         );
-        exit_codes::SUITE_OR_USAGE_ERROR
+        ExitCode::Usage
     } else {
-        exit_codes::OK
+        ExitCode::Success
     }
 }

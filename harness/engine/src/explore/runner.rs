@@ -214,14 +214,14 @@ pub struct ExploreReport {
 
 impl ExploreReport {
     /// Exit code: 0 nothing found, 1 a failure found, 3 harness errors or interrupted.
-    pub fn exit_code(&self) -> i32 {
-        use crate::report::exit;
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
+        use crate::exit::ExitCode;
         if self.summary.interrupted || self.summary.errors > 0 {
-            exit::HARNESS_ERROR
+            ExitCode::HarnessError
         } else if self.failure.is_some() || self.summary.failed > 0 {
-            exit::FAILED
+            ExitCode::Failed
         } else {
-            exit::SUCCESS
+            ExitCode::Success
         }
     }
 }
@@ -757,7 +757,7 @@ pub async fn explore_and_report(
     opts: ExploreOptions,
     mut reporters: crate::report::Reporters,
     cancel: watch::Receiver<bool>,
-) -> Result<(i32, ExploreReport, Vec<String>), ExploreError> {
+) -> Result<(crate::exit::ExitCode, ExploreReport, Vec<String>), ExploreError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let consume = async {
         while let Some(e) = rx.recv().await {
@@ -770,7 +770,7 @@ pub async fn explore_and_report(
     let code = if problems.is_empty() {
         report.exit_code()
     } else {
-        crate::report::exit::HARNESS_ERROR
+        crate::exit::ExitCode::HarnessError
     };
     Ok((code, report, problems))
 }

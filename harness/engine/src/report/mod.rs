@@ -1,8 +1,7 @@
 //! Reports: consumers of the runner's event stream (console progress and summary, JUnit XML,
-//! JSON journal) and the exit codes a run ends with.
+//! JSON journal).
 
 pub mod console;
-pub mod exit;
 pub mod journal;
 pub mod junit;
 

@@ -144,15 +144,15 @@ impl Summary {
     pub fn total(&self) -> usize {
         self.passed + self.failed + self.inconclusive + self.errors + self.skipped
     }
-    /// The process exit code for this summary (see [`crate::report::exit`]).
-    pub fn exit_code(&self) -> i32 {
-        use crate::report::exit;
+    /// The process exit code for this summary (see [`crate::exit::ExitCode`]).
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
+        use crate::exit::ExitCode;
         if self.interrupted || self.errors > 0 {
-            exit::HARNESS_ERROR
+            ExitCode::HarnessError
         } else if self.failed > 0 || self.inconclusive > 0 {
-            exit::FAILED
+            ExitCode::Failed
         } else {
-            exit::SUCCESS
+            ExitCode::Success
         }
     }
 }

@@ -367,12 +367,12 @@ pub fn signal_cancel() -> watch::Receiver<bool> {
 }
 
 /// Runs and feeds every event to `reporters`, then writes their files. Returns the exit code
-/// (see [`crate::report::exit`]); `Err` for unusable input (exit code 2, message for the user).
+/// (see [`crate::exit::ExitCode`]); `Err` for unusable input (exit code 2, message for the user).
 pub async fn run_and_report(
     opts: RunOptions,
     mut reporters: crate::report::Reporters,
     cancel: watch::Receiver<bool>,
-) -> Result<(i32, Vec<String>), RunError> {
+) -> Result<(crate::exit::ExitCode, Vec<String>), RunError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let consume = async {
         while let Some(e) = rx.recv().await {
@@ -385,7 +385,7 @@ pub async fn run_and_report(
     let code = if problems.is_empty() {
         summary.exit_code()
     } else {
-        crate::report::exit::HARNESS_ERROR
+        crate::exit::ExitCode::HarnessError
     };
     Ok((code, problems))
 }
