@@ -81,7 +81,7 @@ fn validate_of_a_missing_path_is_a_usage_error() {
 }
 
 #[test]
-fn duplicate_suite_ids_across_files_are_rejected() {
+fn duplicate_suite_ids_across_files_are_rejected_by_validate_and_run() {
     let dir = tempfile::tempdir().unwrap();
     let src = repo().join("suites/examples/01-first-suite.yaml");
     let text_in = std::fs::read_to_string(&src).unwrap().replace(
@@ -96,6 +96,26 @@ fn duplicate_suite_ids_across_files_are_rejected() {
     let out = run(&["validate", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("duplicate suite id `example-first`"));
+    // `run` loads through the same set: it refuses before starting anything (no desktop runs).
+    let out = run(&[
+        "run",
+        dir.path().to_str().unwrap(),
+        "--runtime",
+        "local",
+        "--desktop",
+        "false",
+        "--junit",
+        dir.path().join("j.xml").to_str().unwrap(),
+        "--journal",
+        dir.path().join("j.json").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("duplicate suite id `example-first`"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("j.xml").exists(), "nothing ran");
 }
 
 #[test]

@@ -118,7 +118,12 @@ async fn reference() {
     };
     let e = explore(o, dir).await;
     assert!(e.report.failure.is_none(), "{:?}", e.report.failure);
-    assert_eq!(e.code, bc_engine::exit::ExitCode::Success, "{:?}", e.report.summary);
+    assert_eq!(
+        e.code,
+        bc_engine::exit::ExitCode::Success,
+        "{:?}",
+        e.report.summary
+    );
     assert_eq!(e.report.summary.passed, 3, "{:?}", e.report.summary);
     // Seeds and replay commands are printed, one testcase per case in JUnit and the journal.
     for s in [20_261_125u64, 20_261_126, 20_261_127] {

@@ -1,7 +1,6 @@
-//! Loading suites for any subcommand: discover files, validate them, report errors on stderr.
-//! Also checks that suite ids are unique across the files of one invocation.
+//! Loading suites for validate and list: bc-suite's one set loader, with errors rendered on stderr
+//! (colours only on a terminal).
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -26,47 +25,13 @@ pub fn report(errors: &[SuiteError]) {
     eprint!("{text}");
 }
 
-/// Discovers and loads suites; `Err` is a usage error message (missing path, no suite).
+/// Discovers and loads suites (bc-suite's `load_set`, as `run` does) and reports every error;
+/// `Err` is a usage error message (missing path, no suite).
 pub fn load_all(paths: &[PathBuf]) -> Result<Loaded, String> {
-    let files = bc_suite::discover(paths)?;
-    if files.is_empty() {
-        return Err("no suite file (*.yaml, *.yml) found".into());
-    }
-    let mut suites: Vec<LoadedSuite> = Vec::new();
-    let mut invalid = 0;
-    for f in files {
-        match bc_suite::load_file(&f) {
-            Ok(s) => suites.push(s),
-            Err(d) => {
-                invalid += 1;
-                report(&d.errors);
-            }
-        }
-    }
-    // Suite ids must be unique across files, since run ids and reports use them.
-    let mut seen: HashMap<String, PathBuf> = HashMap::new();
-    let mut keep = Vec::new();
-    for s in suites {
-        if let Some(first) = seen.get(&s.suite.id.value) {
-            let mut d = bc_suite::Diagnostics::new(&s.path.display().to_string(), s.text.clone());
-            d.semantic(
-                s.suite.id.span,
-                format!(
-                    "duplicate suite id `{}` (also used by {})",
-                    s.suite.id.value,
-                    first.display()
-                ),
-                Some("suite ids must be unique across the suites of a run".into()),
-            );
-            report(&d.errors);
-            invalid += 1;
-        } else {
-            seen.insert(s.suite.id.value.clone(), s.path.clone());
-            keep.push(s);
-        }
-    }
+    let set = bc_suite::load_set(paths).map_err(|e| e.to_string())?;
+    report(&set.errors);
     Ok(Loaded {
-        suites: keep,
-        invalid,
+        suites: set.suites,
+        invalid: set.invalid_files,
     })
 }

@@ -116,25 +116,17 @@ pub fn load_runs(
     filter: Option<&str>,
     capabilities: &[Capability],
 ) -> Result<Vec<PlannedRun>, LoadError> {
-    let files = bc_suite::discover(paths).map_err(LoadError::Paths)?;
-    if files.is_empty() {
-        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        return Err(LoadError::Empty(shown.join(", ")));
-    }
-    let mut loaded = Vec::new();
-    let mut errors = Vec::new();
-    for f in &files {
-        match bc_suite::load_file(f) {
-            Ok(l) => loaded.push(l),
-            Err(d) => errors.extend(d.errors),
-        }
-    }
-    if !errors.is_empty() {
+    let set = bc_suite::load_set(paths).map_err(|e| match e {
+        bc_suite::SetError::Paths(p) => LoadError::Paths(p),
+        bc_suite::SetError::Empty(p) => LoadError::Empty(p),
+    })?;
+    if !set.is_valid() {
         return Err(LoadError::Invalid {
-            count: errors.len(),
-            rendered: bc_suite::render_plain(&errors),
+            count: set.errors.len(),
+            rendered: bc_suite::render_plain(&set.errors),
         });
     }
+    let loaded = set.suites;
     let options = PlanOptions { budget };
     let mut runs = Vec::new();
     for l in &loaded {
