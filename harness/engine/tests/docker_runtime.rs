@@ -23,6 +23,10 @@ fn reference_desktop() -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test reads as one script, top to bottom"
+)]
 async fn environment_runs_on_containers() {
     let docker = match docker::connect().await {
         Ok(d) => d,

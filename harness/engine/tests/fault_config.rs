@@ -44,6 +44,10 @@ async fn preferred_of(c: &mut Client, username: &str) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test reads as one script, top to bottom"
+)]
 async fn reject_logins_and_preferred_site() {
     let mut env = start(false).await;
     let mut events = env.take_events().unwrap();

@@ -128,6 +128,10 @@ async fn refuse_black_hole_and_reset() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test reads as one script, top to bottom"
+)]
 async fn latency_limit_slicer_bandwidth_slow_close() {
     let env = start(false).await;
     let toxi = Toxi::new(&env.proxy_api_url()).unwrap();

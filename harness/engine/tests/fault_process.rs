@@ -22,6 +22,10 @@ fn id(site: &str, server: ServerKind, role: Role) -> InstanceId {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test reads as one script, top to bottom"
+)]
 async fn kill_stop_freeze_and_thaw_servers() {
     let mut env = start(false).await;
     let mut events = env.take_events().unwrap();
@@ -269,6 +273,10 @@ async fn site_kill_stop_and_restore() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test reads as one script, top to bottom"
+)]
 async fn ha_failover_and_switchover() {
     let env = start(false).await;
     let p = id("A", ServerKind::SipServer, Role::Primary);

@@ -66,7 +66,7 @@ impl<'de> Deserialize<'de> for HumanDuration {
         struct V;
         impl de::Visitor<'_> for V {
             type Value = HumanDuration;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a duration such as `60s`, `200ms` or `1m 30s`")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<HumanDuration, E> {

@@ -54,7 +54,7 @@ impl<'de, L: Deserialize<'de>> Deserialize<'de> for ShortOrLong<L> {
         struct V<L>(PhantomData<L>);
         impl<'de, L: Deserialize<'de>> de::Visitor<'de> for V<L> {
             type Value = ShortOrLong<L>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a short form (a plain value such as `A`) or a mapping")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {

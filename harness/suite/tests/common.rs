@@ -1,7 +1,10 @@
 //! Helpers shared by bc-suite's integration tests: repository paths and file walking.
 //! Kept tiny so each test file states its own intent.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test binaries, each using a part (`expect` would be unfulfilled in some)"
+)]
 
 use std::path::{Path, PathBuf};
 

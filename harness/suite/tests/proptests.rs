@@ -72,6 +72,10 @@ fn marker() -> impl Strategy<Value = Option<Spanned<String>>> {
     prop::option::of(name().prop_map(sp))
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test reads as one script, top to bottom"
+)]
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         Just(Step::StartDesktop),

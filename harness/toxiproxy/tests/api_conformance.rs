@@ -79,6 +79,10 @@ async fn version_answers_like_toxiproxy() {
 }
 
 #[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test reads as one script, top to bottom"
+)]
 async fn proxy_endpoints_match_the_transcript() {
     let (_s, api, up) = setup().await;
     let body = format!(
@@ -223,6 +227,10 @@ async fn proxy_endpoints_match_the_transcript() {
 }
 
 #[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test reads as one script, top to bottom"
+)]
 async fn toxic_endpoints_match_the_transcript() {
     let (_s, api, up) = setup().await;
     let body = format!(

@@ -93,6 +93,10 @@ async fn run_ops(ops: Vec<Op>) {
     }
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test reads as one script, top to bottom"
+)]
 async fn apply(
     c: &Client,
     model: &mut BTreeMap<String, MProxy>,

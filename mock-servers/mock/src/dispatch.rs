@@ -112,7 +112,10 @@ pub fn handle(inst: &Arc<Instance>, conn: u64, msg: Message) -> Vec<Message> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one registration carries every field of the client record"
+)]
 fn register_client(
     inst: &Arc<Instance>,
     st: &mut State,

@@ -109,6 +109,10 @@ fn samples() -> Vec<String> {
 }
 
 /// Random structurally valid requests over a small vocabulary, so they collide and hit real paths.
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test reads as one script, top to bottom"
+)]
 fn request() -> impl Strategy<Value = Message> {
     use bc_protocol::{Notification, NotificationMode, ObjectType, StatObject};
     let dn = prop_oneof![

@@ -82,6 +82,10 @@ fn dn_agent() -> impl Strategy<Value = (i64, String, String)> {
     (any::<i64>(), s(), s())
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test reads as one script, top to bottom"
+)]
 fn message() -> impl Strategy<Value = Message> {
     use Message::*;
     let rid = any::<i64>;
@@ -320,6 +324,10 @@ fn the_strategy_covers_every_message_name() {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test reads as one script, top to bottom"
+)]
 fn every_observed_event_kind_round_trips_in_its_envelope() {
     let kinds = vec![
         EventKind::Started {

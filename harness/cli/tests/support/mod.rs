@@ -1,6 +1,9 @@
 //! Helpers shared by the interrupt tests of the bc-harness binary: binaries, suites, /proc and
 //! docker queries, and bounded waits on external process state.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test binaries, each using a part (`expect` would be unfulfilled in some)"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

@@ -393,6 +393,10 @@ impl Model {
     }
 
     /// Applies a valid operation (check with [`Model::can`] first).
+    #[expect(
+        clippy::too_many_lines,
+        reason = "to be split into one function per step (issue 12's 100-line limit)"
+    )]
     pub fn apply(&mut self, t: &TimedOp) {
         self.advance(t.wait_ms);
         match t.op {

@@ -72,7 +72,10 @@ pub fn load_profile(path: &std::path::Path) -> Result<Vec<Capability>, LoadError
     #[serde(deny_unknown_fields)]
     struct Profile {
         #[serde(default)]
-        #[allow(dead_code)]
+        #[expect(
+            dead_code,
+            reason = "a profile may name its desktop; the harness does not read it"
+        )]
         name: Option<String>,
         capabilities: Vec<String>,
     }

@@ -1,6 +1,9 @@
 //! Shared helpers of the env/fault integration tests: binaries, environment start, a protocol
 //! client speaking through the fault proxy, and waiting for observed events.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test binaries, each using a part (`expect` would be unfulfilled in some)"
+)]
 
 use bc_engine::env::{EnvConfig, Environment, RuntimeKind, Topology};
 use bc_protocol::{decode_line, encode_line, Message, ObservedEvent, PROTOCOL_VERSION};
@@ -55,7 +58,10 @@ pub fn alive(pid: u32) -> bool {
 
 /// What a protocol client saw.
 // Test-only value, moved a few times per test: boxing the message would only obscure the matches.
-#[allow(clippy::large_enum_variant)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "boxing the message would only obscure the matches"
+)]
 #[derive(Debug)]
 pub enum Seen {
     Msg(Message),

@@ -39,6 +39,10 @@ async fn echo_through(listen: &str) {
 }
 
 /// Runs every check; proxy names start with `prefix`; `upstream` must echo.
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test reads as one script, top to bottom"
+)]
 pub async fn run(c: &Client, prefix: &str, upstream: SocketAddr) {
     let name = format!("{prefix}p1");
     let up = upstream.to_string();

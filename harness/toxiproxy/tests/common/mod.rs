@@ -1,6 +1,9 @@
 //! Shared test helpers: in-process servers, TCP echo upstreams, timed reads.
 //! Everything listens on 127.0.0.1 and is torn down when dropped.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test binaries, each using a part (`expect` would be unfulfilled in some)"
+)]
 
 pub mod conformance;
 

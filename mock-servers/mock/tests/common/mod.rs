@@ -1,6 +1,9 @@
 //! Test helpers: spawn real bc-mock processes, talk the line protocol, call the control API,
 //! and follow the event stream. Everything is bounded by short timeouts and killed on drop.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test binaries, each using a part (`expect` would be unfulfilled in some)"
+)]
 
 use bc_protocol::{decode_line, encode_line, Message, ObservedEvent};
 use serde_json::Value;
