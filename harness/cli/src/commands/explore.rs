@@ -1,24 +1,19 @@
 //! `bc-harness explore --desktop "CMD ARGS"`: seeded chaos schedules against a desktop; the first
 //! failure is shrunk and written as a suite that `bc-harness run` reproduces (exit 1), else exit 0.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Duration;
-
-use bc_engine::env::RuntimeKind;
-use bc_engine::explore::{explore_and_report, ExploreOptions, GenConfig, ShrinkLimits};
-use bc_engine::report::{Console, Journal, JunitReport, Reporters};
-use bc_engine::run::{load_profile, parse_capabilities, signal_cancel};
 
 use bc_engine::exit::ExitCode;
+use bc_engine::explore::{explore_and_report, ExploreOptions, GenConfig, ShrinkLimits};
+use bc_engine::run::signal_cancel;
+
+use super::shared::{duration, reporters, seed_or_clock, usage, DesktopArgs, RuntimeArgs};
 
 /// Arguments of `explore`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The desktop command line; `{config}` is replaced by the connection file path (also in
-    /// env BC_DESKTOP_CONFIG).
-    #[arg(long, value_name = "CMD ARGS")]
-    desktop: String,
+    #[command(flatten)]
+    desktop: DesktopArgs,
     /// Seed of the first case; case i uses SEED + i (default: from the clock, printed).
     #[arg(long)]
     seed: Option<u64>,
@@ -31,13 +26,8 @@ pub struct Args {
     /// Where the minimal failing schedule is written as a suite.
     #[arg(long, value_name = "DIR", default_value = "explore-failures")]
     out: PathBuf,
-    /// Where the servers run: auto (Docker when available), local or docker.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "local", "docker"])]
-    runtime: String,
-    /// Docker runtime: run this Toxiproxy image as the fault proxy instead of ours, e.g.
-    /// `ghcr.io/shopify/toxiproxy:2.12.0` (pulled when the engine lacks it).
-    #[arg(long, value_name = "IMAGE")]
-    toxiproxy_image: Option<String>,
+    #[command(flatten)]
+    env: RuntimeArgs,
     /// Budget: deadline of every expectation and length of every checkpoint.
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     budget: String,
@@ -62,12 +52,6 @@ pub struct Args {
     /// Configuration database (default: fixtures/config/default.yaml, searched upwards).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Capabilities the desktop declares, comma separated.
-    #[arg(long, value_name = "a,b", conflicts_with = "profile")]
-    capabilities: Option<String>,
-    /// A desktop profile file (YAML/JSON: `capabilities: [..]`).
-    #[arg(long, value_name = "FILE")]
-    profile: Option<PathBuf>,
     /// Most real runs while shrinking a failure.
     #[arg(long, default_value_t = 24)]
     shrink_runs: usize,
@@ -86,28 +70,9 @@ pub struct Args {
     journal: PathBuf,
 }
 
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {msg}");
-    ExitCode::Usage
-}
-
-fn duration(flag: &str, text: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text)
-        .map_err(|e| format!("invalid --{flag} `{text}`: {e} (examples: `20s`, `1m 30s`)"))?;
-    if d.is_zero() {
-        return Err(format!("--{flag} must be positive"));
-    }
-    Ok(d)
-}
-
 fn options(a: Args) -> Result<(ExploreOptions, PathBuf, PathBuf), String> {
-    let mut o = ExploreOptions::new(a.desktop);
-    o.seed = a.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as u64)
-            .unwrap_or(0)
-    });
+    let mut o = ExploreOptions::new(a.desktop.desktop.clone());
+    o.seed = seed_or_clock(a.seed);
     o.cases = a.cases;
     o.max_time = a
         .max_time
@@ -115,11 +80,8 @@ fn options(a: Args) -> Result<(ExploreOptions, PathBuf, PathBuf), String> {
         .map(|t| duration("max-time", t))
         .transpose()?;
     o.out_dir = a.out;
-    o.runtime = a
-        .runtime
-        .parse::<RuntimeKind>()
-        .map_err(|e| e.to_string())?;
-    o.proxy_image = a.toxiproxy_image;
+    o.runtime = a.env.runtime.into();
+    o.proxy_image = a.env.toxiproxy_image;
     o.budget = duration("budget", &a.budget)?;
     o.settle = duration("settle", &a.settle)?;
     o.gen = GenConfig {
@@ -140,12 +102,7 @@ fn options(a: Args) -> Result<(ExploreOptions, PathBuf, PathBuf), String> {
     o.gen.validate()?;
     o.agent = a.agent;
     o.config = a.config;
-    o.capabilities = match (&a.capabilities, &a.profile) {
-        (Some(list), _) => parse_capabilities(list),
-        (None, Some(p)) => load_profile(p),
-        (None, None) => Ok(Vec::new()),
-    }
-    .map_err(|e| e.to_string())?;
+    o.capabilities = a.desktop.capabilities()?;
     o.shrink = ShrinkLimits {
         max_runs: a.shrink_runs,
         max_time: duration("shrink-time", &a.shrink_time)?,
@@ -163,13 +120,7 @@ pub fn run(a: Args) -> ExitCode {
         "explore: seed {} ({} case(s)); replay one case with --seed SEED --cases 1",
         opts.seed, opts.cases
     );
-    let reporters = Reporters {
-        console: Some(Console::stderr(std::io::stderr().is_terminal())),
-        junit: JunitReport::default(),
-        journal: Journal::new(),
-        junit_path: Some(junit),
-        journal_path: Some(journal),
-    };
+    let reporters = reporters(junit, journal);
     let result = match super::block_on(async {
         let cancel = signal_cancel();
         explore_and_report(opts, reporters, cancel).await
@@ -219,6 +170,7 @@ pub fn run(a: Args) -> ExitCode {
 mod tests {
     use super::*;
     use clap::Parser;
+    use std::time::Duration;
 
     #[derive(Parser)]
     struct Cli {

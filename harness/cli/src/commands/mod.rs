@@ -1,5 +1,5 @@
 //! Subcommands of bc-harness, one module each; each `run` returns an exit code.
-//! Shared helpers for loading suites live in `load`.
+//! Loading suites lives in `load`, the flags run and explore share in `shared`.
 
 pub mod docker;
 pub mod explore;
@@ -7,6 +7,7 @@ pub mod list;
 pub mod load;
 pub mod run;
 pub mod schema;
+pub mod shared;
 pub mod validate;
 
 /// Runs `fut` to the end on a fresh multi-thread runtime, then gives what is still shutting down (process

@@ -1,14 +1,12 @@
 //! `bc-harness run PATH... --desktop "CMD ARGS"`: runs suites against a desktop and writes the
 //! console summary, JUnit XML and a JSON journal (default under ./reports/); exit code per outcome.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use bc_engine::env::RuntimeKind;
-use bc_engine::report::{Console, Journal, JunitReport, Reporters};
-use bc_engine::run::{load_profile, parse_capabilities, run_and_report, signal_cancel, RunOptions};
-
 use bc_engine::exit::ExitCode;
+use bc_engine::run::{run_and_report, signal_cancel, RunOptions};
+
+use super::shared::{duration, reporters, seed_or_clock, usage, DesktopArgs, RuntimeArgs};
 
 /// Arguments of `run`.
 #[derive(clap::Args)]
@@ -16,36 +14,22 @@ pub struct Args {
     /// Suite files or directories (searched recursively for *.yaml / *.yml).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// The desktop command line; `{config}` is replaced by the connection file path (also in
-    /// env BC_DESKTOP_CONFIG).
-    #[arg(long, value_name = "CMD ARGS")]
-    desktop: String,
-    /// Where the servers run: auto (Docker when available), local or docker.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "local", "docker"])]
-    runtime: String,
-    /// Docker runtime: run this Toxiproxy image as the fault proxy instead of ours, e.g.
-    /// `ghcr.io/shopify/toxiproxy:2.12.0` (pulled when the engine lacks it).
-    #[arg(long, value_name = "IMAGE")]
-    toxiproxy_image: Option<String>,
+    #[command(flatten)]
+    desktop: DesktopArgs,
+    #[command(flatten)]
+    env: RuntimeArgs,
     /// Budget override for every scenario, e.g. `20s` (default: the suites' budgets, else 60s).
     #[arg(long, value_name = "DURATION")]
     budget: Option<String>,
-    /// Capabilities the desktop declares, comma separated (stat_server, failback,
-    /// stat_loss_triggers_dr, auto_answer).
-    #[arg(long, value_name = "a,b", conflicts_with = "profile")]
-    capabilities: Option<String>,
-    /// A desktop profile file (YAML/JSON: `capabilities: [..]`).
-    #[arg(long, value_name = "FILE")]
-    profile: Option<PathBuf>,
     /// Scenarios run in parallel, each in its own environment.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
-    /// JUnit XML output (default reports/junit.xml).
-    #[arg(long, value_name = "FILE")]
-    junit: Option<PathBuf>,
-    /// JSON journal output with every timeline (default reports/journal.json).
-    #[arg(long, value_name = "FILE")]
-    journal: Option<PathBuf>,
+    /// JUnit XML output.
+    #[arg(long, value_name = "FILE", default_value = "reports/junit.xml")]
+    junit: PathBuf,
+    /// JSON journal output with every timeline.
+    #[arg(long, value_name = "FILE", default_value = "reports/journal.json")]
+    journal: PathBuf,
     /// Only runs whose id matches (`*` wildcards, else a substring).
     #[arg(long, value_name = "PATTERN")]
     filter: Option<String>,
@@ -54,65 +38,31 @@ pub struct Args {
     seed: Option<u64>,
 }
 
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {msg}");
-    ExitCode::Usage
+/// The run's options from the flags; `Err` is a usage error.
+fn options(a: Args) -> Result<(RunOptions, PathBuf, PathBuf), String> {
+    let budget = a
+        .budget
+        .as_deref()
+        .map(|b| duration("budget", b))
+        .transpose()?;
+    let mut opts = RunOptions::new(a.paths, a.desktop.desktop.clone());
+    opts.capabilities = a.desktop.capabilities()?;
+    opts.runtime = a.env.runtime.into();
+    opts.proxy_image = a.env.toxiproxy_image;
+    opts.budget = budget;
+    opts.jobs = a.jobs;
+    opts.filter = a.filter;
+    opts.seed = seed_or_clock(a.seed);
+    Ok((opts, a.junit, a.journal))
 }
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> ExitCode {
-    let budget = match a
-        .budget
-        .as_deref()
-        .map(humantime::parse_duration)
-        .transpose()
-    {
-        Ok(b) => b,
-        Err(e) => return usage(format!("invalid --budget: {e} (examples: `20s`, `1m 30s`)")),
-    };
-    if budget.is_some_and(|b| b.is_zero()) {
-        return usage("--budget must be positive");
-    }
-    let caps = match (&a.capabilities, &a.profile) {
-        (Some(list), _) => parse_capabilities(list),
-        (None, Some(p)) => load_profile(p),
-        (None, None) => Ok(Vec::new()),
-    };
-    let caps = match caps {
-        Ok(c) => c,
+    let (opts, junit, journal) = match options(a) {
+        Ok(x) => x,
         Err(e) => return usage(e),
     };
-    let runtime: RuntimeKind = match a.runtime.parse() {
-        Ok(r) => r,
-        Err(e) => return usage(e),
-    };
-    let seed = a.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as u64)
-            .unwrap_or(0)
-    });
-    let mut opts = RunOptions::new(a.paths, a.desktop);
-    opts.runtime = runtime;
-    opts.proxy_image = a.toxiproxy_image;
-    opts.budget = budget;
-    opts.capabilities = caps;
-    opts.jobs = a.jobs;
-    opts.filter = a.filter;
-    opts.seed = seed;
-    let reporters = Reporters {
-        console: Some(Console::stderr(std::io::stderr().is_terminal())),
-        junit: JunitReport::default(),
-        journal: Journal::new(),
-        junit_path: Some(
-            a.junit
-                .unwrap_or_else(|| PathBuf::from("reports/junit.xml")),
-        ),
-        journal_path: Some(
-            a.journal
-                .unwrap_or_else(|| PathBuf::from("reports/journal.json")),
-        ),
-    };
+    let reporters = reporters(junit, journal);
     let result = match super::block_on(async {
         let cancel = signal_cancel();
         run_and_report(opts, reporters, cancel).await
@@ -128,5 +78,55 @@ pub fn run(a: Args) -> ExitCode {
             c
         }
         Err(e) => usage(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bc_engine::env::RuntimeKind;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(extra: &[&str]) -> Result<(RunOptions, PathBuf, PathBuf), String> {
+        let mut argv = vec!["run", "suites", "--desktop", "desk"];
+        argv.extend_from_slice(extra);
+        options(Cli::try_parse_from(argv).map_err(|e| e.to_string())?.args)
+    }
+
+    #[test]
+    fn flags_become_options() {
+        let (o, junit, journal) = parse(&[
+            "--runtime",
+            "local",
+            "--seed",
+            "7",
+            "--budget",
+            "20s",
+            "--capabilities",
+            "stat_server",
+        ])
+        .unwrap();
+        assert_eq!(o.runtime, RuntimeKind::Local);
+        assert_eq!(o.seed, 7);
+        assert_eq!(o.budget, Some(std::time::Duration::from_secs(20)));
+        assert_eq!(o.capabilities.len(), 1);
+        assert_eq!(junit, PathBuf::from("reports/junit.xml"));
+        assert_eq!(journal, PathBuf::from("reports/journal.json"));
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        let e = parse(&["--runtime", "podman"]).err().unwrap();
+        assert!(e.contains("possible values: auto, local, docker"), "{e}");
+        let e = parse(&["--budget", "0s"]).err().unwrap();
+        assert!(e.contains("--budget must be positive"), "{e}");
+        let e = parse(&["--capabilities", "teleport"]).err().unwrap();
+        assert!(e.contains("unknown capability `teleport`"), "{e}");
     }
 }
