@@ -121,6 +121,44 @@ async fn early_exit_and_bounded_log() {
     assert!(e.to_string().contains("/no/such/desktop"), "{e}");
 }
 
+/// A desktop that prints a 64 MiB line and a binary blob costs the harness one bounded line each,
+/// and its pipe keeps draining (its last line arrives, it exits on its own).
+#[tokio::test]
+async fn huge_lines_and_binary_output_are_cut_not_kept_and_do_not_stall_the_desktop() {
+    let mut spec = DesktopSpec::parse(
+        "sh -c 'head -c 67108864 /dev/zero | tr \"\\000\" x; echo; head -c 1048576 /dev/urandom; echo; echo done; exit 4'",
+    )
+    .unwrap();
+    // Room for every line the random megabyte splits into, so the first line is still held.
+    spec.log_capacity = 100_000;
+    let d = spec.spawn(Path::new("/nonexistent.json")).unwrap();
+    let info = tokio::time::timeout(Duration::from_secs(60), d.exited())
+        .await
+        .expect("the desktop is not blocked on a full pipe");
+    assert_eq!(info.code, Some(4));
+    for _ in 0..200 {
+        if d.log_tail().last().map(|l| l.line.as_str()) == Some("done") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let tail = d.log_tail();
+    assert_eq!(tail.last().map(|l| l.line.as_str()), Some("done"));
+    let first = &tail[0].line;
+    let cut = 67_108_864 - bc_engine::env::MAX_LINE_BYTES;
+    assert!(first.starts_with("xxxx"), "the 64 MiB line comes first");
+    let end: String = first.chars().skip(bc_engine::env::MAX_LINE_BYTES).collect();
+    assert_eq!(end, format!(" … [{cut} more bytes cut]"));
+    let kept: usize = tail.iter().map(|l| l.line.len()).sum();
+    // Random bytes hold newlines: many short lines, each bounded; all of it far below the output.
+    assert!(
+        tail.iter()
+            .all(|l| l.line.len() <= 3 * bc_engine::env::MAX_LINE_BYTES + 64),
+        "a line over the bound"
+    );
+    assert!(kept < 4 << 20, "kept {kept} bytes of 65 MiB");
+}
+
 /// bc-reference-desktop in the target dir, built once if missing (`start` builds the mocks and proxy).
 fn reference_desktop() -> PathBuf {
     bc_test_support::ensure_built(&["bc-desktops"], &["bc-reference-desktop"])

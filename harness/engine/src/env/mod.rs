@@ -36,7 +36,7 @@ pub use desktop::{Desktop, DesktopSpec, CONFIG_ENV, CONFIG_PLACEHOLDER};
 pub use environment::Environment;
 pub use error::EnvError;
 pub use local::LocalRuntime;
-pub use process::{ExitInfo, LogLine, LogStream};
+pub use process::{ExitInfo, LogLine, LogStream, MAX_LINE_BYTES};
 pub use runtime::{
     EnvConfig, InstanceAddrs, InstanceState, InstanceStatus, KeepAlive, Runtime, RuntimeKind,
 };

@@ -289,15 +289,76 @@ pub fn proc_state(pid: u32) -> Option<char> {
     rest.trim_start().chars().next()
 }
 
+/// Longest output line kept, in bytes: the rest of a longer line is cut (and counted in the line),
+/// so a desktop that prints a 400 MB line or a binary blob costs the harness at most this per line.
+pub const MAX_LINE_BYTES: usize = 4096;
+
+/// Splits a byte stream into lines of at most `MAX_LINE_BYTES` (lossy UTF-8, `\r\n` trimmed).
+/// Reading never stops early: a child whose pipe is not drained blocks on its next write.
+struct LineCutter {
+    line: Vec<u8>,
+    cut: usize,
+}
+
+impl LineCutter {
+    fn new() -> Self {
+        LineCutter {
+            line: Vec::new(),
+            cut: 0,
+        }
+    }
+
+    /// Feeds bytes; returns the lines they complete.
+    fn feed(&mut self, mut bytes: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        while !bytes.is_empty() {
+            let (part, done) = match bytes.iter().position(|&b| b == b'\n') {
+                Some(i) => (&bytes[..i], Some(i + 1)),
+                None => (bytes, None),
+            };
+            let room = MAX_LINE_BYTES.saturating_sub(self.line.len());
+            let kept = part.len().min(room);
+            self.line.extend_from_slice(&part[..kept]);
+            self.cut += part.len() - kept;
+            match done {
+                Some(n) => {
+                    out.push(self.take());
+                    bytes = &bytes[n..];
+                }
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// The last, unterminated line at end of stream, if any.
+    fn finish(&mut self) -> Option<String> {
+        (!self.line.is_empty() || self.cut > 0).then(|| self.take())
+    }
+
+    fn take(&mut self) -> String {
+        if self.line.last() == Some(&b'\r') {
+            self.line.pop();
+        }
+        let mut text = String::from_utf8_lossy(&self.line).into_owned();
+        if self.cut > 0 {
+            text.push_str(&format!(" … [{} more bytes cut]", self.cut));
+        }
+        self.line.clear();
+        self.cut = 0;
+        text
+    }
+}
+
 async fn pump<R: AsyncRead + Unpin>(
     r: R,
     stream: LogStream,
     log: LogRing,
     tx: Option<mpsc::UnboundedSender<String>>,
 ) {
-    let mut lines = BufReader::new(r).lines();
-    // Ends at EOF (process exited or closed the stream) or on a read error.
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut reader = BufReader::with_capacity(64 * 1024, r);
+    let mut cutter = LineCutter::new();
+    let deliver = |line: String| {
         if let Some(tx) = &tx {
             let _ = tx.send(line.clone());
         }
@@ -306,5 +367,65 @@ async fn pump<R: AsyncRead + Unpin>(
             stream,
             line,
         });
+    };
+    // Ends at EOF (process exited or closed the stream) or on a read error.
+    loop {
+        let n = match reader.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(buf) => {
+                for line in cutter.feed(buf) {
+                    deliver(line);
+                }
+                buf.len()
+            }
+        };
+        reader.consume(n);
+    }
+    if let Some(line) = cutter.finish() {
+        deliver(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LineCutter, MAX_LINE_BYTES};
+
+    #[test]
+    fn lines_split_across_reads_and_crlf_are_joined_and_trimmed() {
+        let mut c = LineCutter::new();
+        assert!(c.feed(b"hel").is_empty());
+        assert_eq!(c.feed(b"lo\r\nwor"), vec!["hello"]);
+        assert_eq!(c.feed(b"ld\n\n"), vec!["world", ""]);
+        assert_eq!(c.finish(), None);
+    }
+
+    #[test]
+    fn a_huge_line_keeps_its_head_and_says_how_much_was_cut() {
+        let mut c = LineCutter::new();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..8 {
+            assert!(c.feed(&chunk).is_empty());
+        }
+        let lines = c.feed(b"y\nnext\n");
+        assert_eq!(lines.len(), 2);
+        let cut = 8 * (1 << 20) + 1 - MAX_LINE_BYTES;
+        assert!(lines[0].starts_with(&"x".repeat(MAX_LINE_BYTES)));
+        assert!(
+            lines[0].ends_with(&format!(" … [{cut} more bytes cut]")),
+            "{}",
+            &lines[0][MAX_LINE_BYTES..]
+        );
+        assert_eq!(lines[1], "next");
+    }
+
+    #[test]
+    fn binary_output_is_kept_lossily_and_an_unterminated_tail_is_flushed() {
+        let mut c = LineCutter::new();
+        assert_eq!(
+            c.feed(&[0xff, 0xfe, b'a', b'\n']),
+            vec!["\u{fffd}\u{fffd}a"]
+        );
+        assert!(c.feed(&[0, 1, 2]).is_empty());
+        assert_eq!(c.finish().as_deref(), Some("\u{0}\u{1}\u{2}"));
     }
 }
