@@ -1,5 +1,12 @@
 //! The bc-harness engine: environments, faults, the observation timeline, checks, the runner and reports.
 //! The CLI is a thin shell over this crate; the suite crate feeds it a validated model.
+//!
+//! # Layers
+//! The top-level modules form layers, lowest first: `observe`, `check`, `event`, `report`,
+//! `env` (with `docker`, its container runtime), `fault`, `run`, `explore`. A module uses only its
+//! own layer and those below (`report` consumes events and verdicts, never the runner or the
+//! environment), and adds no inherent methods to another module's types. `tests/architecture.rs`
+//! checks this on the sources; its `LAYERS` table is the one definition of the order.
 
 pub mod check;
 pub mod docker;
