@@ -9,15 +9,14 @@ use syn::punctuated::Punctuated;
 use syn::visit::{self, Visit};
 
 /// The top-level modules of `bc_engine`, lowest layer first. A module may use its own layer and the
-/// layers below it, never one above. Modules of one layer may use each other (docker is env's
-/// container runtime: env starts it, it implements env's `Runtime`).
+/// layers below it, never one above. Modules of one layer may use each other.
 /// `event` needs the check and observe types, so it sits on them; `report` only consumes events.
 const LAYERS: &[&[&str]] = &[
     &["observe"],
     &["check"],
     &["event"],
     &["report"],
-    &["env", "docker"],
+    &["env"],
     &["fault"],
     &["run"],
     &["explore"],
@@ -33,19 +32,6 @@ const BASELINE: &[(&str, &str)] = &[
     (
         "fault: impl Environment (from env)",
         "inject/heal_all/heal_faults/pending_faults are methods of Environment",
-    ),
-    (
-        "report -> run",
-        "RunEvent, the stream every report consumes, is defined in run",
-    ),
-    (
-        "report::console -> run",
-        "RunEvent and ScenarioResult are defined in run",
-    ),
-    ("report::journal -> run", "RunEvent is defined in run"),
-    (
-        "report::junit -> run",
-        "RunEvent and ScenarioResult are defined in run",
     ),
 ];
 

@@ -105,7 +105,7 @@ impl Environment {
         let t0 = Instant::now();
         let runtime: Box<dyn Runtime> = match cfg.runtime.resolve().await {
             RuntimeKind::Local => Box::new(LocalRuntime::start(&cfg).await?),
-            RuntimeKind::Docker => Box::new(crate::docker::DockerRuntime::start(&cfg).await?),
+            RuntimeKind::Docker => Box::new(super::docker::DockerRuntime::start(&cfg).await?),
             // `resolve` never returns Auto.
             RuntimeKind::Auto => return Err(EnvError::Unsupported("auto".into())),
         };

@@ -20,6 +20,7 @@ pub mod clock;
 pub mod connection;
 pub mod control;
 pub mod desktop;
+pub mod docker;
 pub mod environment;
 pub mod error;
 mod feed;

@@ -16,8 +16,8 @@ use super::schedule::Schedule;
 use super::shrink::{Outcome, ShrinkLimits, Shrinker, StopReason};
 use crate::check::Verdict;
 use crate::env::{now_us, DesktopSpec, EnvConfig, Environment, KeepAlive, RuntimeKind, Topology};
+use crate::event::{RunEvent, ScenarioResult, Summary};
 use crate::observe::{format, EntryKind};
-use crate::run::event::{RunEvent, ScenarioResult, Summary};
 use crate::run::scenario::{info, run_scenario, ScenarioContext};
 
 /// Where progress lines go.
@@ -215,7 +215,7 @@ pub struct ExploreReport {
 impl ExploreReport {
     /// Exit code: 0 nothing found, 1 a failure found, 3 harness errors or interrupted.
     pub fn exit_code(&self) -> i32 {
-        use crate::report::exit;
+        use crate::event::exit;
         if self.summary.interrupted || self.summary.errors > 0 {
             exit::HARNESS_ERROR
         } else if self.failure.is_some() || self.summary.failed > 0 {
@@ -770,7 +770,7 @@ pub async fn explore_and_report(
     let code = if problems.is_empty() {
         report.exit_code()
     } else {
-        crate::report::exit::HARNESS_ERROR
+        crate::event::exit::HARNESS_ERROR
     };
     Ok((code, report, problems))
 }

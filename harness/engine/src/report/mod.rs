@@ -1,18 +1,19 @@
-//! Reports: consumers of the runner's event stream (console progress and summary, JUnit XML,
-//! JSON journal) and the exit codes a run ends with.
+//! Reports: consumers of the run's event stream (console progress and summary, JUnit XML, JSON
+//! journal); `exit` re-exports the exit codes a run ends with (defined beside the event summary).
 
 pub mod console;
-pub mod exit;
 pub mod journal;
 pub mod junit;
 
+// The exit codes belong to the event stream's summary; reachable here too for the CLI.
+pub use crate::event::exit;
 pub use console::Console;
 pub use journal::Journal;
 pub use junit::JunitReport;
 
 use std::path::PathBuf;
 
-use crate::run::RunEvent;
+use crate::event::RunEvent;
 
 /// Every consumer of one run: console, and the files written at the end.
 pub struct Reporters {

@@ -10,10 +10,10 @@ use bc_protocol::ObservedEvent;
 use bc_suite::{Capability, PlannedScenario};
 use tokio::sync::{mpsc, watch};
 
-use super::event::{RunEvent, ScenarioResult, Summary};
 use super::load::{load_runs, LoadError, PlannedRun};
 use super::scenario::{info, run_scenario, ScenarioContext};
 use crate::env::{now_us, DesktopSpec, EnvConfig, Environment, KeepAlive, RuntimeKind, Topology};
+use crate::event::{RunEvent, ScenarioResult, Summary};
 
 /// Everything `bc-harness run` decides.
 #[derive(Debug, Clone)]
@@ -367,7 +367,7 @@ pub fn signal_cancel() -> watch::Receiver<bool> {
 }
 
 /// Runs and feeds every event to `reporters`, then writes their files. Returns the exit code
-/// (see [`crate::report::exit`]); `Err` for unusable input (exit code 2, message for the user).
+/// (see [`crate::event::exit`]); `Err` for unusable input (exit code 2, message for the user).
 pub async fn run_and_report(
     opts: RunOptions,
     mut reporters: crate::report::Reporters,
@@ -385,7 +385,7 @@ pub async fn run_and_report(
     let code = if problems.is_empty() {
         summary.exit_code()
     } else {
-        crate::report::exit::HARNESS_ERROR
+        crate::event::exit::HARNESS_ERROR
     };
     Ok((code, problems))
 }
