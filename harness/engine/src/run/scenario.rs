@@ -14,7 +14,7 @@ use super::translate;
 use crate::check::{Activation, Evaluator, Status, Verdict};
 use crate::env::{now_us, Desktop, DesktopSpec, Environment, LogStream};
 use crate::event::{RunEvent, ScenarioInfo, ScenarioResult};
-use crate::fault::{ConfigLevel, Fault, FaultGuard, FaultOutcome};
+use crate::fault::{ConfigLevel, Fault, FaultGuard, FaultOutcome, Faults};
 use crate::observe::{DesktopEvent, EntryKind, Subject};
 
 /// Reorder slack: entries are evaluated this long after their timestamp (sources race a little).
