@@ -2,7 +2,7 @@
 //! Run: `cargo build -p bc-mock -p bc-toxiproxy --bins && cargo run -p bc-engine --example env_bench -- [rounds]`
 
 use bc_engine::env::{EnvConfig, Environment, RuntimeKind, Topology};
-use bc_engine::fault::{Fault, LinkFault, LinkSelector};
+use bc_engine::fault::{Fault, Faults, LinkFault, LinkSelector};
 use bc_protocol::ServerKind;
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 mod env_support;
 
 use bc_engine::env::InstanceId;
-use bc_engine::fault::{ConfigLevel, Fault, FaultError, FaultOutcome, ServerSelector};
+use bc_engine::fault::{ConfigLevel, Fault, FaultError, FaultOutcome, Faults, ServerSelector};
 use bc_protocol::{EventKind, Message, ObjectType, Role, ServerKind};
 use env_support::*;
 use std::collections::BTreeMap;

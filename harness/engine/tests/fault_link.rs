@@ -4,7 +4,7 @@
 mod env_support;
 
 use bc_engine::env::InstanceId;
-use bc_engine::fault::{Fault, LinkFault, LinkSelector};
+use bc_engine::fault::{Fault, Faults, LinkFault, LinkSelector};
 use bc_protocol::{DisconnectHow, EventKind, Message, Role, ServerKind};
 use bc_toxiproxy::client::Client as Toxi;
 use env_support::*;

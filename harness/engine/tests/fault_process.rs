@@ -4,7 +4,7 @@
 mod env_support;
 
 use bc_engine::env::{InstanceId, InstanceState};
-use bc_engine::fault::{Fault, FaultError, LinkFault, LinkSelector, ServerSelector};
+use bc_engine::fault::{Fault, FaultError, Faults, LinkFault, LinkSelector, ServerSelector};
 use bc_protocol::{EventKind, Message, Role, ServerKind};
 use env_support::*;
 use std::time::Duration;

@@ -14,6 +14,7 @@ pub mod sip;
 pub mod stat;
 pub mod state;
 pub mod sync;
+pub mod sync_msg;
 
 pub use options::{Cli, Options};
 pub use server::{start, Running, StartError};

@@ -2,7 +2,7 @@
 //! making calls, plus call delivery from the control API (local or through the peer site).
 
 use crate::state::{mirror, AgentSlot, Call, Instance, Outbound, State};
-use crate::sync::SyncMsg;
+use crate::sync_msg::SyncMsg;
 use bc_protocol::{error_code, AgentState, EventKind, Message};
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@ pub use crate::agents::{AgentSlot, AgentTable};
 use crate::configdb::ConfigDb;
 use crate::observer::Observer;
 use crate::options::Options;
-use crate::sync::SyncMsg;
+use crate::sync_msg::SyncMsg;
 use bc_protocol::{EventKind, Message, Role, ServerKind};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

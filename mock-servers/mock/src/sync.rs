@@ -2,36 +2,13 @@
 //! partner's --sync-listen and streams JSON lines (a snapshot, then deltas); the standby applies them.
 
 use crate::state::{AgentSlot, Instance};
+use crate::sync_msg::{MirroredAgent, SyncMsg};
 use bc_protocol::{AgentState, EventKind};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-
-/// One line on the sync link.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum SyncMsg {
-    /// The full agent table; replaces the partner's mirror.
-    Snapshot { agents: Vec<MirroredAgent> },
-    /// An agent logged in or changed state on a DN.
-    Upsert {
-        dn: String,
-        agent_id: String,
-        state: AgentState,
-    },
-    /// The agent on a DN logged out.
-    Remove { dn: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MirroredAgent {
-    pub dn: String,
-    pub agent_id: String,
-    pub state: AgentState,
-}
 
 /// Active side: keeps a link to the partner's sync listener while running; reconnects every 200 ms.
 pub async fn run_sender(inst: Arc<Instance>, addr: String) {

@@ -1,6 +1,7 @@
 //! The environment: a started runtime, its fault proxies, the observation feed and the connection
 //! files; reset between scenarios, shut down explicitly or on drop (everything killed, even on panic).
 
+use super::attached::Attached;
 use super::clock::now_us;
 use super::connection::ConnectionFile;
 use super::control::{ControlClient, Health};
@@ -9,7 +10,6 @@ use super::feed;
 use super::local::LocalRuntime;
 use super::runtime::{EnvConfig, InstanceState, InstanceStatus, Runtime, RuntimeKind};
 use super::topology::{InstanceId, Topology};
-use crate::fault::Registry;
 use bc_protocol::{ObservedEvent, Role, ServerKind};
 use bc_toxiproxy::client::{Client as ToxiClient, ProxyConfig};
 use std::collections::HashMap;
@@ -29,7 +29,8 @@ pub(crate) struct Shared {
     pub control: ControlClient,
     /// Desktop-visible proxy address of every instance's link.
     pub proxies: HashMap<InstanceId, SocketAddr>,
-    pub faults: Registry,
+    /// Where the fault layer keeps its registry of unhealed faults (env only settles it).
+    pub faults: Attached,
     pub closed: AtomicBool,
     stop_feeds: watch::Sender<bool>,
     feeds: Mutex<Vec<JoinHandle<()>>>,
@@ -85,7 +86,7 @@ impl Shared {
         {
             h.abort();
         }
-        self.faults.abort_tasks();
+        self.faults.abort();
         self.runtime.kill_all_now();
     }
 }
@@ -105,7 +106,7 @@ impl Environment {
         let t0 = Instant::now();
         let runtime: Box<dyn Runtime> = match cfg.runtime.resolve().await {
             RuntimeKind::Local => Box::new(LocalRuntime::start(&cfg).await?),
-            RuntimeKind::Docker => Box::new(crate::docker::DockerRuntime::start(&cfg).await?),
+            RuntimeKind::Docker => Box::new(super::docker::DockerRuntime::start(&cfg).await?),
             // `resolve` never returns Auto.
             RuntimeKind::Auto => return Err(EnvError::Unsupported("auto".into())),
         };
@@ -185,7 +186,7 @@ impl Environment {
             toxi,
             control: ControlClient::new(cfg.call_timeout),
             proxies,
-            faults: Registry::default(),
+            faults: Attached::default(),
             closed: AtomicBool::new(false),
             stop_feeds,
             feeds: Mutex::new(feeds),
@@ -293,7 +294,7 @@ impl Environment {
         let t0 = Instant::now();
         self.shared.ensure_open()?;
         // Healing may fail for faults the reset repairs anyway (e.g. a dead instance): go on.
-        if let Err(e) = self.shared.faults.heal_all(&self.shared).await {
+        if let Err(e) = self.shared.faults.before_reset(&self.shared).await {
             tracing::debug!(error = %e, "heal before reset reported a problem");
         }
         self.shared
@@ -337,7 +338,7 @@ impl Environment {
         });
         first_err(futures::future::join_all(resets).await)?;
         // Every CS Proxy reloaded the database file: the faults' configuration overlay is gone.
-        self.shared.faults.clear_overlay();
+        self.shared.faults.after_reset();
         Ok(t0.elapsed())
     }
 
@@ -357,7 +358,7 @@ impl Environment {
         {
             h.abort();
         }
-        self.shared.faults.abort_tasks();
+        self.shared.faults.abort();
         let r = self.shared.runtime.shutdown().await;
         r.map(|_| t0.elapsed())
     }

@@ -9,17 +9,20 @@
 //! let mut env = Environment::start(EnvConfig::new(topo).with_runtime(RuntimeKind::Local)).await?;
 //! let mut events = env.take_events().expect("first take");
 //! let config = env.write_connection_file("agent1001")?;
-//! // ... spawn the desktop with `DesktopSpec::parse(cmd)?.spawn(&config)?`, inject faults ...
+//! // ... spawn the desktop with `DesktopSpec::parse(cmd)?.spawn(&config)?`, inject faults
+//! // (`bc_engine::fault::Faults`) ...
 //! env.reset().await?;
 //! env.shutdown().await?;
 //! # drop(events); Ok(()) }
 //! ```
 
+pub(crate) mod attached;
 pub mod bins;
 pub mod clock;
 pub mod connection;
 pub mod control;
 pub mod desktop;
+pub mod docker;
 pub mod environment;
 pub mod error;
 mod feed;

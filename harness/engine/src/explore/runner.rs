@@ -16,8 +16,8 @@ use super::schedule::Schedule;
 use super::shrink::{Outcome, ShrinkLimits, Shrinker, StopReason};
 use crate::check::Verdict;
 use crate::env::{now_us, DesktopSpec, EnvConfig, Environment, KeepAlive, RuntimeKind, Topology};
+use crate::event::{RunEvent, ScenarioResult, Summary};
 use crate::observe::{format, EntryKind};
-use crate::run::event::{RunEvent, ScenarioResult, Summary};
 use crate::run::scenario::{info, run_scenario, ScenarioContext};
 
 /// Where progress lines go.

@@ -1,7 +1,7 @@
 //! Configuration changes: the preferred site of a tenant, agent group or person, set on every CS Proxy
 //! instance (each holds its own database copy) and confirmed from the updated object each returns.
 
-use super::guard::{Applied, HealAction};
+use super::guard::{registry, Applied, HealAction};
 use super::{ConfigLevel, Fault, FaultError};
 use crate::env::environment::Shared;
 use crate::env::topology::{PREFERRED_SITE_OPTION, PREFERRED_SITE_SECTION};
@@ -59,8 +59,7 @@ pub(super) async fn apply(
             });
         }
     }
-    let previous = shared
-        .faults
+    let previous = registry(shared)
         .overlay_get((object_type, dbid))
         .unwrap_or(in_file);
     let (actions, at) = set_everywhere(shared, object_type, dbid, site)
@@ -88,9 +87,7 @@ pub(crate) async fn set_everywhere(
     dbid: i64,
     value: Option<&str>,
 ) -> Result<(Vec<String>, i64), String> {
-    shared
-        .faults
-        .overlay_set((object_type, dbid), value.map(String::from));
+    registry(shared).overlay_set((object_type, dbid), value.map(String::from));
     let ids: Vec<InstanceId> = shared
         .topology
         .instances()

@@ -2,10 +2,11 @@
 //! that its guard, `heal_all` or `reset` executes; plans are idempotent so any order is safe.
 
 use super::FaultError;
+use crate::env::attached::{Attachment, BoxFuture};
 use crate::env::environment::Shared;
 use crate::env::{now_us, CallDelivery, InstanceId};
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use tokio::task::JoinHandle;
 
@@ -71,22 +72,41 @@ struct Entry {
     task: Option<JoinHandle<()>>,
 }
 
-/// Unhealed faults of one environment, plus the configuration overlay they set.
+/// Unhealed faults of one environment, plus the configuration overlay they set. Attached to the
+/// environment (`registry`), which heals it before a reset without knowing this type.
 #[derive(Default)]
 pub(crate) struct Registry {
-    next: AtomicU64,
     entries: Mutex<BTreeMap<u64, Entry>>,
     /// (object type, dbid) -> preferred site set by faults (`None` = removed); re-applied to a
     /// restarted CS Proxy, which reloads the database file.
     overlay: Mutex<HashMap<(&'static str, i64), Option<String>>>,
 }
 
-impl Registry {
-    /// A fresh id (guards, toxic names).
-    pub fn next_id(&self) -> u64 {
-        self.next.fetch_add(1, Ordering::SeqCst) + 1
+/// The fault registry of an environment (created by the first injection).
+pub(crate) fn registry(shared: &Shared) -> &Registry {
+    shared.faults.get_or_default()
+}
+
+impl Attachment for Registry {
+    fn before_reset<'a>(&'a self, shared: &'a Shared) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { self.heal_all(shared).await.map_err(|e| e.to_string()) })
     }
 
+    /// Every CS Proxy reloaded the database file: the faults' configuration overlay is gone.
+    fn after_reset(&self) {
+        self.clear_overlay();
+    }
+
+    fn abort(&self) {
+        self.abort_tasks();
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Registry {
     fn insert(&self, id: u64, e: Entry) {
         self.entries
             .lock()
@@ -231,7 +251,7 @@ pub struct HealReport {
 }
 
 /// An applied fault: when it took effect, what was done, and how to heal it.
-/// Dropping a guard does not heal (healing is async): use `heal`, `Environment::heal_all` or `reset`.
+/// Dropping a guard does not heal (healing is async): use `heal`, `Faults::heal_all` or `reset`.
 pub struct FaultGuard {
     id: u64,
     fault: super::Fault,
@@ -261,7 +281,7 @@ impl FaultGuard {
         let id = shared.faults.next_id();
         let healable = !a.heal.is_empty() || a.task.is_some();
         if healable {
-            shared.faults.insert(
+            registry(shared).insert(
                 id,
                 Entry {
                     fault: fault.to_string(),
@@ -322,7 +342,7 @@ impl FaultGuard {
         }
         let shared = self.shared.upgrade().ok_or(FaultError::ShutDown)?;
         shared.ensure_open().map_err(|_| FaultError::ShutDown)?;
-        let actions = match shared.faults.take(self.id) {
+        let actions = match registry(&shared).take(self.id) {
             Some(e) => run_heal(&shared, e).await?,
             None => Vec::new(),
         };

@@ -1,5 +1,5 @@
 //! Faults the harness injects into an environment, independent of the suite crate: what to break
-//! (`Fault`), how it is applied and confirmed (`Environment::inject`), and how it is healed (`FaultGuard`).
+//! (`Fault`), how it is applied and confirmed (`Faults::inject`), and how it is healed (`FaultGuard`).
 //!
 //! Every injection is confirmed by reading the state back (process state, health, proxy config) or
 //! fails with a reason; the guard records when it took effect (µs, the mocks' clock) and what it did.
@@ -15,7 +15,6 @@ mod logins;
 mod process;
 mod select;
 
-pub(crate) use guard::Registry;
 pub use guard::{FaultGuard, FaultOutcome, HealReport};
 pub use link::{link_toxics, BLACK_HOLE_TOXIC};
 pub use select::{resolve_links, resolve_servers};
@@ -23,6 +22,7 @@ pub use select::{resolve_links, resolve_servers};
 use crate::env::{EnvError, Environment};
 use bc_protocol::{Role, ServerKind};
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 /// The calling number used for `DeliverCall`.
@@ -259,10 +259,27 @@ pub enum FaultError {
     ShutDown,
 }
 
-impl Environment {
+/// Injecting and healing faults in an environment, a trait of this layer so that env does not
+/// depend on it (`use bc_engine::fault::Faults` to call `env.inject(..)`).
+pub trait Faults {
     /// Applies a fault, confirms it took effect, and returns its guard (which can heal it).
-    /// Every guard is also registered for [`Environment::heal_all`] and [`Environment::reset`].
-    pub async fn inject(&self, fault: &Fault) -> Result<guard::FaultGuard, FaultError> {
+    /// Every guard is also registered for [`Faults::heal_all`] and `Environment::reset`.
+    fn inject(&self, fault: &Fault) -> impl Future<Output = Result<FaultGuard, FaultError>> + Send;
+
+    /// Heals every fault still registered (newest first). Always safe to call; tries every heal
+    /// and reports the first failure.
+    fn heal_all(&self) -> impl Future<Output = Result<(), FaultError>> + Send;
+
+    /// Heals every fault except configuration changes, which a suite's `heal: all` leaves in place
+    /// (docs/suite-format.md): a changed preferred site is state, not a fault to undo.
+    fn heal_faults(&self) -> impl Future<Output = Result<(), FaultError>> + Send;
+
+    /// How many injected faults are not healed yet.
+    fn pending_faults(&self) -> usize;
+}
+
+impl Faults for Environment {
+    async fn inject(&self, fault: &Fault) -> Result<guard::FaultGuard, FaultError> {
         if self.shared.ensure_open().is_err() {
             return Err(FaultError::ShutDown);
         }
@@ -304,17 +321,12 @@ impl Environment {
         ))
     }
 
-    /// Heals every fault still registered (newest first). Always safe to call; tries every heal
-    /// and reports the first failure.
-    pub async fn heal_all(&self) -> Result<(), FaultError> {
-        self.shared.faults.heal_all(&self.shared).await
+    async fn heal_all(&self) -> Result<(), FaultError> {
+        guard::registry(&self.shared).heal_all(&self.shared).await
     }
 
-    /// Heals every fault except configuration changes, which a suite's `heal: all` leaves in place
-    /// (docs/suite-format.md): a changed preferred site is state, not a fault to undo.
-    pub async fn heal_faults(&self) -> Result<(), FaultError> {
-        self.shared
-            .faults
+    async fn heal_faults(&self) -> Result<(), FaultError> {
+        guard::registry(&self.shared)
             // Only configuration changes register a SetPreferred heal action.
             .heal_where(&self.shared, |heal| {
                 !heal
@@ -324,8 +336,7 @@ impl Environment {
             .await
     }
 
-    /// How many injected faults are not healed yet.
-    pub fn pending_faults(&self) -> usize {
-        self.shared.faults.pending()
+    fn pending_faults(&self) -> usize {
+        guard::registry(&self.shared).pending()
     }
 }

@@ -1,7 +1,7 @@
 //! Process faults on sites and servers: kill (SIGKILL), stop (SIGTERM), freeze (SIGSTOP), thaw,
 //! restore; each confirmed through the runtime's process state and the instance's health endpoint.
 
-use super::guard::{Applied, HealAction};
+use super::guard::{registry, Applied, HealAction};
 use super::select::{resolve_servers, site_instances};
 use super::{Fault, FaultError};
 use crate::env::environment::Shared;
@@ -198,7 +198,7 @@ pub(crate) async fn revive(shared: &Shared, ids: &[InstanceId]) -> Result<Vec<St
             }
         }
         if id.server == ServerKind::ConfigServer {
-            for ((object_type, dbid), value) in shared.faults.overlay_snapshot() {
+            for ((object_type, dbid), value) in registry(shared).overlay_snapshot() {
                 let url = shared.control_url(id).map_err(|e| e.to_string())?;
                 super::config::update_one(shared, id, &url, object_type, dbid, value.as_deref())
                     .await?;

@@ -6,7 +6,7 @@ use std::io::Write;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::check::Verdict;
-use crate::run::{RunEvent, ScenarioResult};
+use crate::event::{RunEvent, ScenarioResult};
 
 /// Console output; `quiet` leaves out passing scenarios' lines.
 pub struct Console {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::run::RunEvent;
+use crate::event::RunEvent;
 
 /// Format version of the journal file.
 pub const JOURNAL_VERSION: u32 = 1;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::check::Verdict;
+use crate::event::{RunEvent, ScenarioResult};
 use crate::observe::format;
-use crate::run::{RunEvent, ScenarioResult};
 
 /// Collects finished scenarios and writes the XML at the end.
 #[derive(Default)]

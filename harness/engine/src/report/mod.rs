@@ -11,7 +11,7 @@ pub use junit::JunitReport;
 
 use std::path::PathBuf;
 
-use crate::run::RunEvent;
+use crate::event::RunEvent;
 
 /// Every consumer of one run: console, and the files written at the end.
 pub struct Reporters {

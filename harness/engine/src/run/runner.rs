@@ -10,10 +10,10 @@ use bc_protocol::ObservedEvent;
 use bc_suite::{Capability, PlannedScenario};
 use tokio::sync::{mpsc, watch};
 
-use super::event::{RunEvent, ScenarioResult, Summary};
 use super::load::{load_runs, LoadError, PlannedRun};
 use super::scenario::{info, run_scenario, ScenarioContext};
 use crate::env::{now_us, DesktopSpec, EnvConfig, Environment, KeepAlive, RuntimeKind, Topology};
+use crate::event::{RunEvent, ScenarioResult, Summary};
 
 /// Everything `bc-harness run` decides.
 #[derive(Debug, Clone)]

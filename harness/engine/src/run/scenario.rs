@@ -9,12 +9,12 @@ use bc_protocol::ObservedEvent;
 use bc_suite::{Action, Capability, HealTarget, PlannedScenario};
 use tokio::sync::{mpsc, watch};
 
-use super::event::{RunEvent, ScenarioInfo, ScenarioResult};
 use super::flap::{flapper, Flapper};
 use super::translate;
 use crate::check::{Activation, Evaluator, Status, Verdict};
 use crate::env::{now_us, Desktop, DesktopSpec, Environment, LogStream};
-use crate::fault::{ConfigLevel, Fault, FaultGuard, FaultOutcome};
+use crate::event::{RunEvent, ScenarioInfo, ScenarioResult};
+use crate::fault::{ConfigLevel, Fault, FaultGuard, FaultOutcome, Faults};
 use crate::observe::{DesktopEvent, EntryKind, Subject};
 
 /// Reorder slack: entries are evaluated this long after their timestamp (sources race a little).

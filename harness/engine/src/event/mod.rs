@@ -1,6 +1,8 @@
 //! The one stream of run events (cargo-nextest style): every report (console, JUnit, journal)
 //! is a consumer of it. A scenario's whole result, timeline included, travels in `ScenarioFinished`.
 
+pub mod exit;
+
 use serde::{Deserialize, Serialize};
 
 use crate::check::{Failure, Measured, Registered, Verdict};
@@ -144,9 +146,9 @@ impl Summary {
     pub fn total(&self) -> usize {
         self.passed + self.failed + self.inconclusive + self.errors + self.skipped
     }
-    /// The process exit code for this summary (see [`crate::exit::ExitCode`]).
-    pub fn exit_code(&self) -> crate::exit::ExitCode {
-        use crate::exit::ExitCode;
+    /// The process exit code for this summary (see [`exit::ExitCode`]).
+    pub fn exit_code(&self) -> exit::ExitCode {
+        use exit::ExitCode;
         if self.interrupted || self.errors > 0 {
             ExitCode::HarnessError
         } else if self.failed > 0 || self.inconclusive > 0 {

@@ -1,5 +1,5 @@
-//! The process exit codes of every bc-harness command, defined once (the CLI re-exports them).
-//! Scripts and CI rely on the values: never renumber. Harness errors outrank failures.
+//! The process exit codes of every bc-harness command, defined once beside the summary that picks
+//! one, and re-exported as `bc_engine::exit`. Scripts and CI rely on the values: never renumber.
 
 /// How a command ends, as the process exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
