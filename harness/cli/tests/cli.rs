@@ -173,6 +173,14 @@ fn schema_command_matches_the_committed_schema() {
 }
 
 #[test]
+fn coverage_command_matches_the_committed_table() {
+    let out = run(&["coverage"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let committed = std::fs::read_to_string(repo().join("docs/coverage.md")).unwrap();
+    assert_eq!(text(&out.stdout), committed);
+}
+
+#[test]
 fn a_toxiproxy_image_without_the_docker_runtime_is_a_usage_error() {
     let suite = repo().join("suites/examples");
     let out = run(&[

@@ -98,13 +98,33 @@ fn stats(name: &str, unit_ms: Vec<f64>) {
         return;
     }
     v.sort_by(|a, b| a.total_cmp(b));
+    // Nearest rank: with 10 samples the p95 is the largest.
+    let p95 = v[((v.len() as f64 * 0.95).ceil() as usize).clamp(1, v.len()) - 1];
     println!(
-        "  {name:<44} n={:<3} min {:>8.1}  median {:>8.1}  max {:>8.1} ms",
+        "  {name:<44} n={:<3} min {:>8.1}  median {:>8.1}  p95 {:>8.1}  max {:>8.1} ms",
         v.len(),
         v[0],
         v[v.len() / 2],
+        p95,
         v[v.len() - 1]
     );
+}
+
+/// The harness's own lateness as each result records it.
+fn timing(res: &[(i64, &ScenarioResult)]) {
+    let t: Vec<_> = res.iter().filter_map(|(_, r)| r.timing).collect();
+    let pick = |f: fn(&bc_engine::run::HarnessTiming) -> i64| t.iter().map(|x| ms(f(x))).collect();
+    stats(
+        "harness timing: decision lag (max per scenario)",
+        pick(|x| x.decision_lag_us),
+    );
+    stats(
+        "harness timing: timer overshoot",
+        pick(|x| x.timer_overshoot_us),
+    );
+    stats("harness timing: feed delay", pick(|x| x.feed_delay_us));
+    let backlog = t.iter().map(|x| x.feed_backlog).max().unwrap_or(0);
+    println!("  harness timing: feed backlog, largest          {backlog} events");
 }
 
 fn ms(us: i64) -> f64 {
@@ -173,6 +193,7 @@ async fn overhead(dir: &Path, runtime: RuntimeKind, n: usize) {
     stats("  of which: start marker -> desktop spawned", spawn);
     stats("  of which: decision -> result (stop, report)", after);
     stats("deciding event -> decision (next step)", decide);
+    timing(&res);
 }
 
 /// A desktop that waits `delay_ms` before switching: the measured switchover against its own log.

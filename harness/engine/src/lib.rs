@@ -3,7 +3,7 @@
 //!
 //! # Layers
 //! The top-level modules form layers, lowest first: `observe`, `check`, `event`, `report`,
-//! `env` (its `docker` runtime included), `fault`, `run`, `explore`. A module uses only its
+//! `env` (its `docker` runtime included), `fault`, `run`, `explore`, `lab`. A module uses only its
 //! own layer and those below (`report` consumes events and verdicts, never the runner or the
 //! environment), and adds no inherent methods to another module's types. `tests/architecture.rs`
 //! checks this on the sources; its `LAYERS` table is the one definition of the order.
@@ -13,6 +13,7 @@ pub mod env;
 pub mod event;
 pub mod explore;
 pub mod fault;
+pub mod lab;
 pub mod observe;
 pub mod report;
 pub mod run;

@@ -20,6 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["fault"],
     &["run"],
     &["explore"],
+    &["lab"],
 ];
 
 /// Violations the engine still has, each with why it is not fixed yet. The test fails on any

@@ -9,12 +9,6 @@ use bc_engine::check::{
 use bc_engine::observe::{Entry, EntryKind, SessionState, Timeline};
 use bc_protocol::ServerKind;
 
-const ALL3: [ServerKind; 3] = [
-    ServerKind::ConfigServer,
-    ServerKind::SipServer,
-    ServerKind::StatServer,
-];
-
 fn load(name: &str) -> Timeline {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../fixtures/timelines")
@@ -27,7 +21,7 @@ fn logged_in(site: &str, within_ms: u64, from: &str, step: usize) -> (Activation
         Activation::Step(step),
         CheckSpec::LoggedIn {
             site: Some(site.into()),
-            servers: ALL3.to_vec(),
+            servers: ServerKind::ALL.to_vec(),
             within_ms,
             from: from.into(),
             measure: Some("to_b".into()),
@@ -151,12 +145,7 @@ fn dual_login_behind_black_hole_fails_after_grace() {
     let f = failure_of(&o, "invariant never_logged_in_at_both_peers");
     assert_eq!(f.rules, vec!["BC-6".to_string()]);
     // Healed at +20 s with a 3 s client timeout: the overlap is tolerated until +23 s.
-    let heal = t
-        .entries
-        .iter()
-        .find(|e| matches!(e.kind, EntryKind::Heal { .. }))
-        .unwrap()
-        .ts_us;
+    let heal = first_heal_us(&t);
     assert!(
         f.at_us >= heal + 3_000_000,
         "failed too early: {} vs heal {}",
@@ -183,6 +172,7 @@ fn ha_failover_reconnect_to_backup_stays_logged_in() {
             servers: vec![ServerKind::ConfigServer, ServerKind::SipServer],
             duration_ms: 10_000,
             grace_ms: 5_000,
+            max_gaps: 1,
         },
     ));
     let o = replay(&t, &checks, &[]);
@@ -199,11 +189,58 @@ fn ha_failover_with_short_grace_fails() {
             servers: vec![ServerKind::ConfigServer, ServerKind::SipServer],
             duration_ms: 10_000,
             grace_ms: 500,
+            max_gaps: 1,
         },
     )];
     let o = replay(&t, &checks, &[]);
     let f = failure_of(&o, "expect_stays_logged_in A");
     assert!(f.observed.contains("logged out at A"), "{}", f.observed);
+}
+
+#[test]
+fn a_gap_beyond_the_tolerated_count_fails_even_when_short() {
+    let t = load("ha-failover-stays");
+    let checks = vec![(
+        Activation::Step(2),
+        CheckSpec::StaysLoggedIn {
+            site: "A".into(),
+            servers: vec![ServerKind::ConfigServer, ServerKind::SipServer],
+            duration_ms: 10_000,
+            grace_ms: 5_000,
+            max_gaps: 0,
+        },
+    )];
+    let o = replay(&t, &checks, &[]);
+    let f = failure_of(&o, "expect_stays_logged_in A");
+    assert!(
+        f.observed.contains("logged out at A 1 time(s)") && f.observed.contains("at most 0"),
+        "{}",
+        f.observed
+    );
+}
+
+#[test]
+fn a_reconnection_at_the_same_site_is_counted() {
+    let t = load("ha-failover-stays");
+    let max = |count| {
+        vec![(
+            Activation::Start,
+            CheckSpec::MaxReconnects {
+                count,
+                per_ms: 10_000,
+            },
+        )]
+    };
+    let o = replay(&t, &max(0), &[]);
+    let f = failure_of(&o, "invariant max_reconnects 0");
+    assert!(
+        f.observed.contains("re-opened at the same site"),
+        "{}",
+        f.observed
+    );
+    assert!(f.observed.contains("A sip_server"), "{}", f.observed);
+    let o = replay(&t, &max(3), &[]);
+    assert_eq!(o.verdict, Verdict::Pass, "{:#?}", o.checks);
 }
 
 #[test]
@@ -217,6 +254,7 @@ fn switchover_on_ha_failover_breaks_bc7() {
             servers: vec![ServerKind::ConfigServer, ServerKind::SipServer],
             duration_ms: 10_000,
             grace_ms: 5_000,
+            max_gaps: 1,
         },
     ));
     let o = replay(&t, &checks, &[]);
@@ -235,7 +273,7 @@ fn thrashing_breaks_bc11() {
     let t = load("flap-thrash");
     let o = replay(&t, &invariants(), &[]);
     let f = failure_of(&o, "invariant max_switchovers");
-    assert!(f.observed.starts_with("2 switchovers"), "{}", f.observed);
+    assert!(f.observed.starts_with("2 switchover(s)"), "{}", f.observed);
     // One switchover per window is allowed.
     let o = replay(
         &t,
@@ -379,7 +417,7 @@ fn live_evaluation_waits_for_the_reorder_slack_and_reports_wakeups() {
     let h = ev.add(
         CheckSpec::LoggedIn {
             site: Some("B".into()),
-            servers: ALL3.to_vec(),
+            servers: ServerKind::ALL.to_vec(),
             within_ms: 5_000,
             from: "kill_site".into(),
             measure: None,
@@ -432,4 +470,84 @@ fn events_after_a_disconnect_do_not_reopen_the_connection() {
     )];
     let o = replay(&t, &checks, &[]);
     assert_eq!(o.verdict, Verdict::Pass, "{:#?}", o.checks);
+}
+
+/// The black-hole dual-login story with the cut declared as a one-way partition instead.
+fn as_one_way(change: bc_engine::observe::Change) -> Timeline {
+    let mut t = load("black-hole-dual-login");
+    for e in &mut t.entries {
+        if let EntryKind::Fault { effects, .. } = &mut e.kind {
+            for x in effects.iter_mut() {
+                if x.change == bc_engine::observe::Change::BlackHoled {
+                    x.change = change;
+                }
+            }
+        }
+    }
+    t
+}
+
+/// When the timeline's first heal took effect.
+fn first_heal_us(t: &Timeline) -> i64 {
+    t.entries
+        .iter()
+        .find(|e| matches!(e.kind, EntryKind::Heal { .. }))
+        .expect("the story heals its fault")
+        .ts_us
+}
+
+#[test]
+fn one_way_cut_to_server_hides_the_old_session_like_a_black_hole() {
+    let t = as_one_way(bc_engine::observe::Change::CutToServer);
+    let o = replay(&t, &invariants(), &[]);
+    let f = failure_of(&o, "invariant never_logged_in_at_both_peers");
+    let heal = first_heal_us(&t);
+    assert!(
+        f.at_us >= heal + 3_000_000,
+        "tolerated until the grace ends"
+    );
+}
+
+#[test]
+fn one_way_cut_to_desktop_leaves_the_old_session_visible() {
+    let t = as_one_way(bc_engine::observe::Change::CutToDesktop);
+    let o = replay(&t, &invariants(), &[]);
+    let f = failure_of(&o, "invariant never_logged_in_at_both_peers");
+    let heal = first_heal_us(&t);
+    assert!(
+        f.at_us < heal,
+        "the server still hears the desktop: the overlap counts at once ({} vs heal {heal})",
+        f.at_us
+    );
+}
+
+#[test]
+fn a_check_whose_antecedent_never_happened_is_not_exercised_never_a_pass() {
+    // No HA failover in a site-kill story: BC-7's invariant checked nothing, the others passed.
+    let t = load("kill-site-switchover");
+    let mut checks = invariants();
+    checks.push(logged_in("B", 5_000, "kill_site", 2));
+    let o = replay(&t, &checks, &[]);
+    assert_eq!(o.verdict, Verdict::Pass, "{:#?}", o.checks);
+    let ha = o
+        .checks
+        .iter()
+        .find(|c| c.spec == CheckSpec::NoSwitchoverOnHaFailover)
+        .unwrap();
+    assert!(
+        matches!(&ha.status, Status::NotExercised { reason } if reason.contains("no HA failover")),
+        "{:?}",
+        ha.status
+    );
+    // A call the harness could not deliver: the only check says nothing, so the run is inconclusive.
+    let t = load("call-not-delivered");
+    let call = CheckSpec::CallAnswered {
+        within_ms: 2_000,
+        from: "deliver_call".into(),
+        measure: None,
+    };
+    let o = replay(&t, &[(Activation::Step(2), call)], &[]);
+    assert_eq!(o.verdict, Verdict::Inconclusive, "{:#?}", o.checks);
+    let reasons = bc_engine::check::inconclusive_reasons(&o.checks);
+    assert!(reasons[0].contains("no call was delivered"), "{reasons:?}");
 }

@@ -45,7 +45,7 @@ async fn environment_runs_on_containers() {
     let runtime = DockerRuntime::start_with(&docker, &set, &cfg)
         .await
         .unwrap_or_else(|e| panic!("docker runtime start failed: {e}"));
-    let run_id = runtime.environment().run_id().to_string();
+    let run_id = runtime.run_id().to_string();
     eprintln!("containers: {:?}", runtime.start_report());
     let mut env = Environment::with_runtime(cfg, Box::new(runtime), t0)
         .await

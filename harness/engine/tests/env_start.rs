@@ -47,7 +47,7 @@ async fn starts_twelve_instances_behind_proxies_and_resets() {
     assert_eq!(v["dn"], "7001");
     assert_eq!(v["version"], 1);
     for id in &ids {
-        let got = &v["sites"][&id.site][id.server.as_str()][bc_engine::env::role_str(id.role)];
+        let got = &v["sites"][&id.site][id.server.as_str()][id.role.as_str()];
         assert_eq!(
             got,
             &serde_json::json!(env.proxy_address(id).unwrap().to_string()),

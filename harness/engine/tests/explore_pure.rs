@@ -78,6 +78,43 @@ fn every_fault_kind_is_drawn_and_faults_overlap() {
     assert!(zero_waits > 50);
 }
 
+/// Every fault step of the suite language is drawn by exploration, so a new fault cannot be
+/// added to the language and silently left out of exploration.
+#[test]
+fn exploration_draws_every_fault_of_the_suite_language() {
+    // The steps that are not faults: the desktop's start, heals and restores (drawn as heals),
+    // waits, markers and expectations (drawn as checkpoints), and triggers.
+    const NOT_FAULTS: &[&str] = &[
+        "start_desktop",
+        "restore_site",
+        "thaw_server",
+        "restore_server",
+        "heal",
+        "wait",
+        "mark",
+        "expect_logged_in",
+        "expect_stays_logged_in",
+        "expect_disconnected",
+        "expect_call_answered",
+        "on",
+    ];
+    let faults: Vec<&str> = bc_suite::Step::KEYWORDS
+        .iter()
+        .copied()
+        .filter(|k| !NOT_FAULTS.contains(k))
+        .collect();
+    let missing: Vec<&&str> = faults.iter().filter(|k| !FAULT_KINDS.contains(k)).collect();
+    assert!(
+        missing.is_empty(),
+        "faults exploration never draws: {missing:?}"
+    );
+    let unknown: Vec<&&str> = FAULT_KINDS.iter().filter(|k| !faults.contains(k)).collect();
+    assert!(
+        unknown.is_empty(),
+        "not faults of the suite language: {unknown:?}"
+    );
+}
+
 #[test]
 fn focus_restricts_the_fault_kinds() {
     let cfg = GenConfig {
@@ -302,6 +339,83 @@ fn the_shrinker_finds_one_minimal_failures() {
     assert!(checked >= 3, "too few failing schedules: {checked}");
     // A black hole and the checkpoint that catches it is the usual minimum.
     assert!(sizes.contains(&2), "{sizes:?}");
+}
+
+/// A fake desktop that notices a black hole at its site only after a 4 s timer: it fails when a
+/// checkpoint expecting another site comes at least 4 s of pauses after the black hole.
+fn fake_slow_timer(s: &Schedule) -> Outcome {
+    let r = resolve(s, &spec());
+    let mut holed_for: Option<u64> = None;
+    for o in &r.ops {
+        if let Some(t) = holed_for.as_mut() {
+            *t += o.op.wait_ms;
+        }
+        match o.op.op {
+            Op::Fault {
+                fault: FaultOp::Link(l, LinkKind::BlackHole),
+                ..
+            } if l.site == Site::B
+                && l.kind != Some(bc_suite::ServerKind::StatServer)
+                && holed_for.is_none() =>
+            {
+                holed_for = Some(0)
+            }
+            Op::Checkpoint
+                if holed_for.is_some_and(|t| t >= 4_000)
+                    && o.expect_site.is_some_and(|s| s != Site::B) =>
+            {
+                return Outcome::Fail {
+                    signatures: vec!["expect_logged_in".into()],
+                }
+            }
+            _ => {}
+        }
+    }
+    Outcome::Pass
+}
+
+#[test]
+fn the_shrinker_halves_pauses_down_to_the_timer_that_matters() {
+    let cfg = GenConfig {
+        min_ops: 10,
+        max_ops: 20,
+        focus: vec!["black_hole".into()],
+        ..GenConfig::default()
+    };
+    let mut checked = 0;
+    for seed in 0..300u64 {
+        let s = generate(seed, &spec(), &cfg);
+        if fake_slow_timer(&s) == Outcome::Pass {
+            continue;
+        }
+        checked += 1;
+        let out = shrink(
+            &s,
+            "expect_logged_in",
+            &spec(),
+            ShrinkLimits {
+                max_runs: 2_000,
+                max_time: Duration::from_secs(60),
+            },
+            None,
+            fake_slow_timer,
+        );
+        assert_eq!(out.stop, StopReason::Minimal);
+        let best = &out.schedule;
+        assert!(matches!(fake_slow_timer(best), Outcome::Fail { .. }));
+        let total: u64 = best.ops.iter().map(|o| o.wait_ms).sum();
+        let before: u64 = s.ops.iter().map(|o| o.wait_ms).sum();
+        // The pauses shrink to the timer, within one halving of it (zeroing alone cannot).
+        assert!(
+            (4_000..8_000).contains(&total),
+            "{total} ms (from {before}): {best:?}"
+        );
+        assert!(best.ops.len() <= 4, "{best:?}");
+        if checked == 3 {
+            break;
+        }
+    }
+    assert!(checked >= 1, "no schedule fails the slow-timer desktop");
 }
 
 #[test]

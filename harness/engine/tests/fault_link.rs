@@ -4,7 +4,7 @@
 mod env_support;
 
 use bc_engine::env::InstanceId;
-use bc_engine::fault::{Fault, Faults, LinkFault, LinkSelector};
+use bc_engine::fault::{Direction, Fault, Faults, LinkFault, LinkSelector};
 use bc_protocol::{DisconnectHow, EventKind, Message, Role, ServerKind};
 use bc_toxiproxy::client::Client as Toxi;
 use env_support::*;
@@ -206,7 +206,9 @@ async fn latency_limit_slicer_bandwidth_slow_close() {
     // Bandwidth and slow close: confirmed on the proxy, traffic still flows, healed away.
     for fault in [
         LinkFault::Bandwidth { kb_per_s: 64 },
-        LinkFault::SlowClose { ms: 100 },
+        LinkFault::SlowClose {
+            delay: Duration::from_millis(100),
+        },
     ] {
         let mut g = env
             .inject(&link(
@@ -218,9 +220,9 @@ async fn latency_limit_slicer_bandwidth_slow_close() {
             .await
             .unwrap();
         let state = toxi.proxy(&cs.proxy_name()).await.unwrap();
-        assert_eq!(state.toxics.len(), 2, "{fault}: both directions");
+        assert_eq!(state.toxics.len(), 2, "{fault:?}: both directions");
         let mut c = Client::connect(addr).await.unwrap();
-        assert!(registered(&c.register(creds).await), "{fault}");
+        assert!(registered(&c.register(creds).await), "{fault:?}");
         g.heal().await.unwrap();
         assert!(toxi
             .proxy(&cs.proxy_name())
@@ -283,6 +285,7 @@ async fn a_selector_covers_a_whole_site_and_flapping_is_bounded() {
     let mut g = env
         .inject(&Fault::Flap {
             links: links("A", Some(ServerKind::SipServer), Some(Role::Primary)),
+            fault: LinkFault::Refuse,
             period,
             count: 2,
         })
@@ -308,6 +311,7 @@ async fn a_selector_covers_a_whole_site_and_flapping_is_bounded() {
     let mut g = env
         .inject(&Fault::Flap {
             links: links("A", Some(ServerKind::SipServer), Some(Role::Primary)),
+            fault: LinkFault::Refuse,
             period: Duration::from_millis(100),
             count: 50,
         })
@@ -316,4 +320,88 @@ async fn a_selector_covers_a_whole_site_and_flapping_is_bounded() {
     g.heal().await.unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert!(toxi.proxy(&sip.proxy_name()).await.unwrap().enabled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_way_partitions_cut_one_direction() {
+    let mut env = start(false).await;
+    let mut events = env.take_events().unwrap();
+    let toxi = Toxi::new(&env.proxy_api_url()).unwrap();
+    let sip = InstanceId::new("A", ServerKind::SipServer, Role::Primary);
+    let addr = env.proxy_address(&sip).unwrap();
+    let one_way = |cut| {
+        link(
+            "A",
+            ServerKind::SipServer,
+            Role::Primary,
+            LinkFault::OneWay { direction: cut },
+        )
+    };
+    let register_dn = |c: &mut Client| Message::RequestRegisterAddress {
+        reference_id: c.next_ref(),
+        this_dn: "7001".into(),
+    };
+
+    // to_desktop: the server hears the request, its answer is lost.
+    let mut c = Client::connect(addr).await.unwrap();
+    assert!(registered(&c.register(None).await));
+    drain(&mut events);
+    let mut g = env.inject(&one_way(Direction::ToDesktop)).await.unwrap();
+    let state = toxi.proxy(&sip.proxy_name()).await.unwrap();
+    let names: Vec<(&str, &str)> = state
+        .toxics
+        .iter()
+        .map(|t| (t.stream.as_str(), t.r#type.as_str()))
+        .collect();
+    assert_eq!(names, [("downstream", "timeout")], "one stream only");
+    let m = register_dn(&mut c);
+    c.send(&m).await.unwrap();
+    wait_event(&mut events, "DN registered through the cut", |e| {
+        e.site == "A" && matches!(e.kind, EventKind::DnRegistered { .. })
+    })
+    .await;
+    assert!(matches!(
+        c.recv(Duration::from_millis(500)).await,
+        Seen::Silence
+    ));
+    g.heal().await.unwrap();
+    assert!(
+        matches!(c.recv(WAIT).await, Seen::Closed | Seen::Reset),
+        "the heal closes the connection the cut lost data on"
+    );
+    assert!(toxi
+        .proxy(&sip.proxy_name())
+        .await
+        .unwrap()
+        .toxics
+        .is_empty());
+
+    // to_server: the request is lost, the server's keep-alive drops the silent client and that
+    // close reaches the client (while the client answered the server's Pings in vain).
+    let mut c = Client::connect(addr).await.unwrap();
+    assert!(registered(&c.register(None).await));
+    drain(&mut events);
+    let mut g = env.inject(&one_way(Direction::ToServer)).await.unwrap();
+    let m = register_dn(&mut c);
+    c.send(&m).await.unwrap();
+    let t = Instant::now();
+    assert!(matches!(c.recv(WAIT).await, Seen::Closed | Seen::Reset));
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "closed by the server's client timeout, not at once: {:?}",
+        t.elapsed()
+    );
+    wait_event(&mut events, "keep-alive timeout behind the cut", |e| {
+        e.site == "A"
+            && matches!(
+                e.kind,
+                EventKind::ClientDisconnected {
+                    how: DisconnectHow::Timeout
+                }
+            )
+    })
+    .await;
+    g.heal().await.unwrap();
+    let mut c = Client::connect(addr).await.unwrap();
+    assert!(registered(&c.register(None).await));
 }

@@ -1,10 +1,12 @@
-//! Process and HA faults on real bc-mock processes: kill, stop, freeze/thaw, site kill/stop/restore,
-//! HA failover and switchover; each confirmed, observed through the proxy or the feed, and healed.
+//! Process and HA faults on real bc-mock processes: kill, stop, freeze/thaw, sites, HA; confirmed,
+//! observed and healed. What no fault requested (an outside kill, a silent proxy) is reported.
 
 mod env_support;
 
-use bc_engine::env::{InstanceId, InstanceState};
+use bc_engine::env::infra::DETECTION_BOUND;
+use bc_engine::env::{Component, DownCause, InfraEvent, InfraWatch, InstanceId, InstanceState};
 use bc_engine::fault::{Fault, FaultError, Faults, LinkFault, LinkSelector, ServerSelector};
+use bc_engine::observe::InfraCause;
 use bc_protocol::{EventKind, Message, Role, ServerKind};
 use env_support::*;
 use std::time::Duration;
@@ -415,4 +417,94 @@ async fn ha_failover_and_switchover() {
         c.register(None).await,
         Seen::Msg(Message::EventClientRegistered { .. })
     ));
+}
+
+/// The infrastructure events reported next, waiting up to `wait` for the first.
+async fn next_infra(w: &mut InfraWatch, wait: Duration) -> Vec<InfraEvent> {
+    let until = tokio::time::Instant::now() + wait;
+    loop {
+        let new = w.take_new();
+        if !new.is_empty() {
+            return new;
+        }
+        if tokio::time::timeout_at(until, w.changed()).await.is_err() {
+            return Vec::new();
+        }
+    }
+}
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: a plain syscall on a process this test's environment started.
+    assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unrequested_exits_and_a_silent_proxy_are_reported_and_faults_are_not() {
+    let env = start(false).await;
+    let mut infra = env.infrastructure();
+
+    // What faults do is requested: down with that cause, frozen, and nothing reported.
+    let sip_a = id("A", ServerKind::SipServer, Role::Primary);
+    let cs_a = id("A", ServerKind::ConfigServer, Role::Primary);
+    let sip_b = id("B", ServerKind::SipServer, Role::Primary);
+    let kill = Fault::KillServer(sel("A", ServerKind::SipServer, Some(Role::Primary)));
+    let stop = Fault::StopServer(sel("A", ServerKind::ConfigServer, Some(Role::Primary)));
+    let freeze = Fault::FreezeServer(sel("B", ServerKind::SipServer, Some(Role::Primary)));
+    for f in [&kill, &stop, &freeze] {
+        env.inject(f).await.expect("fault applied");
+    }
+    for i in [&sip_a, &cs_a] {
+        assert_eq!(
+            env.instance_status(i).unwrap().down,
+            Some(DownCause::Requested)
+        );
+    }
+    assert_eq!(
+        env.instance_status(&sip_b).unwrap().state,
+        InstanceState::Frozen
+    );
+
+    // A mock killed from outside is reported with its signal.
+    let cs_b = id("B", ServerKind::ConfigServer, Role::Backup);
+    signal(
+        env.instance_status(&cs_b).unwrap().pid.unwrap(),
+        libc::SIGKILL,
+    );
+    let got = next_infra(&mut infra, WAIT).await;
+    let exited = InfraCause::Exited {
+        code: None,
+        signal: Some(9),
+    };
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].component, Component::Instance(cs_b.clone()));
+    assert_eq!(got[0].cause, exited);
+    assert_eq!(
+        env.instance_status(&cs_b).unwrap().down,
+        Some(DownCause::Exited {
+            code: None,
+            signal: Some(9)
+        })
+    );
+
+    // A proxy stopped from outside keeps its sockets open and answers nothing: the probe reports
+    // it within the detection bound; the server a fault froze is probed by nobody meanwhile.
+    let proxy = env.runtime().proxy_watch().borrow().pid.expect("proxy pid");
+    signal(proxy, libc::SIGSTOP);
+    let got = next_infra(&mut infra, DETECTION_BOUND + WAIT).await;
+    signal(proxy, libc::SIGCONT);
+    assert_eq!(got.len(), 1, "only the proxy: {got:?}");
+    assert_eq!(got[0].component, Component::Proxy);
+    assert!(
+        matches!(&got[0].cause, InfraCause::Unresponsive { api, probes: 2, .. } if api == "API"),
+        "{got:?}"
+    );
+    assert!(
+        got[0]
+            .cause
+            .to_string()
+            .starts_with("API stopped answering (2 probes in a row"),
+        "{}",
+        got[0].cause
+    );
+    env.shutdown().await.unwrap();
 }

@@ -4,12 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bc_engine::env::RuntimeKind;
+use bc_engine::check::Verdict;
+use bc_engine::env::{EnvConfig, Environment, InstanceId, RuntimeKind, Topology};
 use bc_engine::exit::ExitCode;
-use bc_engine::report::{Journal, JunitReport, Reporters};
-use bc_engine::run::{parse_capabilities, run_and_report, RunOptions};
+use bc_engine::report::{self, Journal, JunitReport, Reporters};
+use bc_engine::run::{parse_capabilities, run, RunError, RunOptions};
 use bc_test_support::{harness_bins, workspace_root};
 use tokio::sync::watch;
+
+#[path = "env_support/meddle.rs"]
+mod meddle;
 
 fn suite(dir: &Path) -> PathBuf {
     let config = workspace_root().join("fixtures/config/default.yaml");
@@ -65,7 +69,19 @@ fn reporters(dir: &Path) -> Reporters {
         journal: Journal::new(),
         junit_path: Some(dir.join("out/junit.xml")),
         journal_path: Some(dir.join("out/journal.json")),
+        html: None,
     }
+}
+
+/// A run wired to its reports, as the command line does it.
+async fn run_and_report(
+    opts: RunOptions,
+    reporters: Reporters,
+    cancel: watch::Receiver<bool>,
+) -> Result<(ExitCode, Vec<String>), RunError> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (res, problems) = tokio::join!(run(opts, cancel, tx), report::drive(rx, reporters));
+    res.map(|s| (report::exit_code(s.exit_code(), &problems), problems))
 }
 
 fn never() -> watch::Receiver<bool> {
@@ -93,6 +109,15 @@ async fn reference_desktop_suite_verdicts_and_junit() {
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(code, ExitCode::Failed, "one scenario is built to fail");
 
+    // The desktop is identified by its program file's hash and the version it reports.
+    let journal = std::fs::read_to_string(tmp.path().join("out/journal.json")).unwrap();
+    let journal: serde_json::Value = serde_json::from_str(&journal).unwrap();
+    let id = &journal["events"][0]["desktop_identity"];
+    assert_eq!(id["version"], "bc-reference-desktop 0.1.0", "{id}");
+    let program = harness_bins().join("bc-reference-desktop");
+    let expected = bc_engine::run::identity::sha256_file(&program).unwrap();
+    assert_eq!(id["sha256"], expected.as_str(), "{id}");
+
     let xml = std::fs::read_to_string(tmp.path().join("out/junit.xml")).unwrap();
     assert!(
         xml.contains(r#"<testsuite name="e2e" tests="3" skipped="1" errors="0" failures="1""#),
@@ -106,8 +131,9 @@ async fn reference_desktop_suite_verdicts_and_junit() {
         xml.contains(r#"<testcase name="e2e/needs-failback [BC-12]""#),
         "{xml}"
     );
-    assert!(xml.contains(r#"name="measured.to_a""#), "{xml}");
-    assert!(xml.contains(r#"name="seed" value="7""#), "{xml}");
+    // The default (junit-10.xsd) flavour keys a run's facts by its id in the suite's properties.
+    assert!(xml.contains(r#"#measured.to_a""#), "{xml}");
+    assert!(xml.contains(r#"#seed" value="7""#), "{xml}");
     // The failure names the expectation, its deadline and what was seen instead.
     let fail = xml
         .split(r#"<testcase name="e2e/impossible [BC-9]""#)
@@ -144,6 +170,11 @@ async fn reference_desktop_suite_verdicts_and_junit() {
     assert!(entries
         .iter()
         .any(|e| e["entry"] == "observed" && e["event"]["kind"] == "agent_login"));
+    // The step's own kill_site is the harness's doing: no infrastructure entry, no error.
+    assert!(
+        !entries.iter().any(|e| e["entry"] == "infra"),
+        "a requested kill was flagged: {entries:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,4 +302,85 @@ async fn interrupt_heals_kills_and_reports_an_error() {
         !Path::new(&format!("/proc/{pid}")).exists(),
         "desktop {pid} still running"
     );
+}
+
+/// A local environment of the default topology (two sites, Stat Servers).
+async fn local_env() -> Environment {
+    let topology = Topology::load(workspace_root().join("fixtures/config/default.yaml")).unwrap();
+    let mut cfg = EnvConfig::new(topology).with_runtime(RuntimeKind::Local);
+    cfg.bin_dir = Some(harness_bins());
+    Environment::start(cfg).await.expect("environment starts")
+}
+
+/// SIGKILL from outside the harness, as a crash or an operator would.
+fn sigkill(pid: u32) {
+    // SAFETY: a plain syscall on a process this test's environment started.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_proxy_killed_behind_the_harness_is_an_infrastructure_error() {
+    let mut env = local_env().await;
+    let pid = env.runtime().proxy_watch().borrow().pid.expect("proxy pid");
+    let sc = meddle::planned(meddle::HA_SUITE, meddle::SIP_FAILOVER_A);
+    // Step 2 waits 30 s for the agent to stay logged in: the proxy dies during it.
+    let r = meddle::run_meddled(&mut env, &sc, 2, async move { sigkill(pid) }).await;
+    eprintln!("errors: {:?}\nfailures: {:?}", r.errors, r.failures);
+    assert_eq!(r.verdict, Verdict::Error, "{:?} {:?}", r.errors, r.failures);
+    assert!(
+        r.errors[0]
+            .starts_with("infrastructure: the fault proxy exited unexpectedly (signal 9) at +"),
+        "{:?}",
+        r.errors
+    );
+    let infra = meddle::infra_entries(&r);
+    assert_eq!(infra.len(), 1, "{infra:?}");
+    assert!(
+        infra[0]
+            .1
+            .contains("INFRA fault proxy exited unexpectedly (signal 9)"),
+        "{infra:?}"
+    );
+    let xml = meddle::junit_of(&r);
+    assert!(xml.contains("<error"), "{xml}");
+    assert!(!xml.contains("<failure"), "{xml}");
+    assert!(
+        xml.contains("infrastructure: the fault proxy exited unexpectedly (signal 9)"),
+        "{xml}"
+    );
+    let _ = env.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mock_no_step_touches_killed_is_an_error_and_the_steps_kill_is_not() {
+    let mut env = local_env().await;
+    let stat_a = InstanceId::new(
+        "A",
+        bc_protocol::ServerKind::StatServer,
+        bc_protocol::Role::Primary,
+    );
+    let pid = env.instance_status(&stat_a).unwrap().pid.expect("pid");
+    let sc = meddle::planned(meddle::HA_SUITE, meddle::SIP_FAILOVER_A);
+    // The desktop reconnects to the Stat Server backup and would pass: the environment left the
+    // plan all the same. Step 1's ha_failover killed A's SIP Server primary: requested, not flagged.
+    let r = meddle::run_meddled(&mut env, &sc, 2, async move { sigkill(pid) }).await;
+    eprintln!("errors: {:?}\nfailures: {:?}", r.errors, r.failures);
+    assert_eq!(r.verdict, Verdict::Error, "{:?} {:?}", r.errors, r.failures);
+    assert!(
+        r.errors[0].starts_with(
+            "infrastructure: A.stat_server.primary exited unexpectedly (signal 9) at +"
+        ),
+        "{:?}",
+        r.errors
+    );
+    let infra = meddle::infra_entries(&r);
+    assert_eq!(infra.len(), 1, "only the Stat Server: {infra:?}");
+    assert_eq!(infra[0].0, "A.stat_server.primary");
+    assert!(
+        infra[0]
+            .1
+            .contains("INFRA A.stat_server.primary exited unexpectedly (signal 9)"),
+        "{infra:?}"
+    );
+    let _ = env.shutdown().await;
 }

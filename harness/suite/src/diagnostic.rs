@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
 
+use crate::snippet::Snippet;
 use crate::span::Span;
 
 /// Which pass found an error.
@@ -50,6 +51,8 @@ pub struct SuiteError {
     pub help: Option<String>,
     /// The file name as given and its text, for rendering.
     pub source: Arc<NamedSource<Arc<String>>>,
+    /// A clipped excerpt to render instead of `source` when a line near the span is too long.
+    snippet: Option<Arc<Snippet>>,
 }
 
 impl fmt::Display for SuiteError {
@@ -89,6 +92,8 @@ impl Diagnostic for SuiteError {
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         if self.span.is_unknown() {
             None
+        } else if let Some(snippet) = &self.snippet {
+            Some(&**snippet)
         } else {
             Some(&*self.source)
         }
@@ -97,7 +102,10 @@ impl Diagnostic for SuiteError {
         if self.span.is_unknown() {
             return None;
         }
-        let span = SourceSpan::new(self.span.offset.into(), self.span.len);
+        let span = match &self.snippet {
+            Some(snippet) => snippet.span(),
+            None => SourceSpan::new(self.span.offset.into(), self.span.len),
+        };
         Some(Box::new(std::iter::once(
             miette::LabeledSpan::new_with_span(Some(self.label.clone()), span),
         )))
@@ -138,6 +146,10 @@ impl Diagnostics {
         help: Option<String>,
     ) {
         let span = self.fix_span(span);
+        let snippet = (!span.is_unknown())
+            .then(|| Snippet::clip(self.name(), &self.text, span.offset, span.len))
+            .flatten()
+            .map(Arc::new);
         self.errors.push(SuiteError {
             phase,
             message: message.into(),
@@ -145,6 +157,7 @@ impl Diagnostics {
             label: label.into(),
             help,
             source: self.source.clone(),
+            snippet,
         });
     }
 

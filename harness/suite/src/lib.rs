@@ -34,6 +34,7 @@
 //! [`load`] and [`validate`] (the passes), [`diagnostic`] (miette rendering), [`plan`].
 
 pub mod config;
+pub mod coverage;
 pub mod diagnostic;
 pub mod discover;
 pub mod duration;
@@ -45,10 +46,12 @@ pub(crate) mod recover;
 pub mod schema;
 pub mod set;
 pub(crate) mod short_form;
+pub(crate) mod snippet;
 pub mod span;
 pub mod steps;
 pub mod suggest;
 pub mod target;
+pub mod trigger;
 pub mod validate;
 pub mod vocab;
 

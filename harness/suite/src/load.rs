@@ -402,6 +402,8 @@ fn variant_kind(expected: &[&str]) -> &'static str {
         "observation"
     } else if has("black_hole") && has("refuse") {
         "flap mode"
+    } else if has("to_server") {
+        "direction"
     } else if has("A") {
         "site"
     } else {

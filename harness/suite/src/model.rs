@@ -85,6 +85,11 @@ pub struct Topology {
     /// Whether each server kind runs as an HA pair with a backup (default true).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub ha: bool,
+    /// How long the mocks keep a client they hear nothing from before closing it (default: the
+    /// run's setting, 2 s). Longer than the suite's checks, no server closes a silent session
+    /// for the desktop: whether the desktop drops a hidden old session itself shows (BC-6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_client_timeout: Option<Spanned<HumanDuration>>,
 }
 
 impl Topology {
@@ -111,6 +116,7 @@ impl Default for Topology {
             sites: Self::default_sites(),
             stat_server: true,
             ha: true,
+            server_client_timeout: None,
         }
     }
 }
@@ -311,6 +317,39 @@ pub struct FlapFault {
     pub marker: Option<Spanned<String>>,
 }
 
+/// The direction a one-way partition cuts (Jepsen's asymmetric partition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Desktop to server cut: requests vanish, the server's answers and events still arrive.
+    ToServer,
+    /// Server to desktop cut: answers and events vanish, the desktop's requests still arrive.
+    ToDesktop,
+}
+
+impl Direction {
+    /// Spelling in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::ToServer => "to_server",
+            Direction::ToDesktop => "to_desktop",
+        }
+    }
+}
+
+/// One direction of links cut, the other still flowing (docs/suite-format.md, one-way partitions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OneWayFault {
+    /// The links.
+    pub link: Spanned<LinkTarget>,
+    /// Which direction is cut: `to_server` or `to_desktop`.
+    pub direction: Spanned<Direction>,
+    /// Marker name (default `partition_one_way`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Spanned<String>>,
+}
+
 /// Set the preferred site (`business-continuity/preferred-site`) at one configuration level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -338,6 +377,94 @@ pub struct ClearPreferredSite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Spanned<String>>,
     /// Marker name (default `clear_preferred_site`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Spanned<String>>,
+}
+
+/// What a trigger does with the message that fired it until the harness has applied the next
+/// step's fault (the mock holds it; docs/suite-format.md, "Triggers").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldMode {
+    /// The triggering message itself waits (a request before the server handles it, an event
+    /// before it is written, a connection before it is served).
+    #[default]
+    Message,
+    /// The server handles the request at once; its answer waits (`desktop_sends` only).
+    Reply,
+    /// Nothing waits: the harness acts as soon as it hears of the message.
+    None,
+}
+
+impl HoldMode {
+    /// Spelling in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldMode::Message => "message",
+            HoldMode::Reply => "reply",
+            HoldMode::None => "none",
+        }
+    }
+}
+
+/// What happens to a held message once the fault is applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseMode {
+    /// It goes on (handled, or written) as if nothing happened.
+    #[default]
+    Release,
+    /// It is discarded (a request never handled, an answer or event never written).
+    Drop,
+}
+
+impl ReleaseMode {
+    /// Spelling in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseMode::Release => "release",
+            ReleaseMode::Drop => "drop",
+        }
+    }
+}
+
+/// `on:` waits until a mock sees something of the desktop, then the next step acts: exactly one
+/// of `desktop_sends`, `event`, `connects`, `disconnects`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// A message the desktop sends (`RequestAgentLogin`), seen at the server `at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desktop_sends: Option<Spanned<String>>,
+    /// A message the server `at` sends to the desktop (`EventAgentLogin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Spanned<String>>,
+    /// The desktop opens a connection to this server (`SITE/KIND[/ROLE]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connects: Option<Spanned<ServerTarget>>,
+    /// A connection of the desktop to this server ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disconnects: Option<Spanned<ServerTarget>>,
+    /// The server that sees the message (`SITE/KIND[/ROLE]`; without a role, the member serving
+    /// when the trigger is armed). Required with `desktop_sends` and `event`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Spanned<ServerTarget>>,
+    /// Fire on the n-th occurrence after the trigger is armed (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nth: Option<Spanned<u32>>,
+    /// How long to wait for it (default: the budget); past it the scenario is `inconclusive`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Spanned<HumanDuration>>,
+    /// Delay between the trigger firing and the next step (default `0ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Spanned<HumanDuration>>,
+    /// What waits until the next step's fault is applied (default `message`; `none` on `disconnects`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Spanned<HoldMode>>,
+    /// What happens to the held message then (default `release`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then: Option<Spanned<ReleaseMode>>,
+    /// Marker set when the trigger fires (default `on`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marker: Option<Spanned<String>>,
 }
@@ -377,6 +504,10 @@ pub struct ExpectStaysLoggedIn {
     /// same site (HA failover) is allowed; being logged in at the other site is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub servers: Option<Vec<Spanned<ServerKind>>>,
+    /// How many logged-out gaps (reconnections) the window tolerates (default 1); each may last
+    /// as long as the desktop's declared timers allow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gaps: Option<Spanned<u32>>,
 }
 
 /// "Connected to nothing at SITE (within D)": no connection from the desktop to any server there.
@@ -455,6 +586,8 @@ pub enum Step {
     Slicer(SlicerFault),
     /// Flapping link.
     Flap(FlapFault),
+    /// One direction of links cut, the other still flowing.
+    PartitionOneWay(OneWayFault),
     /// The server answers login requests with an error (until healed).
     RejectLogins(ServerAction),
     /// Set the preferred site at a configuration level.
@@ -465,6 +598,8 @@ pub enum Step {
     DeliverCall(CallDelivery),
     /// Undo the fault set by a marker, or `all` faults.
     Heal(Spanned<String>),
+    /// Wait until a mock sees a message or connection of the desktop; the next step acts then.
+    On(Box<Trigger>),
     /// Do nothing for a while.
     Wait(Spanned<HumanDuration>),
     /// Set a named marker at this instant.
@@ -493,6 +628,15 @@ pub enum Invariant {
     /// At most `count` switchovers in any window of `per` (BC-11).
     MaxSwitchovers {
         /// Most switchovers allowed per window.
+        count: Spanned<u32>,
+        /// Window length (default: the budget).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        per: Option<Spanned<HumanDuration>>,
+    },
+    /// At most `count` sessions re-opened at the same site in any window of `per` (BC-11: a
+    /// degraded link below the declared keep-alive timeout must not churn the sessions).
+    MaxReconnects {
+        /// Most same-site reconnections allowed per window.
         count: Spanned<u32>,
         /// Window length (default: the budget).
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -145,6 +145,10 @@ pub fn plan(
                         count: count.value,
                         per: dur(per, budget),
                     },
+                    Invariant::MaxReconnects { count, per } => PlannedInvariant::MaxReconnects {
+                        count: count.value,
+                        per: dur(per, budget),
+                    },
                 })
                 .collect();
             for m in &s.measurements {
@@ -182,6 +186,11 @@ pub fn plan(
                 sites: suite.topology.sites.iter().map(|s| s.value).collect(),
                 stat_server: suite.topology.stat_server,
                 ha: suite.topology.ha,
+                server_client_timeout: suite
+                    .topology
+                    .server_client_timeout
+                    .as_ref()
+                    .map(|d| d.value.0),
                 config_path: loaded.config_path.clone(),
                 agent: agent.clone(),
                 preferred_site: preferred,
@@ -315,6 +324,12 @@ impl Planner<'_> {
                         delay_us: f.delay_us.as_ref().map(|v| v.value).unwrap_or(0),
                     },
                 },
+                Step::PartitionOneWay(f) => Action::Link {
+                    link: f.link.value.resolve(p),
+                    fault: LinkFault::OneWay {
+                        direction: f.direction.value,
+                    },
+                },
                 Step::Flap(f) => Action::Flap {
                     link: f.link.value.resolve(p),
                     mode: f.mode.as_ref().map(|m| m.value).unwrap_or_default(),
@@ -347,6 +362,10 @@ impl Planner<'_> {
                     })
                 }
                 Step::Wait(w) => Action::Wait(w.value.0),
+                Step::On(t) => Action::On(
+                    t.plan(p, self.budget)
+                        .ok_or_else(|| self.invalid("trigger names no server".into()))?,
+                ),
                 Step::Mark(_) => Action::Mark,
                 Step::ExpectLoggedIn(e) => {
                     let from = from(&e.from, &latest)?;
@@ -377,6 +396,7 @@ impl Planner<'_> {
                         .servers
                         .as_ref()
                         .map(|v| v.iter().map(|k| k.value).collect()),
+                    gaps: e.gaps.as_ref().map_or(1, |g| g.value),
                 },
                 Step::ExpectDisconnected(e) => Action::ExpectDisconnected {
                     site: self.site(&e.site),

@@ -6,12 +6,19 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use crate::model::FlapMode;
+use crate::model::{Direction, FlapMode, HoldMode, ReleaseMode};
 use crate::target::{LinkTarget, ServerTarget};
 use crate::vocab::{Capability, Level, RuleId, ServerKind, Site};
 
 fn ser_dur<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&humantime::format_duration(*d))
+}
+
+fn ser_opt_dur<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_dur(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// One concrete run: a scenario for one value of its parameters.
@@ -45,6 +52,12 @@ pub struct PlannedScenario {
     pub stat_server: bool,
     /// Whether servers run as HA pairs (primary + backup).
     pub ha: bool,
+    /// The mocks' client timeout for this run, when the suite sets one (else the run's).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_dur"
+    )]
+    pub server_client_timeout: Option<Duration>,
     /// Resolved path of the configuration database YAML.
     pub config_path: PathBuf,
     /// Username of the agent.
@@ -181,6 +194,8 @@ pub enum Action {
     },
     /// Undo faults.
     Heal(HealTarget),
+    /// Wait until a mock sees the trigger's message; the next step acts then.
+    On(PlannedTrigger),
     /// Sleep.
     Wait(#[serde(serialize_with = "ser_dur")] Duration),
     /// Only sets its marker.
@@ -210,6 +225,8 @@ pub enum Action {
         duration: Duration,
         /// Servers checked; `None`: SIP Server and CS Proxy.
         servers: Option<Vec<ServerKind>>,
+        /// Logged-out gaps tolerated in the window.
+        gaps: u32,
     },
     /// Wait until no connection from the desktop reaches any server at `site`.
     ExpectDisconnected {
@@ -244,6 +261,41 @@ impl Action {
                 | Action::ExpectCallAnswered { .. }
         )
     }
+}
+
+/// What fires a trigger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    /// The desktop sends this message to the server.
+    DesktopSends(String),
+    /// The server sends this message to the desktop.
+    Event(String),
+    /// The desktop connects to the server.
+    Connects,
+    /// A connection of the desktop to the server ends.
+    Disconnects,
+}
+
+/// A trigger armed in the mock of one server (`on:` in a suite, docs/suite-format.md).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedTrigger {
+    /// What fires it.
+    pub kind: TriggerKind,
+    /// The server whose mock is armed (role `None`: the member serving when armed).
+    pub at: ServerTarget<Site>,
+    /// Fires on the n-th occurrence after arming (>= 1).
+    pub nth: u32,
+    /// Past this without firing the scenario is `inconclusive`.
+    #[serde(serialize_with = "ser_dur")]
+    pub timeout: Duration,
+    /// Delay between firing and the next step.
+    #[serde(serialize_with = "ser_dur")]
+    pub after: Duration,
+    /// What waits until the next step's fault is applied.
+    pub hold: HoldMode,
+    /// What happens to the held message then.
+    pub then: ReleaseMode,
 }
 
 /// A fault applied to links (toxiproxy vocabulary in brackets).
@@ -283,6 +335,11 @@ pub enum LinkFault {
     LimitData {
         /// Bytes before close.
         bytes: u64,
+    },
+    /// `timeout` toxic 0 on one stream (`upstream` for `to_server`, `downstream` for `to_desktop`).
+    OneWay {
+        /// The direction cut.
+        direction: Direction,
     },
     /// `slicer` toxic.
     Slicer {
@@ -326,6 +383,14 @@ pub enum PlannedInvariant {
     /// At most `count` switchovers in any window `per`.
     MaxSwitchovers {
         /// Allowed switchovers.
+        count: u32,
+        /// Window (defaults to the budget).
+        #[serde(serialize_with = "ser_dur")]
+        per: Duration,
+    },
+    /// At most `count` same-site reconnections in any window `per`.
+    MaxReconnects {
+        /// Allowed reconnections.
         count: u32,
         /// Window (defaults to the budget).
         #[serde(serialize_with = "ser_dur")]

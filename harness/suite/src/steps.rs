@@ -29,11 +29,13 @@ impl Step {
         "limit_data",
         "slicer",
         "flap",
+        "partition_one_way",
         "reject_logins",
         "set_preferred_site",
         "clear_preferred_site",
         "deliver_call",
         "heal",
+        "on",
         "wait",
         "mark",
         "expect_logged_in",
@@ -66,11 +68,13 @@ impl Step {
             Step::LimitData(_) => "limit_data",
             Step::Slicer(_) => "slicer",
             Step::Flap(_) => "flap",
+            Step::PartitionOneWay(_) => "partition_one_way",
             Step::RejectLogins(_) => "reject_logins",
             Step::SetPreferredSite(_) => "set_preferred_site",
             Step::ClearPreferredSite(_) => "clear_preferred_site",
             Step::DeliverCall(_) => "deliver_call",
             Step::Heal(_) => "heal",
+            Step::On(_) => "on",
             Step::Wait(_) => "wait",
             Step::Mark(_) => "mark",
             Step::ExpectLoggedIn(_) => "expect_logged_in",
@@ -102,9 +106,11 @@ impl Step {
             Step::LimitData(f) => f.marker.as_ref(),
             Step::Slicer(f) => f.marker.as_ref(),
             Step::Flap(f) => f.marker.as_ref(),
+            Step::PartitionOneWay(f) => f.marker.as_ref(),
             Step::SetPreferredSite(c) => c.marker.as_ref(),
             Step::ClearPreferredSite(c) => c.marker.as_ref(),
             Step::DeliverCall(c) => c.marker.as_ref(),
+            Step::On(t) => t.marker.as_ref(),
             Step::Mark(m) => Some(m),
             Step::Wait(_)
             | Step::ExpectLoggedIn(_)
@@ -134,8 +140,10 @@ impl Step {
             Step::LimitData(f) => vec![f.link.value.site],
             Step::Slicer(f) => vec![f.link.value.site],
             Step::Flap(f) => vec![f.link.value.site],
+            Step::PartitionOneWay(f) => vec![f.link.value.site],
             Step::SetPreferredSite(c) => vec![c.site.value],
             Step::DeliverCall(c) => vec![c.via.value],
+            Step::On(t) => t.server().map(|s| s.value.site).into_iter().collect(),
             Step::ExpectLoggedIn(e) => e.site.iter().map(|s| s.value).collect(),
             Step::ExpectStaysLoggedIn(e) => vec![e.site.value],
             Step::ExpectDisconnected(e) => vec![e.site.value],
@@ -167,6 +175,7 @@ impl Step {
                 | Step::LimitData(_)
                 | Step::Slicer(_)
                 | Step::Flap(_)
+                | Step::PartitionOneWay(_)
                 | Step::RejectLogins(_)
         )
     }

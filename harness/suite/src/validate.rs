@@ -15,6 +15,8 @@ use crate::suggest::did_you_mean;
 use crate::target::{LinkTarget, ServerTarget};
 use crate::vocab::{Level, Role, ServerKind, Site, SiteRef};
 
+mod trigger;
+
 /// Longest `wait`, `within` or `for` accepted: longer is surely a typo (`60m` for `60s`).
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 
@@ -192,6 +194,16 @@ pub(crate) fn validate(
     for s in &suite.topology.sites {
         if !seen.insert(s.value) {
             d.semantic(s.span, format!("site `{}` is listed twice", s.value), None);
+        }
+    }
+
+    if let Some(t) = &suite.topology.server_client_timeout {
+        if t.value.0.is_zero() {
+            d.semantic(
+                t.span,
+                "`server_client_timeout` must be longer than 0s",
+                Some("leave it out to keep the run's setting (2s by default)".into()),
+            );
         }
     }
 
@@ -433,6 +445,16 @@ fn scenario(ctx: &mut Ctx<'_>, suite: &Suite, sc: &Spanned<Scenario>) {
             }
         }
         step_refs(ctx, st, &preferred, agent);
+        if let Step::On(_) = step {
+            if !started {
+                ctx.d.semantic(
+                    st.span,
+                    "`on` before the desktop starts can never fire",
+                    Some("move it after `- start_desktop`".into()),
+                );
+            }
+            trigger::check_next(ctx, st.span, s.steps.get(i + 1));
+        }
 
         // References to earlier markers.
         let check_from = |ctx: &mut Ctx<'_>,
@@ -577,7 +599,8 @@ fn scenario(ctx: &mut Ctx<'_>, suite: &Suite, sc: &Spanned<Scenario>) {
         match &inv.value {
             Invariant::NeverLoggedInAtBothPeers => {}
             Invariant::NeverSplit { longer_than } => ctx.duration("longer_than", longer_than, true),
-            Invariant::MaxSwitchovers { count: _, per } => {
+            Invariant::MaxSwitchovers { count: _, per }
+            | Invariant::MaxReconnects { count: _, per } => {
                 if let Some(p) = per {
                     ctx.duration("per", p, false);
                 }
@@ -680,6 +703,7 @@ fn step_refs(ctx: &mut Ctx<'_>, st: &Spanned<Step>, preferred: &[Site], agent: &
             }
         }
         Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => ctx.link(&a.link, preferred),
+        Step::PartitionOneWay(f) => ctx.link(&f.link, preferred),
         Step::Latency(f) => {
             ctx.link(&f.link, preferred);
             let jitter = f.jitter_ms.as_ref().map(|j| j.value).unwrap_or(0);
@@ -753,6 +777,7 @@ fn step_refs(ctx: &mut Ctx<'_>, st: &Spanned<Step>, preferred: &[Site], agent: &
         }
         Step::DeliverCall(c) => ctx.site(c.via.value, c.via.span, preferred),
         Step::Wait(w) => ctx.duration("wait", w, false),
+        Step::On(t) => trigger::check(ctx, t, st.span, preferred),
         Step::ExpectLoggedIn(e) => {
             if let Some(site) = &e.site {
                 ctx.site(site.value, site.span, preferred);

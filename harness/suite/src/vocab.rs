@@ -6,41 +6,8 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// A concrete site of the two-site deployment.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-pub enum Site {
-    /// Site A.
-    A,
-    /// Site B.
-    B,
-}
-
-impl Site {
-    /// Both sites, in order.
-    pub const ALL: [Site; 2] = [Site::A, Site::B];
-    /// The other site of the pair.
-    pub fn other(self) -> Site {
-        match self {
-            Site::A => Site::B,
-            Site::B => Site::A,
-        }
-    }
-    /// `"A"` or `"B"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Site::A => "A",
-            Site::B => "B",
-        }
-    }
-}
-
-impl fmt::Display for Site {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+// Sites, server kinds, HA roles and configuration levels are the words every crate shares.
+pub use bc_vocab::{Level, Role, ServerKind, Site};
 
 /// A site as written in a suite: concrete (`A`, `B`) or symbolic (`preferred`, `other`),
 /// the symbolic ones being resolved by [`crate::plan()`] against the scenario's preferred site.
@@ -108,81 +75,6 @@ impl From<Site> for SiteRef {
 }
 
 impl fmt::Display for SiteRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The three server kinds a desktop talks to at each site.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ServerKind {
-    /// SIP Server (DN registration, agent login, calls). Mandatory.
-    SipServer,
-    /// Configuration Server Proxy (configuration, agent authentication). Mandatory.
-    ConfigServer,
-    /// Stat Server (real-time statistics). Optional.
-    StatServer,
-}
-
-impl ServerKind {
-    /// All kinds in order.
-    pub const ALL: [ServerKind; 3] = [
-        ServerKind::SipServer,
-        ServerKind::ConfigServer,
-        ServerKind::StatServer,
-    ];
-    /// All spellings, for suggestions.
-    pub const NAMES: [&'static str; 3] = ["sip_server", "config_server", "stat_server"];
-    /// Spelling in YAML.
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-    pub(crate) fn parse(s: &str) -> Option<ServerKind> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-impl fmt::Display for ServerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The member of an HA pair.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// The member currently serving.
-    Primary,
-    /// The standby member.
-    Backup,
-}
-
-impl Role {
-    /// All spellings, for suggestions.
-    pub const NAMES: [&'static str; 2] = ["primary", "backup"];
-    /// Spelling in YAML.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Primary => "primary",
-            Role::Backup => "backup",
-        }
-    }
-    pub(crate) fn parse(s: &str) -> Option<Role> {
-        match s {
-            "primary" => Some(Role::Primary),
-            "backup" => Some(Role::Backup),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -295,35 +187,6 @@ impl Capability {
 }
 
 impl fmt::Display for Capability {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A level of the configuration hierarchy where the preferred site may be set (BC-2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    /// The tenant (lowest precedence).
-    Tenant,
-    /// An agent group (overrides the tenant).
-    AgentGroup,
-    /// The person (overrides everything).
-    Person,
-}
-
-impl Level {
-    /// Spelling in YAML.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Tenant => "tenant",
-            Level::AgentGroup => "agent_group",
-            Level::Person => "person",
-        }
-    }
-}
-
-impl fmt::Display for Level {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

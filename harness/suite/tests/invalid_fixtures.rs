@@ -96,3 +96,38 @@ fn renderings_name_the_file_line_and_column() {
         "plain rendering must have no colour codes"
     );
 }
+
+/// A suite nested 100,000 levels deep on one line (200 KB) is reported at its line and column
+/// with a clipped excerpt, not echoed whole; so is an unknown keyword at the end of a long line.
+#[test]
+fn diagnostics_on_huge_lines_are_bounded() {
+    let deep = format!(
+        "version: 1\nsuite: deep\nscenarios:\n  - name: a\n    steps: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let wide = format!(
+        "version: 1\nsuite: wide\nscenarios:\n  - name: a\n    steps: [{} kill_sitee: A]\n",
+        "wait: 1s, ".repeat(20_000)
+    );
+    for (name, text) in [("deep.yaml", &deep), ("wide.yaml", &wide)] {
+        let errors = match bc_suite::load_str(name, text, &repo()) {
+            Ok(_) => panic!("{name}: accepted"),
+            Err(d) => d.errors,
+        };
+        let shown = bc_suite::render_plain(&errors);
+        assert!(
+            shown.len() < 2_000 * errors.len(),
+            "{name}: {} bytes for {} errors:\n{}",
+            shown.len(),
+            errors.len(),
+            &shown[..shown.len().min(3_000)]
+        );
+        let first = &errors[0];
+        assert!(
+            shown.contains(&format!("{name}:{}:", first.span.line)),
+            "{name}: the header keeps the file's line:\n{shown}"
+        );
+        assert!(shown.contains("bytes]"), "{name}: says what was cut");
+    }
+}

@@ -215,3 +215,46 @@ fn links_and_servers_keep_kind_and_role() {
         }
     );
 }
+
+#[test]
+fn one_way_partitions_plan_to_a_link_fault_with_their_direction_and_heal() {
+    let l = load(
+        "agent: agent1001\nscenarios:\n  - id: s\n    preferred_site: B\n    steps:\n      - partition_one_way: {link: preferred/sip_server/backup, direction: to_desktop}\n      - partition_one_way: {link: other, direction: to_server, marker: up}\n      - heal: partition_one_way\n      - expect_logged_in: {site: A}\n",
+    );
+    let run = &plan(&l, &PlanOptions::default()).unwrap()[0];
+    assert_eq!(
+        run.steps[1].action,
+        Action::Link {
+            link: LinkTarget {
+                site: Site::B,
+                server: Some(ServerKind::SipServer),
+                role: Some(Role::Backup)
+            },
+            fault: LinkFault::OneWay {
+                direction: Direction::ToDesktop
+            }
+        }
+    );
+    assert_eq!(run.steps[1].marker.as_deref(), Some("partition_one_way"));
+    assert_eq!(
+        run.steps[2].action,
+        Action::Link {
+            link: LinkTarget {
+                site: Site::A,
+                server: None,
+                role: None
+            },
+            fault: LinkFault::OneWay {
+                direction: Direction::ToServer
+            }
+        }
+    );
+    assert_eq!(run.steps[2].marker.as_deref(), Some("up"));
+    assert_eq!(
+        run.steps[3].action,
+        Action::Heal(HealTarget::Marker {
+            marker: "partition_one_way".into(),
+            step: 1
+        })
+    );
+}

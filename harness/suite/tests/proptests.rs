@@ -170,11 +170,14 @@ fn step() -> impl Strategy<Value = Step> {
                     measure: measure.map(sp),
                 }
             )),
-        (site_ref(), dur()).prop_map(|(s, d)| Step::ExpectStaysLoggedIn(ExpectStaysLoggedIn {
-            site: sp(s),
-            duration: sp(d),
-            servers: None
-        })),
+        (site_ref(), dur(), prop::option::of(0u32..4)).prop_map(|(s, d, g)| {
+            Step::ExpectStaysLoggedIn(ExpectStaysLoggedIn {
+                site: sp(s),
+                duration: sp(d),
+                servers: None,
+                gaps: g.map(sp),
+            })
+        }),
         (prop::option::of(dur()), prop::option::of(name())).prop_map(|(w, f)| {
             Step::ExpectCallAnswered(ExpectCallAnswered {
                 within: w.map(sp),

@@ -17,7 +17,8 @@ use tokio::sync::Mutex;
 
 use crate::collection::ToxicEntry;
 use crate::model::{
-    ErrorBody, PopulateBody, ProxyInput, ProxyJson, ProxyPatch, Stream, ToxicInput, ToxicPatch,
+    ErrorBody, PopulateBody, Protocol, ProxyInput, ProxyJson, ProxyPatch, Stream, ToxicInput,
+    ToxicPatch,
 };
 use crate::proxy::{Proxy, Shared};
 use crate::toxics::{KindError, ToxicKind};
@@ -69,13 +70,17 @@ impl AppState {
             let enabled = p.enabled.unwrap_or(true);
             let listen = default_listen(p.listen);
             if let Some(existing) = map.get_mut(&p.name) {
-                if existing.listen == listen && existing.upstream == p.upstream {
+                if existing.listen == listen
+                    && existing.upstream == p.upstream
+                    && existing.protocol == p.protocol
+                {
                     out.push(existing.to_json());
                     continue;
                 }
                 existing.stop().await;
             }
             let mut proxy = Proxy::new(p.name.clone(), listen, p.upstream);
+            proxy.protocol = p.protocol;
             if enabled {
                 if let Err(e) = proxy.start(&self.shared) {
                     return (out, Some(ApiError::internal(e)));
@@ -189,6 +194,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .patch(update_toxic)
                 .delete(delete_toxic),
         )
+        .route("/proxies/{proxy}/flows/forget", post(forget_flows))
         .fallback(not_found)
         .layer(axum::middleware::map_response(server_header))
         .with_state(state)
@@ -294,6 +300,7 @@ async fn create_proxy(State(st): State<Arc<AppState>>, body: Bytes) -> ApiResult
         default_listen(input.listen),
         input.upstream,
     );
+    proxy.protocol = input.protocol;
     if input.enabled.unwrap_or(true) {
         proxy.start(&st.shared).map_err(ApiError::internal)?;
     }
@@ -322,6 +329,14 @@ async fn update_proxy(
         .unwrap_or_else(|| p.listen.clone());
     let upstream = patch.upstream.unwrap_or_else(|| p.upstream.clone());
     let enabled = patch.enabled.unwrap_or(p.enabled());
+    if listen == p.listen && upstream != p.upstream {
+        // A udp proxy re-points its flows without closing them (an HA virtual IP moving): the
+        // new server sees the same source address per client.
+        if let Some(udp) = p.udp() {
+            udp.set_upstream(&upstream).map_err(ApiError::bad)?;
+            p.upstream = upstream.clone();
+        }
+    }
     if listen != p.listen || upstream != p.upstream {
         // As Toxiproxy: a new address means a restart (live connections close).
         let was = p.enabled();
@@ -380,6 +395,7 @@ async fn create_toxic(
     let p = map.get(&name).ok_or_else(ApiError::proxy_not_found)?;
     let input: ToxicInput = parse_body(&body)?;
     let kind = ToxicKind::new(&input.kind, input.attributes.as_ref()).map_err(kind_error)?;
+    check_kind(p.protocol, &kind)?;
     let stream = if input.stream.is_empty() {
         Stream::Downstream
     } else {
@@ -406,6 +422,49 @@ async fn create_toxic(
         return Err(ApiError::new(StatusCode::CONFLICT, "toxic already exists"));
     }
     Ok(json(StatusCode::OK, &out))
+}
+
+/// Toxics must mean something for the proxy's transport: datagrams have no stream to slice,
+/// pace or reset, and a byte stream has no datagrams to lose.
+fn check_kind(protocol: Protocol, kind: &ToxicKind) -> Result<(), ApiError> {
+    match (protocol, kind) {
+        (Protocol::Udp, ToxicKind::ResetPeer(_)) => Err(ApiError::bad(
+            "reset_peer has no meaning on a udp proxy: there is no connection to reset \
+             (timeout drops datagrams; disabling the proxy refuses them)",
+        )),
+        (
+            Protocol::Udp,
+            ToxicKind::Latency(_) | ToxicKind::Timeout(_) | ToxicKind::Loss(_) | ToxicKind::Noop(_),
+        ) => check_loss(kind),
+        (Protocol::Udp, k) => Err(ApiError::bad(format!(
+            "toxic type {} has no meaning on a udp proxy (it takes latency, timeout, loss, noop)",
+            k.type_name()
+        ))),
+        (Protocol::Tcp, ToxicKind::Loss(_)) => Err(ApiError::bad(
+            "toxic type loss works on udp proxies only (a byte stream has no datagrams to lose)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_loss(kind: &ToxicKind) -> Result<(), ApiError> {
+    match kind {
+        ToxicKind::Loss(l) if !(0.0..=1.0).contains(&l.probability) => {
+            Err(ApiError::bad("loss probability must be between 0 and 1"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `POST /proxies/{name}/flows/forget` (extension): a udp proxy forgets its flows.
+async fn forget_flows(State(st): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult {
+    let map = st.proxies.lock().await;
+    let p = map.get(&name).ok_or_else(ApiError::proxy_not_found)?;
+    if p.protocol != Protocol::Udp {
+        return Err(ApiError::bad("only udp proxies have flows to forget"));
+    }
+    let n = p.udp().map_or(0, |u| u.forget_flows());
+    Ok(json(StatusCode::OK, &serde_json::json!({ "forgotten": n })))
 }
 
 async fn get_toxic(

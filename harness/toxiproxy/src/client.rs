@@ -60,6 +60,9 @@ pub struct ProxyConfig {
     pub upstream: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// `Some("udp")` for a udp proxy (an extension of bc-toxiproxy; real Toxiproxy is TCP-only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
 }
 
 impl ProxyConfig {
@@ -73,6 +76,19 @@ impl ProxyConfig {
             listen: listen.into(),
             upstream: upstream.into(),
             enabled: None,
+            protocol: None,
+        }
+    }
+
+    /// A udp proxy (bc-toxiproxy only, see docs/toxiproxy.md).
+    pub fn udp(
+        name: impl Into<String>,
+        listen: impl Into<String>,
+        upstream: impl Into<String>,
+    ) -> Self {
+        ProxyConfig {
+            protocol: Some("udp".into()),
+            ..ProxyConfig::new(name, listen, upstream)
         }
     }
 }
@@ -86,6 +102,9 @@ pub struct Proxy {
     pub enabled: bool,
     #[serde(default)]
     pub toxics: Vec<Toxic>,
+    /// `Some("udp")` on a bc-toxiproxy udp proxy; absent on tcp proxies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
 }
 
 /// Changes to a proxy; absent fields stay as they are.
@@ -364,6 +383,19 @@ impl Client {
             &[StatusCode::CREATED],
         )
         .await
+    }
+
+    /// A udp proxy forgets its flows (bc-toxiproxy extension); returns how many.
+    pub async fn forget_flows(&self, proxy: &str) -> Result<u64> {
+        let v: serde_json::Value = self
+            .request(
+                Method::POST,
+                &["proxies", proxy, "flows", "forget"],
+                None,
+                &[StatusCode::OK],
+            )
+            .await?;
+        Ok(v["forgotten"].as_u64().unwrap_or(0))
     }
 
     pub async fn proxy(&self, name: &str) -> Result<Proxy> {

@@ -30,6 +30,23 @@ impl Stream {
     }
 }
 
+/// Which transport a proxy relays: `tcp` (the only kind real Toxiproxy has) or `udp` (an
+/// extension of this server: a per-flow datagram relay, see docs/toxiproxy.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    /// True for tcp: the API then leaves the field out, so tcp proxies look as in Toxiproxy.
+    pub fn is_tcp(&self) -> bool {
+        *self == Protocol::Tcp
+    }
+}
+
 /// Writes a float the way Go does for float32: `1` rather than `1.0`.
 pub fn go_float<S: Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
     if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -59,6 +76,9 @@ pub struct ProxyJson {
     pub upstream: String,
     pub enabled: bool,
     pub toxics: Vec<ToxicJson>,
+    /// Extension: present (`"udp"`) only on udp proxies.
+    #[serde(skip_serializing_if = "Protocol::is_tcp")]
+    pub protocol: Protocol,
 }
 
 /// Body of every error answer.
@@ -86,6 +106,8 @@ pub struct ProxyInput {
     pub listen: String,
     pub upstream: String,
     pub enabled: Option<bool>,
+    /// Extension: `"udp"` makes a udp proxy; absent or `"tcp"` a Toxiproxy tcp proxy.
+    pub protocol: Protocol,
 }
 
 /// Body of POST/PATCH /proxies/{name}: absent fields keep their value.

@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::collection::ToxicCollection;
 use crate::link::{run_direction, ConnShared};
-use crate::model::{ProxyJson, Stream};
+use crate::model::{Protocol, ProxyJson, Stream};
+use crate::udp::UdpProxy;
 
 /// How long stopping waits for tasks to wind down; they only need to notice a cancellation.
 const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -56,8 +57,12 @@ pub struct Proxy {
     pub listen: String,
     pub upstream: String,
     pub toxics: Arc<ToxicCollection>,
+    /// tcp (Toxiproxy) or udp (extension); fixed when the proxy is created.
+    pub protocol: Protocol,
     running: Option<Running>,
     conns: ConnMap,
+    /// The relay of a running udp proxy.
+    udp: Option<Arc<UdpProxy>>,
 }
 
 impl Proxy {
@@ -67,9 +72,16 @@ impl Proxy {
             listen,
             upstream,
             toxics: Arc::new(ToxicCollection::default()),
+            protocol: Protocol::Tcp,
             running: None,
             conns: Arc::default(),
+            udp: None,
         }
+    }
+
+    /// The relay of a running udp proxy (None for tcp or while disabled).
+    pub fn udp(&self) -> Option<&Arc<UdpProxy>> {
+        self.udp.as_ref()
     }
 
     pub fn enabled(&self) -> bool {
@@ -83,6 +95,7 @@ impl Proxy {
             upstream: self.upstream.clone(),
             enabled: self.enabled(),
             toxics: self.toxics.to_json(),
+            protocol: self.protocol,
         }
     }
 
@@ -90,6 +103,22 @@ impl Proxy {
     /// Errors read like Go's (`listen tcp ADDR: bind: address already in use`).
     pub fn start(&mut self, shared: &Arc<Shared>) -> Result<(), String> {
         if self.running.is_some() {
+            return Ok(());
+        }
+        if self.protocol == Protocol::Udp {
+            let stop = shared.root.child_token();
+            let (udp, addr) = UdpProxy::start(
+                &self.listen,
+                &self.upstream,
+                self.toxics.clone(),
+                stop.clone(),
+                shared.next_seed(),
+            )?;
+            self.listen = addr.to_string();
+            self.udp = Some(udp);
+            let accept = tokio::spawn(async {});
+            self.running = Some(Running { stop, accept });
+            tracing::info!(proxy = %self.name, listen = %self.listen, upstream = %self.upstream, "started udp proxy");
             return Ok(());
         }
         let std_listener = bind(&self.listen)?;
@@ -118,6 +147,7 @@ impl Proxy {
             return;
         };
         run.stop.cancel();
+        self.udp = None;
         let _ = tokio::time::timeout(STOP_GRACE, run.accept).await;
         let conns: Vec<_> = {
             let mut map = self.conns.lock().unwrap_or_else(|e| e.into_inner());

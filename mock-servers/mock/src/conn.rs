@@ -1,11 +1,14 @@
 //! One client connection: line framing (64 KiB limit), decoding, dispatch, pushes from other tasks,
-//! server keep-alive (Ping, client timeout) and the close sequences. One tokio task per connection.
+//! server keep-alive (Ping, client timeout), holds (`crate::holds`) and the close sequences. One
+//! tokio task per connection.
 
 use crate::dispatch;
+use crate::holds::{Keep, Point};
 use crate::state::{Instance, Outbound};
 use bc_protocol::{decode_line, error_code, DisconnectHow, EventKind, Message, MAX_LINE_BYTES};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -80,7 +83,30 @@ pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
         // Accepted during shutdown: say goodbye at once.
         let _ = tx_self(&inst, id);
     }
+    let refused = {
+        let st = inst.lock();
+        crate::capacity::turn_away(
+            &inst,
+            &st,
+            id,
+            crate::capacity::OverloadAnswer::Refuse,
+            None,
+        )
+    };
+    if refused.is_some() {
+        // Refused for capacity: closed before a word is exchanged.
+        inst.remove_conn(id, DisconnectHow::ServerClosed, true);
+        return;
+    }
+    if let Some(g) = inst.holds.check(Point::Connect, None, id) {
+        if inst.holds.wait_gate(g).await {
+            // Dropped: the connection closes without ever being served.
+            inst.remove_conn(id, DisconnectHow::ServerClosed, true);
+            return;
+        }
+    }
     let (mut rd, mut wr) = stream.into_split();
+    let mut pending: Vec<Message> = Vec::new();
     let mut buf: Vec<u8> = Vec::with_capacity(512);
     let mut out: Vec<u8> = Vec::with_capacity(256);
     let ping_every = inst.opts.ping_interval;
@@ -96,7 +122,7 @@ pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
         tokio::select! {
             biased;
             cmd = rx.recv() => match cmd {
-                Some(Outbound::Msg(m)) => push(&inst, id, &mut out, &m),
+                Some(Outbound::Msg(m)) => pending.push(*m),
                 Some(Outbound::Close) | None => break 'conn End::Quiet,
                 Some(Outbound::Shutdown) => {
                     for m in inst.shutdown_conn_agents(id) {
@@ -126,8 +152,28 @@ pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
                         let _ = tokio::time::timeout(write_limit, wr.write_all(&out)).await;
                         break 'conn End::Server;
                     }
-                    for m in handle_line(&inst, id, line) {
-                        push(&inst, id, &mut out, &m);
+                    let m = match decode(line) {
+                        Ok(m) => m,
+                        Err(reply) => {
+                            pending.extend(reply);
+                            continue;
+                        }
+                    };
+                    let gate = inst.holds.check(Point::FromClient, Some(m.name()), id);
+                    let Some(g) = gate else {
+                        pending.extend(dispatch::handle(&inst, id, m));
+                        continue;
+                    };
+                    // Held: what came before goes out first, then this waits for the release.
+                    let replies = (g.keep == Keep::Reply).then(|| dispatch::handle(&inst, id, m.clone()));
+                    if let Err(e) = flush(&inst, id, &mut pending, &mut out, &mut wr, write_limit).await {
+                        break 'conn e;
+                    }
+                    let dropped = inst.holds.wait_gate(g).await;
+                    match (replies, dropped) {
+                        (_, true) => {}
+                        (Some(r), false) => pending.extend(r),
+                        (None, false) => pending.extend(dispatch::handle(&inst, id, m)),
                     }
                 }
                 buf.drain(..start);
@@ -148,21 +194,69 @@ pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
             },
             _ = tokio::time::sleep_until(next_ping), if ping_every.is_some() => {
                 ping_seq += 1;
-                push(&inst, id, &mut out, &Message::Ping { seq: ping_seq });
+                pending.push(Message::Ping { seq: ping_seq });
                 next_ping = Instant::now() + ping_every.unwrap_or_default();
             },
             _ = tokio::time::sleep_until(deadline), if timeout.is_some() => break 'conn End::Timeout,
         }
-        if !out.is_empty() {
-            // A client that stops reading must not pin this task forever (commands and the
-            // keep-alive would never run): give up on it after the write limit.
-            match tokio::time::timeout(write_limit, wr.write_all(&out)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => break 'conn End::Client(DisconnectHow::Rst),
-                Err(_) => break 'conn End::Timeout,
-            }
+        if let Err(e) = flush(&inst, id, &mut pending, &mut out, &mut wr, write_limit).await {
+            break 'conn e;
         }
     };
+    close(&inst, id, end, &mut rd, &mut wr).await;
+    // Nothing can be kept once the connection has ended: such holds only report.
+    let _ = inst.holds.check(Point::Disconnect, None, id);
+}
+
+/// Writes the pending messages; a message a hold keeps waits (everything before it written first)
+/// until released, or is dropped.
+async fn flush(
+    inst: &Instance,
+    id: u64,
+    pending: &mut Vec<Message>,
+    out: &mut Vec<u8>,
+    wr: &mut OwnedWriteHalf,
+    limit: std::time::Duration,
+) -> Result<(), End> {
+    for m in std::mem::take(pending) {
+        if let Some(g) = inst.holds.check(Point::ToClient, Some(m.name()), id) {
+            write(out, wr, limit).await?;
+            if inst.holds.wait_gate(g).await {
+                continue;
+            }
+        }
+        push(inst, id, out, &m);
+    }
+    write(out, wr, limit).await
+}
+
+/// Writes and clears `out`. A client that stops reading must not pin the task forever (commands
+/// and the keep-alive would never run): give up on it after the write limit.
+async fn write(
+    out: &mut Vec<u8>,
+    wr: &mut OwnedWriteHalf,
+    limit: std::time::Duration,
+) -> Result<(), End> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    let r = match tokio::time::timeout(limit, wr.write_all(out)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Client(DisconnectHow::Rst)),
+        Err(_) => Err(End::Timeout),
+    };
+    out.clear();
+    r
+}
+
+/// The close sequence of each way a connection ends.
+async fn close(
+    inst: &Instance,
+    id: u64,
+    end: End,
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    wr: &mut OwnedWriteHalf,
+) {
     match end {
         End::Client(how) => inst.remove_conn(id, how, true),
         End::Server => {
@@ -210,30 +304,27 @@ fn too_long(n: usize) -> Message {
     )
 }
 
-/// Decodes and handles one line (without its `\n`); bad lines get an EventError and the link stays up.
-fn handle_line(inst: &Arc<Instance>, id: u64, line: &[u8]) -> Vec<Message> {
+/// Decodes one line (without its `\n`); bad lines get an EventError (`Err`) and the link stays up.
+fn decode(line: &[u8]) -> Result<Message, Vec<Message>> {
     let text = match std::str::from_utf8(line) {
         Ok(t) => t,
         Err(e) => {
-            return vec![Message::error(
+            return Err(vec![Message::error(
                 0,
                 error_code::MALFORMED,
                 format!("line is not valid utf-8: {e}"),
-            )]
+            )])
         }
     };
     if text.trim().is_empty() {
         // Blank lines (e.g. a stray Enter in nc) are ignored.
-        return vec![];
+        return Err(vec![]);
     }
-    match decode_line(text) {
-        Ok(m) => dispatch::handle(inst, id, m),
-        Err(e) => {
-            vec![Message::error(
-                e.reference_id.unwrap_or(0),
-                e.code,
-                e.message,
-            )]
-        }
-    }
+    decode_line(text).map_err(|e| {
+        vec![Message::error(
+            e.reference_id.unwrap_or(0),
+            e.code,
+            e.message,
+        )]
+    })
 }

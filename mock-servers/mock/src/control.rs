@@ -1,24 +1,24 @@
 //! The HTTP control and observation API of one instance (axum), as documented in docs/control.md:
-//! health, event stream, sessions, promote/demote, login rejection, shutdown, calls, config updates, reset.
+//! health, event stream, sessions, promote/demote, login rejection, shutdown, calls, config updates,
+//! reset; holds in `control_holds`.
 
 use crate::config_proxy;
 use crate::sip;
 use crate::state::Instance;
-use axum::body::{Body, Bytes};
-use axum::extract::{RawQuery, State};
-use axum::http::{header, StatusCode};
+use crate::stream;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use bc_protocol::{EventKind, ObjectType, ObservedEvent, Role, ServerKind};
+use bc_protocol::{EventKind, ObjectType, Role, ServerKind};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, VecDeque};
-use std::convert::Infallible;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
 
 type Inst = State<Arc<Instance>>;
 
@@ -26,7 +26,7 @@ type Inst = State<Arc<Instance>>;
 pub fn router(inst: Arc<Instance>) -> Router {
     Router::new()
         .route("/health", get(health))
-        .route("/events", get(events))
+        .route("/events", get(stream::events))
         .route("/sessions", get(sessions))
         .route("/promote", post(promote))
         .route("/demote", post(demote))
@@ -36,6 +36,19 @@ pub fn router(inst: Arc<Instance>) -> Router {
         .route("/peers", get(get_peers).post(set_peers))
         .route("/objects/update", post(update_object))
         .route("/reset", post(reset))
+        .route("/holds", post(crate::control_holds::arm))
+        .route(
+            "/capacity",
+            get(crate::control_capacity::get).post(crate::control_capacity::set),
+        )
+        .route(
+            "/holds/{id}",
+            get(crate::control_holds::wait).delete(crate::control_holds::disarm),
+        )
+        .route("/holds/{id}/release", post(crate::control_holds::release))
+        .route("/sip/located/{dn}", get(crate::sipwire::control::located))
+        .route("/sip/bindings", get(crate::sipwire::control::bindings))
+        .route("/sip/peer", post(crate::sipwire::control::set_peer))
         .fallback(|| async { err(StatusCode::NOT_FOUND, "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             err(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
@@ -43,11 +56,11 @@ pub fn router(inst: Arc<Instance>) -> Router {
         .with_state(inst)
 }
 
-fn err(code: StatusCode, msg: impl Into<String>) -> Response {
+pub(crate) fn err(code: StatusCode, msg: impl Into<String>) -> Response {
     (code, axum::Json(json!({ "error": msg.into() }))).into_response()
 }
 
-fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
+pub(crate) fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
     let body: &[u8] = if body.iter().all(|b| b.is_ascii_whitespace()) {
         b"{}"
     } else {
@@ -77,81 +90,6 @@ pub fn health_value(inst: &Instance) -> Value {
 
 async fn health(State(inst): Inst) -> Response {
     axum::Json(health_value(&inst)).into_response()
-}
-
-struct Follow {
-    inst: Arc<Instance>,
-    next: u64,
-    pending: VecDeque<Arc<ObservedEvent>>,
-    rx: tokio::sync::broadcast::Receiver<Arc<ObservedEvent>>,
-}
-
-async fn events(State(inst): Inst, RawQuery(q): RawQuery) -> Response {
-    let mut from = 0u64;
-    for pair in q
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        match pair.split_once('=') {
-            Some(("from", v)) => match v.parse() {
-                Ok(n) => from = n,
-                Err(_) => {
-                    return err(
-                        StatusCode::BAD_REQUEST,
-                        format!("from must be a non-negative integer, got `{v}`"),
-                    )
-                }
-            },
-            _ => {
-                return err(
-                    StatusCode::BAD_REQUEST,
-                    format!("unknown query parameter `{pair}`"),
-                )
-            }
-        }
-    }
-    let (history, rx) = inst.obs.subscribe(from);
-    let follow = Follow {
-        inst: inst.clone(),
-        next: from,
-        pending: history.into(),
-        rx,
-    };
-    let stream = futures::stream::unfold(follow, |mut f| async move {
-        loop {
-            if !f.pending.is_empty() {
-                // Everything ready goes out as one chunk; hyper writes each chunk at once.
-                let mut buf = Vec::with_capacity(256 * f.pending.len().min(64));
-                while let Some(ev) = f.pending.pop_front() {
-                    if ev.seq < f.next {
-                        continue;
-                    }
-                    f.next = ev.seq + 1;
-                    if serde_json::to_writer(&mut buf, &*ev).is_ok() {
-                        buf.push(b'\n');
-                    }
-                }
-                if !buf.is_empty() {
-                    return Some((Ok::<_, Infallible>(Bytes::from(buf)), f));
-                }
-            }
-            match f.rx.recv().await {
-                Ok(ev) => f.pending.push_back(ev),
-                Err(RecvError::Lagged(_)) => {
-                    let missed = f.inst.obs.history_from(f.next);
-                    f.pending.extend(missed);
-                }
-                Err(RecvError::Closed) => return None,
-            }
-        }
-    });
-    Response::builder()
-        .header(header::CONTENT_TYPE, "application/x-ndjson")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(stream))
-        .unwrap_or_else(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "stream"))
 }
 
 #[derive(Serialize)]

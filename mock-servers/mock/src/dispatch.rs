@@ -133,6 +133,19 @@ fn register_client(
             "login rejected",
         )];
     }
+    if let Some((e, retry_after)) = crate::capacity::turn_away(
+        inst,
+        st,
+        conn,
+        crate::capacity::OverloadAnswer::Error,
+        user_name.as_deref(),
+    ) {
+        return vec![Message::error(
+            rid,
+            error_code::OVERLOADED,
+            crate::capacity::overload_message(e, retry_after),
+        )];
+    }
     if protocol_version != PROTOCOL_VERSION {
         return vec![Message::error(
             rid,

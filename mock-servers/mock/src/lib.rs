@@ -2,17 +2,23 @@
 //! Speaks the open line protocol of `bc-protocol`; observed and driven through an HTTP control API.
 
 pub mod agents;
+pub mod capacity;
 pub mod config_proxy;
 pub mod configdb;
 pub mod conn;
 pub mod control;
+pub mod control_capacity;
+pub mod control_holds;
 pub mod dispatch;
+pub mod holds;
 pub mod observer;
 pub mod options;
 pub mod server;
 pub mod sip;
+pub mod sipwire;
 pub mod stat;
 pub mod state;
+pub mod stream;
 pub mod sync;
 pub mod sync_msg;
 

@@ -57,6 +57,21 @@ pub struct CommonArgs {
     /// Close a client from which no line arrived for this long.
     #[arg(long)]
     pub client_timeout_ms: Option<u64>,
+    /// Capacity: at most this many registered clients at once (see docs/control.md, "Capacity").
+    #[arg(long)]
+    pub max_clients: Option<usize>,
+    /// Capacity: client registrations admitted per second (token bucket).
+    #[arg(long)]
+    pub login_rate: Option<f64>,
+    /// Capacity: registrations the bucket admits at once (default: one second's worth).
+    #[arg(long)]
+    pub login_burst: Option<f64>,
+    /// Capacity: the retry delay advertised to a client turned away.
+    #[arg(long)]
+    pub overload_retry_ms: Option<u64>,
+    /// Capacity: what a client past the limits gets.
+    #[arg(long, value_enum, default_value = "error")]
+    pub overload_answer: crate::capacity::OverloadAnswer,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -72,6 +87,19 @@ pub struct SipArgs {
     /// Control URL of a SIP Server of the peer site (repeatable), e.g. http://127.0.0.1:40012.
     #[arg(long = "peer")]
     pub peers: Vec<String>,
+    /// SIP listener (UDP and TCP on one port; off unless given), e.g. 127.0.0.1:5060 (port 0: any).
+    #[arg(long)]
+    pub sip_listen: Option<SocketAddr>,
+    /// The longest registration the SIP registrar grants, in seconds.
+    #[arg(long, default_value_t = crate::sipwire::DEFAULT_EXPIRES_SECS)]
+    pub sip_expires_secs: u32,
+    /// The peer site's SIP address as clients reach it (e.g. the fault proxy's listen address for
+    /// it): the Contact of a 302.
+    #[arg(long)]
+    pub sip_peer_contact: Option<SocketAddr>,
+    /// What a graceful shutdown answers new SIP INVITEs: 503, or 302 to the peer contact.
+    #[arg(long, default_value = "503", value_parser = ["503", "302"])]
+    pub sip_shutdown_reject: String,
 }
 
 /// Everything one instance needs to run.
@@ -88,6 +116,10 @@ pub struct Options {
     pub sync_listen: Option<SocketAddr>,
     pub sync_to: Option<String>,
     pub peers: Vec<String>,
+    /// Declared capacity limits (none by default).
+    pub capacity: crate::capacity::Limits,
+    /// The SIP listener, when configured (sip-server only).
+    pub sip: Option<crate::sipwire::SipOptions>,
 }
 
 impl Options {
@@ -106,6 +138,8 @@ impl Options {
             sync_listen: None,
             sync_to: None,
             peers: Vec::new(),
+            capacity: crate::capacity::Limits::default(),
+            sip: None,
         }
     }
 }
@@ -138,7 +172,26 @@ impl From<Cli> for Options {
                 .map(Duration::from_millis),
             sync_listen: sip.as_ref().and_then(|s| s.sync_listen),
             sync_to: sip.as_ref().and_then(|s| s.sync_to.clone()),
+            sip: sip.as_ref().and_then(|s| {
+                s.sip_listen.map(|listen| crate::sipwire::SipOptions {
+                    listen,
+                    expires_secs: s.sip_expires_secs.max(1),
+                    peer_contact: s.sip_peer_contact.map(|a| a.to_string()),
+                    shutdown_reject: if s.sip_shutdown_reject == "302" {
+                        302
+                    } else {
+                        503
+                    },
+                })
+            }),
             peers: sip.map(|s| s.peers).unwrap_or_default(),
+            capacity: crate::capacity::Limits {
+                max_clients: c.max_clients,
+                login_rate: c.login_rate,
+                login_burst: c.login_burst,
+                retry_after_ms: c.overload_retry_ms,
+                answer: c.overload_answer,
+            },
         }
     }
 }

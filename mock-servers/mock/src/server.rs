@@ -21,6 +21,8 @@ pub enum StartError {
     NoConfig,
     #[error(transparent)]
     Db(#[from] crate::configdb::DbError),
+    #[error("invalid capacity: {0}")]
+    Capacity(String),
 }
 
 /// A running instance.
@@ -29,6 +31,8 @@ pub struct Running {
     pub listen: SocketAddr,
     pub control: SocketAddr,
     pub sync_listen: Option<SocketAddr>,
+    /// The SIP listener's address (UDP and TCP), when configured.
+    pub sip: Option<SocketAddr>,
 }
 
 impl Running {
@@ -49,6 +53,9 @@ impl Running {
         );
         if let Some(a) = self.sync_listen {
             s.push_str(&format!(" sync={a}"));
+        }
+        if let Some(a) = self.sip {
+            s.push_str(&format!(" sip={a}"));
         }
         s
     }
@@ -75,6 +82,7 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     if opts.kind == ServerKind::ConfigServer && opts.config.is_none() {
         return Err(StartError::NoConfig);
     }
+    opts.capacity.validate().map_err(StartError::Capacity)?;
     let db = match &opts.config {
         Some(p) => crate::configdb::ConfigDb::load(p)?,
         None => Default::default(),
@@ -143,10 +151,21 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     if let Some(to) = sync_to {
         tokio::spawn(sync::run_sender(inst.clone(), to));
     }
+    let sip = match inst.opts.sip.clone() {
+        Some(cfg) if inst.kind() == ServerKind::SipServer => {
+            let addr = cfg.listen;
+            let w = crate::sipwire::start(inst.clone(), cfg)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            Some(w.local)
+        }
+        _ => None,
+    };
     Ok(Running {
         instance: inst,
         listen,
         control,
         sync_listen,
+        sip,
     })
 }

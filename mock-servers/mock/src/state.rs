@@ -63,6 +63,10 @@ pub struct State {
     pub next_stat_gen: u64,
     /// Agent-state deltas for the HA partner (SIP primary with --sync-to, while a link is up).
     pub sync_tx: Option<mpsc::UnboundedSender<SyncMsg>>,
+    /// SIP listener: the registrar's bindings (mirrored to the HA partner like agents).
+    pub sip_bindings: crate::sipwire::registrar::Bindings,
+    /// SIP listener: the peer site's SIP address as clients reach it (302 Contact).
+    pub sip_peer_contact: Option<String>,
 }
 
 /// One running server instance.
@@ -78,11 +82,16 @@ pub struct Instance {
     shutdown_started: AtomicBool,
     /// Actual protocol listen address (filled in after bind).
     pub listen: Mutex<String>,
+    /// Holds armed through the control API (`POST /holds`).
+    pub holds: crate::holds::Holds,
+    /// Declared capacity limits and their counters (`crate::capacity`).
+    pub capacity: crate::capacity::Capacity,
 }
 
 impl Instance {
     pub fn new(opts: Options, db: ConfigDb) -> Arc<Self> {
         let obs = Observer::new(opts.kind, &opts.site, opts.role);
+        let capacity = opts.capacity.clone();
         let state = State {
             active: opts.role == Role::Primary,
             reject_logins: false,
@@ -95,6 +104,8 @@ impl Instance {
             next_call: 1,
             next_stat_gen: 1,
             sync_tx: None,
+            sip_bindings: Default::default(),
+            sip_peer_contact: opts.sip.as_ref().and_then(|s| s.peer_contact.clone()),
         };
         Arc::new(Instance {
             opts,
@@ -105,6 +116,8 @@ impl Instance {
             finished: CancellationToken::new(),
             shutdown_started: AtomicBool::new(false),
             listen: Mutex::new(String::new()),
+            holds: crate::holds::Holds::default(),
+            capacity: crate::capacity::Capacity::new(capacity),
         })
     }
 
@@ -270,12 +283,15 @@ impl Instance {
     /// Back to the start state: connections closed, agents and calls cleared, database reloaded,
     /// start role, rejection off. Event history continues.
     pub fn reset(&self, db: ConfigDb) {
+        self.holds.clear();
         let mut st = self.lock();
         for c in st.conns.values() {
             let _ = c.tx.send(Outbound::Close);
         }
         st.agents.clear();
         st.calls.clear();
+        st.sip_bindings.clear();
+        st.sip_peer_contact = self.opts.sip.as_ref().and_then(|s| s.peer_contact.clone());
         st.db = db;
         st.peers = self.opts.peers.clone();
         if st.reject_logins {
@@ -292,7 +308,13 @@ impl Instance {
                 },
             );
         }
-        mirror(&st, SyncMsg::Snapshot { agents: vec![] });
+        mirror(
+            &st,
+            SyncMsg::Snapshot {
+                agents: vec![],
+                bindings: vec![],
+            },
+        );
     }
 
     /// Graceful shutdown: tell every connection, wait (bounded) until all closed, then mark finished.

@@ -49,8 +49,9 @@ async fn serve_link(inst: &Arc<Instance>, stream: TcpStream) {
             })
             .collect();
         agents.sort_by(|a, b| a.dn.cmp(&b.dn));
+        let bindings = st.sip_bindings.mirrored(std::time::Instant::now());
         if st.active {
-            Some(SyncMsg::Snapshot { agents })
+            Some(SyncMsg::Snapshot { agents, bindings })
         } else {
             None
         }
@@ -130,7 +131,13 @@ pub fn apply(inst: &Instance, m: SyncMsg) {
     }
     let mut changed: Vec<(String, Option<(String, AgentState)>)> = Vec::new();
     match m {
-        SyncMsg::Snapshot { agents } => {
+        SyncMsg::Snapshot { agents, bindings } => {
+            let now = std::time::Instant::now();
+            st.sip_bindings.clear();
+            for b in bindings {
+                inst.emit(None, mirrored_event(&b.aor, &b.contact, true));
+                st.sip_bindings.apply(b, now);
+            }
             let keep: std::collections::HashSet<&str> =
                 agents.iter().map(|a| a.dn.as_str()).collect();
             for dn in st.agents.keys() {
@@ -171,6 +178,14 @@ pub fn apply(inst: &Instance, m: SyncMsg) {
                 changed.push((dn, None));
             }
         }
+        SyncMsg::BindingUpsert(b) => {
+            inst.emit(None, mirrored_event(&b.aor, &b.contact, true));
+            st.sip_bindings.apply(b, std::time::Instant::now());
+        }
+        SyncMsg::BindingRemove { aor, contact } => {
+            st.sip_bindings.remove(&aor, Some(&contact));
+            inst.emit(None, mirrored_event(&aor, &contact, false));
+        }
     }
     for (dn, a) in changed {
         let (agent_id, state) = match a {
@@ -185,5 +200,13 @@ pub fn apply(inst: &Instance, m: SyncMsg) {
                 state,
             },
         );
+    }
+}
+
+fn mirrored_event(aor: &str, contact: &str, present: bool) -> EventKind {
+    EventKind::SipBindingMirrored {
+        aor: aor.to_string(),
+        contact: contact.to_string(),
+        present,
     }
 }

@@ -2,7 +2,7 @@
 //! making calls; CS Proxy configuration updates pushed to clients; event stream replay from seq N.
 
 mod common;
-use bc_protocol::{EventKind, Message, ObjectType};
+use bc_protocol::{EventKind, Message, ObjectType, StreamLine};
 use common::*;
 use serde_json::json;
 
@@ -248,6 +248,43 @@ async fn event_stream_replays_from_seq_and_follows_live() {
         .unwrap()
         .as_micros() as i64;
     assert!((now_us - p.ts_us).abs() < 5_000_000);
+}
+
+#[tokio::test]
+async fn idle_event_stream_heartbeats_after_every_earlier_event() {
+    let m = Mock::spawn("sip-server", "A", "primary", &[]).await;
+    let mut c = m.client().await;
+    c.sip_login("7001", "1001").await;
+    let mut ev = m.events(0).await;
+    // The history comes first; the first heartbeat follows it and covers every event so far.
+    let mut events = Vec::new();
+    let hb = loop {
+        match ev.next_line().await {
+            StreamLine::Event(e) => events.push(e),
+            StreamLine::Heartbeat(hb) => break hb,
+        }
+    };
+    let last = events.last().expect("history before the heartbeat");
+    assert_eq!(hb.next_seq, last.seq + 1);
+    assert!(hb.heartbeat >= last.ts_us);
+    // A live event comes after an earlier heartbeat and is not stamped before it.
+    c.send(&Message::Ping { seq: 9 }).await;
+    let p = ev.wait("ping", |v| v["ping_seq"] == 9).await;
+    let before = ev.heartbeats.last().copied().unwrap_or(hb);
+    assert!(p.ts_us >= before.heartbeat);
+    assert!(p.seq >= before.next_seq);
+    // Heartbeats go on while idle and follow every event before them (the ping's answer too).
+    let next = loop {
+        if let StreamLine::Heartbeat(h) = ev.next_line().await {
+            break h;
+        }
+    };
+    let last = ev.seen.last().expect("events seen");
+    assert_eq!(next.next_seq, last.seq + 1);
+    assert!(next.heartbeat >= last.ts_us);
+    let (s, v) = m.get("/events?heartbeat_ms=x").await;
+    assert_eq!(s, 400);
+    assert!(v["error"].as_str().unwrap().contains("heartbeat_ms"));
 }
 
 #[tokio::test]

@@ -171,7 +171,7 @@ async fn config_proxy_credentials_and_reads() {
     })
     .await;
     match c.next().await {
-        Message::EventObjectsRead { objects, .. } => assert_eq!(objects.len(), 3),
+        Message::EventObjectsRead { objects, .. } => assert_eq!(objects.len(), 4),
         other => panic!("{other:?}"),
     }
     assert_eq!(

@@ -19,5 +19,7 @@ pub const LINE_TOO_LONG: i64 = 413;
 pub const INVALID_ATTRIBUTE: i64 = 422;
 /// The `ProtocolVersion` is not supported.
 pub const UNSUPPORTED_VERSION: i64 = 426;
+/// The server is past a declared capacity limit; the message says `retry after N ms`.
+pub const OVERLOADED: i64 = 429;
 /// The server is a backup that has not been promoted.
 pub const NOT_PRIMARY: i64 = 503;

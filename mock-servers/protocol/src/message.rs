@@ -8,13 +8,8 @@ use std::collections::BTreeMap;
 /// Annex of a configuration object: section -> option -> value.
 pub type Annex = BTreeMap<String, BTreeMap<String, String>>;
 
-/// The HA role a server instance reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Primary,
-    Backup,
-}
+/// The HA role a server instance reports: the one shared word (see bc-vocab).
+pub use bc_vocab::Role;
 
 /// An agent's state on a DN; absent in a message means logged out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -403,42 +398,7 @@ pub enum Message {
 
 impl Message {
     /// Every message name of the protocol, as it appears in the `message` attribute.
-    pub const NAMES: &'static [&'static str] = &[
-        "RequestRegisterClient",
-        "EventClientRegistered",
-        "EventError",
-        "Ping",
-        "Pong",
-        "EventLinkDisconnected",
-        "RequestReadObjects",
-        "EventObjectsRead",
-        "EventObjectsSent",
-        "EventObjectUpdated",
-        "RequestRegisterAddress",
-        "EventRegistered",
-        "RequestUnregisterAddress",
-        "EventUnregistered",
-        "RequestAgentLogin",
-        "EventAgentLogin",
-        "RequestAgentReady",
-        "EventAgentReady",
-        "RequestAgentNotReady",
-        "EventAgentNotReady",
-        "RequestAgentLogout",
-        "EventAgentLogout",
-        "EventRinging",
-        "RequestAnswerCall",
-        "EventEstablished",
-        "RequestReleaseCall",
-        "EventReleased",
-        "RequestMakeCall",
-        "EventDialing",
-        "RequestOpenStatistic",
-        "EventStatisticOpened",
-        "EventInfo",
-        "RequestCloseStatistic",
-        "EventStatisticClosed",
-    ];
+    pub const NAMES: &'static [&'static str] = bc_vocab::MESSAGE_NAMES;
 
     /// The wire name of this message (a plain match: no serialisation).
     pub fn name(&self) -> &'static str {

@@ -5,34 +5,8 @@ use crate::message::{AgentState, ObjectType, Role};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Which kind of server emitted an event; the same words name the servers in suites and reports.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ServerKind {
-    SipServer,
-    ConfigServer,
-    StatServer,
-}
-
-impl ServerKind {
-    /// Every kind, in report order.
-    pub const ALL: [ServerKind; 3] = [
-        ServerKind::ConfigServer,
-        ServerKind::SipServer,
-        ServerKind::StatServer,
-    ];
-
-    /// The snake_case name used on the wire, in suites and in the desktop connection file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServerKind::SipServer => "sip_server",
-            ServerKind::ConfigServer => "config_server",
-            ServerKind::StatServer => "stat_server",
-        }
-    }
-}
+/// Which kind of server emitted an event: the one shared word (see bc-vocab).
+pub use bc_vocab::ServerKind;
 
 /// How a client connection ended, as far as the server could tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -192,4 +166,109 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         state: Option<AgentState>,
     },
+    /// A client turned away by a declared capacity limit (`limit`: `max_clients` or `login_rate`),
+    /// told to retry after `retry_after_ms`; `answer`: `error` (EventError 429) or `refuse` (closed).
+    Overloaded {
+        limit: String,
+        retry_after_ms: u64,
+        answer: String,
+        /// The client's `UserName` when it gave one (CS Proxy registrations): whose attempt it was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_name: Option<String>,
+    },
+    /// SIP listener: a REGISTER added or refreshed a binding (`expires`: seconds granted).
+    SipRegistered {
+        aor: String,
+        contact: String,
+        transport: String,
+        /// The flow's source address (where answers and INVITEs to the phone go).
+        source: String,
+        expires: u32,
+    },
+    /// SIP listener: a binding ended; `reason` is `expired` or `unregistered`.
+    SipExpired {
+        aor: String,
+        contact: String,
+        reason: String,
+    },
+    /// SIP listener (standby): the HA partner's sync link added (`present`) or removed a binding.
+    SipBindingMirrored {
+        aor: String,
+        contact: String,
+        present: bool,
+    },
+    /// SIP listener: an INVITE for an agent logged in at the peer got a 302 (once per transaction).
+    SipRedirected {
+        dn: String,
+        call_id: String,
+        contact: String,
+    },
+    /// SIP listener: an INVITE got a final error answer (480 when the agent is logged in nowhere).
+    SipRejected {
+        dn: String,
+        call_id: String,
+        code: u16,
+        reason: String,
+    },
+    /// SIP listener: the mock INVITEs the phone registered for the DN (the gateway's Call-ID).
+    SipInviteSent {
+        dn: String,
+        call_id: String,
+        contact: String,
+        conn_id: String,
+    },
+    /// SIP listener: the phone answered the INVITE with a 2xx, relayed to the gateway.
+    SipAnswered {
+        dn: String,
+        call_id: String,
+        code: u16,
+    },
+    /// SIP listener: a call bridged by the mock ended with a BYE from the gateway or the phone.
+    SipBye {
+        dn: String,
+        call_id: String,
+        from_gateway: bool,
+    },
+    /// SIP listener: a final answer of an INVITE sent again over UDP because no ACK came yet.
+    SipRetransmitted {
+        call_id: String,
+        code: u16,
+    },
+    /// SIP listener: a message that could not be parsed or lacked required headers (400 or dropped).
+    SipMalformed {
+        source: String,
+        reason: String,
+    },
+}
+
+/// The idle-stream marker of `GET /events`: `{"heartbeat": H, "next_seq": N}`. Every event stamped
+/// before `H` was written before this line; later events are stamped `H` or later and numbered `N` on.
+/// It lets a follower advance its "seen up to" time while the instance has nothing to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Heartbeat {
+    /// Wall-clock microseconds since the Unix epoch (the instance's event clock).
+    pub heartbeat: i64,
+    /// The seq the next event will carry.
+    pub next_seq: u64,
+}
+
+/// One line of `GET /events`: an event or a heartbeat.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamLine {
+    /// An observation.
+    Event(ObservedEvent),
+    /// Nothing before `heartbeat` is still to come.
+    Heartbeat(Heartbeat),
+}
+
+impl StreamLine {
+    /// Parses one NDJSON line; a heartbeat is told apart by its leading `"heartbeat"` key.
+    pub fn parse(line: &[u8]) -> Result<StreamLine, serde_json::Error> {
+        let trimmed = line.trim_ascii_start();
+        if trimmed.starts_with(b"{\"heartbeat\"") {
+            serde_json::from_slice(trimmed).map(StreamLine::Heartbeat)
+        } else {
+            serde_json::from_slice(trimmed).map(StreamLine::Event)
+        }
+    }
 }

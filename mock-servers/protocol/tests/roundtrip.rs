@@ -411,6 +411,12 @@ fn every_observed_event_kind_round_trips_in_its_envelope() {
         EventKind::StatisticClosed { statistic_id: 1 },
         EventKind::RoleChanged { active: false },
         EventKind::LoginRejection { enabled: true },
+        EventKind::Overloaded {
+            limit: "login_rate".into(),
+            retry_after_ms: 1000,
+            answer: "error".into(),
+            user_name: Some("agent1001".into()),
+        },
         EventKind::ConfigUpdated {
             object_type: ObjectType::CfgTenant,
             dbid: 1,

@@ -4,10 +4,13 @@
 use std::path::PathBuf;
 
 use bc_engine::exit::ExitCode;
-use bc_engine::explore::{explore_and_report, ExploreOptions, GenConfig, ShrinkLimits};
+use bc_engine::explore::{explore, ExploreOptions, GenConfig, ShrinkLimits};
+use bc_engine::report;
 use bc_engine::run::signal_cancel;
 
-use super::shared::{duration, reporters, seed_or_clock, usage, DesktopArgs, RuntimeArgs};
+use super::shared::{
+    duration, reported, reporters, seed_or_clock, usage, DesktopArgs, JunitFlavour, RuntimeArgs,
+};
 
 /// Arguments of `explore`.
 #[derive(clap::Args)]
@@ -71,7 +74,7 @@ pub struct Args {
 }
 
 fn options(a: Args) -> Result<(ExploreOptions, PathBuf, PathBuf), String> {
-    let mut o = ExploreOptions::new(a.desktop.desktop.clone());
+    let mut o = ExploreOptions::new(a.desktop.command()?);
     o.seed = seed_or_clock(a.seed);
     o.cases = a.cases;
     o.max_time = a
@@ -120,19 +123,20 @@ pub fn run(a: Args) -> ExitCode {
         "explore: seed {} ({} case(s)); replay one case with --seed SEED --cases 1",
         opts.seed, opts.cases
     );
-    let reporters = reporters(junit, journal);
-    let result = match super::block_on(async {
+    let reporters = reporters(junit, journal, JunitFlavour::Strict);
+    let (result, problems) = match super::block_on(async {
         let cancel = signal_cancel();
-        explore_and_report(opts, reporters, cancel).await
+        reported(reporters, |events| explore(opts, cancel, events)).await
     }) {
-        Ok(result) => result,
+        Ok(out) => out,
         Err(code) => return code,
     };
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
     match result {
-        Ok((code, report, problems)) => {
-            for p in problems {
-                eprintln!("error: {p}");
-            }
+        Ok(report) => {
+            let code = report::exit_code(report.exit_code(), &problems);
             match &report.failure {
                 Some(f) => println!(
                     "FAILED case seed {}: {}\n  minimal schedule ({} of {} operations): {}\n  reproduce: {}\n  replay the case: {}",

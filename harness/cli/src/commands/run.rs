@@ -1,12 +1,28 @@
-//! `bc-harness run PATH... --desktop "CMD ARGS"`: runs suites against a desktop and writes the
-//! console summary, JUnit XML and a JSON journal (default under ./reports/); exit code per outcome.
+//! `bc-harness run PATH... --desktop "CMD"`: runs suites against a desktop; writes the console summary,
+//! JUnit XML, a JSON journal (default under ./reports/) and, with `--html`, a page; exit code per outcome.
 
 use std::path::PathBuf;
 
+use bc_engine::event::repeat::PassPolicy;
 use bc_engine::exit::ExitCode;
-use bc_engine::run::{run_and_report, signal_cancel, RunOptions};
+use bc_engine::lab::{LabClient, LabState};
+use bc_engine::report;
+use bc_engine::run::{signal_cancel, Attach, KeepSlot, KeptEnv, RunOptions};
 
-use super::shared::{duration, reporters, seed_or_clock, usage, DesktopArgs, RuntimeArgs};
+use super::shared::{
+    duration, reported, seed_or_clock, usage, DesktopArgs, ReportArgs, RuntimeArgs,
+};
+
+/// The pass policy of repeated runs, as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Policy {
+    /// Every repetition passes.
+    All,
+    /// More than half pass.
+    Most,
+    /// At least one passes.
+    Any,
+}
 
 /// Arguments of `run`.
 #[derive(clap::Args)]
@@ -24,60 +40,260 @@ pub struct Args {
     /// Scenarios run in parallel, each in its own environment.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
-    /// JUnit XML output.
-    #[arg(long, value_name = "FILE", default_value = "reports/junit.xml")]
-    junit: PathBuf,
-    /// JSON journal output with every timeline.
-    #[arg(long, value_name = "FILE", default_value = "reports/journal.json")]
-    journal: PathBuf,
+    #[command(flatten)]
+    reports: ReportArgs,
     /// Only runs whose id matches (`*` wildcards, else a substring).
     #[arg(long, value_name = "PATTERN")]
     filter: Option<String>,
+    /// Only one shard of the planned runs: `hash:K/N` (by run id, stable when scenarios are
+    /// added) or `slice:K/N` (every Nth run); merge the shards' journals with `bc-harness merge`.
+    #[arg(long, value_name = "hash:K/N|slice:K/N")]
+    partition: Option<String>,
+    /// Runs each scenario N times, each with a fresh desktop and a seed derived from the run seed;
+    /// a run that both passed and failed is reported flaky, with its time distribution.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    repeat: u32,
+    /// With --repeat: stop repeating a run after its first failure.
+    #[arg(long, requires = "repeat")]
+    until_fail: bool,
+    /// With --repeat: how many passing repetitions make a run pass (the exit code follows it).
+    #[arg(long, value_enum, default_value_t = Policy::All)]
+    pass_policy: Policy,
     /// Seed recorded in reports and passed to the desktop as BC_HARNESS_SEED (default: from the clock).
     #[arg(long)]
     seed: Option<u64>,
+    /// Runs a scenario that ended in `error` (harness or environment trouble, never a `fail`) again,
+    /// up to N times; every report says how often.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retry_errors: u32,
+    #[command(flatten)]
+    attach: AttachArgs,
+    #[command(flatten)]
+    keep: KeepArgs,
+}
+
+/// When a run keeps an environment up after its reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum KeepWhen {
+    /// The first scenario that fails: its environment as the verdict saw it.
+    OnFailure,
+}
+
+/// Keeping a failed scenario's environment for a person to look at.
+#[derive(clap::Args)]
+struct KeepArgs {
+    /// Keep the first failed scenario's environment up after the reports (its faults applied,
+    /// its desktop running), reachable with `bc-harness env status|watch|heal|down --state-dir`;
+    /// the scenarios after it are not run. One job.
+    #[arg(long, value_enum, value_name = "WHEN", num_args = 0..=1, default_missing_value = "on-failure")]
+    keep_env: Option<KeepWhen>,
+    /// The kept environment's state directory.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "bc-lab",
+        requires = "keep_env"
+    )]
+    state_dir: PathBuf,
+}
+
+/// How `{config}` of a hook reaches the stand-in untouched by the runner's substitution.
+const HOOK_CONFIG: &str = "{lab_config}";
+
+/// Running on an environment `env up` started, with a desktop the harness does not launch.
+#[derive(clap::Args)]
+struct AttachArgs {
+    /// Run on the environment of this state directory (`env up --state-dir`), not a new one.
+    #[arg(long, value_name = "STATE_DIR")]
+    attach: Option<PathBuf>,
+    /// Starts the desktop before each scenario and returns (argv, no shell; `{config}` is the
+    /// environment's connection file).
+    #[arg(long, value_name = "CMD ARGS", requires = "attach")]
+    desktop_start: Option<String>,
+    /// Stops the desktop after each scenario and returns.
+    #[arg(long, value_name = "CMD ARGS", requires = "attach")]
+    desktop_stop: Option<String>,
+    /// Ask at the console to start and stop the desktop (press Enter when done).
+    #[arg(long, requires = "attach")]
+    desktop_prompt: bool,
+    /// How long the console prompt waits.
+    #[arg(long, value_name = "DURATION", default_value = "300s")]
+    prompt_timeout: String,
+    /// The desktop's log file, tailed into each scenario's timeline.
+    #[arg(long, value_name = "FILE", requires = "attach")]
+    desktop_log: Option<PathBuf>,
+}
+
+impl AttachArgs {
+    /// The stand-in desktop command and where to attach, or `None` without `--attach`.
+    fn resolve(&self) -> Result<Option<(String, Attach)>, String> {
+        let Some(dir) = &self.attach else {
+            return Ok(None);
+        };
+        if self.desktop_start.is_none() && self.desktop_stop.is_none() && !self.desktop_prompt {
+            return Err("--attach needs --desktop-start/--desktop-stop (commands) or --desktop-prompt (a person at the console)".into());
+        }
+        let st = LabState::read(dir)?;
+        if !st.is_alive() {
+            return Err(format!(
+                "the environment at {} is gone (its process {} exited)\nhint: `bc-harness env up --state-dir {}`",
+                dir.display(),
+                st.pid,
+                dir.display()
+            ));
+        }
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut argv = vec![
+            exe.display().to_string(),
+            "desktop-hooks".into(),
+            "--connection".into(),
+            st.connection_file.display().to_string(),
+            "--prompt-timeout".into(),
+            self.prompt_timeout.clone(),
+        ];
+        for (flag, v) in [
+            ("--start", &self.desktop_start),
+            ("--stop", &self.desktop_stop),
+        ] {
+            if let Some(v) = v {
+                argv.push(flag.into());
+                // The runner would put its own connection file in place of `{config}`: the
+                // stand-in puts the environment's there instead.
+                argv.push(v.replace("{config}", HOOK_CONFIG));
+            }
+        }
+        if self.desktop_prompt {
+            argv.push("--prompt".into());
+        }
+        if let Some(log) = &self.desktop_log {
+            argv.push("--log".into());
+            argv.push(log.display().to_string());
+        }
+        let cmd = shlex::try_join(argv.iter().map(String::as_str)).map_err(|e| e.to_string())?;
+        Ok(Some((
+            cmd,
+            Attach {
+                control_url: st.control_url,
+                config: st.config,
+            },
+        )))
+    }
 }
 
 /// The run's options from the flags; `Err` is a usage error.
-fn options(a: Args) -> Result<(RunOptions, PathBuf, PathBuf), String> {
+fn options(a: Args) -> Result<(RunOptions, ReportArgs, PathBuf), String> {
     let budget = a
         .budget
         .as_deref()
         .map(|b| duration("budget", b))
         .transpose()?;
-    let mut opts = RunOptions::new(a.paths, a.desktop.desktop.clone());
-    opts.capabilities = a.desktop.capabilities()?;
+    let attach = a.attach.resolve()?;
+    let desktop = match (&attach, &a.desktop.desktop) {
+        (Some(_), Some(_)) => {
+            return Err("--desktop is not used with --attach (the desktop runs elsewhere: --desktop-start/--desktop-stop or --desktop-prompt)".into())
+        }
+        (Some((cmd, _)), None) => cmd.clone(),
+        (None, _) => a.desktop.command()?,
+    };
+    let mut opts = RunOptions::new(a.paths, desktop);
+    opts.attach = attach.map(|(_, at)| at);
+    let profile = a.desktop.profile()?;
+    opts.capabilities = profile.capabilities;
+    opts.timers = profile.timers;
     opts.runtime = a.env.runtime.into();
     opts.proxy_image = a.env.toxiproxy_image;
     opts.budget = budget;
     opts.jobs = a.jobs;
     opts.filter = a.filter;
     opts.seed = seed_or_clock(a.seed);
-    Ok((opts, a.junit, a.journal))
+    opts.retry_errors = a.retry_errors;
+    if a.repeat == 0 {
+        return Err("--repeat must be at least 1".into());
+    }
+    opts.repeat = a.repeat;
+    opts.until_fail = a.until_fail;
+    opts.pass_policy = match a.pass_policy {
+        Policy::All => PassPolicy::All,
+        Policy::Most => PassPolicy::Most,
+        Policy::Any => PassPolicy::Any,
+    };
+    opts.partition = a.partition.as_deref().map(str::parse).transpose()?;
+    if a.keep.keep_env == Some(KeepWhen::OnFailure) {
+        opts.keep_env = Some(KeepSlot::default());
+    }
+    Ok((opts, a.reports, a.keep.state_dir))
 }
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> ExitCode {
-    let (opts, junit, journal) = match options(a) {
+    let (opts, reports, state_dir) = match options(a) {
         Ok(x) => x,
         Err(e) => return usage(e),
     };
-    let reporters = reporters(junit, journal);
-    let result = match super::block_on(async {
+    let reporters = reports.reporters();
+    let (result, problems) = match super::block_on(async {
+        if let Some(a) = &opts.attach {
+            // Each scenario starts from a reset environment: heal what was applied by hand first,
+            // so `env status` does not list faults the reset removed.
+            if let Err(e) = LabClient::at(&a.control_url).heal(None).await {
+                eprintln!(
+                    "warning: cannot heal the faults applied by hand: {}",
+                    e.message
+                );
+            }
+        }
         let cancel = signal_cancel();
-        run_and_report(opts, reporters, cancel).await
+        let stop = cancel.clone();
+        let slot = opts.keep_env.clone();
+        let out = reported(reporters, |events| {
+            bc_engine::run::run(opts, cancel, events)
+        })
+        .await;
+        // After the reports: they are written whatever happens to the kept environment.
+        if let Some(kept) = slot.and_then(|s| s.take()) {
+            keep(kept, &state_dir, stop).await;
+        }
+        out
     }) {
-        Ok(result) => result,
+        Ok(out) => out,
         Err(code) => return code,
     };
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
     match result {
-        Ok((c, problems)) => {
-            for p in problems {
-                eprintln!("error: {p}");
-            }
-            c
-        }
+        Ok(summary) => report::exit_code(summary.exit_code(), &problems),
         Err(e) => usage(e),
+    }
+}
+
+/// Serves the kept environment until `env down` or Ctrl-C, saying on stderr how to reach it.
+async fn keep(
+    kept: KeptEnv,
+    state_dir: &std::path::Path,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let id = kept.scenario.clone();
+    let dir = state_dir.display().to_string();
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let served = bc_engine::lab::serve_kept(kept, state_dir, loopback, stop, |r| {
+        eprintln!(
+            "\nkept the environment of {id}, which failed: its faults applied, its desktop running"
+        );
+        eprintln!("  bc-harness env status --state-dir {dir}   instances, faults, logins");
+        eprintln!("  bc-harness env watch  --state-dir {dir}   the live timeline");
+        eprintln!("  bc-harness env heal   --state-dir {dir} --all");
+        eprintln!("  bc-harness env down   --state-dir {dir}   ends it (or Ctrl-C here)");
+        eprintln!("connection file: {}", r.state.connection_file.display());
+        eprintln!(
+            "environment kept (pid {}), control {}",
+            r.state.pid, r.state.control_url
+        );
+    })
+    .await;
+    match served {
+        Ok(()) => eprintln!("the kept environment of {id} is down"),
+        Err(e) => eprintln!("error: cannot keep the environment of {id}: {e}"),
     }
 }
 
@@ -93,15 +309,15 @@ mod tests {
         args: Args,
     }
 
-    fn parse(extra: &[&str]) -> Result<(RunOptions, PathBuf, PathBuf), String> {
+    fn parse(extra: &[&str]) -> Result<(RunOptions, ReportArgs), String> {
         let mut argv = vec!["run", "suites", "--desktop", "desk"];
         argv.extend_from_slice(extra);
-        options(Cli::try_parse_from(argv).map_err(|e| e.to_string())?.args)
+        options(Cli::try_parse_from(argv).map_err(|e| e.to_string())?.args).map(|(o, r, _)| (o, r))
     }
 
     #[test]
     fn flags_become_options() {
-        let (o, junit, journal) = parse(&[
+        let (o, reports) = parse(&[
             "--runtime",
             "local",
             "--seed",
@@ -110,14 +326,17 @@ mod tests {
             "20s",
             "--capabilities",
             "stat_server",
+            "--retry-errors",
+            "2",
         ])
         .unwrap();
+        assert_eq!(o.retry_errors, 2);
         assert_eq!(o.runtime, RuntimeKind::Local);
         assert_eq!(o.seed, 7);
         assert_eq!(o.budget, Some(std::time::Duration::from_secs(20)));
         assert_eq!(o.capabilities.len(), 1);
-        assert_eq!(junit, PathBuf::from("reports/junit.xml"));
-        assert_eq!(journal, PathBuf::from("reports/journal.json"));
+        assert_eq!(reports.junit, PathBuf::from("reports/junit.xml"));
+        assert_eq!(reports.journal, PathBuf::from("reports/journal.json"));
     }
 
     #[test]
@@ -126,7 +345,21 @@ mod tests {
         assert!(e.contains("possible values: auto, local, docker"), "{e}");
         let e = parse(&["--budget", "0s"]).err().unwrap();
         assert!(e.contains("--budget must be positive"), "{e}");
+        let e = parse(&["--partition", "hash:4/3"]).err().unwrap();
+        assert!(e.contains("the shard must be 1..=n"), "{e}");
+        let (o, _) = parse(&["--partition", "slice:2/3"]).unwrap();
+        assert_eq!(
+            o.partition.map(|p| p.to_string()).as_deref(),
+            Some("slice:2/3")
+        );
         let e = parse(&["--capabilities", "teleport"]).err().unwrap();
         assert!(e.contains("unknown capability `teleport`"), "{e}");
+        let (o, _) = parse(&["--keep-env"]).unwrap();
+        assert!(o.keep_env.is_some(), "--keep-env means on-failure");
+        let (o, _) = parse(&["--keep-env=on-failure", "--state-dir", "x"]).unwrap();
+        assert!(o.keep_env.is_some());
+        assert!(parse(&[]).unwrap().0.keep_env.is_none());
+        let e = parse(&["--state-dir", "x"]).err().unwrap();
+        assert!(e.contains("--keep-env"), "{e}");
     }
 }

@@ -21,7 +21,9 @@ pub fn long_suite(dir: &Path) -> PathBuf {
     write_suite(
         dir,
         "long.yaml",
-        "      - expect_logged_in: {site: B}\n      - kill_site: B\n      - wait: 120s\n",
+        // The 2 s wait keeps all 14 processes up long enough to be seen: the login is decided
+        // within milliseconds, sooner than the tests' 200 ms polling would notice.
+        "      - expect_logged_in: {site: B}\n      - wait: 2s\n      - kill_site: B\n      - wait: 120s\n",
     )
 }
 

@@ -1,12 +1,12 @@
-//! The evaluator: folds timeline entries into the session state in timestamp order (after a small
-//! reorder slack) and drives every registered check and measurement; panicking checks become errors.
+//! The evaluator: folds timeline entries into the session state in timestamp order, up to the time
+//! its caller knows complete (a watermark), and drives every check and measurement; panics are errors.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde::{Deserialize, Serialize};
 
 use super::measure::{MeasureSpec, Measured, Measurer};
-use super::{Check, CheckSpec, Status, Verdict};
+use super::{after, rules, verdict_of, Check, CheckSpec, Status, Verdict};
 use crate::observe::{Entry, EntryKind, SessionState, Subject, Timeline};
 
 /// When a check becomes active.
@@ -63,6 +63,10 @@ pub struct Evaluator {
     watermark: i64,
     slack_us: i64,
     hold: Option<i64>,
+    /// The instant being judged (entry stamp or time), which is where a decision is taken.
+    cursor: i64,
+    /// Where checks were decided since the caller last took them (their deciding instants).
+    decided_at: Vec<i64>,
 }
 
 fn guarded(check: &mut Box<dyn Check>, f: impl FnOnce(&mut Box<dyn Check>) -> Status) -> Status {
@@ -82,7 +86,8 @@ fn guarded(check: &mut Box<dyn Check>, f: impl FnOnce(&mut Box<dyn Check>) -> St
 }
 
 impl Evaluator {
-    /// An evaluator that releases entries `slack_ms` after their timestamp (0 for replays).
+    /// An evaluator that releases entries `slack_ms` before the time given to `advance` (0 when
+    /// that time is a watermark, as the runner's is, and for replays).
     pub fn new(subject: Subject, slack_ms: u64) -> Evaluator {
         Evaluator {
             state: SessionState::new(subject.clone()),
@@ -94,6 +99,8 @@ impl Evaluator {
             watermark: i64::MIN,
             slack_us: slack_ms as i64 * 1000,
             hold: None,
+            cursor: i64::MIN,
+            decided_at: Vec::new(),
         }
     }
 
@@ -146,7 +153,8 @@ impl Evaluator {
         self.pending.push(self.timeline.entries.len() - 1);
     }
 
-    /// Evaluates every entry older than `now_us - slack`, then lets deadlines up to there expire.
+    /// Evaluates every entry stamped at or before `now_us - slack`, then lets deadlines up to
+    /// there expire. `now_us` is a watermark: nothing stamped at or before it is still to come.
     pub fn advance(&mut self, now_us: i64) {
         let mut w = now_us - self.slack_us;
         if let Some(h) = self.hold {
@@ -175,6 +183,12 @@ impl Evaluator {
                 self.set(i, s);
             }
         }
+        // The whole timeline is known now: each failure says what happened after it.
+        for slot in &mut self.slots {
+            if let Status::Fail(f) = &mut slot.reg.status {
+                after::complete(&slot.reg.spec, f, &self.timeline);
+            }
+        }
         self.outcome()
     }
 
@@ -195,11 +209,9 @@ impl Evaluator {
         }
     }
 
-    /// The worst status so far.
+    /// The worst status so far (inconclusive when no check was exercised).
     pub fn verdict(&self) -> Verdict {
-        self.slots
-            .iter()
-            .fold(Verdict::Pass, |v, s| v.worsen(s.reg.status.verdict()))
+        verdict_of(self.slots.iter().map(|s| (&s.reg.spec, &s.reg.status)))
     }
 
     /// The status of one check.
@@ -207,7 +219,12 @@ impl Evaluator {
         &self.slots[handle].reg.status
     }
 
-    /// When [`Evaluator::advance`] should next be called (wall-clock µs), if anything is waiting.
+    /// The deciding instants of the checks decided since the last call (for the caller's lag).
+    pub fn take_decided(&mut self) -> Vec<i64> {
+        std::mem::take(&mut self.decided_at)
+    }
+
+    /// The smallest time to [`Evaluator::advance`] to that may change something, if anything waits.
     pub fn next_wakeup_us(&self) -> Option<i64> {
         if self.hold.is_some() {
             return None;
@@ -248,6 +265,7 @@ impl Evaluator {
     }
 
     fn process(&mut self, e: &Entry) {
+        self.cursor = e.ts_us;
         self.state.apply(e);
         self.watermark = self.watermark.max(e.ts_us);
         for m in &mut self.measurers {
@@ -274,6 +292,7 @@ impl Evaluator {
     fn on_time(&mut self, now: i64) {
         self.state.tick(now);
         let t = self.state.now_us();
+        self.cursor = t;
         for i in 0..self.slots.len() {
             if self.slots[i].active && !self.slots[i].reg.status.is_decided() {
                 let st = &self.state;
@@ -284,6 +303,7 @@ impl Evaluator {
     }
 
     fn activate(&mut self, i: usize, at: i64) {
+        self.cursor = self.cursor.max(at);
         self.slots[i].active = true;
         let st = &self.state;
         let s = guarded(&mut self.slots[i].check, |c| c.start(at, st));
@@ -292,8 +312,15 @@ impl Evaluator {
 
     fn set(&mut self, i: usize, mut s: Status) {
         if let Status::Fail(f) = &mut s {
+            let present = self.slots.iter().map(|s| &s.reg.spec);
+            let spec = &self.slots[i].reg.spec;
+            f.rules = rules::of(spec, &self.state.subject().rules, present);
+            f.expected = spec.expected();
             let from = f.deadline_us.unwrap_or(f.at_us).min(f.at_us) - EXCERPT_BEFORE_US;
             f.excerpt = self.timeline.excerpt(from, f.at_us, EXCERPT_LINES);
+        }
+        if s.is_decided() && !self.slots[i].reg.status.is_decided() {
+            self.decided_at.push(self.cursor);
         }
         self.slots[i].reg.status = s;
     }

@@ -1,5 +1,6 @@
 //! Expectation checkers with deadlines: logged in within D, stays logged in for D, connected to nothing,
-//! call answered. Each passes as soon as the state holds and fails as soon as its deadline passes.
+//! call answered. Each passes as soon as the state holds and fails as soon as its deadline passes,
+//! unless what it is measured from never happened (then it was not exercised).
 
 use bc_protocol::ServerKind;
 
@@ -24,7 +25,12 @@ pub trait Expectation: Send {
     fn hidden(&self, _st: &SessionState) -> Option<String> {
         None
     }
-    /// Past the deadline and unmet: what was observed; [`Timed`] adds "after D; sessions: …".
+    /// Past the deadline and unmet: what it waits for that never happened since the marker, if so
+    /// (the check is then not exercised rather than failed).
+    fn unexercised(&self, _marker_us: i64, _st: &SessionState) -> Option<String> {
+        None
+    }
+    /// Past the deadline and unmet: what was observed; [`Timed`] adds "; sessions: …".
     fn observed(&self, st: &SessionState) -> String;
 }
 
@@ -47,6 +53,8 @@ pub struct Timed<E> {
     from: String,
     measure: Option<String>,
     marker: i64,
+    /// The marker was not set when the check started: it counts from the step until it is.
+    marker_unset: bool,
     measured: Option<i64>,
     rule: E,
 }
@@ -59,11 +67,19 @@ impl<E: Expectation> Timed<E> {
             from,
             measure,
             marker: 0,
+            marker_unset: false,
             measured: None,
             rule,
         }
     }
     fn eval(&mut self, now: i64, st: &SessionState) -> Status {
+        if self.marker_unset {
+            // Set at the step's own instant, after the step entry.
+            if let Some(m) = st.marker(&self.from) {
+                self.marker = m;
+                self.marker_unset = false;
+            }
+        }
         let deadline = self.marker + self.within;
         match self.rule.met(self.marker, st) {
             Met::No => {}
@@ -78,23 +94,28 @@ impl<E: Expectation> Timed<E> {
         if now <= deadline {
             return Status::Pending;
         }
+        if self.marker_unset {
+            return Status::not_exercised(format!(
+                "marker `{}` was never set: nothing to measure from",
+                self.from
+            ));
+        }
+        if let Some(reason) = self.rule.unexercised(self.marker, st) {
+            return Status::not_exercised(reason);
+        }
         if let Some(reason) = self.rule.hidden(st) {
             return Status::unknown(reason);
         }
-        let observed = format!(
-            "{} after {}; sessions: {}",
-            self.rule.observed(st),
-            rel(self.within),
-            st.summary()
-        );
+        let observed = format!("{}; sessions: {}", self.rule.observed(st), st.summary());
         Status::Fail(Failure::new(self.name.clone(), now, observed).deadline(deadline))
     }
 }
 
 impl<E: Expectation> Check for Timed<E> {
     fn start(&mut self, at_us: i64, st: &SessionState) -> Status {
-        // A marker never set counts from the step itself.
+        // A marker not set yet counts from the step itself (see `eval`).
         self.marker = st.marker(&self.from).unwrap_or(at_us);
+        self.marker_unset = st.marker(&self.from).is_none();
         self.eval(at_us, st)
     }
     fn on_entry(&mut self, e: &Entry, st: &SessionState) -> Status {
@@ -157,13 +178,16 @@ impl Expectation for LoggedIn {
     }
 }
 
-/// Stays logged in at a site for D: short reconnections tolerated, a login at another site is not.
+/// Stays logged in at a site for D: a few short reconnections tolerated (each as long as the
+/// desktop's declared timers allow), a login at another site is not.
 pub struct StaysLoggedIn {
     name: String,
     site: String,
     servers: Vec<ServerKind>,
     duration: i64,
     grace: i64,
+    max_gaps: u32,
+    gaps: Vec<i64>,
     end: i64,
     gap_since: Option<i64>,
 }
@@ -175,7 +199,7 @@ impl StaysLoggedIn {
         site: String,
         servers: Vec<ServerKind>,
         duration_ms: u64,
-        grace_ms: u64,
+        (grace_ms, max_gaps): (u64, u32),
     ) -> Self {
         StaysLoggedIn {
             name,
@@ -183,6 +207,8 @@ impl StaysLoggedIn {
             servers,
             duration: ms(duration_ms),
             grace: ms(grace_ms),
+            max_gaps,
+            gaps: Vec::new(),
             end: 0,
             gap_since: None,
         }
@@ -207,8 +233,26 @@ impl StaysLoggedIn {
         if now <= self.end || self.gap_since.is_some() {
             if st.logged_in(&self.site, &self.servers) {
                 self.gap_since = None;
-            } else if now <= self.end {
-                self.gap_since.get_or_insert(now);
+            } else if now <= self.end && self.gap_since.is_none() {
+                self.gap_since = Some(now);
+                self.gaps.push(now);
+                if self.gaps.len() > self.max_gaps as usize {
+                    let window_start = self.end - self.duration;
+                    let at: Vec<String> =
+                        self.gaps.iter().map(|g| rel(*g - window_start)).collect();
+                    return Status::Fail(Failure::new(
+                        self.name.clone(),
+                        now,
+                        format!(
+                            "logged out at {} {} time(s) in the window (at most {} tolerated; gaps began {} into the window); sessions: {}",
+                            self.site,
+                            self.gaps.len(),
+                            self.max_gaps,
+                            at.join(", "),
+                            st.summary()
+                        ),
+                    ));
+                }
             }
         }
         if let Some(g) = self.gap_since {
@@ -315,6 +359,10 @@ impl Expectation for CallAnswered {
             .copied()
             .find(|t| *t >= marker_us)
             .map_or(Met::No, Met::Since)
+    }
+    fn unexercised(&self, marker_us: i64, st: &SessionState) -> Option<String> {
+        (!st.delivered().iter().any(|t| *t >= marker_us))
+            .then(|| "no call was delivered since its marker: nothing to answer".to_string())
     }
     fn observed(&self, st: &SessionState) -> String {
         format!("no call to DN {} answered", st.subject().dn)

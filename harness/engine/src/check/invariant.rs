@@ -1,5 +1,5 @@
-//! Scenario-long invariants: BC-6 one SIP peer at a time, BC-5 no lasting split, BC-11 bounded
-//! switchovers, BC-7 no DR switchover on HA failover, and the desktop not exiting early.
+//! Scenario-long invariants: BC-6 one SIP peer at a time, BC-5 no lasting split, bounded switchovers,
+//! BC-7 no DR switchover on HA failover, the desktop not exiting early; none passes vacuously.
 
 use std::collections::VecDeque;
 
@@ -8,13 +8,21 @@ use bc_protocol::ServerKind;
 use super::{Check, Failure, Status};
 use crate::observe::{Change, DesktopEvent, Entry, EntryKind, SessionState};
 
-/// Pass at the end unless observations were lost (then nothing can be claimed).
-fn end_status(st: &SessionState) -> Status {
-    if st.gaps().is_empty() {
-        Status::Pass
-    } else {
-        Status::unknown(format!("observations lost: {}", st.gaps().join("; ")))
+/// Pass at the end unless observations were lost (then nothing can be claimed) or what the
+/// invariant is about never happened (`unexercised` says what).
+fn end_status(st: &SessionState, unexercised: Option<&str>) -> Status {
+    if !st.gaps().is_empty() {
+        return Status::unknown(format!("observations lost: {}", st.gaps().join("; ")));
     }
+    match unexercised {
+        Some(reason) => Status::not_exercised(reason),
+        None => Status::Pass,
+    }
+}
+
+/// A fault entry that changed something: what could provoke a switchover.
+fn took_effect(e: &Entry) -> bool {
+    matches!(&e.kind, EntryKind::Fault { effects, .. } if !effects.is_empty())
 }
 
 fn rel(us: i64) -> String {
@@ -40,18 +48,15 @@ impl NeverBothPeers {
             .collect();
         if live.len() >= 2 {
             let sites: Vec<&str> = live.iter().map(|s| s.as_str()).collect();
-            return Status::Fail(
-                Failure::new(
-                    self.name.clone(),
-                    now,
-                    format!(
-                        "agent logged in on sip_server at {} at once; sessions: {}",
-                        sites.join(" and "),
-                        st.summary()
-                    ),
-                )
-                .rule("BC-6"),
-            );
+            return Status::Fail(Failure::new(
+                self.name.clone(),
+                now,
+                format!(
+                    "agent logged in on sip_server at {} at once; sessions: {}",
+                    sites.join(" and "),
+                    st.summary()
+                ),
+            ));
         }
         Status::Pending
     }
@@ -72,7 +77,8 @@ impl Check for NeverBothPeers {
         None
     }
     fn finish(&mut self, _end_us: i64, st: &SessionState) -> Status {
-        end_status(st)
+        let never = "the agent never logged in on sip_server: no login to overlap";
+        end_status(st, st.current_site().is_none().then_some(never))
     }
 }
 
@@ -81,6 +87,7 @@ pub struct NeverSplit {
     name: String,
     longer_than: i64,
     since: Option<i64>,
+    held_session: bool,
 }
 
 impl NeverSplit {
@@ -90,10 +97,12 @@ impl NeverSplit {
             name,
             longer_than: longer_than_ms as i64 * 1000,
             since: None,
+            held_session: false,
         }
     }
     fn eval(&mut self, now: i64, st: &SessionState) -> Status {
         let sites = st.visible_session_sites();
+        self.held_session |= !sites.is_empty();
         if sites.len() >= 2 {
             let since = *self.since.get_or_insert(now);
             if now - since > self.longer_than {
@@ -108,8 +117,7 @@ impl NeverSplit {
                             st.summary()
                         ),
                     )
-                    .deadline(since + self.longer_than)
-                    .rule("BC-5"),
+                    .deadline(since + self.longer_than),
                 );
             }
         } else {
@@ -133,63 +141,119 @@ impl Check for NeverSplit {
         self.since.map(|s| s + self.longer_than + 1)
     }
     fn finish(&mut self, _end_us: i64, st: &SessionState) -> Status {
-        end_status(st)
+        let never = "the desktop never held a session: nothing to split";
+        end_status(st, (!self.held_session).then_some(never))
     }
 }
 
-/// BC-11: at most `count` switchovers in any window.
-pub struct MaxSwitchovers {
+/// What a windowed count counts: how many so far, each one's time and label, and how a breach
+/// and a never-provoked run read.
+struct Counted {
+    len: fn(&SessionState) -> usize,
+    items: fn(&SessionState) -> Vec<(i64, String)>,
+    /// The breach's words after the count (`switchover(s)`).
+    what: &'static str,
+    /// Whether the breach quotes the sessions (a reconnection is about them).
+    sessions: bool,
+    never: &'static str,
+}
+
+/// At most `count` of something (switchovers, same-site reconnections) in any window of `per`.
+pub struct MaxInWindow {
     name: String,
     count: u32,
     per: i64,
     seen: usize,
+    provoked: bool,
+    counted: Counted,
 }
 
-impl MaxSwitchovers {
-    /// New checker.
-    pub fn new(name: String, count: u32, per_ms: u64) -> Self {
-        MaxSwitchovers {
+impl MaxInWindow {
+    fn new(name: String, count: u32, per_ms: u64, counted: Counted) -> Self {
+        MaxInWindow {
             name,
             count,
             per: per_ms as i64 * 1000,
             seen: 0,
+            provoked: false,
+            counted,
         }
+    }
+
+    /// At most `count` DR switchovers in any window (BC-11; "none" in BC-7 and BC-8 scenarios).
+    pub fn switchovers(name: String, count: u32, per_ms: u64) -> Self {
+        let counted = Counted {
+            len: |st| st.switchovers().len(),
+            items: |st| {
+                st.switchovers()
+                    .iter()
+                    .map(|s| (s.ts_us, format!("{}->{}", s.from, s.to)))
+                    .collect()
+            },
+            what: "switchover(s)",
+            sessions: false,
+            never: "no fault took effect: nothing could provoke a switchover",
+        };
+        MaxInWindow::new(name, count, per_ms, counted)
+    }
+
+    /// At most `count` same-site reconnections in any window: a degraded link whose delay stays
+    /// below the desktop's declared keep-alive timeout loses no session, so one there is churn.
+    pub fn reconnects(name: String, count: u32, per_ms: u64) -> Self {
+        let counted = Counted {
+            len: |st| st.reconnects().len(),
+            items: |st| {
+                st.reconnects()
+                    .iter()
+                    .map(|r| (r.ts_us, format!("{} {}", r.site, r.server.as_str())))
+                    .collect()
+            },
+            what: "session(s) re-opened at the same site",
+            sessions: true,
+            never: "no fault took effect: nothing could provoke a reconnection",
+        };
+        MaxInWindow::new(name, count, per_ms, counted)
     }
 }
 
-impl Check for MaxSwitchovers {
+impl Check for MaxInWindow {
     fn start(&mut self, _at_us: i64, st: &SessionState) -> Status {
-        self.seen = st.switchovers().len();
+        self.seen = (self.counted.len)(st);
         Status::Pending
     }
     fn on_entry(&mut self, e: &Entry, st: &SessionState) -> Status {
-        let all = st.switchovers();
-        if all.len() == self.seen {
+        self.provoked |= took_effect(e);
+        let n = (self.counted.len)(st);
+        if n == self.seen {
             return Status::Pending;
         }
-        self.seen = all.len();
-        let last = all[all.len() - 1].ts_us;
-        let window: Vec<String> = all
+        self.seen = n;
+        let all = (self.counted.items)(st);
+        let last = all.last().map_or(e.ts_us, |(t, _)| *t);
+        let window: Vec<&str> = all
             .iter()
-            .filter(|s| s.ts_us > last - self.per)
-            .map(|s| format!("{}->{}", s.from, s.to))
+            .filter(|(t, _)| *t > last - self.per)
+            .map(|(_, label)| label.as_str())
             .collect();
-        if window.len() > self.count as usize {
-            return Status::Fail(
-                Failure::new(
-                    self.name.clone(),
-                    e.ts_us,
-                    format!(
-                        "{} switchovers within {}: {}",
-                        window.len(),
-                        rel(self.per),
-                        window.join(", ")
-                    ),
-                )
-                .rule("BC-11"),
-            );
+        if window.len() <= self.count as usize {
+            return Status::Pending;
         }
-        Status::Pending
+        let sessions = if self.counted.sessions {
+            format!("; sessions: {}", st.summary())
+        } else {
+            String::new()
+        };
+        Status::Fail(Failure::new(
+            self.name.clone(),
+            e.ts_us,
+            format!(
+                "{} {} within {}: {}{sessions}",
+                window.len(),
+                self.counted.what,
+                rel(self.per),
+                window.join(", ")
+            ),
+        ))
     }
     fn on_time(&mut self, _now_us: i64, _st: &SessionState) -> Status {
         Status::Pending
@@ -198,7 +262,7 @@ impl Check for MaxSwitchovers {
         None
     }
     fn finish(&mut self, _end_us: i64, st: &SessionState) -> Status {
-        end_status(st)
+        end_status(st, (!self.provoked).then_some(self.counted.never))
     }
 }
 
@@ -207,6 +271,7 @@ pub struct NoSwitchoverOnHa {
     name: String,
     armed: Option<String>,
     seen: usize,
+    ha_seen: bool,
 }
 
 impl NoSwitchoverOnHa {
@@ -216,6 +281,7 @@ impl NoSwitchoverOnHa {
             name,
             armed: None,
             seen: 0,
+            ha_seen: false,
         }
     }
 }
@@ -234,6 +300,7 @@ impl Check for NoSwitchoverOnHa {
         {
             if effects.iter().any(|x| x.change == Change::HaFailover) {
                 self.armed = Some(description.clone());
+                self.ha_seen = true;
             } else if effects.iter().any(|x| x.change.is_site_loss()) {
                 self.armed = None;
             }
@@ -249,7 +316,6 @@ impl Check for NoSwitchoverOnHa {
                         e.ts_us,
                         format!("DR switchover {}->{} after `{fault}`, which is an HA failover inside the site", s.from, s.to),
                     )
-                    .rule("BC-7"),
                 );
             }
         }
@@ -262,7 +328,8 @@ impl Check for NoSwitchoverOnHa {
         None
     }
     fn finish(&mut self, _end_us: i64, st: &SessionState) -> Status {
-        end_status(st)
+        let never = "no HA failover took effect: nothing to be transparent about";
+        end_status(st, (!self.ha_seen).then_some(never))
     }
 }
 
@@ -273,6 +340,7 @@ const LOG_TAIL: usize = 20;
 pub struct DesktopAlive {
     name: String,
     tail: VecDeque<String>,
+    started: bool,
 }
 
 impl DesktopAlive {
@@ -281,6 +349,7 @@ impl DesktopAlive {
         DesktopAlive {
             name,
             tail: VecDeque::new(),
+            started: false,
         }
     }
 }
@@ -291,6 +360,7 @@ impl Check for DesktopAlive {
     }
     fn on_entry(&mut self, e: &Entry, _st: &SessionState) -> Status {
         match &e.kind {
+            EntryKind::Desktop(DesktopEvent::Started { .. }) => self.started = true,
             EntryKind::Desktop(DesktopEvent::Log { line, .. }) => {
                 if self.tail.len() == LOG_TAIL {
                     self.tail.pop_front();
@@ -322,6 +392,10 @@ impl Check for DesktopAlive {
         None
     }
     fn finish(&mut self, _end_us: i64, _st: &SessionState) -> Status {
-        Status::Pass
+        if self.started {
+            Status::Pass
+        } else {
+            Status::not_exercised("the desktop was never started")
+        }
     }
 }

@@ -1,19 +1,23 @@
 //! Checks: expectations, invariants and measurements as pure, incremental functions over a timeline
 //! (Jepsen-style), three-valued, with an evaluator that replays or follows a timeline live.
 
+pub mod after;
 pub mod eval;
 pub mod expect;
+pub mod herd;
 pub mod invariant;
 pub mod measure;
+pub mod rules;
 pub mod spec;
 pub mod status;
+pub mod text;
 
 use crate::observe::{Entry, SessionState};
 
 pub use eval::{replay, Activation, Evaluator, Outcome, Registered};
 pub use measure::{MeasureSpec, Measured, Until};
 pub use spec::CheckSpec;
-pub use status::{Failure, Status, Verdict};
+pub use status::{inconclusive_reasons, not_exercised, verdict_of, Failure, Status, Verdict};
 
 /// An incremental checker. The evaluator folds each entry into the [`SessionState`] first, then calls
 /// the checker; checkers keep only what they need and never look at processes or sockets.

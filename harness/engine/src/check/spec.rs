@@ -34,8 +34,10 @@ pub enum CheckSpec {
         servers: Vec<ServerKind>,
         /// Window length.
         duration_ms: u64,
-        /// Longest tolerated reconnection.
+        /// Longest tolerated reconnection (one logged-out gap).
         grace_ms: u64,
+        /// Logged-out gaps tolerated in the window.
+        max_gaps: u32,
     },
     /// No connection at `site` within `within_ms` of marker `from`.
     Disconnected {
@@ -65,6 +67,14 @@ pub enum CheckSpec {
     },
     /// BC-11: at most `count` switchovers in any window of `per_ms`.
     MaxSwitchovers {
+        /// Allowed.
+        count: u32,
+        /// Window.
+        per_ms: u64,
+    },
+    /// At most `count` same-site reconnections in any window of `per_ms` (a degraded link
+    /// below the declared keep-alive timeout must not churn the sessions).
+    MaxReconnects {
         /// Allowed.
         count: u32,
         /// Window.
@@ -140,26 +150,102 @@ impl CheckSpec {
                     dur(*within_ms)
                 )
             }
-            CheckSpec::NeverLoggedInAtBothPeers => {
-                "invariant never_logged_in_at_both_peers (BC-6)".into()
-            }
+            CheckSpec::NeverLoggedInAtBothPeers => "invariant never_logged_in_at_both_peers".into(),
             CheckSpec::NeverSplit { longer_than_ms } => {
-                format!(
-                    "invariant never_split longer than {} (BC-5)",
-                    dur(*longer_than_ms)
-                )
+                format!("invariant never_split longer than {}", dur(*longer_than_ms))
             }
             CheckSpec::MaxSwitchovers { count, per_ms } => {
-                format!(
-                    "invariant max_switchovers {count} per {} (BC-11)",
-                    dur(*per_ms)
-                )
+                format!("invariant max_switchovers {count} per {}", dur(*per_ms))
             }
-            CheckSpec::NoSwitchoverOnHaFailover => {
-                "invariant no_switchover_on_ha_failover (BC-7)".into()
+            CheckSpec::MaxReconnects { count, per_ms } => {
+                format!("invariant max_reconnects {count} per {}", dur(*per_ms))
             }
+            CheckSpec::NoSwitchoverOnHaFailover => "invariant no_switchover_on_ha_failover".into(),
             CheckSpec::DesktopAlive => "desktop keeps running".into(),
         }
+    }
+
+    /// What must hold, in a sentence: the `expected:` line of a failure.
+    pub fn expected(&self) -> String {
+        match self {
+            CheckSpec::LoggedIn {
+                site,
+                servers,
+                within_ms,
+                from,
+                ..
+            } => {
+                let at = site.as_deref().map_or("one site".into(), |s| s.to_string());
+                format!(
+                    "logged in at {at} on {} within {} of marker `{from}`",
+                    kinds(servers),
+                    dur(*within_ms)
+                )
+            }
+            CheckSpec::StaysLoggedIn {
+                site,
+                servers,
+                duration_ms,
+                grace_ms,
+                max_gaps,
+            } => format!(
+                "logged in at {site} on {} for {}, with at most {max_gaps} logged-out gap(s) of at most {} each and no SIP login elsewhere",
+                kinds(servers),
+                dur(*duration_ms),
+                dur(*grace_ms)
+            ),
+            CheckSpec::Disconnected {
+                site,
+                within_ms,
+                from,
+            } => format!(
+                "no connection left at {site} within {} of marker `{from}`",
+                dur(*within_ms)
+            ),
+            CheckSpec::CallAnswered {
+                within_ms, from, ..
+            } => format!(
+                "the call delivered at marker `{from}` answered within {}",
+                dur(*within_ms)
+            ),
+            CheckSpec::NeverLoggedInAtBothPeers => {
+                "never logged in on sip_server at two sites at once".into()
+            }
+            CheckSpec::NeverSplit { longer_than_ms } => format!(
+                "never sessions at two sites at once for longer than {}",
+                dur(*longer_than_ms)
+            ),
+            CheckSpec::MaxSwitchovers { count: 0, .. } => "no DR switchover at all".into(),
+            CheckSpec::MaxSwitchovers { count, per_ms } => {
+                format!("at most {count} DR switchover(s) in any {}", dur(*per_ms))
+            }
+            CheckSpec::MaxReconnects { count: 0, .. } => {
+                "every session kept open: no reconnection at the same site".into()
+            }
+            CheckSpec::MaxReconnects { count, per_ms } => {
+                format!("at most {count} same-site reconnection(s) in any {}", dur(*per_ms))
+            }
+            CheckSpec::NoSwitchoverOnHaFailover => {
+                "no DR switchover after an HA failover inside the site".into()
+            }
+            CheckSpec::DesktopAlive => "the desktop runs until the harness stops it".into(),
+        }
+    }
+
+    /// The rule the check enforces by itself, whatever scenario uses it.
+    pub fn own_rule(&self) -> Option<&'static str> {
+        match self {
+            CheckSpec::NeverLoggedInAtBothPeers => Some("BC-6"),
+            CheckSpec::NeverSplit { .. } => Some("BC-5"),
+            CheckSpec::NoSwitchoverOnHaFailover => Some("BC-7"),
+            _ => None,
+        }
+    }
+
+    /// True for the desktop-alive guard, which every scenario has: it does not count when telling
+    /// whether a scenario exercised anything.
+    pub fn is_guard(&self) -> bool {
+        matches!(self, CheckSpec::DesktopAlive)
     }
 
     /// True for scenario-long invariants (active from the start).
@@ -169,6 +255,7 @@ impl CheckSpec {
             CheckSpec::NeverLoggedInAtBothPeers
                 | CheckSpec::NeverSplit { .. }
                 | CheckSpec::MaxSwitchovers { .. }
+                | CheckSpec::MaxReconnects { .. }
                 | CheckSpec::NoSwitchoverOnHaFailover
                 | CheckSpec::DesktopAlive
         )
@@ -192,12 +279,13 @@ impl CheckSpec {
                 servers,
                 duration_ms,
                 grace_ms,
+                max_gaps,
             } => Box::new(expect::StaysLoggedIn::new(
                 name,
                 site,
                 servers,
                 duration_ms,
-                grace_ms,
+                (grace_ms, max_gaps),
             )),
             CheckSpec::Disconnected {
                 site,
@@ -214,7 +302,10 @@ impl CheckSpec {
                 Box::new(invariant::NeverSplit::new(name, longer_than_ms))
             }
             CheckSpec::MaxSwitchovers { count, per_ms } => {
-                Box::new(invariant::MaxSwitchovers::new(name, count, per_ms))
+                Box::new(invariant::MaxInWindow::switchovers(name, count, per_ms))
+            }
+            CheckSpec::MaxReconnects { count, per_ms } => {
+                Box::new(invariant::MaxInWindow::reconnects(name, count, per_ms))
             }
             CheckSpec::NoSwitchoverOnHaFailover => Box::new(invariant::NoSwitchoverOnHa::new(name)),
             CheckSpec::DesktopAlive => Box::new(invariant::DesktopAlive::new(name)),

@@ -27,7 +27,7 @@ pub struct CallDelivery {
 /// HTTP client for the control API of mock instances (one shared connection pool).
 #[derive(Debug, Clone)]
 pub struct ControlClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
 }
 
 impl ControlClient {
@@ -44,7 +44,7 @@ impl ControlClient {
         ControlClient { http }
     }
 
-    async fn call<T: for<'de> Deserialize<'de>>(
+    pub(super) async fn call<T: for<'de> Deserialize<'de>>(
         &self,
         instance: &str,
         call: &str,

@@ -7,7 +7,9 @@ use super::connection::ConnectionFile;
 use super::control::{ControlClient, Health};
 use super::error::EnvError;
 use super::feed;
+use super::infra::{self, Infra, InfraWatch};
 use super::local::LocalRuntime;
+use super::progress::FeedProgress;
 use super::runtime::{EnvConfig, InstanceState, InstanceStatus, Runtime, RuntimeKind};
 use super::topology::{InstanceId, Topology};
 use bc_protocol::{ObservedEvent, Role, ServerKind};
@@ -31,6 +33,8 @@ pub(crate) struct Shared {
     pub proxies: HashMap<InstanceId, SocketAddr>,
     /// Where the fault layer keeps its registry of unhealed faults (env only settles it).
     pub faults: Attached,
+    /// What happened to the infrastructure that no step asked for.
+    pub infra: Infra,
     pub closed: AtomicBool,
     stop_feeds: watch::Sender<bool>,
     feeds: Mutex<Vec<JoinHandle<()>>>,
@@ -95,6 +99,7 @@ impl Shared {
 pub struct Environment {
     pub(crate) shared: Arc<Shared>,
     events: Option<mpsc::Receiver<ObservedEvent>>,
+    progress: Arc<FeedProgress>,
     work_dir: tempfile::TempDir,
     started_in: Duration,
 }
@@ -104,6 +109,8 @@ impl Environment {
     /// and starts the observation feed. Ready when it returns.
     pub async fn start(cfg: EnvConfig) -> Result<Environment, EnvError> {
         let t0 = Instant::now();
+        // Before any child starts, so that every one inherits it (herds hold thousands of links).
+        super::limits::raise_open_file_limit();
         let runtime: Box<dyn Runtime> = match cfg.runtime.resolve().await {
             RuntimeKind::Local => Box::new(LocalRuntime::start(&cfg).await?),
             RuntimeKind::Docker => Box::new(super::docker::DockerRuntime::start(&cfg).await?),
@@ -170,6 +177,7 @@ impl Environment {
             .no_proxy()
             .build()
             .unwrap_or_default();
+        let progress = Arc::new(FeedProgress::new(&ids));
         let mut feeds = Vec::new();
         for id in &ids {
             feeds.push(tokio::spawn(feed::follow(
@@ -178,8 +186,11 @@ impl Environment {
                 tx.clone(),
                 stop_rx.clone(),
                 stream_http.clone(),
+                progress.clone(),
             )));
         }
+        let infra = Infra::new();
+        feeds.extend(infra::spawn(runtime.as_ref(), &infra, &stop_rx)?);
         let shared = Arc::new(Shared {
             runtime,
             topology: cfg.topology.clone(),
@@ -187,6 +198,7 @@ impl Environment {
             control: ControlClient::new(cfg.call_timeout),
             proxies,
             faults: Attached::default(),
+            infra,
             closed: AtomicBool::new(false),
             stop_feeds,
             feeds: Mutex::new(feeds),
@@ -194,6 +206,7 @@ impl Environment {
         Ok(Environment {
             shared,
             events: Some(rx),
+            progress,
             work_dir,
             started_in: t0.elapsed(),
         })
@@ -220,6 +233,11 @@ impl Environment {
     /// The observation channel (all instances' events, arrival order). `Some` exactly once.
     pub fn take_events(&mut self) -> Option<mpsc::Receiver<ObservedEvent>> {
         self.events.take()
+    }
+
+    /// How far each instance's feed has been read (the watermark's sources).
+    pub fn progress(&self) -> Arc<FeedProgress> {
+        self.progress.clone()
     }
 
     /// The environment's temp dir (connection files live here; removed at drop).
@@ -265,6 +283,12 @@ impl Environment {
 
     pub fn instance_status(&self, id: &InstanceId) -> Result<InstanceStatus, EnvError> {
         self.shared.runtime.status(id)
+    }
+
+    /// What happens to the instances and the fault proxy with no step causing it, from the last
+    /// reset on (see [`infra`]). The health probes run while a watch exists.
+    pub fn infrastructure(&self) -> InfraWatch {
+        self.shared.infra.watch()
     }
 
     /// `GET /health` of one instance.
@@ -339,6 +363,8 @@ impl Environment {
         first_err(futures::future::join_all(resets).await)?;
         // Every CS Proxy reloaded the database file: the faults' configuration overlay is gone.
         self.shared.faults.after_reset();
+        // What broke before is repaired: the next scenario watches from here.
+        self.shared.infra.mark_baseline();
         Ok(t0.elapsed())
     }
 

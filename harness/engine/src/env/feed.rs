@@ -1,10 +1,12 @@
 //! The observation feed: follows every instance's `GET /events` (NDJSON) and forwards the events
-//! into one channel; resubscribes from the next seq, and from 0 when the instance was restarted.
+//! into one channel, and its heartbeats into the feeds' progress; resubscribes from the next seq.
 
+use super::progress::FeedProgress;
 use super::runtime::{InstanceState, InstanceStatus};
 use super::topology::InstanceId;
-use bc_protocol::ObservedEvent;
+use bc_protocol::{ObservedEvent, StreamLine};
 use futures::StreamExt;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -28,6 +30,7 @@ pub(crate) async fn follow(
     tx: mpsc::Sender<ObservedEvent>,
     mut stop: watch::Receiver<bool>,
     http: reqwest::Client,
+    progress: Arc<FeedProgress>,
 ) {
     let mut incarnation = 0u64;
     let mut next_seq = 0u64;
@@ -36,6 +39,10 @@ pub(crate) async fn follow(
             return;
         }
         let st = status.borrow_and_update().clone();
+        progress.set_live(
+            &id,
+            st.state == InstanceState::Running && st.incarnation > 0,
+        );
         if st.state == InstanceState::Down || st.incarnation == 0 {
             tokio::select! {
                 r = status.changed() => if r.is_err() { return },
@@ -49,7 +56,7 @@ pub(crate) async fn follow(
             next_seq = 0;
         }
         let url = format!("{}/events?from={next_seq}", st.addrs.control_url());
-        let stream = stream_once(&http, &url, &tx, &mut next_seq);
+        let stream = stream_once(&http, &url, &tx, &mut next_seq, (&id, &progress));
         tokio::pin!(stream);
         // A process that dies closes its stream itself: keep reading to the end so its last events
         // (shutting_down, logouts, disconnects) are not lost; only a new incarnation cuts it short.
@@ -60,7 +67,11 @@ pub(crate) async fn follow(
                     if r.is_err() {
                         break Ended::Closed;
                     }
+                    // Frozen or killed by a step: its silence no longer holds the watermark.
+                    progress.set_live(&id, status.borrow().state == InstanceState::Running);
                     if status.borrow().incarnation != incarnation {
+                        // Restarted: its silence clock starts again when it is seen running.
+                        progress.set_live(&id, false);
                         break Ended::StatusChanged;
                     }
                 }
@@ -87,6 +98,7 @@ async fn stream_once(
     url: &str,
     tx: &mpsc::Sender<ObservedEvent>,
     next_seq: &mut u64,
+    (id, progress): (&InstanceId, &FeedProgress),
 ) -> Ended {
     let resp = match http.get(url).send().await {
         Ok(r) if r.status().is_success() => r,
@@ -105,14 +117,21 @@ async fn stream_once(
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match serde_json::from_slice::<ObservedEvent>(line) {
+            match StreamLine::parse(line) {
+                Ok(StreamLine::Heartbeat(hb)) => {
+                    progress.delayed(hb.heartbeat);
+                    progress.seen(id, hb.heartbeat - 1);
+                }
                 // Replays after a resubscription may repeat what was already forwarded.
-                Ok(ev) if ev.seq < *next_seq => {}
-                Ok(ev) => {
+                Ok(StreamLine::Event(ev)) if ev.seq < *next_seq => {}
+                Ok(StreamLine::Event(ev)) => {
                     *next_seq = ev.seq + 1;
+                    let ts = ev.ts_us;
                     if tx.send(ev).await.is_err() {
                         return Ended::Closed;
                     }
+                    // Another event may carry the same stamp: only the instant before is complete.
+                    progress.seen(id, ts - 1);
                 }
                 Err(e) => {
                     tracing::warn!(url, error = %e, "unreadable observation event skipped");

@@ -26,8 +26,13 @@ pub mod docker;
 pub mod environment;
 pub mod error;
 mod feed;
+pub mod holds;
+pub mod infra;
+pub mod limits;
 pub mod local;
 pub mod process;
+pub mod progress;
+pub mod remote;
 pub mod runtime;
 mod spawner;
 pub mod topology;
@@ -38,9 +43,14 @@ pub use control::{CallDelivery, Health};
 pub use desktop::{Desktop, DesktopSpec, CONFIG_ENV, CONFIG_PLACEHOLDER};
 pub use environment::Environment;
 pub use error::EnvError;
+pub use holds::{HoldFired, HoldReleased, HoldSpec};
+pub use infra::{Component, InfraEvent, InfraWatch};
 pub use local::LocalRuntime;
 pub use process::{ExitInfo, LogLine, LogStream, MAX_LINE_BYTES};
+pub use progress::{FeedProgress, Mark, Stalled, Watermark};
+pub use remote::{RemoteRuntime, WireRuntime};
 pub use runtime::{
-    EnvConfig, InstanceAddrs, InstanceState, InstanceStatus, KeepAlive, Runtime, RuntimeKind,
+    DownCause, EnvConfig, InstanceAddrs, InstanceState, InstanceStatus, KeepAlive, ProxyStatus,
+    Runtime, RuntimeKind,
 };
-pub use topology::{role_str, Agent, Annex, ConfigDb, InstanceId, NamedObject, Topology, ROLES};
+pub use topology::{Agent, Annex, ConfigDb, InstanceId, NamedObject, Topology};

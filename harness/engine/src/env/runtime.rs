@@ -123,6 +123,9 @@ pub struct EnvConfig {
     /// Docker runtime only: run this Toxiproxy image (e.g. `ghcr.io/shopify/toxiproxy:2.12.0`) as the fault
     /// proxy instead of ours; pulled when the engine does not have it.
     pub proxy_image: Option<String>,
+    /// Local runtime: the address the fault proxy's desktop listeners bind to (`env up --listen`);
+    /// loopback by default.
+    pub proxy_host: std::net::IpAddr,
 }
 
 impl EnvConfig {
@@ -137,6 +140,7 @@ impl EnvConfig {
             event_capacity: 65_536,
             call_timeout: Duration::from_secs(3),
             proxy_image: None,
+            proxy_host: std::net::IpAddr::from([127, 0, 0, 1]),
         }
     }
 
@@ -171,6 +175,33 @@ impl InstanceAddrs {
     }
 }
 
+/// Why an instance or the fault proxy went down. Set by the runtime with the `Down` state, so that
+/// what the harness did (a fault, a reset, the shutdown) is told from what happened to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownCause {
+    /// The harness killed, stopped or removed it.
+    Requested,
+    /// It exited with nobody asking: its exit code, or the signal that ended it (a container's
+    /// exit code 128+N is reported as signal N, the engine's convention).
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+}
+
+impl std::fmt::Display for DownCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DownCause::Requested => f.write_str("stopped by the harness"),
+            DownCause::Exited {
+                signal: Some(s), ..
+            } => write!(f, "signal {s}"),
+            DownCause::Exited { code: Some(c), .. } => write!(f, "exit code {c}"),
+            DownCause::Exited { .. } => f.write_str("exit status unknown"),
+        }
+    }
+}
+
 /// Everything the runtime knows about one instance; published on a watch channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceStatus {
@@ -180,6 +211,31 @@ pub struct InstanceStatus {
     pub addrs: InstanceAddrs,
     /// Process id (local runtime) while running.
     pub pid: Option<u32>,
+    /// How the current incarnation went down; `None` while it runs and before the first start.
+    pub down: Option<DownCause>,
+}
+
+impl InstanceStatus {
+    /// Records that `incarnation` ended, and how; `false` (nothing changed) when it is already down
+    /// or a later incarnation runs, so a late exit report never touches the restarted process.
+    pub fn end(&mut self, incarnation: u64, cause: DownCause) -> bool {
+        let ended = self.incarnation == incarnation && self.state != InstanceState::Down;
+        if ended {
+            self.state = InstanceState::Down;
+            self.pid = None;
+            self.down = Some(cause);
+        }
+        ended
+    }
+}
+
+/// What the runtime knows about the fault proxy; published on a watch channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProxyStatus {
+    /// Host process id (the container's process on Docker), for diagnostics and tests.
+    pub pid: Option<u32>,
+    /// `None` while it runs; how it went down once it has.
+    pub down: Option<DownCause>,
 }
 
 /// Starts, signals and locates the server instances and the fault proxy of one environment.
@@ -198,6 +254,9 @@ pub trait Runtime: Send + Sync {
 
     /// Base URL of the Toxiproxy-compatible API, e.g. `http://127.0.0.1:8474`.
     fn proxy_api_url(&self) -> String;
+
+    /// Status updates of the fault proxy (its exit, with the cause).
+    fn proxy_watch(&self) -> watch::Receiver<ProxyStatus>;
 
     /// The upstream address the fault proxy uses to reach an instance's desktop port.
     fn proxy_upstream(&self, id: &InstanceId) -> Result<String, EnvError>;

@@ -16,17 +16,6 @@ pub const PREFERRED_SITE_SECTION: &str = "business-continuity";
 /// Annex option holding the preferred site.
 pub const PREFERRED_SITE_OPTION: &str = "preferred-site";
 
-/// Both HA slots, primary first.
-pub const ROLES: [Role; 2] = [Role::Primary, Role::Backup];
-
-/// The snake_case name of a role (`primary`, `backup`), as in proxy names and reports.
-pub fn role_str(role: Role) -> &'static str {
-    match role {
-        Role::Primary => "primary",
-        Role::Backup => "backup",
-    }
-}
-
 /// One server instance of the deployment: `A.sip_server.primary`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct InstanceId {
@@ -47,11 +36,7 @@ impl InstanceId {
 
     /// The other instance of the same HA pair.
     pub fn partner(&self) -> InstanceId {
-        let role = match self.role {
-            Role::Primary => Role::Backup,
-            Role::Backup => Role::Primary,
-        };
-        InstanceId::new(self.site.clone(), self.server, role)
+        InstanceId::new(self.site.clone(), self.server, self.role.other())
     }
 
     /// The fault proxy's name for the desktop's link to this instance (same as `Display`).
@@ -67,7 +52,7 @@ impl fmt::Display for InstanceId {
             "{}.{}.{}",
             self.site,
             self.server.as_str(),
-            role_str(self.role)
+            self.role.as_str()
         )
     }
 }
@@ -294,7 +279,7 @@ impl Topology {
         let mut out = Vec::new();
         for site in &self.sites {
             for server in self.servers() {
-                for role in ROLES {
+                for role in Role::ALL {
                     out.push(InstanceId::new(site.clone(), server, role));
                 }
             }

@@ -2,6 +2,9 @@
 //! is a consumer of it. A scenario's whole result, timeline included, travels in `ScenarioFinished`.
 
 pub mod exit;
+pub mod identity;
+pub mod repeat;
+pub mod timers;
 
 use serde::{Deserialize, Serialize};
 
@@ -81,6 +84,77 @@ pub struct ScenarioResult {
     /// The timeline (absent for skipped runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Timeline>,
+    /// How late the harness itself was (absent when the scenario did not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<HarnessTiming>,
+    /// Earlier attempts of this scenario that ended in `error` and were run again (`--retry-errors`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// How many times the lateness bound a feed may lag. A feed's delay holds the watermark back, so
+/// it delays decisions but never changes them; and on Docker it includes the engine's published
+/// ports, which stall for a few hundred ms while the engine kills or starts containers (509-615 ms
+/// in CS Proxy HA failovers with other Docker tests beside them, on 2 cores). Past this the machine
+/// itself is starved.
+pub const FEED_BOUND_FACTOR: i64 = 2;
+
+/// The harness's own lateness in one scenario (worst values): past `bound_us` the scenario is
+/// `error` ("harness overloaded"), since its timing says nothing certain about the desktop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HarnessTiming {
+    /// A check decided this long after the watermark passed its deciding instant, µs.
+    pub decision_lag_us: i64,
+    /// The wake loop woke this long after the instant it slept until, µs.
+    pub timer_overshoot_us: i64,
+    /// An observation reached the evaluator this long after its source stamped it, µs.
+    pub feed_delay_us: i64,
+    /// Observations waiting in the feed channel, at most.
+    pub feed_backlog: usize,
+    /// The bound past which the scenario is an error, µs.
+    pub bound_us: i64,
+}
+
+impl HarnessTiming {
+    /// The worst figure and its name.
+    pub fn worst(&self) -> (i64, &'static str) {
+        [
+            (self.decision_lag_us, "decision lag"),
+            (self.timer_overshoot_us, "timer overshoot"),
+            (self.feed_delay_us, "feed delay"),
+        ]
+        .into_iter()
+        .max_by_key(|(us, _)| *us)
+        .unwrap_or((0, "decision lag"))
+    }
+
+    /// The harness error when a figure is past its bound: the decision lag and the timer
+    /// overshoot past `bound_us`, the feed delay past [`FEED_BOUND_FACTOR`] times it.
+    pub fn overloaded(&self) -> Option<String> {
+        let over = [
+            (self.decision_lag_us, "decision lag", self.bound_us),
+            (self.timer_overshoot_us, "timer overshoot", self.bound_us),
+            (
+                self.feed_delay_us,
+                "feed delay",
+                self.bound_us * FEED_BOUND_FACTOR,
+            ),
+        ]
+        .into_iter()
+        .filter(|(us, _, bound)| us > bound)
+        .max_by_key(|(us, _, _)| *us);
+        over.map(|(us, what, bound)| {
+            format!(
+                "harness overloaded: decided {} ms late ({what}; bound {} ms): the verdict says nothing about the desktop",
+                us / 1000,
+                bound / 1000
+            )
+        })
+    }
 }
 
 impl ScenarioResult {
@@ -101,6 +175,8 @@ impl ScenarioResult {
             seed,
             runtime: String::new(),
             timeline: None,
+            timing: None,
+            retries: 0,
         }
     }
 
@@ -162,6 +238,10 @@ impl Summary {
 /// One event of a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "RunStarted, the large one, is sent once per run; boxing it would only cost readers"
+)]
 pub enum RunEvent {
     /// The plan is known.
     RunStarted {
@@ -184,6 +264,40 @@ pub enum RunEvent {
         capabilities: Vec<String>,
         /// Wall-clock µs.
         started_us: i64,
+        /// The suite paths as given (files or directories); empty for an exploration. The
+        /// run-level facts below default when absent, so journals written before them still load.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        suites: Vec<String>,
+        /// The `--filter` pattern, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter: Option<String>,
+        /// The version of the harness that ran (`CARGO_PKG_VERSION`).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        harness_version: String,
+        /// Scenarios ending in `error` are run again up to this many times (`--retry-errors`).
+        #[serde(default)]
+        retry_errors: u32,
+        /// The desktop's declared timers (`--profile`), which set how long a logged-out gap may last.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timers: Option<Box<timers::DeclaredTimers>>,
+        /// The desktop's program file, its hash and reported version (absent for older journals).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        desktop_identity: Option<identity::DesktopIdentity>,
+        /// SHA-256 over the suite files' paths and contents (empty for an exploration).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        suite_hash: String,
+        /// The shard this run is (`hash:1/3`), when partitioned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<String>,
+        /// Every run id of the whole plan, when partitioned, so a merge can name missing runs.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        plan: Vec<String>,
+        /// Repetitions of each run (`--repeat`; 1 when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repeat: Option<u32>,
+        /// The pass policy of repeated runs (`all`, `most`, `any`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pass_policy: Option<String>,
     },
     /// An environment is being started (it can take a while).
     EnvironmentStarting {
@@ -218,4 +332,33 @@ pub enum RunEvent {
         /// Wall-clock duration, ms.
         duration_ms: u64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HarnessTiming;
+
+    fn timing(decision_lag_ms: i64, feed_delay_ms: i64) -> HarnessTiming {
+        HarnessTiming {
+            decision_lag_us: decision_lag_ms * 1000,
+            feed_delay_us: feed_delay_ms * 1000,
+            bound_us: 500_000,
+            ..HarnessTiming::default()
+        }
+    }
+
+    #[test]
+    fn a_feed_may_lag_twice_the_bound_the_harness_itself_only_the_bound() {
+        assert_eq!(timing(100, 800).overloaded(), None);
+        let feed = timing(100, 1_100).overloaded().expect("a feed starved");
+        assert!(
+            feed.contains("1100 ms late (feed delay; bound 1000 ms)"),
+            "{feed}"
+        );
+        let own = timing(600, 800).overloaded().expect("the harness was late");
+        assert!(
+            own.contains("600 ms late (decision lag; bound 500 ms)"),
+            "{own}"
+        );
+    }
 }

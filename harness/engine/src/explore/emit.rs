@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use bc_suite::Site;
 
-use super::model::{Resolved, Spec};
+use super::model::Spec;
+use super::resolve::{Resolved, ResolvedOp};
 use super::schedule::{FaultOp, HealVia, LinkKind, Op};
 
 /// Rules every explored scenario checks (docs/rules.md): BC-3/4/9 through checkpoints, BC-5, BC-6,
@@ -73,6 +74,10 @@ fn fault_step(f: &FaultOp, marker: &str) -> String {
                 LinkKind::Bandwidth { kb_per_s } => format!(", kb_per_s: {kb_per_s}"),
                 LinkKind::SlowClose { delay_ms } => format!(", delay: {}", dur(*delay_ms)),
                 LinkKind::LimitData { bytes } => format!(", bytes: {bytes}"),
+                LinkKind::PartitionOneWay { to_desktop } => format!(
+                    ", direction: {}",
+                    if *to_desktop { "to_desktop" } else { "to_server" }
+                ),
                 LinkKind::Slicer {
                     average_size,
                     size_variation,
@@ -118,27 +123,8 @@ pub fn emit(res: &Resolved, spec: &Spec, meta: &SuiteMeta) -> String {
 /// The suite text, and for each operation the index of its first step (its pause, if any) among
 /// the YAML steps
 /// (the planned scenario inserts the implicit `start_desktop` before them: add 1).
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into one function per step (issue 12's 100-line limit)"
-)]
 pub fn emit_indexed(res: &Resolved, spec: &Spec, meta: &SuiteMeta) -> (String, Vec<usize>) {
-    let mut y = String::new();
-    for h in &meta.header {
-        for l in h.lines() {
-            let _ = writeln!(y, "{}", format!("# {l}").trim_end());
-        }
-    }
-    let _ = writeln!(y, "version: 1");
-    let _ = writeln!(y, "id: {}", meta.suite_id);
-    let _ = writeln!(y, "title: Chaos schedule found by bc-harness explore");
-    let _ = writeln!(y, "config: {}", quoted(&meta.config));
-    let _ = writeln!(y, "agent: {}", meta.agent);
-    let _ = writeln!(y, "budget: {}", dur(spec.budget_ms));
-    let _ = writeln!(y, "scenarios:");
-    let _ = writeln!(y, "  - id: {}", meta.scenario_id);
-    let _ = writeln!(y, "    rules: {RULES}");
-    let _ = writeln!(y, "    steps:");
+    let mut y = preamble(spec, meta);
     let count = std::cell::Cell::new(0usize);
     let step = |y: &mut String, s: String| {
         let _ = writeln!(y, "      - {s}");
@@ -171,24 +157,7 @@ pub fn emit_indexed(res: &Resolved, spec: &Spec, meta: &SuiteMeta) -> (String, V
                 (HealVia::Restore, Some(f)) => {
                     restores += 1;
                     latest = format!("r{restores}");
-                    let s = match f {
-                        FaultOp::KillSite(s) | FaultOp::StopSite(s) => {
-                            format!("restore_site: {{site: {s}, marker: {latest}}}")
-                        }
-                        FaultOp::FreezeServer(m) => {
-                            format!("thaw_server: {{server: {m}, marker: {latest}}}")
-                        }
-                        _ => {
-                            let m = r
-                                .healed
-                                .as_ref()
-                                .and_then(|h| h.members.first())
-                                .map(|m| m.to_string())
-                                .unwrap_or_default();
-                            format!("restore_server: {{server: {m}, marker: {latest}}}")
-                        }
-                    };
-                    step(&mut y, s);
+                    step(&mut y, restore_step(r, &f, &latest));
                 }
                 _ => {
                     heals += 1;
@@ -212,6 +181,55 @@ pub fn emit_indexed(res: &Resolved, spec: &Spec, meta: &SuiteMeta) -> (String, V
         step(&mut y, format!("wait: {}", dur(spec.settle_ms)));
         step(&mut y, expect(None, "final"));
     }
+    invariants(&mut y, spec, res);
+    (y, index)
+}
+
+/// The restore step that heals fault `f` (`restore_site`, `thaw_server`, `restore_server`).
+fn restore_step(r: &ResolvedOp, f: &FaultOp, latest: &str) -> String {
+    match f {
+        FaultOp::KillSite(s) | FaultOp::StopSite(s) => {
+            format!("restore_site: {{site: {s}, marker: {latest}}}")
+        }
+        FaultOp::FreezeServer(m) => {
+            format!("thaw_server: {{server: {m}, marker: {latest}}}")
+        }
+        _ => {
+            let m = r
+                .healed
+                .as_ref()
+                .and_then(|h| h.members.first())
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            format!("restore_server: {{server: {m}, marker: {latest}}}")
+        }
+    }
+}
+
+/// The comment header and the suite's fields up to its steps.
+fn preamble(spec: &Spec, meta: &SuiteMeta) -> String {
+    let mut y = String::new();
+    for h in &meta.header {
+        for l in h.lines() {
+            let _ = writeln!(y, "{}", format!("# {l}").trim_end());
+        }
+    }
+    let _ = writeln!(y, "version: 1");
+    let _ = writeln!(y, "id: {}", meta.suite_id);
+    let _ = writeln!(y, "title: Chaos schedule found by bc-harness explore");
+    let _ = writeln!(y, "config: {}", quoted(&meta.config));
+    let _ = writeln!(y, "agent: {}", meta.agent);
+    let _ = writeln!(y, "budget: {}", dur(spec.budget_ms));
+    let _ = writeln!(y, "scenarios:");
+    let _ = writeln!(y, "  - id: {}", meta.scenario_id);
+    let _ = writeln!(y, "    rules: {RULES}");
+    let _ = writeln!(y, "    steps:");
+    y
+}
+
+/// The scenario's invariants: no double login, no split longer than the budget, and the
+/// switchover bound of the resolved schedule.
+fn invariants(y: &mut String, spec: &Spec, res: &Resolved) {
     let _ = writeln!(y, "    invariants:");
     let _ = writeln!(y, "      - never_logged_in_at_both_peers");
     let _ = writeln!(
@@ -224,5 +242,4 @@ pub fn emit_indexed(res: &Resolved, spec: &Spec, meta: &SuiteMeta) -> (String, V
         "      - max_switchovers: {{count: {}, per: 1h}}",
         res.max_switchovers
     );
-    (y, index)
 }

@@ -178,6 +178,9 @@ impl Gen<'_> {
                     "refuse" => LinkKind::Refuse,
                     "black_hole" => LinkKind::BlackHole,
                     "reset" => LinkKind::Reset,
+                    "partition_one_way" => LinkKind::PartitionOneWay {
+                        to_desktop: self.rng.random_bool(0.5),
+                    },
                     "latency" => LinkKind::Latency {
                         ms: self.rng.random_range(2..=20) * 10,
                         jitter_ms: self.rng.random_range(0..=5) * 10,
@@ -296,5 +299,5 @@ pub fn generate(seed: u64, spec: &Spec, cfg: &GenConfig) -> Schedule {
     }
     let s = Schedule { seed, ops };
     // Waits can end flaps early; resolving keeps exactly what is valid in order.
-    super::model::resolve(&s, spec).schedule(seed)
+    super::resolve::resolve(&s, spec).schedule(seed)
 }

@@ -104,6 +104,11 @@ pub enum LinkKind {
         /// Bytes.
         bytes: u64,
     },
+    /// One direction cut (`to_server`: the desktop's bytes are lost; `to_desktop`: the server's).
+    PartitionOneWay {
+        /// Which direction is cut.
+        to_desktop: bool,
+    },
     /// Sliced packets.
     Slicer {
         /// Average slice.
@@ -116,11 +121,15 @@ pub enum LinkKind {
 }
 
 impl LinkKind {
-    /// The three that cut the link (the desktop loses it).
+    /// The ones that cut the link (the desktop loses it; a one-way partition too: either its
+    /// keep-alive hears nothing, or the server's client timeout closes the connection).
     pub fn is_blocking(&self) -> bool {
         matches!(
             self,
-            LinkKind::Refuse | LinkKind::BlackHole | LinkKind::Reset
+            LinkKind::Refuse
+                | LinkKind::BlackHole
+                | LinkKind::Reset
+                | LinkKind::PartitionOneWay { .. }
         )
     }
     /// The suite keyword.
@@ -135,6 +144,7 @@ impl LinkKind {
             LinkKind::SlowClose { .. } => "slow_close",
             LinkKind::LimitData { .. } => "limit_data",
             LinkKind::Slicer { .. } => "slicer",
+            LinkKind::PartitionOneWay { .. } => "partition_one_way",
         }
     }
 }
@@ -208,7 +218,7 @@ impl FaultOp {
 }
 
 /// Every fault keyword the generator can draw (for `--focus`).
-pub const FAULT_KINDS: [&str; 21] = [
+pub const FAULT_KINDS: [&str; 22] = [
     "kill_site",
     "stop_site",
     "kill_server",
@@ -226,6 +236,7 @@ pub const FAULT_KINDS: [&str; 21] = [
     "limit_data",
     "slicer",
     "flap",
+    "partition_one_way",
     "reject_logins",
     "set_preferred_site",
     "clear_preferred_site",

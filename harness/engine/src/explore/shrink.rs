@@ -5,7 +5,8 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::model::{resolve, Spec};
+use super::model::Spec;
+use super::resolve::resolve;
 use super::schedule::{FaultOp, Op, Schedule};
 
 /// What one run of a candidate said.
@@ -64,6 +65,10 @@ pub struct Shrunk {
     pub stop: StopReason,
 }
 
+/// Pauses shorter than this are only ever dropped, not halved: below it, halving costs runs and
+/// saves nothing a reader would notice.
+const MIN_HALVED_MS: u64 = 500;
+
 /// The size order shrinking minimises: operations first, then total pause.
 fn size(s: &Schedule) -> (usize, u64) {
     (s.ops.len(), s.ops.iter().map(|o| o.wait_ms).sum())
@@ -87,7 +92,17 @@ fn candidates(s: &Schedule, spec: &Spec, hint: Option<usize>) -> Vec<Schedule> {
             let end = (start + chunk).min(n);
             let mut ops = s.ops[..start].to_vec();
             ops.extend_from_slice(&s.ops[end..]);
-            out.push(norm(Schedule { seed: s.seed, ops }));
+            out.push(norm(Schedule {
+                seed: s.seed,
+                ops: ops.clone(),
+            }));
+            // The same chunk gone with its pauses kept: the next operation waits them out, so a
+            // failure that needs time to pass (a timer) survives losing unrelated operations.
+            let carried: u64 = s.ops[start..end].iter().map(|o| o.wait_ms).sum();
+            if carried > 0 && end < n {
+                ops[start].wait_ms += carried;
+                out.push(norm(Schedule { seed: s.seed, ops }));
+            }
             start += chunk;
         }
         if chunk == 1 {
@@ -103,6 +118,23 @@ fn candidates(s: &Schedule, spec: &Spec, hint: Option<usize>) -> Vec<Schedule> {
         if s.ops[i].wait_ms > 0 {
             let mut c = s.clone();
             c.ops[i].wait_ms = 0;
+            out.push(norm(c));
+        }
+    }
+    // Shorter pauses: halved, all together, then one at a time (a pause that matters often
+    // matters only past a timer, so halving converges on it where zeroing cannot).
+    if s.ops.iter().any(|o| o.wait_ms >= MIN_HALVED_MS) {
+        let mut h = s.clone();
+        h.ops
+            .iter_mut()
+            .filter(|o| o.wait_ms >= MIN_HALVED_MS)
+            .for_each(|o| o.wait_ms /= 2);
+        out.push(norm(h));
+    }
+    for i in 0..n {
+        if s.ops[i].wait_ms >= MIN_HALVED_MS {
+            let mut c = s.clone();
+            c.ops[i].wait_ms /= 2;
             out.push(norm(c));
         }
     }

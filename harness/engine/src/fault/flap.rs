@@ -1,18 +1,113 @@
-//! Flapping links: a bounded background task that refuses the selected links for half a period,
-//! restores them for the other half, `count` times. The first "down" is applied and confirmed inline.
+//! Flapping links, every mode behind one guard: the link fault on for half a period (down), off for
+//! the other half (up), `count` times. The first down is applied inline, the rest by a task.
 
-use super::guard::{Applied, HealAction};
-use super::select::resolve_links;
-use super::{Fault, FaultError, LinkSelector};
-use crate::env::environment::Shared;
-use crate::env::now_us;
-use bc_toxiproxy::client::{Client, ProxyUpdate};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-pub(super) async fn apply(
+use bc_toxiproxy::client::Toxic;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::guard::{Applied, HealAction};
+use super::link::{link_toxics, remove_toxics, set_enabled};
+use super::select::resolve_links;
+use super::{Fault, FaultError, LinkFault, LinkSelector};
+use crate::env::environment::Shared;
+use crate::env::now_us;
+
+/// A phase change of a flap after its first down, as the background task makes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlapPhase {
+    /// A change began at `from_us`; its `Down` or `Up` (stamped later) follows.
+    Changing { from_us: i64 },
+    /// The link fault is on again and confirmed, since `at_us`.
+    Down { at_us: i64 },
+    /// The link fault is off and confirmed, since `at_us`.
+    Up { at_us: i64 },
+    /// A change failed; the flapping stopped (the guard's heal still brings the links up).
+    Failed { reason: String },
+}
+
+/// What a phase does to the selected proxies: disable them, or add toxics with one fixed tag (so
+/// that the heal plan, made once, removes whatever phase the flap is in).
+enum Down {
+    Refuse(Vec<String>),
+    Toxics(Vec<(String, Toxic)>),
+}
+
+impl Down {
+    async fn on(&self, shared: &Shared) -> Result<(i64, Vec<String>), String> {
+        match self {
+            Down::Refuse(proxies) => {
+                let actions = set_enabled(shared, proxies, false).await?;
+                Ok((now_us(), actions))
+            }
+            Down::Toxics(list) => {
+                let r = add_toxics(shared, list).await;
+                if r.is_err() {
+                    // Leave nothing half-applied behind.
+                    let _ = remove_toxics(shared, &self.names()).await;
+                }
+                r
+            }
+        }
+    }
+
+    async fn off(&self, shared: &Shared) -> Result<i64, String> {
+        match self {
+            Down::Refuse(proxies) => set_enabled(shared, proxies, true).await?,
+            Down::Toxics(_) => remove_toxics(shared, &self.names()).await?,
+        };
+        Ok(now_us())
+    }
+
+    fn names(&self) -> Vec<(String, String)> {
+        match self {
+            Down::Refuse(_) => Vec::new(),
+            Down::Toxics(list) => list
+                .iter()
+                .map(|(p, t)| (p.clone(), t.name.clone()))
+                .collect(),
+        }
+    }
+
+    fn heal(&self) -> HealAction {
+        match self {
+            Down::Refuse(proxies) => HealAction::EnableProxies(proxies.clone()),
+            Down::Toxics(_) => HealAction::RemoveToxics(self.names()),
+        }
+    }
+}
+
+/// Adds the toxics, then reads every proxy back; the effect time is when the last one was added.
+async fn add_toxics(
     shared: &Shared,
+    list: &[(String, Toxic)],
+) -> Result<(i64, Vec<String>), String> {
+    let mut actions = Vec::new();
+    for (p, t) in list {
+        shared
+            .toxi
+            .add_toxic(p, t)
+            .await
+            .map_err(|e| format!("adding {} to {p}: {e}", t.name))?;
+        actions.push(format!("{p}: +{} {}", t.r#type, t.name));
+    }
+    let at = now_us();
+    for (p, t) in list {
+        let state = shared.toxi.proxy(p).await.map_err(|e| e.to_string())?;
+        if !state.toxics.iter().any(|x| x.name == t.name) {
+            return Err(format!("{p} does not list toxic {}", t.name));
+        }
+    }
+    Ok((at, actions))
+}
+
+pub(super) async fn apply(
+    shared: &Arc<Shared>,
     fault: &Fault,
     links: &LinkSelector,
+    lf: &LinkFault,
     period: Duration,
     count: u32,
 ) -> Result<Applied, FaultError> {
@@ -32,50 +127,68 @@ pub(super) async fn apply(
         .iter()
         .map(|i| i.proxy_name())
         .collect();
-    let mut actions = super::link::set_enabled(shared, &proxies, false)
+    let tag = format!("bc{}", shared.faults.next_id());
+    let down = match link_toxics(lf, &tag) {
+        None => Down::Refuse(proxies.clone()),
+        Some(toxics) => Down::Toxics(
+            proxies
+                .iter()
+                .flat_map(|p| toxics.iter().map(|t| (p.clone(), t.clone())))
+                .collect(),
+        ),
+    };
+    let start = Instant::now();
+    let (at, mut actions) = down
+        .on(shared)
         .await
         .map_err(|reason| FaultError::NotConfirmed {
             fault: name.clone(),
             reason,
         })?;
-    let at = now_us();
+    let half = period / 2;
     actions.push(format!(
         "flapping {} link(s): {count} x ({} ms down, {} ms up) in the background",
         proxies.len(),
-        (period / 2).as_millis(),
-        (period / 2).as_millis()
+        half.as_millis(),
+        half.as_millis()
     ));
-    let task = tokio::spawn(toggle(
-        shared.toxi.clone(),
-        proxies.clone(),
-        period / 2,
-        count,
-    ));
-    let mut applied = Applied::new(at, actions, vec![HealAction::EnableProxies(proxies)]);
+    let heal = vec![down.heal()];
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(flap(Arc::downgrade(shared), down, start, half, count, tx));
+    let mut applied = Applied::new(at, actions, heal);
     applied.task = Some(task);
+    applied.phases = Some(rx);
     Ok(applied)
 }
 
-/// Runs the remaining toggles; the links start down and end up.
-async fn toggle(toxi: Client, proxies: Vec<String>, half: Duration, count: u32) {
-    for cycle in 0..count {
-        if cycle > 0 {
-            set(&toxi, &proxies, false).await;
-        }
-        tokio::time::sleep(half).await;
-        set(&toxi, &proxies, true).await;
-        tokio::time::sleep(half).await;
-    }
-}
-
-async fn set(toxi: &Client, proxies: &[String], on: bool) {
-    let update = ProxyUpdate {
-        enabled: Some(on),
-        ..ProxyUpdate::default()
-    };
-    for p in proxies {
-        if let Err(e) = toxi.update_proxy(p, &update).await {
-            tracing::warn!(proxy = %p, error = %e, "flap toggle failed");
+/// Makes the phase changes after the first down, on a fixed grid from `start` (no drift); the
+/// links end up. A heal aborts it.
+async fn flap(
+    shared: Weak<Shared>,
+    down: Down,
+    start: Instant,
+    half: Duration,
+    count: u32,
+    phases: mpsc::UnboundedSender<FlapPhase>,
+) {
+    for change in 1..count.saturating_mul(2) {
+        tokio::time::sleep_until(start + half * change).await;
+        // The environment is gone: nothing left to flap.
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let _ = phases.send(FlapPhase::Changing { from_us: now_us() });
+        let r = if change % 2 == 0 {
+            down.on(&shared)
+                .await
+                .map(|(at_us, _)| FlapPhase::Down { at_us })
+        } else {
+            down.off(&shared).await.map(|at_us| FlapPhase::Up { at_us })
+        };
+        let failed = r.is_err();
+        let _ = phases.send(r.unwrap_or_else(|reason| FlapPhase::Failed { reason }));
+        if failed {
+            return;
         }
     }
 }

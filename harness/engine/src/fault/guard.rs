@@ -1,13 +1,14 @@
 //! Fault guards and the registry of unhealed faults: each applied fault leaves a heal plan (data)
 //! that its guard, `heal_all` or `reset` executes; plans are idempotent so any order is safe.
 
-use super::FaultError;
+use super::{FaultError, FlapPhase};
 use crate::env::attached::{Attachment, BoxFuture};
 use crate::env::environment::Shared;
 use crate::env::{now_us, CallDelivery, InstanceId};
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// What an injection produced besides its effect.
@@ -52,6 +53,8 @@ pub(crate) struct Applied {
     pub outcome: FaultOutcome,
     /// A background task (flapping) stopped on heal.
     pub task: Option<JoinHandle<()>>,
+    /// The phase changes the task reports (flapping).
+    pub phases: Option<mpsc::UnboundedReceiver<FlapPhase>>,
 }
 
 impl Applied {
@@ -62,6 +65,7 @@ impl Applied {
             heal,
             outcome: FaultOutcome::None,
             task: None,
+            phases: None,
         }
     }
 }
@@ -261,6 +265,7 @@ pub struct FaultGuard {
     healable: bool,
     shared: Weak<Shared>,
     healed: Option<HealReport>,
+    phases: Option<mpsc::UnboundedReceiver<FlapPhase>>,
 }
 
 impl std::fmt::Debug for FaultGuard {
@@ -299,6 +304,7 @@ impl FaultGuard {
             healable,
             shared: Arc::downgrade(shared),
             healed: None,
+            phases: a.phases,
         }
     }
 
@@ -322,6 +328,12 @@ impl FaultGuard {
 
     pub fn outcome(&self) -> &FaultOutcome {
         &self.outcome
+    }
+
+    /// The phase changes of a flap after its first down (`None` for other faults, or once taken);
+    /// the stream ends when the flapping does.
+    pub fn take_phases(&mut self) -> Option<mpsc::UnboundedReceiver<FlapPhase>> {
+        self.phases.take()
     }
 
     /// Whether healing does anything (false for restores, thaws, switchovers, calls).

@@ -1,9 +1,9 @@
-//! Link faults on the desktop's proxies: refuse (proxy disabled) and toxics (black hole, reset,
-//! latency, bandwidth, slow close, data limit, slicer), confirmed by reading the proxies back.
+//! Link faults on the desktop's proxies: refuse (proxy disabled) and toxics (black hole, one-way
+//! partition, reset, latency, bandwidth, slow close, data limit, slicer), confirmed by reading back.
 
 use super::guard::{Applied, HealAction};
 use super::select::resolve_links;
-use super::{Fault, FaultError, LinkFault, LinkSelector};
+use super::{Direction, Fault, FaultError, LinkFault, LinkSelector};
 use crate::env::environment::Shared;
 use crate::env::now_us;
 use bc_toxiproxy::client::{ProxyUpdate, Stream, Toxic};
@@ -30,9 +30,18 @@ pub fn link_toxics(fault: &LinkFault, tag: &str) -> Option<Vec<Toxic>> {
         LinkFault::Latency { ms, jitter_ms } => {
             both("latency", &|s| Toxic::latency(s, *ms, *jitter_ms))
         }
+        // Jitter alone is a latency toxic around zero.
+        LinkFault::Jitter { ms } => both("latency", &|s| Toxic::latency(s, 0, *ms)),
         LinkFault::Bandwidth { kb_per_s } => both("bandwidth", &|s| Toxic::bandwidth(s, *kb_per_s)),
-        LinkFault::SlowClose { ms } => both("slow_close", &|s| Toxic::slow_close(s, *ms)),
+        LinkFault::SlowClose { delay } => {
+            both("slow_close", &|s| Toxic::slow_close(s, millis(*delay)))
+        }
         LinkFault::LimitData { bytes } => both("limit_data", &|s| Toxic::limit_data(s, *bytes)),
+        // The black hole's toxic on one stream only: its closes are held as well (see timeout.rs).
+        LinkFault::OneWay { direction } => {
+            let cut = cut_stream(*direction);
+            vec![Toxic::timeout(cut, 0).named(format!("{tag}_one_way_{}", cut.as_str()))]
+        }
         LinkFault::Slicer {
             average_size,
             size_variation,
@@ -41,6 +50,39 @@ pub fn link_toxics(fault: &LinkFault, tag: &str) -> Option<Vec<Toxic>> {
             Toxic::slicer(s, *average_size, *size_variation, *delay_us)
         }),
     })
+}
+
+/// The proxy stream a one-way partition cuts: `upstream` carries the desktop's data to the server.
+pub fn cut_stream(direction: Direction) -> Stream {
+    match direction {
+        Direction::ToServer => Stream::Upstream,
+        Direction::ToDesktop => Stream::Downstream,
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A link fault in the words of the timeline and the console (`latency 100ms±10ms`).
+pub fn describe(fault: &LinkFault) -> String {
+    match fault {
+        LinkFault::Refuse => "refuse".into(),
+        LinkFault::BlackHole => "black_hole".into(),
+        LinkFault::Reset => "reset".into(),
+        LinkFault::Latency { ms, jitter_ms } => format!("latency {ms}ms±{jitter_ms}ms"),
+        // Written as the latency toxic it is, as timelines have always named it.
+        LinkFault::Jitter { ms } => format!("latency 0ms±{ms}ms"),
+        LinkFault::Bandwidth { kb_per_s } => format!("bandwidth {kb_per_s}KB/s"),
+        LinkFault::SlowClose { delay } => format!("slow_close {}ms", millis(*delay)),
+        LinkFault::LimitData { bytes } => format!("limit_data {bytes}B"),
+        LinkFault::OneWay { direction } => format!("partition_one_way {}", direction.as_str()),
+        LinkFault::Slicer {
+            average_size,
+            size_variation,
+            delay_us,
+        } => format!("slicer {average_size}±{size_variation}B/{delay_us}us"),
+    }
 }
 
 fn validate(fault: &LinkFault) -> Result<(), String> {

@@ -15,6 +15,7 @@ mod logins;
 mod process;
 mod select;
 
+pub use flap::FlapPhase;
 pub use guard::{FaultGuard, FaultOutcome, HealReport};
 pub use link::{link_toxics, BLACK_HOLE_TOXIC};
 pub use select::{resolve_links, resolve_servers};
@@ -47,51 +48,12 @@ pub struct LinkSelector {
     pub role: Option<Role>,
 }
 
-/// What happens on a selected link.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LinkFault {
-    /// Proxy disabled: listener closed, live connections closed, new ones refused.
-    Refuse,
-    /// Connections stay open and nothing flows either way (`timeout` toxic 0, both streams).
-    BlackHole,
-    /// Connections torn down with TCP RST, new ones reset at once (`reset_peer` 0, downstream).
-    Reset,
-    /// Each direction delayed by `ms` ± `jitter_ms`.
-    Latency { ms: u64, jitter_ms: u64 },
-    /// Each direction limited to this many kilobytes per second (Toxiproxy `rate`).
-    Bandwidth { kb_per_s: u64 },
-    /// Closing is delayed by `ms` in each direction.
-    SlowClose { ms: u64 },
-    /// The connection is closed after `bytes` bytes in either direction.
-    LimitData { bytes: u64 },
-    /// Data is cut into pieces of `average_size` ± `size_variation` bytes, `delay_us` apart.
-    Slicer {
-        average_size: u64,
-        size_variation: u64,
-        delay_us: u64,
-    },
-}
+/// What happens on a selected link: the suite's word, mapped onto toxics in `link.rs`.
+pub use bc_suite::{Direction, LinkFault};
 
-/// Where a preferred-site value is set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfigLevel {
-    /// `object` is the tenant name.
-    Tenant,
-    /// `object` is the agent group name.
-    AgentGroup,
-    /// `object` is the person's username.
-    Person,
-}
-
-impl ConfigLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConfigLevel::Tenant => "tenant",
-            ConfigLevel::AgentGroup => "agent_group",
-            ConfigLevel::Person => "person",
-        }
-    }
-}
+/// Where a preferred-site value is set: the suite's word (`object` names the tenant, the agent
+/// group or the person's username).
+pub use bc_suite::Level as ConfigLevel;
 
 /// Every fault a suite can inject (the steps of docs/suite-format.md).
 #[derive(Debug, Clone, PartialEq)]
@@ -123,10 +85,12 @@ pub enum Fault {
         links: LinkSelector,
         fault: LinkFault,
     },
-    /// `count` cycles of: links refused for `period / 2`, then up for `period / 2`, in the background.
-    /// Heal: stop flapping, links up.
+    /// `count` cycles of: `fault` on the links for `period / 2` (down), then none for `period / 2`
+    /// (up), in the background after the first down; each phase reports on the guard's
+    /// [`FaultGuard::take_phases`]. Heal: stop flapping, links up.
     Flap {
         links: LinkSelector,
+        fault: LinkFault,
         period: Duration,
         count: u32,
     },
@@ -149,7 +113,7 @@ pub enum Fault {
 }
 
 fn role_part(r: Option<Role>) -> &'static str {
-    r.map(crate::env::role_str).unwrap_or("*")
+    r.map(Role::as_str).unwrap_or("*")
 }
 
 impl fmt::Display for ServerSelector {
@@ -171,25 +135,6 @@ impl fmt::Display for LinkSelector {
     }
 }
 
-impl fmt::Display for LinkFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LinkFault::Refuse => write!(f, "refuse"),
-            LinkFault::BlackHole => write!(f, "black_hole"),
-            LinkFault::Reset => write!(f, "reset"),
-            LinkFault::Latency { ms, jitter_ms } => write!(f, "latency {ms}ms±{jitter_ms}ms"),
-            LinkFault::Bandwidth { kb_per_s } => write!(f, "bandwidth {kb_per_s}KB/s"),
-            LinkFault::SlowClose { ms } => write!(f, "slow_close {ms}ms"),
-            LinkFault::LimitData { bytes } => write!(f, "limit_data {bytes}B"),
-            LinkFault::Slicer {
-                average_size,
-                size_variation,
-                delay_us,
-            } => write!(f, "slicer {average_size}±{size_variation}B/{delay_us}us"),
-        }
-    }
-}
-
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -207,12 +152,21 @@ impl fmt::Display for Fault {
             Fault::HaSwitchover { site, server } => {
                 write!(f, "ha_switchover {site}.{}", server.as_str())
             }
-            Fault::Link { links, fault } => write!(f, "{fault} {links}"),
+            Fault::Link { links, fault } => write!(f, "{} {links}", link::describe(fault)),
             Fault::Flap {
                 links,
+                fault,
                 period,
                 count,
-            } => write!(f, "flap {links} every {}ms x{count}", period.as_millis()),
+            } => {
+                // Refusing is the original flap mode: its name stays as it was in timelines.
+                if *fault != LinkFault::Refuse {
+                    write!(f, "flap {} ", link::describe(fault))?;
+                } else {
+                    write!(f, "flap ")?;
+                }
+                write!(f, "{links} every {}ms x{count}", period.as_millis())
+            }
             Fault::RejectLogins { site, server, on } => {
                 write!(
                     f,
@@ -301,9 +255,10 @@ impl Faults for Environment {
             Fault::Link { links, fault: lf } => link::apply(&self.shared, fault, links, lf).await?,
             Fault::Flap {
                 links,
+                fault: lf,
                 period,
                 count,
-            } => flap::apply(&self.shared, fault, links, *period, *count).await?,
+            } => flap::apply(&self.shared, fault, links, lf, *period, *count).await?,
             Fault::RejectLogins { site, server, on } => {
                 logins::apply(&self.shared, fault, site, *server, *on).await?
             }

@@ -45,6 +45,10 @@ pub(super) async fn apply(shared: &Shared, fault: &Fault) -> Result<Applied, Fau
     match op {
         Op::Kill | Op::Stop => {
             let graceful = matches!(op, Op::Stop);
+            // Stamped when the signals go out: the first instance may die (and the desktop react to
+            // it) long before the last of a site's six is confirmed, and an effect stamped after its
+            // consequences would show the desktop at both sites at once.
+            let at = now_us();
             let results = futures::future::join_all(ids.iter().map(|id| async move {
                 let before = shared.runtime.status(id)?;
                 if before.state == InstanceState::Down {
@@ -67,7 +71,6 @@ pub(super) async fn apply(shared: &Shared, fault: &Fault) -> Result<Applied, Fau
                 }
             }))
             .await;
-            let at = now_us();
             let actions = collect(results).map_err(apply_err)?;
             confirm_down(shared, &ids).await.map_err(not_confirmed)?;
             Ok(Applied::new(at, actions, vec![HealAction::Revive(ids)]))

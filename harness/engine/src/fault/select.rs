@@ -2,7 +2,8 @@
 //! before anything is touched (so it can be checked and unit-tested on its own).
 
 use super::{LinkSelector, ServerSelector};
-use crate::env::{InstanceId, Topology, ROLES};
+use crate::env::{InstanceId, Topology};
+use bc_protocol::Role;
 
 fn check_site(topology: &Topology, site: &str) -> Result<(), String> {
     if topology.has_site(site) {
@@ -37,7 +38,7 @@ pub fn resolve_servers(
             sel.server.as_str()
         ));
     }
-    Ok(ROLES
+    Ok(Role::ALL
         .into_iter()
         .filter(|r| sel.role.is_none_or(|want| want == *r))
         .map(|r| InstanceId::new(sel.site.clone(), sel.server, r))

@@ -1,4 +1,4 @@
-//! One timeline entry: a mock observation, an injected fault or heal, a marker, a step, a desktop event.
+//! One timeline entry: observation, fault, heal, marker, step, desktop or infrastructure event.
 //! Every entry carries a wall-clock µs timestamp (mocks' `ts_us`, faults' confirmed effect time).
 
 use bc_protocol::{ObservedEvent, ServerKind};
@@ -69,6 +69,69 @@ pub enum EntryKind {
         /// The text.
         message: String,
     },
+    /// The environment left the plan: a server instance or the fault proxy (process or container)
+    /// went down or stopped answering with no step causing it. The scenario's verdict is `error`.
+    Infra {
+        /// Who: an instance (`A.stat_server.primary`) or `fault proxy`.
+        component: String,
+        /// What happened to it.
+        cause: InfraCause,
+    },
+}
+
+/// What happened to a piece of infrastructure that no step touched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InfraCause {
+    /// The process or container exited: its exit code, or the signal that ended it.
+    Exited {
+        /// Exit code, when it exited by itself.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<i32>,
+        /// Signal number, when a signal ended it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
+    },
+    /// A step of the lab's own setup failed, e.g. the start hook of a desktop the harness does not
+    /// launch (`run --attach`): the vendor's tooling, not the desktop's behaviour.
+    Failed {
+        /// What the stand-in reported.
+        reason: String,
+    },
+    /// Its HTTP API (`control API` of a mock, `API` of the proxy) missed `probes` health probes
+    /// in a row, each given `timeout_ms`.
+    Unresponsive {
+        /// Which API.
+        api: String,
+        /// Consecutive probes without an answer.
+        probes: u32,
+        /// How long each probe waited.
+        timeout_ms: u64,
+    },
+}
+
+impl std::fmt::Display for InfraCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InfraCause::Exited {
+                signal: Some(s), ..
+            } => write!(f, "exited unexpectedly (signal {s})"),
+            InfraCause::Exited { code: Some(c), .. } => {
+                write!(f, "exited unexpectedly (exit code {c})")
+            }
+            InfraCause::Exited { .. } => write!(f, "exited unexpectedly"),
+            InfraCause::Failed { reason } => write!(f, "failed: {reason}"),
+            InfraCause::Unresponsive {
+                api,
+                probes,
+                timeout_ms,
+            } => write!(
+                f,
+                "{api} stopped answering ({probes} probes in a row unanswered within {:.1} s each)",
+                *timeout_ms as f64 / 1000.0
+            ),
+        }
+    }
 }
 
 /// Desktop process lifecycle and output.
@@ -172,6 +235,12 @@ pub enum Change {
     Frozen,
     /// Links black-holed: sessions look live but nothing flows.
     BlackHoled,
+    /// Links cut from desktop to server: the desktop's logout and close are lost, so its old
+    /// session there cannot be seen ending (a partition, like a black hole).
+    CutToServer,
+    /// Links cut from server to desktop: the server still hears the desktop (requests, Pings,
+    /// close), so its sessions stay visible and count for BC-6 (not a partition).
+    CutToDesktop,
     /// Links refusing connections.
     Refused,
     /// Connections reset.
@@ -193,7 +262,10 @@ pub enum Change {
 impl Change {
     /// Partitions hide a session's end from the servers (BC-6 tolerance).
     pub fn is_partition(self) -> bool {
-        matches!(self, Change::Frozen | Change::BlackHoled)
+        matches!(
+            self,
+            Change::Frozen | Change::BlackHoled | Change::CutToServer
+        )
     }
     /// Changes that make the desktop lose a site (used to pick the fault switchover times count from).
     pub fn is_site_loss(self) -> bool {
@@ -203,6 +275,8 @@ impl Change {
                 | Change::Stopped
                 | Change::Frozen
                 | Change::BlackHoled
+                | Change::CutToServer
+                | Change::CutToDesktop
                 | Change::Refused
                 | Change::Reset
                 | Change::RejectingLogins

@@ -1,7 +1,7 @@
 //! Human one-line rendering of timeline entries for failure excerpts, console and JUnit output.
 //! Times are shown relative to the timeline's first entry (`+12.345s`).
 
-use bc_protocol::{EventKind, Role};
+use bc_protocol::EventKind;
 
 use super::entry::{DesktopEvent, Entry, EntryKind};
 
@@ -20,13 +20,6 @@ pub fn is_noise(kind: &EntryKind) -> bool {
     }
 }
 
-fn role(r: Role) -> &'static str {
-    match r {
-        Role::Primary => "primary",
-        Role::Backup => "backup",
-    }
-}
-
 /// `+1.234s  A/sip_server/primary conn 3: agent_login 1001 on 7001`.
 pub fn line(e: &Entry, start_us: i64) -> String {
     let t = (e.ts_us - start_us) as f64 / 1e6;
@@ -41,7 +34,7 @@ pub fn line(e: &Entry, start_us: i64) -> String {
 pub fn describe(kind: &EntryKind) -> String {
     match kind {
         EntryKind::Observed { event: o } => {
-            let who = format!("{}/{}/{}", o.site, o.server.as_str(), role(o.role));
+            let who = format!("{}/{}/{}", o.site, o.server.as_str(), o.role.as_str());
             let conn = o.conn.map(|c| format!(" conn {c}")).unwrap_or_default();
             let what = match &o.kind {
                 EventKind::ClientConnected { peer } => format!("client_connected from {peer}"),
@@ -142,5 +135,6 @@ pub fn describe(kind: &EntryKind) -> String {
             if *expected { "" } else { " EARLY" }
         ),
         EntryKind::Note { message } => format!("note: {message}"),
+        EntryKind::Infra { component, cause } => format!("INFRA {component} {cause}"),
     }
 }

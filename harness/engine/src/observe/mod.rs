@@ -6,6 +6,6 @@ pub mod format;
 pub mod state;
 pub mod timeline;
 
-pub use entry::{Change, DesktopEvent, Effect, Entry, EntryKind, Target};
-pub use state::{SessionState, Switchover};
+pub use entry::{Change, DesktopEvent, Effect, Entry, EntryKind, InfraCause, Target};
+pub use state::{Reconnect, SessionState, Switchover};
 pub use timeline::{Subject, Timeline, TimelineError};

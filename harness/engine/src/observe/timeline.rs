@@ -28,6 +28,9 @@ pub struct Subject {
     /// The servers' client keep-alive timeout: how long a partitioned session may linger after healing.
     #[serde(default = "default_client_timeout")]
     pub client_timeout_ms: u64,
+    /// The rules the scenario checks (`BC-4`): a failing check names the one it breaks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
 }
 
 fn default_sites() -> Vec<String> {

@@ -5,7 +5,9 @@ use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::check::Verdict;
+use super::certificate::Policy;
+use crate::check::{not_exercised, text, Verdict};
+use crate::event::repeat::PassPolicy;
 use crate::event::{RunEvent, ScenarioResult};
 
 /// Console output; `quiet` leaves out passing scenarios' lines.
@@ -14,6 +16,9 @@ pub struct Console {
     results: Vec<ScenarioResult>,
     out: Box<dyn Write + Send>,
     progress: bool,
+    policy: Policy,
+    exploration: bool,
+    pass_policy: PassPolicy,
 }
 
 fn mark(v: Verdict) -> &'static str {
@@ -39,6 +44,9 @@ impl Console {
             results: Vec::new(),
             out: Box::new(std::io::stderr()),
             progress,
+            policy: Policy::default(),
+            exploration: false,
+            pass_policy: PassPolicy::All,
         }
     }
 
@@ -49,6 +57,9 @@ impl Console {
             results: Vec::new(),
             out,
             progress: false,
+            policy: Policy::default(),
+            exploration: false,
+            pass_policy: PassPolicy::All,
         }
     }
 
@@ -63,6 +74,7 @@ impl Console {
 
     /// Consumes one event.
     pub fn event(&mut self, e: &RunEvent) {
+        self.policy.event(e);
         match e {
             RunEvent::RunStarted {
                 to_run,
@@ -72,14 +84,32 @@ impl Console {
                 runtime,
                 seed,
                 budget_ms,
+                retry_errors,
+                timers,
+                desktop_identity,
+                suites,
+                pass_policy,
                 ..
             } => {
+                self.exploration = suites.is_empty();
+                self.pass_policy = pass_policy
+                    .as_deref()
+                    .and_then(PassPolicy::parse)
+                    .unwrap_or_default();
                 let budget = budget_ms
                     .map(|b| format!(", budget {b}ms"))
                     .unwrap_or_default();
+                let retry = match retry_errors {
+                    0 => String::new(),
+                    n => format!(", errors retried up to {n} time(s)"),
+                };
                 self.println(&format!(
-                    "bc-harness: {to_run} scenario run(s), {skipped} skipped, {jobs} job(s), runtime {runtime}, seed {seed}{budget}\n  desktop: {desktop}"
+                    "bc-harness: {to_run} scenario run(s), {skipped} skipped, {jobs} job(s), runtime {runtime}, seed {seed}{budget}{retry}\n  desktop: {desktop}\n  timers: {}",
+                    crate::event::timers::timers_line(timers.as_deref())
                 ));
+                if let Some(id) = desktop_identity {
+                    self.println(&format!("  identity: {}", id.describe()));
+                }
                 if self.progress {
                     let b = ProgressBar::with_draw_target(
                         Some(*to_run as u64),
@@ -123,6 +153,7 @@ impl Console {
                     b.finish_and_clear();
                 }
                 self.table();
+                self.not_passed();
                 let _ =
                     writeln!(
                     self.out,
@@ -135,6 +166,22 @@ impl Console {
                     *duration_ms as f64 / 1000.0,
                     if summary.interrupted { " (interrupted)" } else { "" }
                 );
+                self.verdict_notes();
+            }
+        }
+    }
+
+    /// After the totals: the repeated runs (flaky ones), and why this is not a certificate.
+    fn verdict_notes(&mut self) {
+        for l in super::flaky::console_lines(&self.results, self.pass_policy) {
+            let _ = writeln!(self.out, "{l}");
+        }
+        // An exploration never claims to be one, so it does not say it is not.
+        let reasons = self.policy.reasons();
+        if !self.exploration && !reasons.is_empty() {
+            let _ = writeln!(self.out, "NOT A CERTIFICATE (docs/certification.md):");
+            for r in reasons {
+                let _ = writeln!(self.out, "  - {r}");
             }
         }
     }
@@ -154,14 +201,16 @@ impl Console {
         if let Some(s) = &r.skip_reason {
             text.push_str(&format!(": {s}"));
         }
+        if r.retries > 0 {
+            text.push_str(&format!(
+                "\n             retried: {} time(s) after an error (--retry-errors)",
+                r.retries
+            ));
+        }
         let start = r.timeline.as_ref().and_then(|t| t.start_us()).unwrap_or(0);
         for f in &r.failures {
-            text.push_str(&format!("\n             broken: {}", f.check));
-            if let Some(d) = f.deadline_us {
-                text.push_str(&format!(" (deadline +{:.3}s)", (d - start) as f64 / 1e6));
-            }
-            for l in f.observed.lines() {
-                text.push_str(&format!("\n             observed: {l}"));
+            for l in text::lines(f, start) {
+                text.push_str(&format!("\n             {l}"));
             }
             for l in &f.excerpt {
                 text.push_str(&format!("\n               {l}"));
@@ -173,8 +222,48 @@ impl Console {
         for i in &r.inconclusive {
             text.push_str(&format!("\n             undecided: {i}"));
         }
+        if r.verdict != Verdict::Inconclusive {
+            // Checked nothing, so it is no part of the pass: say so beside it.
+            for (check, reason) in not_exercised(&r.checks) {
+                text.push_str(&format!("\n             not exercised: {check}: {reason}"));
+            }
+        }
         self.println(&text);
         self.results.push(r.clone());
+    }
+
+    /// The scenarios that did not pass, each with its first reason, after the table: the end of a
+    /// CI log is often all anyone reads, and the per-scenario lines may be far above it.
+    fn not_passed(&mut self) {
+        let mut s = String::new();
+        for r in self.results.iter().filter(|r| {
+            matches!(
+                r.verdict,
+                Verdict::Fail | Verdict::Error | Verdict::Inconclusive
+            )
+        }) {
+            let start = r.timeline.as_ref().and_then(|t| t.start_us()).unwrap_or(0);
+            // The last error is the final attempt's (earlier ones are retried attempts').
+            let reason = r
+                .errors
+                .last()
+                .map(|e| format!("harness: {e}"))
+                .or_else(|| {
+                    r.failures
+                        .first()
+                        .and_then(|f| text::lines(f, start).into_iter().next())
+                })
+                .or_else(|| r.inconclusive.first().map(|i| format!("undecided: {i}")))
+                .unwrap_or_default();
+            s.push_str(&format!(
+                "{:>12} {}\n             {reason}\n",
+                mark(r.verdict),
+                r.info.display_name()
+            ));
+        }
+        if !s.is_empty() {
+            let _ = write!(self.out, "\nnot passed:\n{s}");
+        }
     }
 
     fn table(&mut self) {
@@ -193,17 +282,20 @@ impl Console {
             .unwrap_or(8)
             .clamp(8, 70);
         let mut s = format!(
-            "\n{:<w$}  {:<12}  {:>10}  {:>10}  {:>8}\n",
-            "scenario", "verdict", "detection", "switchover", "time"
+            "\n{:<w$}  {:<12}  {:>10}  {:>10}  {:>8}  {:>8}\n",
+            "scenario", "verdict", "detection", "switchover", "time", "late"
         );
         for r in rows {
+            // The harness's own worst lateness (decision lag, timer, feed): its timing's margin.
+            let late = r.timing.map(|t| t.worst().0 as f64 / 1000.0);
             s.push_str(&format!(
-                "{:<w$}  {:<12}  {:>10}  {:>10}  {:>7.1}s\n",
+                "{:<w$}  {:<12}  {:>10}  {:>10}  {:>7.1}s  {:>8}\n",
                 r.info.id,
                 r.verdict.as_str(),
                 ms(r.measured_ms(crate::check::measure::DETECTION)),
                 ms(r.measured_ms(crate::check::measure::SWITCHOVER)),
-                r.duration_ms as f64 / 1000.0
+                r.duration_ms as f64 / 1000.0,
+                ms(late)
             ));
             for m in r
                 .measurements

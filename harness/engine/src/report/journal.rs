@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::RunEvent;
 
@@ -34,6 +34,37 @@ impl Journal {
         ) {
             self.events.push(e.clone());
         }
+    }
+
+    /// The events kept, in order.
+    pub fn events(&self) -> &[RunEvent] {
+        &self.events
+    }
+
+    /// The journal as JSON, as [`Journal::write`] writes it.
+    pub fn to_json(&self) -> String {
+        // Run events are plain data: serialising them cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a journal from its JSON text (any version-1 journal, old ones included).
+    pub fn from_json(text: &str) -> Result<Journal, String> {
+        #[derive(Deserialize)]
+        struct File {
+            version: u32,
+            events: Vec<RunEvent>,
+        }
+        let f: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if f.version != JOURNAL_VERSION {
+            return Err(format!(
+                "journal version {} (this harness reads version {JOURNAL_VERSION})",
+                f.version
+            ));
+        }
+        Ok(Journal {
+            version: f.version,
+            events: f.events,
+        })
     }
 
     /// Writes the journal as JSON (parent directories created).

@@ -66,27 +66,6 @@ pub fn parse_capabilities(list: &str) -> Result<Vec<Capability>, LoadError> {
     Ok(out)
 }
 
-/// Reads a desktop profile: YAML or JSON with `capabilities: [stat_server, auto_answer]`.
-pub fn load_profile(path: &std::path::Path) -> Result<Vec<Capability>, LoadError> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Profile {
-        #[serde(default)]
-        #[expect(
-            dead_code,
-            reason = "a profile may name its desktop; the harness does not read it"
-        )]
-        name: Option<String>,
-        capabilities: Vec<String>,
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        LoadError::Capabilities(format!("cannot read profile {}: {e}", path.display()))
-    })?;
-    let p: Profile = serde_saphyr::from_str(&text)
-        .map_err(|e| LoadError::Capabilities(format!("invalid profile {}: {e}", path.display())))?;
-    parse_capabilities(&p.capabilities.join(","))
-}
-
 /// Whether a run id matches a `--filter` pattern: `*` matches any text, otherwise a substring match.
 pub fn matches_filter(id: &str, pattern: &str) -> bool {
     if !pattern.contains('*') {
@@ -165,31 +144,6 @@ mod tests {
         ));
         assert!(matches_filter("cert/x", "*"));
         assert!(!matches_filter("cert/x", "other"));
-    }
-
-    #[test]
-    fn profile_files_declare_capabilities() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("desk.yaml");
-        std::fs::write(
-            &p,
-            "name: my desktop\ncapabilities: [failback, stat_server]\n",
-        )
-        .unwrap();
-        assert_eq!(
-            load_profile(&p).unwrap(),
-            vec![Capability::Failback, Capability::StatServer]
-        );
-        std::fs::write(&p, "capabilities: [teleport]\n").unwrap();
-        assert!(load_profile(&p)
-            .unwrap_err()
-            .to_string()
-            .contains("unknown capability `teleport`"));
-        std::fs::write(&p, "caps: []\n").unwrap();
-        assert!(load_profile(&p)
-            .unwrap_err()
-            .to_string()
-            .contains("invalid profile"));
     }
 
     #[test]

@@ -1,14 +1,25 @@
 //! The runner: suites -> plan -> per-scenario environment, desktop, steps and checks, emitting one
 //! stream of RunEvents that every report consumes.
 
-pub mod flap;
+pub mod attach;
+pub mod identity;
+pub mod keep;
 pub mod load;
+pub mod order;
+pub mod partition;
+pub mod profile;
 pub mod runner;
 pub mod scenario;
+pub mod session;
 pub mod translate;
+pub mod worker;
 
 // The event stream lives below the reports that consume it; the runner is its producer.
-pub use crate::event::{RunEvent, ScenarioInfo, ScenarioResult, Summary};
-pub use load::{load_profile, load_runs, parse_capabilities, LoadError, PlannedRun};
-pub use runner::{run, run_and_report, signal_cancel, RunError, RunOptions};
-pub use scenario::SLACK_MS;
+pub use crate::event::{HarnessTiming, RunEvent, ScenarioInfo, ScenarioResult, Summary};
+pub use attach::Attach;
+pub use keep::{KeepSlot, KeptEnv, KeptScenario};
+pub use load::{load_runs, parse_capabilities, LoadError, PlannedRun};
+pub use profile::{load_profile, DeclaredTimers, Profile};
+pub use runner::{run, signal_cancel, RunError, RunOptions};
+pub use scenario::{MAX_LATENESS_MS, STALL_MS};
+pub use session::{check_desktop, Session, Settings, Shape};

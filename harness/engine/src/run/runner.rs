@@ -1,18 +1,24 @@
-//! The runner: suite paths -> planned runs -> workers (one environment each, reused and reset
-//! between scenarios) -> one stream of RunEvents. `--jobs N` runs N environments in parallel.
+//! The scheduler: suite paths -> planned runs -> workers (one session each: an environment reused
+//! and reset between scenarios) -> one stream of RunEvents. `--jobs N` runs N sessions in parallel.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bc_protocol::ObservedEvent;
-use bc_suite::{Capability, PlannedScenario};
+use bc_suite::Capability;
 use tokio::sync::{mpsc, watch};
 
+use super::identity::{identify, suite_hash};
+use super::keep::KeepSlot;
 use super::load::{load_runs, LoadError, PlannedRun};
-use super::scenario::{info, run_scenario, ScenarioContext};
-use crate::env::{now_us, DesktopSpec, EnvConfig, Environment, KeepAlive, RuntimeKind, Topology};
+use super::partition::{shard, Partition};
+use super::profile::DeclaredTimers;
+use super::scenario::{info, MAX_LATENESS_MS};
+use super::session::{check_desktop, Session, Settings};
+use super::worker::{forward, repetitions, worker, Shared};
+use crate::check::Verdict;
+use crate::env::{now_us, KeepAlive, RuntimeKind};
+use crate::event::repeat::{self, PassPolicy};
 use crate::event::{RunEvent, ScenarioResult, Summary};
 
 /// Everything `bc-harness run` decides.
@@ -28,6 +34,8 @@ pub struct RunOptions {
     pub budget: Option<Duration>,
     /// Declared capabilities.
     pub capabilities: Vec<Capability>,
+    /// Declared timers (from the profile): a logged-out gap's tolerance follows from them.
+    pub timers: Option<DeclaredTimers>,
     /// Parallel environments (at least 1).
     pub jobs: usize,
     /// Only runs whose id matches (`*` wildcards, else substring).
@@ -40,6 +48,23 @@ pub struct RunOptions {
     pub keepalive: KeepAlive,
     /// Docker runtime only: a Toxiproxy image to run as the fault proxy instead of ours.
     pub proxy_image: Option<String>,
+    /// Runs a scenario whose verdict is `error` again, up to this many times (never a `fail`).
+    pub retry_errors: u32,
+    /// The harness's own lateness past which a scenario is `error`; only tests lower it.
+    pub max_lateness: Duration,
+    /// Only this shard of the planned runs (`--partition`).
+    pub partition: Option<Partition>,
+    /// Run on the environment `env up` owns (`run --attach`); one job, no environment started.
+    pub attach: Option<super::Attach>,
+    /// Each run this many times, fresh desktop and derived seed each (`--repeat`, at least 1).
+    pub repeat: u32,
+    /// Stop repeating a run after its first failure (`--until-fail`).
+    pub until_fail: bool,
+    /// How many passing repetitions make a repeated run pass.
+    pub pass_policy: PassPolicy,
+    /// `--keep-env=on-failure`: the first failed scenario's environment is left here (faults
+    /// applied, desktop running) instead of torn down; the rest of the run is not run. One job.
+    pub keep_env: Option<KeepSlot>,
 }
 
 impl RunOptions {
@@ -51,12 +76,21 @@ impl RunOptions {
             runtime: RuntimeKind::Auto,
             budget: None,
             capabilities: Vec::new(),
+            timers: None,
             jobs: 1,
             filter: None,
             seed: 0,
             bin_dir: None,
             keepalive: KeepAlive::default(),
             proxy_image: None,
+            retry_errors: 0,
+            max_lateness: Duration::from_millis(MAX_LATENESS_MS),
+            partition: None,
+            attach: None,
+            repeat: 1,
+            until_fail: false,
+            pass_policy: PassPolicy::All,
+            keep_env: None,
         }
     }
 }
@@ -75,177 +109,98 @@ pub enum RunError {
     Usage(String),
 }
 
-fn check_program(spec: &DesktopSpec) -> Result<(), RunError> {
-    let p = &spec.argv[0];
-    let found = if p.contains('/') {
-        std::path::Path::new(p).is_file()
-    } else {
-        std::env::var_os("PATH")
-            .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()))
+/// The runs in the order workers take them: with several jobs longest first, so the longest
+/// scenario does not start last and stretch the wall time alone; with one job the order cannot
+/// change the wall time, so the files' order is kept (reports and attached runs read in it).
+fn order(mut runs: Vec<PlannedRun>, jobs: usize) -> Vec<PlannedRun> {
+    if jobs > 1 {
+        runs.sort_by_key(|r| std::cmp::Reverse(super::order::longest_ms(&r.scenario)));
+    }
+    runs
+}
+
+/// The run's facts as its first event: what every report heads its output with.
+async fn run_started(
+    opts: &RunOptions,
+    (to_run, skipped): (usize, usize),
+    runtime_name: &str,
+    suite_hash: String,
+    plan: Vec<String>,
+) -> RunEvent {
+    RunEvent::RunStarted {
+        to_run: to_run * opts.repeat.max(1) as usize,
+        skipped,
+        jobs: opts.jobs.min(to_run.max(1)),
+        desktop: opts.desktop.clone(),
+        runtime: runtime_name.to_string(),
+        seed: opts.seed,
+        budget_ms: opts.budget.map(|b| b.as_millis() as u64),
+        capabilities: opts
+            .capabilities
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect(),
+        started_us: now_us(),
+        suites: opts.paths.iter().map(|p| p.display().to_string()).collect(),
+        filter: opts.filter.clone(),
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        retry_errors: opts.retry_errors,
+        timers: opts.timers.map(Box::new),
+        desktop_identity: Some(identify(&opts.desktop).await),
+        suite_hash,
+        partition: opts.partition.map(|p| p.to_string()),
+        plan,
+        repeat: (opts.repeat > 1).then_some(opts.repeat),
+        pass_policy: (opts.repeat > 1).then(|| opts.pass_policy.as_str().to_string()),
+    }
+}
+
+/// The runs of this shard (all without `--partition`), the suites' hash, and the whole plan's
+/// run ids when partitioned.
+fn planned(opts: &RunOptions) -> Result<(Vec<PlannedRun>, String, Vec<String>), RunError> {
+    let runs = load_runs(
+        &opts.paths,
+        opts.budget,
+        opts.filter.as_deref(),
+        &opts.capabilities,
+    )?;
+    let infos: Vec<_> = runs.iter().map(|r| info(&r.scenario)).collect();
+    let files: Vec<&str> = infos.iter().map(|i| i.file.as_str()).collect();
+    let hash = suite_hash(&files);
+    let ids: Vec<String> = infos.iter().map(|i| i.id.clone()).collect();
+    let (runs, plan) = shard(runs, &ids, opts.partition);
+    Ok((runs, hash, plan))
+}
+
+/// The runtime of a run and its name in reports; `Err` for flags that do not go together.
+async fn runtime_of(opts: &RunOptions) -> Result<(RuntimeKind, String), RunError> {
+    if opts.keep_env.is_some() && (opts.jobs != 1 || opts.attach.is_some() || opts.repeat > 1) {
+        return Err(RunError::Usage(
+            "--keep-env keeps one environment, of the first failed scenario: it needs --jobs 1, and not --attach (that environment stays up anyway) or --repeat".into(),
+        ));
+    }
+    if let Some(a) = &opts.attach {
+        if opts.jobs != 1 || opts.proxy_image.is_some() {
+            return Err(RunError::Usage(
+                "--attach runs on the environment `env up` started, one scenario at a time: drop --jobs and --toxiproxy-image".into(),
+            ));
+        }
+        // The owner's runtime; its kind here only names it.
+        return Ok((RuntimeKind::Local, format!("attached ({})", a.control_url)));
+    }
+    let resolved = opts.runtime.resolve().await;
+    if let (Some(image), false) = (&opts.proxy_image, resolved == RuntimeKind::Docker) {
+        return Err(RunError::Usage(format!(
+            "--toxiproxy-image {image} needs the docker runtime, and this run resolved to {}\nhint: add --runtime docker",
+            resolved.as_str()
+        )));
+    }
+    let name = match &opts.proxy_image {
+        // Reports name the proxy that ran: a verdict against the real Toxiproxy is worth knowing as such.
+        Some(image) => format!("docker (fault proxy {image})"),
+        None => resolved.as_str().to_string(),
     };
-    if found {
-        Ok(())
-    } else {
-        Err(RunError::Desktop(format!("program `{p}` not found")))
-    }
-}
-
-/// The shape of environment a scenario needs; equal shapes share an environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Shape {
-    config: PathBuf,
-    sites: Vec<String>,
-    stat_server: bool,
-}
-
-impl Shape {
-    fn of(sc: &PlannedScenario) -> Shape {
-        Shape {
-            config: sc.config_path.clone(),
-            sites: sc.sites.iter().map(|s| s.as_str().to_string()).collect(),
-            stat_server: sc.stat_server,
-        }
-    }
-}
-
-struct Worker {
-    job: usize,
-    env: Option<(Shape, Environment, mpsc::Receiver<ObservedEvent>)>,
-}
-
-struct Shared {
-    opts: RunOptions,
-    desktop: DesktopSpec,
-    queue: Mutex<VecDeque<PlannedScenario>>,
-    sink: mpsc::UnboundedSender<RunEvent>,
-    runtime_name: String,
-}
-
-impl Shared {
-    fn emit(&self, e: RunEvent) {
-        let _ = self.sink.send(e);
-    }
-}
-
-async fn start_env(
-    shared: &Shared,
-    shape: &Shape,
-) -> Result<(Environment, mpsc::Receiver<ObservedEvent>), String> {
-    let topo = Topology::load(shape.config.clone())
-        .and_then(|t| t.with_sites(shape.sites.clone()))
-        .map(|t| t.with_stat_server(shape.stat_server))
-        .map_err(|e| e.to_string())?;
-    let mut cfg = EnvConfig::new(topo).with_runtime(shared.opts.runtime);
-    cfg.bin_dir = shared.opts.bin_dir.clone();
-    cfg.keepalive = shared.opts.keepalive;
-    cfg.proxy_image = shared.opts.proxy_image.clone();
-    let mut env = Environment::start(cfg)
-        .await
-        .map_err(|e| format!("cannot start the environment: {e}"))?;
-    let events = env
-        .take_events()
-        .ok_or("the environment's observation feed was already taken")?;
-    Ok((env, events))
-}
-
-fn error_result(shared: &Shared, sc: &PlannedScenario, message: String) -> ScenarioResult {
-    let mut r = ScenarioResult::skipped(info(sc), String::new(), shared.opts.seed);
-    r.skip_reason = None;
-    r.verdict = crate::check::Verdict::Error;
-    r.errors.push(message);
-    r.started_us = now_us();
-    r.runtime = shared.runtime_name.clone();
-    r
-}
-
-async fn worker(shared: Arc<Shared>, mut w: Worker, cancel: watch::Receiver<bool>) {
-    loop {
-        let Some(sc) = shared
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop_front()
-        else {
-            break;
-        };
-        if *cancel.borrow() {
-            let r = ScenarioResult::skipped(
-                info(&sc),
-                "not run: the run was interrupted".into(),
-                shared.opts.seed,
-            );
-            shared.emit(RunEvent::ScenarioFinished {
-                result: Box::new(r),
-            });
-            continue;
-        }
-        let shape = Shape::of(&sc);
-        let mut fresh = false;
-        if w.env.as_ref().is_some_and(|(s, _, _)| *s != shape) {
-            if let Some((_, env, _)) = w.env.take() {
-                let _ = env.shutdown().await;
-            }
-        }
-        if w.env.is_none() {
-            shared.emit(RunEvent::EnvironmentStarting { job: w.job });
-            match start_env(&shared, &shape).await {
-                Ok((env, ev)) => {
-                    w.env = Some((shape.clone(), env, ev));
-                    fresh = true;
-                }
-                Err(e) => {
-                    shared.emit(RunEvent::ScenarioStarted {
-                        info: info(&sc),
-                        job: w.job,
-                    });
-                    let r = error_result(&shared, &sc, e);
-                    shared.emit(RunEvent::ScenarioFinished {
-                        result: Box::new(r),
-                    });
-                    continue;
-                }
-            }
-        }
-        shared.emit(RunEvent::ScenarioStarted {
-            info: info(&sc),
-            job: w.job,
-        });
-        let (_, env, events) = w.env.as_mut().expect("started above");
-        if !fresh {
-            if let Err(e) = env.reset().await {
-                let r = error_result(&shared, &sc, format!("environment reset failed: {e}"));
-                shared.emit(RunEvent::ScenarioFinished {
-                    result: Box::new(r),
-                });
-                if let Some((_, env, _)) = w.env.take() {
-                    let _ = env.shutdown().await;
-                }
-                continue;
-            }
-        }
-        let sink = shared.sink.clone();
-        let emit = move |e: RunEvent| {
-            let _ = sink.send(e);
-        };
-        let ctx = ScenarioContext {
-            env,
-            events,
-            desktop: &shared.desktop,
-            capabilities: &shared.opts.capabilities,
-            client_timeout_ms: shared.opts.keepalive.client_timeout_ms.unwrap_or(10_000),
-            seed: shared.opts.seed,
-            runtime: shared.runtime_name.clone(),
-            cancel: cancel.clone(),
-            emit: &emit,
-        };
-        let r = run_scenario(ctx, &sc).await;
-        shared.emit(RunEvent::ScenarioFinished {
-            result: Box::new(r),
-        });
-    }
-    if let Some((_, env, _)) = w.env.take() {
-        let _ = env.shutdown().await;
-    }
+    Ok((resolved, name))
 }
 
 /// Runs suites: emits `RunStarted`, one `ScenarioFinished` per planned run (skipped ones included),
@@ -256,47 +211,23 @@ pub async fn run(
     sink: mpsc::UnboundedSender<RunEvent>,
 ) -> Result<Summary, RunError> {
     let t0 = Instant::now();
-    let desktop =
-        DesktopSpec::parse(&opts.desktop).map_err(|e| RunError::Desktop(e.to_string()))?;
-    check_program(&desktop)?;
+    let desktop = check_desktop(&opts.desktop).map_err(RunError::Desktop)?;
     if opts.jobs == 0 {
         return Err(RunError::Usage("--jobs must be at least 1".into()));
     }
-    let runs = load_runs(
-        &opts.paths,
-        opts.budget,
-        opts.filter.as_deref(),
-        &opts.capabilities,
-    )?;
+    let (runs, suite_hash, plan) = planned(&opts)?;
     let (skipped, to_run): (Vec<PlannedRun>, Vec<PlannedRun>) =
         runs.into_iter().partition(|r| r.skip.is_some());
-    let resolved = opts.runtime.resolve().await;
-    if let (Some(image), false) = (&opts.proxy_image, resolved == RuntimeKind::Docker) {
-        return Err(RunError::Usage(format!(
-            "--toxiproxy-image {image} needs the docker runtime, and this run resolved to {}\nhint: add --runtime docker",
-            resolved.as_str()
-        )));
-    }
-    let runtime_name = match &opts.proxy_image {
-        // Reports name the proxy that ran: a verdict against the real Toxiproxy is worth knowing as such.
-        Some(image) => format!("docker (fault proxy {image})"),
-        None => resolved.as_str().to_string(),
-    };
-    let _ = sink.send(RunEvent::RunStarted {
-        to_run: to_run.len(),
-        skipped: skipped.len(),
-        jobs: opts.jobs.min(to_run.len().max(1)),
-        desktop: opts.desktop.clone(),
-        runtime: runtime_name.clone(),
-        seed: opts.seed,
-        budget_ms: opts.budget.map(|b| b.as_millis() as u64),
-        capabilities: opts
-            .capabilities
-            .iter()
-            .map(|c| c.as_str().to_string())
-            .collect(),
-        started_us: now_us(),
-    });
+    let (resolved, runtime_name) = runtime_of(&opts).await?;
+    let facts = run_started(
+        &opts,
+        (to_run.len(), skipped.len()),
+        &runtime_name,
+        suite_hash,
+        plan,
+    )
+    .await;
+    let _ = sink.send(facts);
     let mut summary = Summary::default();
     for r in skipped {
         let res = ScenarioResult::skipped(info(&r.scenario), r.skip.unwrap_or_default(), opts.seed);
@@ -308,28 +239,39 @@ pub async fn run(
     let jobs = opts.jobs.min(to_run.len()).max(1);
     // Workers report through an inner channel so the summary is counted here, in one place.
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let shared = Arc::new(Shared {
-        queue: Mutex::new(to_run.into_iter().map(|r| r.scenario).collect()),
-        desktop,
-        sink: tx,
+    let settings = Arc::new(Settings {
+        runtime: resolved,
         runtime_name,
-        opts,
+        bin_dir: opts.bin_dir,
+        keepalive: opts.keepalive,
+        proxy_image: opts.proxy_image,
+        desktop,
+        capabilities: opts.capabilities,
+        timers: opts.timers,
+        max_lateness: opts.max_lateness,
+        attach: opts.attach,
+        keep_env: opts.keep_env.is_some(),
+    });
+    let shared = Arc::new(Shared {
+        retry_errors: opts.retry_errors,
+        queue: Mutex::new(repetitions(order(to_run, jobs), opts.seed, opts.repeat)),
+        until_fail: opts.until_fail,
+        failed: Mutex::new(Default::default()),
+        keep: opts.keep_env,
+        kept_for: Mutex::new(None),
+        sink: tx,
     });
     let mut handles = Vec::new();
     for job in 0..jobs {
+        let session = Session::new(settings.clone(), job);
         handles.push(tokio::spawn(worker(
             shared.clone(),
-            Worker { job, env: None },
+            session,
             cancel.clone(),
         )));
     }
     drop(shared);
-    while let Some(e) = rx.recv().await {
-        if let RunEvent::ScenarioFinished { result } = &e {
-            summary.add(result.verdict);
-        }
-        let _ = sink.send(e);
-    }
+    let finished = forward(&mut rx, &sink, &mut summary, opts.repeat > 1).await;
     for h in handles {
         if let Err(e) = h.await {
             summary.errors += 1;
@@ -341,7 +283,28 @@ pub async fn run(
         summary: summary.clone(),
         duration_ms: t0.elapsed().as_millis() as u64,
     });
-    Ok(summary)
+    Ok(by_policy(summary, &finished, opts.pass_policy))
+}
+
+/// The exit's summary of a repeated run: one verdict per run under the pass policy (the reports
+/// count every repetition).
+fn by_policy(summary: Summary, results: &[ScenarioResult], policy: PassPolicy) -> Summary {
+    let groups = repeat::groups(results);
+    if groups.is_empty() {
+        return summary;
+    }
+    let mut s = Summary {
+        interrupted: summary.interrupted,
+        ..Summary::default()
+    };
+    for g in groups {
+        s.add(g.verdict(policy));
+    }
+    // Inapplicable runs (never queued) and failed workers still count.
+    let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count();
+    s.skipped += summary.skipped.saturating_sub(count(Verdict::Skipped));
+    s.errors += summary.errors.saturating_sub(count(Verdict::Error));
+    s
 }
 
 /// A cancellation signal that turns true on SIGINT or SIGTERM.
@@ -364,28 +327,4 @@ pub fn signal_cancel() -> watch::Receiver<bool> {
         std::future::pending::<()>().await;
     });
     rx
-}
-
-/// Runs and feeds every event to `reporters`, then writes their files. Returns the exit code
-/// (see [`crate::exit::ExitCode`]); `Err` for unusable input (exit code 2, message for the user).
-pub async fn run_and_report(
-    opts: RunOptions,
-    mut reporters: crate::report::Reporters,
-    cancel: watch::Receiver<bool>,
-) -> Result<(crate::exit::ExitCode, Vec<String>), RunError> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let consume = async {
-        while let Some(e) = rx.recv().await {
-            reporters.event(&e);
-        }
-    };
-    let (res, ()) = tokio::join!(run(opts, cancel, tx), consume);
-    let summary = res?;
-    let problems = reporters.write();
-    let code = if problems.is_empty() {
-        summary.exit_code()
-    } else {
-        crate::exit::ExitCode::HarnessError
-    };
-    Ok((code, problems))
 }

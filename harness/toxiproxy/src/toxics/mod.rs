@@ -4,6 +4,7 @@
 mod bandwidth;
 mod latency;
 mod limit_data;
+mod loss;
 mod noop;
 mod reset_peer;
 mod slicer;
@@ -13,6 +14,7 @@ mod timeout;
 pub use bandwidth::Bandwidth;
 pub use latency::Latency;
 pub use limit_data::LimitData;
+pub use loss::Loss;
 pub use noop::Noop;
 pub use reset_peer::ResetPeer;
 pub use slicer::Slicer;
@@ -233,6 +235,8 @@ pub enum ToxicKind {
     ResetPeer(ResetPeer),
     Slicer(Slicer),
     LimitData(LimitData),
+    /// udp proxies only (an extension): datagrams dropped with a probability.
+    Loss(Loss),
 }
 
 /// Why attributes could not be used.
@@ -278,6 +282,7 @@ impl ToxicKind {
             "reset_peer" => ToxicKind::ResetPeer(parse(ResetPeer::default(), attrs)?),
             "slicer" => ToxicKind::Slicer(parse(Slicer::default(), attrs)?),
             "limit_data" => ToxicKind::LimitData(parse(LimitData::default(), attrs)?),
+            "loss" => ToxicKind::Loss(parse(Loss::default(), attrs)?),
             _ => return Err(KindError::UnknownType),
         })
     }
@@ -293,6 +298,7 @@ impl ToxicKind {
             ToxicKind::ResetPeer(t) => ToxicKind::ResetPeer(parse(t.clone(), attrs)?),
             ToxicKind::Slicer(t) => ToxicKind::Slicer(parse(t.clone(), attrs)?),
             ToxicKind::LimitData(t) => ToxicKind::LimitData(parse(t.clone(), attrs)?),
+            ToxicKind::Loss(t) => ToxicKind::Loss(parse(t.clone(), attrs)?),
         })
     }
 
@@ -306,6 +312,7 @@ impl ToxicKind {
             ToxicKind::ResetPeer(_) => "reset_peer",
             ToxicKind::Slicer(_) => "slicer",
             ToxicKind::LimitData(_) => "limit_data",
+            ToxicKind::Loss(_) => "loss",
         }
     }
 
@@ -325,6 +332,7 @@ impl ToxicKind {
             ToxicKind::ResetPeer(t) => t.pipe(stub).await,
             ToxicKind::Slicer(t) => t.pipe(stub).await,
             ToxicKind::LimitData(t) => t.pipe(stub).await,
+            ToxicKind::Loss(t) => t.pipe(stub).await,
         }
     }
 }
@@ -340,6 +348,7 @@ impl Serialize for ToxicKind {
             ToxicKind::ResetPeer(t) => t.serialize(s),
             ToxicKind::Slicer(t) => t.serialize(s),
             ToxicKind::LimitData(t) => t.serialize(s),
+            ToxicKind::Loss(t) => t.serialize(s),
         }
     }
 }

@@ -5,7 +5,7 @@
     reason = "shared by several test binaries, each using a part (`expect` would be unfulfilled in some)"
 )]
 
-use bc_protocol::{decode_line, encode_line, Message, ObservedEvent};
+use bc_protocol::{decode_line, encode_line, Heartbeat, Message, ObservedEvent, StreamLine};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -212,6 +212,8 @@ pub struct Events {
     resp: reqwest::Response,
     buf: Vec<u8>,
     pub seen: Vec<ObservedEvent>,
+    /// Heartbeats read so far (between events), in order.
+    pub heartbeats: Vec<Heartbeat>,
 }
 
 impl Events {
@@ -232,17 +234,30 @@ impl Events {
             resp,
             buf: Vec::new(),
             seen: Vec::new(),
+            heartbeats: Vec::new(),
         }
     }
 
-    /// Next event (panics after the timeout).
+    /// Next event, heartbeats kept aside (panics after the timeout).
     pub async fn next(&mut self) -> ObservedEvent {
+        loop {
+            match self.next_line().await {
+                StreamLine::Event(ev) => return ev,
+                StreamLine::Heartbeat(hb) => self.heartbeats.push(hb),
+            }
+        }
+    }
+
+    /// Next line, event or heartbeat (panics after the timeout).
+    pub async fn next_line(&mut self) -> StreamLine {
         loop {
             if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=pos).collect();
-                let ev: ObservedEvent = serde_json::from_slice(&line).expect("event json");
-                self.seen.push(ev.clone());
-                return ev;
+                let parsed = StreamLine::parse(&line).expect("event json");
+                if let StreamLine::Event(ev) = &parsed {
+                    self.seen.push(ev.clone());
+                }
+                return parsed;
             }
             let chunk = tokio::time::timeout(T, self.resp.chunk())
                 .await

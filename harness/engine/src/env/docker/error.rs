@@ -42,14 +42,6 @@ pub enum DockerError {
         code: Option<i64>,
         output: String,
     },
-    #[error("control request {what} to {url} failed: {detail}")]
-    Control {
-        what: String,
-        url: String,
-        detail: String,
-    },
-    #[error("unknown instance {0}")]
-    UnknownInstance(String),
     #[error("invalid topology: {0}")]
     Topology(String),
 }

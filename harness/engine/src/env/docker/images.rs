@@ -247,7 +247,7 @@ pub async fn build_once(
     if docker.inspect_image(&tag).await.is_ok() {
         return Ok(tag);
     }
-    // The returned GenericImage only names the tag; containers are made by `container.rs`.
+    // The returned GenericImage only names the tag; containers are made by `container/mod.rs`.
     let _built = image.build_image().await.map_err(|e| DockerError::Build {
         tag: tag.clone(),
         message: e.to_string(),

@@ -11,6 +11,11 @@ pub const RUN: &str = "bc-harness.run";
 pub const PID: &str = "bc-harness.pid";
 /// Start time (clock ticks since boot, /proc/PID/stat field 22) of that process, so a reused pid is not "alive".
 pub const PID_START: &str = "bc-harness.pid-start";
+/// Present (value `true`) on the objects of an environment `env up` keeps for a lab: `clean`
+/// leaves them while their owner lives (`env down` removes them).
+pub const LAB: &str = "bc-harness.lab";
+/// Set (to anything) in a process whose environments are lab environments.
+pub const LAB_ENV_VAR: &str = "BC_HARNESS_LAB";
 /// Which server instance (or `proxy`) a container plays.
 pub const INSTANCE: &str = "bc-harness.instance";
 
@@ -41,6 +46,9 @@ impl RunOwner {
         labels.insert(PID.to_string(), self.pid.to_string());
         if let Some(start) = self.pid_start {
             labels.insert(PID_START.to_string(), start.to_string());
+        }
+        if std::env::var_os(LAB_ENV_VAR).is_some() {
+            labels.insert(LAB.to_string(), "true".to_string());
         }
         labels
     }

@@ -4,20 +4,20 @@
 pub mod client;
 pub mod commands;
 pub mod container;
-pub mod environment;
 pub mod error;
 pub mod images;
+mod instance;
 pub mod labels;
+mod launch;
+pub mod layout;
 pub mod runtime;
 pub mod sweep;
-pub mod topology;
 
 pub use client::connect;
 pub use container::{Container, ContainerSpec, Readiness, RunState, Started};
-pub use environment::{DockerEnvironment, MockHandle, ResetReport, StartReport};
 pub use error::DockerError;
 pub use images::{BuildOptions, ImageSet, ProxyKind};
 pub use labels::RunOwner;
+pub use launch::StartReport;
 pub use runtime::DockerRuntime;
 pub use sweep::{clean, sweep_stale, CleanOptions, SweepReport};
-pub use topology::{DockerTopology, InstanceId, MockStatus};

@@ -1,8 +1,9 @@
-//! `DockerRuntime`: the environment's `Runtime` interface over a [`DockerEnvironment`], so the runner's
-//! `--runtime docker` drives containers exactly as it drives local processes (same proxies, feeds, faults).
+//! `DockerRuntime`: env's `Runtime` with containers. It only starts, signals and removes containers and
+//! says where they are reachable; reset, proxy links and control calls are the `Environment`'s, as locally.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,26 +11,40 @@ use futures::future::BoxFuture;
 use testcontainers::bollard::Docker;
 use tokio::sync::watch;
 
-use super::container::RunState;
-use super::environment::{DockerEnvironment, StartReport};
+use super::container::Container;
 use super::error::DockerError;
 use super::images::{self, BuildOptions, ImageSet};
-use super::topology::{DockerTopology, InstanceId as DockerId, MockStatus};
+use super::instance::{exit_cause, loopback, Mock};
+use super::labels::RunOwner;
+use super::launch::{launch, Launched, Plan, StartReport};
+use super::layout::{proxy_listen_port, validate_sites, PROXY_API_PORT};
+use super::sweep::{remove_run, remove_run_blocking};
 use crate::env::{
-    EnvConfig, EnvError, InstanceAddrs, InstanceId, InstanceState, InstanceStatus, Runtime,
+    EnvConfig, EnvError, InstanceId, InstanceState, InstanceStatus, ProxyStatus, Runtime,
     RuntimeKind,
 };
 
 /// Containers start slower than processes (and much slower on a loaded machine): never wait less than this.
 const MIN_READY_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Server instances and the fault proxy as containers (see the module docs of `docker`).
+/// Server instances and the fault proxy as containers on one private network (see the module docs).
+/// Dropping it removes every container and the network of its run.
 pub struct DockerRuntime {
-    env: DockerEnvironment,
+    owner: RunOwner,
+    network: String,
     order: Vec<InstanceId>,
-    status: Arc<HashMap<InstanceId, watch::Sender<InstanceStatus>>>,
+    mocks: HashMap<InstanceId, Mock>,
+    proxy: Container,
+    proxy_api: String,
+    proxy_status: watch::Sender<ProxyStatus>,
+    /// Set before the run's removal, so the proxy's exit is published as requested.
+    proxy_requested: Arc<AtomicBool>,
+    stop_grace: Duration,
     report: StartReport,
     images: ImageSet,
+    docker: Docker,
+    /// Set once removal started (shutdown or drop), so it happens once.
+    removed: AtomicBool,
 }
 
 impl DockerRuntime {
@@ -55,84 +70,91 @@ impl DockerRuntime {
         images: &ImageSet,
         cfg: &EnvConfig,
     ) -> Result<DockerRuntime, EnvError> {
+        validate_sites(cfg.topology.sites()).map_err(env_error)?;
         let path = cfg.topology.config_db_path();
         let config_yaml = std::fs::read(path).map_err(|e| EnvError::ConfigDb {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
         let order = cfg.topology.instances();
-        let unbound = SocketAddr::from(([127, 0, 0, 1], 0));
-        let status: Arc<HashMap<InstanceId, watch::Sender<InstanceStatus>>> = Arc::new(
-            order
-                .iter()
-                .map(|id| {
-                    let initial = InstanceStatus {
-                        state: InstanceState::Down,
-                        incarnation: 0,
-                        addrs: InstanceAddrs {
-                            listen: unbound,
-                            control: unbound,
-                        },
-                        pid: None,
-                    };
-                    (id.clone(), watch::Sender::new(initial))
-                })
-                .collect(),
-        );
-        let mut topology = DockerTopology::standard(config_yaml);
-        topology.sites = cfg.topology.sites().to_vec();
-        topology.kinds = cfg.topology.servers();
-        topology.proxy_links = false;
-        topology.ready_timeout = cfg.ready_timeout.max(MIN_READY_TIMEOUT);
-        topology.stop_grace = cfg.stop_grace;
-        if let Some(ms) = cfg.keepalive.ping_interval_ms {
-            topology
-                .mock_flags
-                .extend(["--ping-interval-ms".into(), ms.to_string()]);
-        }
-        if let Some(ms) = cfg.keepalive.client_timeout_ms {
-            topology
-                .mock_flags
-                .extend(["--client-timeout-ms".into(), ms.to_string()]);
-        }
-        let hook_status = Arc::clone(&status);
-        topology.on_status = Some(Arc::new(move |id: &DockerId, now: MockStatus| {
-            if let Some(tx) = hook_status.get(&env_id(id)) {
-                // One update: a new incarnation and its (possibly new) control port arrive together.
-                tx.send_modify(|s| {
-                    s.state = env_state(now.state);
-                    s.incarnation = now.incarnation;
-                    s.addrs.control = now.control;
-                    s.pid = now.pid;
-                });
-            }
-        }));
-        let (env, report) = DockerEnvironment::start(docker, images, topology)
-            .await
-            .map_err(env_error)?;
-        for m in env.mocks() {
-            if let Some(tx) = status.get(&env_id(&m.id)) {
-                tx.send_modify(|s| {
-                    s.addrs = InstanceAddrs {
-                        // Not published by default: the desktop port is reachable only through the proxy.
-                        listen: m.direct_addr().unwrap_or(m.desktop_addr),
-                        control: m.control_addr(),
-                    }
-                });
+        let plan = Plan {
+            instances: &order,
+            config_yaml: &config_yaml,
+            keepalive: cfg.keepalive,
+            ready_timeout: cfg.ready_timeout.max(MIN_READY_TIMEOUT),
+        };
+        let launched = launch(docker, images, &plan).await.map_err(env_error)?;
+        let run_id = launched.owner.run_id.clone();
+        match Self::assemble(docker, images, cfg, order, launched) {
+            Ok(runtime) => Ok(runtime),
+            Err(e) => {
+                let _ = remove_run(docker, &run_id).await;
+                Err(env_error(e))
             }
         }
+    }
+
+    /// Pairs each running mock with its proxy listen port and publishes its first incarnation.
+    fn assemble(
+        docker: &Docker,
+        images: &ImageSet,
+        cfg: &EnvConfig,
+        order: Vec<InstanceId>,
+        launched: Launched,
+    ) -> Result<DockerRuntime, DockerError> {
+        let proxy = launched.proxy;
+        let proxy_port = |port| {
+            proxy.host_port(port).ok_or_else(|| DockerError::NotReady {
+                name: proxy.name().to_string(),
+                timeout_ms: 0,
+                detail: format!("port {port} is not published"),
+            })
+        };
+        let proxy_api = format!("http://{}", loopback(proxy_port(PROXY_API_PORT)?));
+        let mut mocks = HashMap::with_capacity(order.len());
+        for (i, (id, (container, exited))) in order.iter().zip(launched.mocks).enumerate() {
+            let listen = proxy_listen_port(i)?;
+            let desktop = loopback(proxy_port(listen)?);
+            let mock = Mock::new(container, format!("0.0.0.0:{listen}"), desktop);
+            mock.mark_running(exited);
+            mocks.insert(id.clone(), mock);
+        }
+        let proxy_status = watch::Sender::new(ProxyStatus {
+            pid: proxy.pid(),
+            down: None,
+        });
+        let proxy_requested = Arc::<AtomicBool>::default();
+        tokio::spawn(publish_proxy_exit(
+            launched.proxy_exited,
+            proxy.clone(),
+            proxy_requested.clone(),
+            proxy_status.clone(),
+        ));
         Ok(DockerRuntime {
-            env,
+            owner: launched.owner,
+            network: launched.network,
             order,
-            status,
-            report,
+            mocks,
+            proxy,
+            proxy_api,
+            proxy_status,
+            proxy_requested,
+            stop_grace: cfg.stop_grace,
+            report: launched.report,
             images: images.clone(),
+            docker: docker.clone(),
+            removed: AtomicBool::new(false),
         })
     }
 
-    /// The underlying containers (run id, network, per-instance handles, reset).
-    pub fn environment(&self) -> &DockerEnvironment {
-        &self.env
+    /// The run id in every container's name and labels.
+    pub fn run_id(&self) -> &str {
+        &self.owner.run_id
+    }
+
+    /// The run's private network.
+    pub fn network(&self) -> &str {
+        &self.network
     }
 
     /// Timings of the start.
@@ -144,18 +166,50 @@ impl DockerRuntime {
         &self.images
     }
 
-    fn sender(&self, id: &InstanceId) -> Result<&watch::Sender<InstanceStatus>, EnvError> {
-        self.status
+    /// The container of an instance (its engine state, name, ports, output).
+    pub fn container(&self, id: &InstanceId) -> Option<&Container> {
+        self.mocks.get(id).map(|m| &m.container)
+    }
+
+    pub fn proxy_container(&self) -> &Container {
+        &self.proxy
+    }
+
+    fn mock(&self, id: &InstanceId) -> Result<&Mock, EnvError> {
+        self.mocks
             .get(id)
             .ok_or_else(|| EnvError::UnknownInstance(id.to_string()))
     }
 
-    fn mock(&self, id: &InstanceId) -> Result<&super::environment::MockHandle, EnvError> {
-        self.sender(id)?;
-        self.env
-            .mock(&docker_id(id))
-            .map(|m| &**m)
-            .map_err(env_error)
+    /// A mock for freeze / thaw, which need a process to act on.
+    fn running_mock(&self, id: &InstanceId) -> Result<&Mock, EnvError> {
+        let mock = self.mock(id)?;
+        if mock.status().borrow().state == InstanceState::Down {
+            return Err(EnvError::NotRunning {
+                what: id.to_string(),
+            });
+        }
+        Ok(mock)
+    }
+
+    /// Marks removal as begun; `false` when it already was.
+    fn begin_removal(&self) -> bool {
+        if self.removed.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        self.proxy_requested.store(true, Ordering::SeqCst);
+        for mock in self.mocks.values() {
+            mock.expect_end();
+            mock.mark_down();
+        }
+        true
+    }
+}
+
+impl Drop for DockerRuntime {
+    /// Safety net when `shutdown` was not awaited (panic, early return, a failed environment start).
+    fn drop(&mut self) {
+        self.kill_all_now();
     }
 }
 
@@ -169,28 +223,37 @@ impl Runtime for DockerRuntime {
     }
 
     fn status(&self, id: &InstanceId) -> Result<InstanceStatus, EnvError> {
-        Ok(self.sender(id)?.borrow().clone())
+        Ok(self.mock(id)?.status().borrow().clone())
     }
 
     fn watch(&self, id: &InstanceId) -> Result<watch::Receiver<InstanceStatus>, EnvError> {
-        Ok(self.sender(id)?.subscribe())
+        Ok(self.mock(id)?.status().subscribe())
     }
 
     fn proxy_api_url(&self) -> String {
-        self.env.proxy_api().to_string()
+        self.proxy_api.clone()
+    }
+
+    fn proxy_watch(&self) -> watch::Receiver<ProxyStatus> {
+        self.proxy_status.subscribe()
     }
 
     fn proxy_upstream(&self, id: &InstanceId) -> Result<String, EnvError> {
-        Ok(self.mock(id)?.proxy_upstream.clone())
+        Ok(self.mock(id)?.upstream())
     }
 
     fn proxy_listen(&self, id: &InstanceId) -> Result<String, EnvError> {
         Ok(self.mock(id)?.proxy_listen.clone())
     }
 
+    /// The proxy reports its listen address inside its container; the desktop dials the published port.
     fn desktop_address(&self, id: &InstanceId, reported: &str) -> Result<SocketAddr, EnvError> {
-        self.env
-            .desktop_address_of(reported)
+        reported
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .and_then(|port| self.proxy.host_port(port))
+            .map(loopback)
             .ok_or_else(|| EnvError::Proxy {
                 call: "proxy listen address".into(),
                 reason: format!(
@@ -200,81 +263,69 @@ impl Runtime for DockerRuntime {
     }
 
     fn start<'a>(&'a self, id: &'a InstanceId) -> BoxFuture<'a, Result<(), EnvError>> {
+        Box::pin(async move { self.mock(id)?.start().await.map_err(env_error) })
+    }
+
+    fn kill<'a>(&'a self, id: &'a InstanceId) -> BoxFuture<'a, Result<(), EnvError>> {
+        Box::pin(async move { self.mock(id)?.kill().await.map_err(env_error) })
+    }
+
+    fn stop<'a>(&'a self, id: &'a InstanceId) -> BoxFuture<'a, Result<bool, EnvError>> {
         Box::pin(async move {
-            self.mock(id)?;
-            self.env
-                .start_instance(&docker_id(id))
+            let mock = self.mock(id)?;
+            mock.stop(self.stop_grace).await.map_err(env_error)
+        })
+    }
+
+    fn freeze<'a>(&'a self, id: &'a InstanceId) -> BoxFuture<'a, Result<(), EnvError>> {
+        Box::pin(async move { self.running_mock(id)?.pause().await.map_err(env_error) })
+    }
+
+    fn thaw<'a>(&'a self, id: &'a InstanceId) -> BoxFuture<'a, Result<(), EnvError>> {
+        Box::pin(async move { self.running_mock(id)?.unpause().await.map_err(env_error) })
+    }
+
+    fn log_tail(&self, id: &InstanceId) -> String {
+        self.container(id)
+            .map(|c| c.log_tail(20))
+            .unwrap_or_default()
+    }
+
+    /// Removes every container and the network of the run.
+    fn shutdown(&self) -> BoxFuture<'_, Result<(), EnvError>> {
+        Box::pin(async move {
+            if !self.begin_removal() {
+                return Ok(());
+            }
+            remove_run(&self.docker, &self.owner.run_id)
                 .await
                 .map(|_| ())
                 .map_err(env_error)
         })
     }
 
-    fn kill<'a>(&'a self, id: &'a InstanceId) -> BoxFuture<'a, Result<(), EnvError>> {
-        Box::pin(async move {
-            self.mock(id)?;
-            self.env.kill(&docker_id(id)).await.map_err(env_error)
-        })
-    }
-
-    fn stop<'a>(&'a self, id: &'a InstanceId) -> BoxFuture<'a, Result<bool, EnvError>> {
-        Box::pin(async move {
-            self.mock(id)?;
-            self.env.stop(&docker_id(id)).await.map_err(env_error)
-        })
-    }
-
-    fn freeze<'a>(&'a self, id: &'a InstanceId) -> BoxFuture<'a, Result<(), EnvError>> {
-        Box::pin(async move {
-            if self.status(id)?.state == InstanceState::Down {
-                return Err(EnvError::NotRunning {
-                    what: id.to_string(),
-                });
-            }
-            self.env.pause(&docker_id(id)).await.map_err(env_error)
-        })
-    }
-
-    fn thaw<'a>(&'a self, id: &'a InstanceId) -> BoxFuture<'a, Result<(), EnvError>> {
-        Box::pin(async move {
-            if self.status(id)?.state == InstanceState::Down {
-                return Err(EnvError::NotRunning {
-                    what: id.to_string(),
-                });
-            }
-            self.env.unpause(&docker_id(id)).await.map_err(env_error)
-        })
-    }
-
-    fn log_tail(&self, id: &InstanceId) -> String {
-        self.mock(id)
-            .map(|m| m.container.log_tail(20))
-            .unwrap_or_default()
-    }
-
-    fn shutdown(&self) -> BoxFuture<'_, Result<(), EnvError>> {
-        Box::pin(async move { self.env.shutdown().await.map(|_| ()).map_err(env_error) })
-    }
-
     fn kill_all_now(&self) {
-        self.env.remove_now();
+        if self.begin_removal() {
+            remove_run_blocking(&self.owner.run_id);
+        }
     }
 }
 
-fn docker_id(id: &InstanceId) -> DockerId {
-    DockerId::new(id.site.clone(), id.server, id.role)
-}
-
-fn env_id(id: &DockerId) -> InstanceId {
-    InstanceId::new(id.site.clone(), id.kind, id.role)
-}
-
-fn env_state(state: RunState) -> InstanceState {
-    match state {
-        RunState::Running => InstanceState::Running,
-        RunState::Paused => InstanceState::Frozen,
-        RunState::Stopped => InstanceState::Down,
+/// Publishes the proxy container's exit with its cause (requested once the run's removal began).
+async fn publish_proxy_exit(
+    exited: tokio::sync::oneshot::Receiver<()>,
+    proxy: Container,
+    requested: Arc<AtomicBool>,
+    status: watch::Sender<ProxyStatus>,
+) {
+    if exited.await.is_err() {
+        return;
     }
+    let cause = exit_cause(&proxy, &requested).await;
+    status.send_modify(|s| {
+        s.pid = None;
+        s.down = Some(cause);
+    });
 }
 
 /// Maps container errors onto the environment's error kinds, keeping the message.
@@ -297,12 +348,6 @@ pub fn env_error(e: DockerError) -> EnvError {
             },
             detail: format!(":\n{output}"),
         },
-        DockerError::Control { what, url, detail } => EnvError::Control {
-            instance: url,
-            call: what,
-            reason: detail,
-        },
-        DockerError::UnknownInstance(i) => EnvError::UnknownInstance(i),
         DockerError::Topology(t) => EnvError::Topology(t),
         other => EnvError::Io {
             what: "docker runtime".into(),

@@ -10,7 +10,7 @@ use testcontainers::bollard::query_parameters::{
 use testcontainers::bollard::Docker;
 
 use super::error::DockerError;
-use super::labels::{RunOwner, OWNED, RUN};
+use super::labels::{RunOwner, LAB, OWNED, RUN};
 
 /// Names of what a sweep or clean removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,7 +47,11 @@ enum Select<'a> {
 impl Select<'_> {
     fn wants(&self, labels: &HashMap<String, String>) -> bool {
         match self {
-            Select::All => true,
+            // A live lab environment is someone's workplace: only its `env down` removes it.
+            Select::All => {
+                labels.get(LAB).map(String::as_str) != Some("true")
+                    || RunOwner::from_labels(labels).is_none_or(|o| !o.is_alive())
+            }
             Select::Run(id) => labels.get(RUN).map(String::as_str) == Some(*id),
             // Owned but unparsable labels have no live owner to protect: they are leftovers too.
             Select::Dead => RunOwner::from_labels(labels).is_none_or(|o| !o.is_alive()),
@@ -60,7 +64,8 @@ pub async fn sweep_stale(docker: &Docker) -> Result<SweepReport, DockerError> {
     remove_selected(docker, Select::Dead).await
 }
 
-/// Removes every container and network the harness owns (also those of running harnesses), and images on request.
+/// Removes every container and network the harness owns (also those of running harnesses, but not
+/// a live `env up` environment's), and images on request.
 pub async fn clean(docker: &Docker, options: CleanOptions) -> Result<SweepReport, DockerError> {
     let mut report = remove_selected(docker, Select::All).await?;
     if options.images {
@@ -94,9 +99,26 @@ pub async fn clean(docker: &Docker, options: CleanOptions) -> Result<SweepReport
     Ok(report)
 }
 
-/// Removes the containers and network of one run (used by an environment's drop as a safety net).
+/// Removes the containers and network of one run (its shutdown, or a start that failed).
 pub async fn remove_run(docker: &Docker, run_id: &str) -> Result<SweepReport, DockerError> {
     remove_selected(docker, Select::Run(run_id)).await
+}
+
+/// [`remove_run`] for synchronous drop paths: on its own thread with its own runtime and engine
+/// connection, because the caller's runtime may be busy or shutting down. Blocks until done.
+pub fn remove_run_blocking(run_id: &str) {
+    let run_id = run_id.to_string();
+    let cleanup = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(async {
+            let docker = super::client::connect().await.ok()?;
+            remove_run(&docker, &run_id).await.ok()
+        })
+    });
+    let _ = cleanup.join();
 }
 
 async fn remove_selected(docker: &Docker, select: Select<'_>) -> Result<SweepReport, DockerError> {
@@ -198,5 +220,24 @@ mod tests {
         assert!(Select::Run(&live.run_id).wants(&labels_of(&live)));
         assert!(!Select::Run(&live.run_id).wants(&labels_of(&dead)));
         assert!(!Select::Run(&live.run_id).wants(&broken));
+    }
+
+    #[test]
+    fn clean_keeps_a_live_lab_environment_only() {
+        let lab = |owner: &RunOwner| {
+            let mut l = owner.labels();
+            l.insert(LAB.to_string(), "true".to_string());
+            l
+        };
+        let live = RunOwner::current();
+        let mut dead = RunOwner::current();
+        dead.pid_start = dead.pid_start.map(|s| s + 1);
+        assert!(!Select::All.wants(&lab(&live)), "env up still runs: kept");
+        assert!(
+            Select::All.wants(&lab(&dead)),
+            "its env up is gone: removed"
+        );
+        assert!(Select::Dead.wants(&lab(&dead)));
+        assert!(!Select::Dead.wants(&lab(&live)));
     }
 }

@@ -1,0 +1,141 @@
+//! The local runtime's plan: loopback ports for every instance (allocated up front, below the
+//! ephemeral range) and each bc-mock's command line, HA sync links and peers included.
+
+use crate::env::error::EnvError;
+use crate::env::runtime::{InstanceAddrs, KeepAlive};
+use crate::env::topology::{InstanceId, Topology};
+use bc_protocol::{Role, ServerKind};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// Picks `n` distinct free loopback ports below the kernel's ephemeral range, so that no outgoing
+/// connection (whose local port comes from that range) can take one between allocation and bind,
+/// nor later while an instance is down and about to restart on the same port.
+fn free_ports(n: usize) -> Result<Vec<u16>, EnvError> {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+        })
+        .unwrap_or(32768);
+    const FLOOR: u16 = 10_000;
+    let mut held = Vec::new();
+    if low > FLOOR + 1000 {
+        let span = u32::from(low - FLOOR);
+        // Different environments (parallel tests, parallel runs) start at different places.
+        let mut x = (std::process::id() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0));
+        for _ in 0..n * 50 {
+            if held.len() == n {
+                break;
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let port = FLOOR + (x % u64::from(span)) as u16;
+            if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+                held.push(l);
+            }
+        }
+    }
+    // Fallback (tiny or unknown range): let the kernel choose.
+    while held.len() < n {
+        held.push(
+            std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| EnvError::Io {
+                what: "cannot allocate a loopback port".into(),
+                source,
+            })?,
+        );
+    }
+    held.iter()
+        .map(|l| {
+            l.local_addr()
+                .map(|a| a.port())
+                .map_err(|source| EnvError::Io {
+                    what: "cannot allocate a loopback port".into(),
+                    source,
+                })
+        })
+        .collect()
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Every instance with its command line and addresses.
+pub(super) fn plan(
+    topology: &Topology,
+    ka: KeepAlive,
+) -> Result<Vec<(InstanceId, Vec<String>, InstanceAddrs)>, EnvError> {
+    let ids = topology.instances();
+    let sip_backups = ids
+        .iter()
+        .filter(|i| i.server == ServerKind::SipServer && i.role == Role::Backup)
+        .count();
+    let mut ports = free_ports(ids.len() * 2 + sip_backups)?.into_iter();
+    let mut next = || loopback(ports.next().unwrap_or(0));
+    let mut addrs: HashMap<InstanceId, InstanceAddrs> = HashMap::new();
+    let mut sync: HashMap<String, SocketAddr> = HashMap::new();
+    for id in &ids {
+        addrs.insert(
+            id.clone(),
+            InstanceAddrs {
+                listen: next(),
+                control: next(),
+            },
+        );
+        if id.server == ServerKind::SipServer && id.role == Role::Backup {
+            sync.insert(id.site.clone(), next());
+        }
+    }
+    let config = topology.config_db_path().display().to_string();
+    let mut out = Vec::new();
+    for id in ids {
+        let a = addrs[&id];
+        let sub = match id.server {
+            ServerKind::SipServer => "sip-server",
+            ServerKind::ConfigServer => "config-proxy",
+            ServerKind::StatServer => "stat-server",
+        };
+        let mut args: Vec<String> = vec![
+            sub.into(),
+            "--site".into(),
+            id.site.clone(),
+            "--role".into(),
+            id.role.as_str().into(),
+            "--listen".into(),
+            a.listen.to_string(),
+            "--control".into(),
+            a.control.to_string(),
+            "--config".into(),
+            config.clone(),
+        ];
+        if let Some(ms) = ka.ping_interval_ms {
+            args.extend(["--ping-interval-ms".into(), ms.to_string()]);
+        }
+        if let Some(ms) = ka.client_timeout_ms {
+            args.extend(["--client-timeout-ms".into(), ms.to_string()]);
+        }
+        if id.server == ServerKind::SipServer {
+            let sync_addr = sync[&id.site];
+            match id.role {
+                Role::Backup => args.extend(["--sync-listen".into(), sync_addr.to_string()]),
+                Role::Primary => args.extend(["--sync-to".into(), sync_addr.to_string()]),
+            }
+            // Every SIP Server of every other site is a peer (calls are redirected there).
+            for (peer, pa) in &addrs {
+                if peer.server == ServerKind::SipServer && peer.site != id.site {
+                    args.extend(["--peer".into(), pa.control_url()]);
+                }
+            }
+        }
+        out.push((id, args, a));
+    }
+    Ok(out)
+}

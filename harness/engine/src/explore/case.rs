@@ -1,0 +1,194 @@
+//! One exploration case: a schedule resolved, written as a suite, planned and run in the session;
+//! how the written suite names the configuration database.
+
+use std::path::{Path, PathBuf};
+
+use bc_suite::{PlanOptions, PlannedScenario};
+use tokio::sync::watch;
+
+use super::emit::{emit_indexed, SuiteMeta};
+use super::model::Spec;
+use super::options::ExploreOptions;
+use super::resolve::resolve;
+use super::schedule::Schedule;
+use crate::event::{RunEvent, ScenarioResult};
+use crate::observe::EntryKind;
+use crate::run::Session;
+
+/// One case as run: the result and the suite text it ran.
+pub(super) struct CaseRun {
+    pub result: ScenarioResult,
+    pub text: String,
+    /// The planned step index of each resolved operation.
+    pub index: Vec<usize>,
+}
+
+/// Runs cases in one session (one environment, reset between cases).
+pub(super) struct Explorer<'a> {
+    pub opts: &'a ExploreOptions,
+    pub spec: Spec,
+    pub config: PathBuf,
+    pub session: Session,
+    pub cancel: watch::Receiver<bool>,
+}
+
+/// How a written suite names the configuration database: relative to the nearest directory above the suite
+/// that holds it, when that directory is the working directory or inside it (the tree being worked in):
+/// suites resolve such a path by walking up from their own directory, so the file also runs when moved
+/// elsewhere in that tree, e.g. into `suites/`, or cloned. Else absolute.
+fn config_text(config: &Path, out_dir: &Path, cwd: &Path) -> String {
+    let config = config
+        .canonicalize()
+        .unwrap_or_else(|_| config.to_path_buf());
+    let found_from = |rel: &Path| {
+        rel.to_str()
+            .and_then(|r| bc_suite::config::resolve_path(out_dir, r))
+            .and_then(|p| p.canonicalize().ok())
+    };
+    // Only the nearest common directory: a path relative to a far one (say /tmp) would be surprising.
+    out_dir
+        .ancestors()
+        .filter(|dir| dir.parent().is_some())
+        .find(|dir| config.starts_with(dir))
+        .filter(|dir| dir.starts_with(cwd))
+        .and_then(|dir| config.strip_prefix(dir).ok())
+        .filter(|rel| found_from(rel).as_deref() == Some(config.as_path()))
+        .map(|rel| rel.display().to_string())
+        .unwrap_or_else(|| config.display().to_string())
+}
+
+pub(super) fn suite_id(seed: u64) -> String {
+    format!("explore-{seed}")
+}
+
+impl Explorer<'_> {
+    pub fn meta(&self, seed: u64, header: Vec<String>) -> SuiteMeta {
+        SuiteMeta {
+            suite_id: suite_id(seed),
+            scenario_id: "case".into(),
+            agent: self.opts.agent.clone(),
+            config: config_text(
+                &self.config,
+                &self.opts.out_dir,
+                &std::env::current_dir()
+                    .and_then(|d| d.canonicalize())
+                    .unwrap_or_default(),
+            ),
+            header,
+        }
+    }
+
+    pub fn suite_path(&self, seed: u64) -> PathBuf {
+        self.opts.out_dir.join(format!("{}.yaml", suite_id(seed)))
+    }
+
+    fn plan(&self, text: &str, seed: u64) -> Result<PlannedScenario, String> {
+        let path = self.suite_path(seed);
+        let loaded = bc_suite::load_str(&path.display().to_string(), text, &self.opts.out_dir)
+            .map_err(|d| {
+                format!(
+                    "explore produced an invalid suite (a bug):\n{}",
+                    bc_suite::render_plain(&d.errors)
+                )
+            })?;
+        let mut planned = bc_suite::plan(&loaded, &PlanOptions::default())
+            .map_err(|e| format!("explore produced an unplannable suite (a bug): {e}"))?;
+        let mut sc = planned.remove(0);
+        sc.file = path;
+        Ok(sc)
+    }
+
+    /// Runs the case of schedule `s`; `Err` when it could not run (no usable environment, or a
+    /// suite that does not plan, which is a bug).
+    pub async fn run(
+        &mut self,
+        s: &Schedule,
+        emit: &(dyn Fn(RunEvent) + Send + Sync),
+    ) -> Result<CaseRun, String> {
+        let res = resolve(s, &self.spec);
+        let (text, index) = emit_indexed(&res, &self.spec, &self.meta(s.seed, Vec::new()));
+        let sc = self.plan(&text, s.seed)?;
+        let result = self
+            .session
+            .run(&sc, s.seed, self.cancel.clone(), emit)
+            .await?;
+        Ok(CaseRun {
+            result,
+            text,
+            index,
+        })
+    }
+
+    /// The result of a case that could not run, named like the suite it would have been.
+    pub fn error_result(&self, s: &Schedule, message: String) -> ScenarioResult {
+        let info = crate::event::ScenarioInfo {
+            id: format!("{}/case", suite_id(s.seed)),
+            suite_id: suite_id(s.seed),
+            file: self.suite_path(s.seed).display().to_string(),
+            scenario_id: "case".into(),
+            title: None,
+            rules: Vec::new(),
+            preferred_site: Some(self.spec.preferred.as_str().into()),
+            budget_ms: self.spec.budget_ms,
+        };
+        self.session.error_result(info, s.seed, message)
+    }
+}
+
+/// Operations that had started when the first failure was decided.
+pub(super) fn started_ops(run: &CaseRun) -> Option<usize> {
+    let f = run.result.failures.first()?;
+    let tl = run.result.timeline.as_ref()?;
+    let last_step = tl
+        .entries
+        .iter()
+        .filter(|e| e.ts_us <= f.at_us)
+        .filter_map(|e| match e.kind {
+            EntryKind::Step { index, .. } => Some(index),
+            _ => None,
+        })
+        .max()?;
+    // Planned steps: the implicit start_desktop comes first.
+    Some(run.index.iter().filter(|i| **i < last_step).count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::config_text;
+
+    #[test]
+    fn written_suites_name_the_config_relative_to_the_tree_when_they_can() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path().canonicalize().unwrap();
+        let config = root.join("fixtures/config/db.yaml");
+        std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+        std::fs::write(&config, "x").unwrap();
+        let out = root.join("explore-failures");
+        std::fs::create_dir_all(&out).unwrap();
+        assert_eq!(config_text(&config, &out, &root), "fixtures/config/db.yaml");
+        // Exploring from elsewhere: the tree is not the one worked in.
+        let away = tempfile::tempdir().unwrap();
+        let away = away.path().canonicalize().unwrap();
+        assert_eq!(
+            config_text(&config, &out, &away),
+            config.display().to_string()
+        );
+
+        // A same-named file nearer the suite would win the walk up: then only the absolute path is right.
+        let shadow = out.join("fixtures/config/db.yaml");
+        std::fs::create_dir_all(shadow.parent().unwrap()).unwrap();
+        std::fs::write(&shadow, "y").unwrap();
+        assert_eq!(
+            config_text(&config, &out, &root),
+            config.display().to_string()
+        );
+
+        let elsewhere = tempfile::tempdir().unwrap();
+        let other = elsewhere.path().canonicalize().unwrap().join("db.yaml");
+        std::fs::write(&other, "z").unwrap();
+        assert_eq!(
+            config_text(&other, &out, &root),
+            other.display().to_string()
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Runs one planned scenario on a ready environment: preconditions, a fresh desktop, the steps
+//! (faults, heals, waits, markers, expectations), then heal and stop; the timeline decides the verdict.
+
+mod desktop;
+mod driver;
+mod faults;
+mod infra;
+mod record;
+mod result;
+mod steps;
+mod trigger;
+mod watermark;
+
+use std::time::{Duration, Instant};
+
+use bc_protocol::ObservedEvent;
+use bc_suite::{Capability, PlannedScenario};
+use tokio::sync::{mpsc, watch};
+
+use super::translate;
+use crate::check::{Activation, Evaluator, Verdict};
+use crate::env::{now_us, DesktopSpec, Environment};
+use crate::event::{RunEvent, ScenarioInfo, ScenarioResult};
+use crate::observe::Subject;
+use driver::{Driver, Stop};
+pub use infra::{left_the_plan, NOT_STARTED};
+use watermark::Pace;
+
+pub use watermark::{MAX_LATENESS_MS, STALL_MS};
+
+/// What a scenario run needs besides the scenario.
+pub struct ScenarioContext<'a> {
+    /// The ready (reset) environment.
+    pub env: &'a Environment,
+    /// Its observation feed.
+    pub events: &'a mut mpsc::Receiver<ObservedEvent>,
+    /// How to start the desktop.
+    pub desktop: &'a DesktopSpec,
+    /// Declared capabilities.
+    pub capabilities: &'a [Capability],
+    /// Declared timers, when the profile has them.
+    pub timers: Option<crate::run::DeclaredTimers>,
+    /// The mocks' client keep-alive timeout (BC-6 tolerance after a healed partition).
+    pub client_timeout_ms: u64,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Runtime name.
+    pub runtime: String,
+    /// Becomes true on Ctrl-C / SIGTERM.
+    pub cancel: watch::Receiver<bool>,
+    /// Where progress events go.
+    pub emit: &'a (dyn Fn(RunEvent) + Send + Sync),
+    /// The harness's own lateness past which the scenario is `error` ([`MAX_LATENESS_MS`]).
+    pub max_lateness: Duration,
+    /// The desktop command is the stand-in that runs a lab's hooks (`run --attach`): its
+    /// "desktop not started" exit is the lab's failure, not the desktop's.
+    pub attached: bool,
+    /// `--keep-env=on-failure`: a failed scenario leaves its desktop and faults here instead of
+    /// its teardown (its verdict is then decided at the end of its steps, before any teardown).
+    pub keep: Option<&'a mut Option<crate::run::keep::KeptScenario>>,
+}
+
+/// The identity of a planned scenario in reports.
+pub fn info(sc: &PlannedScenario) -> ScenarioInfo {
+    ScenarioInfo {
+        id: sc.id.clone(),
+        suite_id: sc.suite_id.clone(),
+        file: sc.file.display().to_string(),
+        scenario_id: sc.scenario_id.clone(),
+        title: sc.title.clone(),
+        rules: sc.rules.iter().map(|r| r.to_string()).collect(),
+        preferred_site: sc.preferred_site.map(|s| s.as_str().to_string()),
+        budget_ms: sc.budget.as_millis() as u64,
+    }
+}
+
+/// The parts of the context the steps use.
+struct Ctx<'a> {
+    desktop: &'a DesktopSpec,
+    capabilities: &'a [Capability],
+    timers: Option<crate::run::DeclaredTimers>,
+    seed: u64,
+    emit: &'a (dyn Fn(RunEvent) + Send + Sync),
+}
+
+/// Who the scenario observes: the agent, its DN and sites, and what "logged in" includes.
+fn subject(ctx: &ScenarioContext<'_>, sc: &PlannedScenario) -> Subject {
+    let agent = ctx.env.topology().agent(&sc.agent).ok().cloned();
+    Subject {
+        scenario: sc.id.clone(),
+        username: sc.agent.clone(),
+        agent_id: agent
+            .as_ref()
+            .map(|a| a.agent_id.clone())
+            .unwrap_or_default(),
+        dn: agent.as_ref().map(|a| a.dn.clone()).unwrap_or_default(),
+        sites: sc.sites.iter().map(|s| s.as_str().to_string()).collect(),
+        uses_stat_server: sc.stat_server && ctx.capabilities.contains(&Capability::StatServer),
+        client_timeout_ms: ctx.client_timeout_ms,
+        rules: sc.rules.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+/// Runs one scenario and returns its result (never panics on environment problems: they are errors).
+pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> ScenarioResult {
+    let started = Instant::now();
+    let start_us = now_us();
+    // Observations queued before this scenario belong to the previous one (or the reset).
+    while ctx.events.try_recv().is_ok() {}
+    let subject = subject(&ctx, sc);
+    let dn = subject.dn.clone();
+    let ScenarioContext {
+        env,
+        events,
+        desktop,
+        capabilities,
+        timers,
+        seed,
+        runtime,
+        cancel,
+        emit,
+        max_lateness,
+        attached,
+        keep,
+        ..
+    } = ctx;
+    let steps = Ctx {
+        desktop,
+        capabilities,
+        timers,
+        seed,
+        emit,
+    };
+    // Slack 0: the driver advances the evaluator to the sources' watermark, not to the clock.
+    let mut d = Driver::new(
+        env,
+        Evaluator::new(subject, 0),
+        events,
+        start_us,
+        cancel,
+        Pace::new(max_lateness),
+    );
+    d.attached = attached;
+    for spec in translate::invariants(sc) {
+        d.ev.add(spec, Activation::Start);
+    }
+    for m in translate::measurements(sc, capabilities) {
+        d.ev.measure(m);
+    }
+    let stop = steps::execute(&mut d, &steps, sc, &dn).await;
+    if matches!(stop, Err(Stop::Cancelled)) {
+        d.errors
+            .push("interrupted (SIGINT/SIGTERM): the scenario did not finish".into());
+        d.note("interrupted");
+    }
+    // Observations still in flight belong to the run.
+    if stop.is_ok() {
+        let _ = d.settle().await;
+    }
+    d.settle_infra().await;
+    let end_us = now_us();
+    let run = result::Run {
+        info: info(sc),
+        started,
+        seed,
+        runtime,
+        end_us,
+    };
+    if let Some(slot) = keep {
+        let outcome = d.ev.finish(end_us);
+        if outcome.verdict == Verdict::Fail && d.errors.is_empty() {
+            *slot = Some(d.keep(sc));
+            return result::build(&mut d, run, Some(outcome));
+        }
+        d.teardown().await;
+        let _ = d.on_infra();
+        return result::build(&mut d, run, Some(outcome));
+    }
+    d.teardown().await;
+    // An exit during the teardown (not one of its heals) still counts.
+    let _ = d.on_infra();
+    result::build(&mut d, run, None)
+}

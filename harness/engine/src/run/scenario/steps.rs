@@ -1,0 +1,147 @@
+//! The step loop of a scenario: its preconditions, then each step by family: desktop start, waits
+//! and markers, expectations here; faults and heals in `faults`.
+
+use bc_suite::{Action, HealTarget, PlannedScenario};
+
+use super::driver::{Driver, Stop};
+use super::{faults, trigger, Ctx};
+use crate::check::Activation;
+use crate::env::now_us;
+use crate::event::RunEvent;
+use crate::fault::{ConfigLevel, Fault, Faults};
+use crate::observe::{DesktopEvent, EntryKind};
+use crate::run::translate;
+
+/// Runs the preconditions and every step; `Err` when the scenario stopped early.
+pub(super) async fn execute(
+    d: &mut Driver<'_>,
+    ctx: &Ctx<'_>,
+    sc: &PlannedScenario,
+    dn: &str,
+) -> Result<(), Stop> {
+    if dn.is_empty() {
+        return Err(d.harness_error(format!(
+            "agent `{}` is not in the environment's configuration database",
+            sc.agent
+        )));
+    }
+    if !sc.ha {
+        d.note("topology ha: false is not supported by the environment; backups run anyway");
+    }
+    pin_preferred_site(d, sc).await?;
+    let config = d
+        .env
+        .write_connection_file(&sc.agent)
+        .map_err(|e| d.harness_error(format!("cannot write the connection file: {e}")))?;
+    // A fired trigger waits for the step after it, then releases its held message.
+    let mut fired: Option<trigger::Fired> = None;
+    let mut armed: Option<trigger::Armed> = None;
+    for (i, step) in sc.steps.iter().enumerate() {
+        if let Some(Action::On(t)) = sc.steps.get(i + 1).map(|s| &s.action) {
+            armed = Some(trigger::arm(d, t).await?);
+        }
+        let description = translate::describe(&step.action);
+        (ctx.emit)(RunEvent::StepStarted {
+            id: sc.id.clone(),
+            index: step.index,
+            description: description.clone(),
+        });
+        let step_ts = now_us();
+        d.push(
+            step_ts,
+            EntryKind::Step {
+                index: step.index,
+                description: description.clone(),
+            },
+        );
+        if let Some(spec) = translate::expectation(&step.action, sc, ctx.capabilities, ctx.timers) {
+            d.record_marker(step_ts, step.marker.as_deref());
+            let h = d.ev.add(spec, Activation::Step(step.index));
+            d.drive(std::future::pending::<()>(), move |ev| {
+                ev.status(h).is_decided()
+            })
+            .await?;
+            continue;
+        }
+        match &step.action {
+            Action::StartDesktop => {
+                d.record_marker(step_ts, step.marker.as_deref());
+                start_desktop(d, ctx, &config)?;
+            }
+            Action::Wait(dur) => {
+                d.record_marker(step_ts, step.marker.as_deref());
+                d.wait(*dur).await?;
+            }
+            Action::Mark => d.record_marker(step_ts, step.marker.as_deref()),
+            Action::On(t) => {
+                let a = match armed.take() {
+                    Some(a) => a,
+                    None => trigger::arm(d, t).await?,
+                };
+                fired = Some(trigger::wait(d, a, t, step.marker.as_deref()).await?);
+                continue;
+            }
+            Action::Heal(target) => {
+                d.record_marker(step_ts, step.marker.as_deref());
+                match target {
+                    HealTarget::All => faults::heal_all(d).await?,
+                    HealTarget::Marker { marker, step: s } => {
+                        faults::heal_marker(d, step_ts, marker, *s).await?;
+                    }
+                }
+            }
+            _ => faults::inject(d, step, step_ts, &description, dn).await?,
+        }
+        if let Some(f) = fired.take() {
+            trigger::release(d, f).await?;
+        }
+        if d.decided_bad() {
+            return Err(Stop::Decided);
+        }
+    }
+    Ok(())
+}
+
+/// `pin_preferred_site`: the agent's preferred site set on its Person before the desktop starts.
+async fn pin_preferred_site(d: &mut Driver<'_>, sc: &PlannedScenario) -> Result<(), Stop> {
+    let (true, Some(site)) = (sc.pin_preferred_site, sc.preferred_site) else {
+        return Ok(());
+    };
+    let fault = Fault::SetPreferredSite {
+        level: ConfigLevel::Person,
+        object: sc.agent.clone(),
+        site: Some(site.as_str().into()),
+    };
+    let env = d.env;
+    match d.drive(env.inject(&fault), |_| false).await? {
+        Some(Ok(_)) => d.note(format!(
+            "precondition: preferred site {site} set on Person {}",
+            sc.agent
+        )),
+        Some(Err(e)) => return Err(d.harness_error(format!("precondition failed: {e}"))),
+        None => {}
+    }
+    Ok(())
+}
+
+/// `start_desktop`: a fresh desktop with the connection file and the run's seed.
+fn start_desktop(d: &mut Driver<'_>, ctx: &Ctx<'_>, config: &std::path::Path) -> Result<(), Stop> {
+    let mut spec = ctx.desktop.clone();
+    spec.env
+        .push(("BC_HARNESS_SEED".into(), ctx.seed.to_string()));
+    match spec.spawn(config) {
+        Ok(desk) => {
+            let command = desk.argv().join(" ");
+            d.push(
+                now_us(),
+                EntryKind::Desktop(DesktopEvent::Started {
+                    pid: desk.pid(),
+                    command,
+                }),
+            );
+            d.desktop = Some(desk);
+            Ok(())
+        }
+        Err(e) => Err(d.harness_error(format!("cannot start the desktop: {e}"))),
+    }
+}

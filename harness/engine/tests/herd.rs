@@ -1,0 +1,275 @@
+//! A small herd on the local runtime: a floor of agents (a generated configuration database, a few
+//! multi-agent reference desktop processes) loses site A at once; the fleet rules judge what the
+//! servers saw. The jittered reference passes HERD-1/2/4; `no-jitter` and `tight-retry` fail HERD-2.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use bc_engine::check::herd::{self, HerdBounds};
+use bc_engine::check::Status;
+use bc_engine::env::{EnvConfig, Environment, InstanceId, RuntimeKind, Topology};
+use bc_protocol::{EventKind, ObservedEvent, ServerKind};
+use bc_test_support::harness_bins;
+
+/// How long after the fault the herd has to be logged in at B (HERD-1's deadline).
+const BUDGET: Duration = Duration::from_secs(10);
+
+/// A configuration database of `n` agents (agent2001.., DNs 8001..), all preferring site A
+/// (Tenant level), so that losing A moves every one of them.
+fn write_floor_db(dir: &Path, n: usize) -> PathBuf {
+    let mut y = String::from(
+        "tenants:\n  - dbid: 1\n    name: Environment\n    annex:\n      business-continuity:\n        preferred-site: A\nagent_groups: []\npersons:\n",
+    );
+    for i in 0..n {
+        let id = 2001 + i;
+        y.push_str(&format!(
+            "  - dbid: {id}\n    name: Agent {id}\n    username: agent{id}\n    password: pass{id}\n    employee_id: \"{id}\"\n    tenant_dbid: 1\n    agent_group_dbids: []\n    agent_logins: [\"{id}\"]\n    dn: \"{}\"\n    annex: {{}}\n",
+            id + 6000
+        ));
+    }
+    y.push_str("dns:\n");
+    for i in 0..n {
+        y.push_str(&format!(
+            "  - dbid: {0}\n    number: \"{0}\"\n    tenant_dbid: 1\n",
+            2001 + i + 6000
+        ));
+    }
+    let path = dir.join("floor.yaml");
+    std::fs::write(&path, y).unwrap();
+    path
+}
+
+/// One multi-agent connection file per desktop process, agents dealt out in order.
+fn floor_files(env: &Environment, dir: &Path, n: usize, procs: usize) -> Vec<PathBuf> {
+    let per = n.div_ceil(procs);
+    (0..procs)
+        .map(|p| {
+            let ids: Vec<usize> = (p * per..((p + 1) * per).min(n)).map(|i| 2001 + i).collect();
+            let base = env.connection_file(&format!("agent{}", ids[0])).unwrap();
+            let mut v = serde_json::to_value(&base).unwrap();
+            v["agents"] = ids
+                .iter()
+                .map(|id| {
+                    serde_json::json!({"username": format!("agent{id}"), "password": format!("pass{id}"),
+                        "agent_id": id.to_string(), "dn": (id + 6000).to_string()})
+                })
+                .collect();
+            let path = dir.join(format!("desktop{p}.json"));
+            std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+            path
+        })
+        .collect()
+}
+
+/// How site A goes down.
+#[derive(Clone, Copy, PartialEq)]
+enum Loss {
+    /// Every A instance killed (SIGKILL): a hard site loss; attempts at A are not seen.
+    Kill,
+    /// Every A instance refuses every client (capacity `max_clients: 0`, `answer: refuse`) and
+    /// drops the ones it has: attempts at A stay visible (`overloaded` events).
+    Refuse,
+}
+
+/// What the servers saw after the fault.
+struct Seen {
+    /// The agents at A when it went down.
+    herd: usize,
+    fault_us: i64,
+    first_contact_b: Vec<i64>,
+    logins_b: BTreeMap<String, i64>,
+    attempts_a: Vec<i64>,
+}
+
+/// Takes every instance of site A down the `loss` way; returns the fault's instant.
+async fn take_site_a_down(env: &Environment, loss: Loss) -> i64 {
+    let a: Vec<InstanceId> = env
+        .instances()
+        .into_iter()
+        .filter(|i| i.site == "A")
+        .collect();
+    let fault_us = env.now_us();
+    match loss {
+        Loss::Kill => {
+            let kills = a.iter().map(|id| env.runtime().kill(id));
+            for r in futures::future::join_all(kills).await {
+                r.expect("kill");
+            }
+        }
+        Loss::Refuse => {
+            let http = reqwest::Client::new();
+            for id in &a {
+                let url = env.control_url(id).unwrap();
+                let cap = serde_json::json!({"max_clients": 0, "answer": "refuse"});
+                let r = http.post(format!("{url}/capacity")).json(&cap).send();
+                assert!(r.await.unwrap().status().is_success());
+                let r = http.post(format!("{url}/reset")).send().await.unwrap();
+                assert!(r.status().is_success());
+            }
+        }
+    }
+    fault_us
+}
+
+/// One herd at a time: two at once on two cores would measure the machine, not the desktops.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn run_herd(defect: Option<&str>, n: usize, procs: usize, loss: Loss) -> Seen {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let bins = harness_bins();
+    let dir = tempfile::tempdir().unwrap();
+    let topo = Topology::load(write_floor_db(dir.path(), n))
+        .unwrap()
+        .with_stat_server(false);
+    let mut cfg = EnvConfig::new(topo).with_runtime(RuntimeKind::Local);
+    cfg.bin_dir = Some(bins.clone());
+    let mut env = Environment::start(cfg).await.expect("environment starts");
+    let mut events = env.take_events().unwrap();
+    let mut desktops = Vec::new();
+    for file in floor_files(&env, dir.path(), n, procs) {
+        let mut cmd = tokio::process::Command::new(bins.join("bc-reference-desktop"));
+        cmd.arg("--config").arg(&file).env("BC_HARNESS_SEED", "1");
+        if let Some(d) = defect {
+            cmd.args(["--defect", d]);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("desktop starts");
+        desktops.push(child);
+    }
+    // The whole floor logged in first; the herd is whoever is at A then (a login that timed out
+    // on a loaded machine may have sent an agent to B, which the loss of A does not move).
+    let mut site_of: BTreeMap<String, String> = BTreeMap::new();
+    let started = tokio::time::Instant::now();
+    while site_of.len() < n {
+        let left = Duration::from_secs(60).saturating_sub(started.elapsed());
+        let e = tokio::time::timeout(left, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {}/{n} agents logged in", site_of.len()))
+            .expect("event feed open");
+        if let EventKind::AgentLogin { agent_id, .. } = &e.kind {
+            site_of.insert(agent_id.clone(), e.site.clone());
+        }
+    }
+    let herd: std::collections::BTreeSet<String> = site_of
+        .into_iter()
+        .filter(|(_, s)| s == "A")
+        .map(|(a, _)| a)
+        .collect();
+    let fault_us = take_site_a_down(&env, loss).await;
+    let end = tokio::time::Instant::now() + BUDGET;
+    let mut seen: Vec<ObservedEvent> = Vec::new();
+    while let Ok(Some(e)) = tokio::time::timeout_at(end, events.recv()).await {
+        if e.ts_us >= fault_us {
+            seen.push(e);
+        }
+    }
+    drop(desktops);
+    let _ = env.shutdown().await;
+    classify(&seen, &herd, fault_us)
+}
+
+/// What the servers saw after the fault, per rule.
+fn classify(
+    seen: &[ObservedEvent],
+    herd: &std::collections::BTreeSet<String>,
+    fault_us: i64,
+) -> Seen {
+    let mut first_contact_b: BTreeMap<String, i64> = BTreeMap::new();
+    let mut logins_b = BTreeMap::new();
+    let mut attempts_a = Vec::new();
+    for e in seen {
+        match (&e.site[..], e.server, &e.kind) {
+            (
+                "B",
+                ServerKind::ConfigServer,
+                EventKind::ClientRegistered {
+                    user_name: Some(u), ..
+                },
+            ) => {
+                first_contact_b.entry(u.clone()).or_insert(e.ts_us);
+            }
+            ("B", ServerKind::SipServer, EventKind::AgentLogin { agent_id, .. })
+                if herd.contains(agent_id) =>
+            {
+                logins_b.entry(agent_id.clone()).or_insert(e.ts_us);
+            }
+            ("A", _, EventKind::Overloaded { .. }) => attempts_a.push(e.ts_us),
+            _ => {}
+        }
+    }
+    Seen {
+        herd: herd.len(),
+        fault_us,
+        first_contact_b: first_contact_b.into_values().collect(),
+        logins_b,
+        attempts_a,
+    }
+}
+
+fn report(name: &str, s: &Seen) -> [Status; 3] {
+    let n = s.herd;
+    let b = HerdBounds::default();
+    let deadline = s.fault_us + BUDGET.as_micros() as i64;
+    let h1 = herd::herd1_logged_in(n, &s.logins_b, s.fault_us, deadline, &b);
+    let h2 = herd::herd2_dispersed("HERD-2", n, &s.first_contact_b, s.fault_us, &b);
+    let h4 = herd::herd4_no_hammering(n, &s.attempts_a, &b);
+    let [p50, p95, max] = herd::switchover_percentiles(&s.logins_b, s.fault_us);
+    let (most, _) = herd::busiest_window(&s.first_contact_b, b.window_us);
+    eprintln!(
+        "{name}: {}/{n} logged in at B; switchover p50 {p50} p95 {p95} max {max} µs; busiest 100 ms: {most} first contacts; {} attempts at A ({:.1}/agent/min)",
+        s.logins_b.len(),
+        s.attempts_a.len(),
+        herd::attempts_per_agent_minute(&s.attempts_a, n)
+    );
+    eprintln!("  HERD-1 {h1:?}\n  HERD-2 {h2:?}\n  HERD-4 {h4:?}");
+    [h1, h2, h4]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jittered_herd_disperses_and_a_lock_step_one_does_not() {
+    let n = 120;
+    let reference = run_herd(None, n, 3, Loss::Kill).await;
+    let [h1, h2, _] = report("reference", &reference);
+    assert_eq!(h1, Status::Pass, "HERD-1");
+    assert_eq!(h2, Status::Pass, "HERD-2");
+    let lock_step = run_herd(Some("no-jitter"), n, 3, Loss::Kill).await;
+    let [h1, h2, _] = report("no-jitter", &lock_step);
+    assert_eq!(h1, Status::Pass, "no-jitter still gets everyone logged in");
+    assert!(matches!(h2, Status::Fail(_)), "no-jitter must fail HERD-2");
+}
+
+/// A site that refuses every client keeps the attempts visible: the jittered herd's are bounded
+/// (HERD-4) and it still gets everyone logged in at B. `tight-retry` is caught here by HERD-2 (no
+/// random delay: lock-step), not yet by HERD-4: its 5 ms HA rounds are paced by each refused
+/// attempt's own round trip through the proxy, so it makes no more attempts than the reference
+/// within the 2 s HA window (docs/rules.md, HERD-4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusing_site_sees_bounded_attempts_from_a_jittered_herd() {
+    let n = 40;
+    let reference = run_herd(None, n, 2, Loss::Refuse).await;
+    let [h1, _, h4] = report("reference", &reference);
+    assert_eq!(h1, Status::Pass, "HERD-1");
+    assert_eq!(
+        h4,
+        Status::Pass,
+        "HERD-4 (attempts seen: {})",
+        reference.attempts_a.len()
+    );
+    assert!(
+        !reference.attempts_a.is_empty(),
+        "attempts at the refusing site are seen"
+    );
+    let tight = run_herd(Some("tight-retry"), n, 2, Loss::Refuse).await;
+    let [_, h2, _] = report("tight-retry", &tight);
+    assert!(
+        matches!(h2, Status::Fail(_)),
+        "tight-retry must fail HERD-2"
+    );
+}
