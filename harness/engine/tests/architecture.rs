@@ -424,6 +424,26 @@ fn engine_modules_only_depend_downhill() {
     );
 }
 
+/// Engine files stay small enough to hold one job each; past this, split by concern.
+const MAX_FILE_LINES: usize = 400;
+
+#[test]
+fn engine_source_files_stay_under_the_line_limit() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut tree = Vec::new();
+    read_tree(&src, &src, &mut tree);
+    let long: Vec<String> = tree
+        .iter()
+        .map(|(module, source)| (module, source.lines().count()))
+        .filter(|(_, n)| *n > MAX_FILE_LINES)
+        .map(|(module, n)| format!("{module}: {n} lines"))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "engine modules over {MAX_FILE_LINES} lines (split them by concern):\n  {}",
+        long.join("\n  ")
+    );
+}
 #[cfg(test)]
 mod checker {
     use super::*;

@@ -2,6 +2,7 @@
 //! (Jepsen-style), three-valued, with an evaluator that replays or follows a timeline live.
 
 pub mod after;
+pub mod alive;
 pub mod eval;
 pub mod expect;
 pub mod herd;

@@ -4,7 +4,7 @@
 use bc_protocol::ServerKind;
 use serde::{Deserialize, Serialize};
 
-use super::{expect, invariant, Check};
+use super::{alive, expect, invariant, Check};
 
 /// One check, with every parameter concrete (durations in ms, sites as `A`/`B`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -308,7 +308,7 @@ impl CheckSpec {
                 Box::new(invariant::MaxInWindow::reconnects(name, count, per_ms))
             }
             CheckSpec::NoSwitchoverOnHaFailover => Box::new(invariant::NoSwitchoverOnHa::new(name)),
-            CheckSpec::DesktopAlive => Box::new(invariant::DesktopAlive::new(name)),
+            CheckSpec::DesktopAlive => Box::new(alive::DesktopAlive::new(name)),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! State a higher layer keeps per environment (the fault registry), settled by reset and teardown
 //! through the `Attachment` trait, so env knows when to call it but not what it is.
 
-use super::environment::Shared;
+use super::shared::Shared;
 use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;

@@ -34,8 +34,10 @@ pub mod process;
 pub mod progress;
 pub mod remote;
 pub mod runtime;
+pub(crate) mod shared;
 mod spawner;
 pub mod topology;
+pub mod wire;
 
 pub use clock::now_us;
 pub use connection::{ConnectionFile, PairAddrs};
@@ -48,9 +50,10 @@ pub use infra::{Component, InfraEvent, InfraWatch};
 pub use local::LocalRuntime;
 pub use process::{ExitInfo, LogLine, LogStream, MAX_LINE_BYTES};
 pub use progress::{FeedProgress, Mark, Stalled, Watermark};
-pub use remote::{RemoteRuntime, WireRuntime};
+pub use remote::RemoteRuntime;
 pub use runtime::{
     DownCause, EnvConfig, InstanceAddrs, InstanceState, InstanceStatus, KeepAlive, ProxyStatus,
     Runtime, RuntimeKind,
 };
 pub use topology::{Agent, Annex, ConfigDb, InstanceId, NamedObject, Topology};
+pub use wire::WireRuntime;

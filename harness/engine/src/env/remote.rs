@@ -2,144 +2,15 @@
 //! every instance streamed live, kill/start/stop/freeze/thaw forwarded; shutting down leaves it up.
 
 use super::error::EnvError;
-use super::runtime::{
-    DownCause, InstanceAddrs, InstanceState, InstanceStatus, ProxyStatus, Runtime, RuntimeKind,
-};
+use super::runtime::{DownCause, InstanceStatus, ProxyStatus, Runtime, RuntimeKind};
 use super::topology::InstanceId;
-use bc_protocol::{Role, ServerKind};
+use super::wire::{down_cause, WireInstance, WireRuntime};
 use futures::future::BoxFuture;
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-/// One instance on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireInstance {
-    pub site: String,
-    pub server: ServerKind,
-    pub role: Role,
-    /// `running`, `frozen` or `down`.
-    pub state: String,
-    pub incarnation: u64,
-    pub listen: SocketAddr,
-    pub control: SocketAddr,
-    pub pid: Option<u32>,
-    /// Why it is down: `None` when it is not, `Some(None)`-like `requested: true` when asked.
-    pub down: Option<WireDown>,
-    /// The desktop-visible address of its proxy (what the connection file names).
-    pub desktop: Option<SocketAddr>,
-}
-
-/// [`DownCause`] on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireDown {
-    pub requested: bool,
-    pub code: Option<i32>,
-    pub signal: Option<i32>,
-}
-
-/// The whole runtime on the wire (`GET /runtime`, each line of `GET /runtime/watch`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireRuntime {
-    pub kind: String,
-    pub proxy_api_url: String,
-    pub proxy_pid: Option<u32>,
-    pub proxy_down: Option<WireDown>,
-    pub instances: Vec<WireInstance>,
-}
-
-fn wire_down(d: DownCause) -> WireDown {
-    match d {
-        DownCause::Requested => WireDown {
-            requested: true,
-            code: None,
-            signal: None,
-        },
-        DownCause::Exited { code, signal } => WireDown {
-            requested: false,
-            code,
-            signal,
-        },
-    }
-}
-
-fn down_cause(w: WireDown) -> DownCause {
-    if w.requested {
-        DownCause::Requested
-    } else {
-        DownCause::Exited {
-            code: w.code,
-            signal: w.signal,
-        }
-    }
-}
-
-impl WireRuntime {
-    /// The runtime as it is now; `desktop` gives each instance's desktop-visible proxy address.
-    pub fn of(
-        rt: &dyn Runtime,
-        desktop: impl Fn(&InstanceId) -> Option<SocketAddr>,
-    ) -> WireRuntime {
-        let proxy = *rt.proxy_watch().borrow();
-        let instances = rt
-            .instances()
-            .into_iter()
-            .filter_map(|id| {
-                let s = rt.status(&id).ok()?;
-                Some(WireInstance {
-                    state: match s.state {
-                        InstanceState::Running => "running",
-                        InstanceState::Frozen => "frozen",
-                        InstanceState::Down => "down",
-                    }
-                    .into(),
-                    incarnation: s.incarnation,
-                    listen: s.addrs.listen,
-                    control: s.addrs.control,
-                    pid: s.pid,
-                    down: s.down.map(wire_down),
-                    desktop: desktop(&id),
-                    site: id.site,
-                    server: id.server,
-                    role: id.role,
-                })
-            })
-            .collect();
-        WireRuntime {
-            kind: rt.kind().as_str().into(),
-            proxy_api_url: rt.proxy_api_url(),
-            proxy_pid: proxy.pid,
-            proxy_down: proxy.down.map(wire_down),
-            instances,
-        }
-    }
-}
-
-impl WireInstance {
-    fn id(&self) -> InstanceId {
-        InstanceId::new(self.site.clone(), self.server, self.role)
-    }
-
-    fn status(&self) -> InstanceStatus {
-        InstanceStatus {
-            state: match self.state.as_str() {
-                "running" => InstanceState::Running,
-                "frozen" => InstanceState::Frozen,
-                _ => InstanceState::Down,
-            },
-            incarnation: self.incarnation,
-            addrs: InstanceAddrs {
-                listen: self.listen,
-                control: self.control,
-            },
-            pid: self.pid,
-            down: self.down.map(down_cause),
-        }
-    }
-}
 
 /// The runtime of an `env up` process, seen from a run attached to it.
 pub struct RemoteRuntime {

@@ -3,8 +3,8 @@
 
 use super::guard::{Applied, FaultOutcome};
 use super::{Fault, FaultError, CALLER_DN};
-use crate::env::environment::Shared;
 use crate::env::now_us;
+use crate::env::shared::Shared;
 use bc_protocol::ServerKind;
 
 pub(super) async fn apply(

@@ -3,7 +3,7 @@
 
 use super::guard::{registry, Applied, HealAction};
 use super::{ConfigLevel, Fault, FaultError};
-use crate::env::environment::Shared;
+use crate::env::shared::Shared;
 use crate::env::topology::{PREFERRED_SITE_OPTION, PREFERRED_SITE_SECTION};
 use crate::env::{now_us, Annex, InstanceId, InstanceState};
 use bc_protocol::ServerKind;

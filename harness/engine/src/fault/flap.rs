@@ -12,8 +12,8 @@ use super::guard::{Applied, HealAction};
 use super::link::{link_toxics, remove_toxics, set_enabled};
 use super::select::resolve_links;
 use super::{Fault, FaultError, LinkFault, LinkSelector};
-use crate::env::environment::Shared;
 use crate::env::now_us;
+use crate::env::shared::Shared;
 
 /// A phase change of a flap after its first down, as the background task makes it.
 #[derive(Debug, Clone, PartialEq, Eq)]

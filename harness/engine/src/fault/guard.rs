@@ -3,7 +3,7 @@
 
 use super::{FaultError, FlapPhase};
 use crate::env::attached::{Attachment, BoxFuture};
-use crate::env::environment::Shared;
+use crate::env::shared::Shared;
 use crate::env::{now_us, CallDelivery, InstanceId};
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};

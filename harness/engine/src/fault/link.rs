@@ -4,8 +4,8 @@
 use super::guard::{Applied, HealAction};
 use super::select::resolve_links;
 use super::{Direction, Fault, FaultError, LinkFault, LinkSelector};
-use crate::env::environment::Shared;
 use crate::env::now_us;
+use crate::env::shared::Shared;
 use bc_toxiproxy::client::{ProxyUpdate, Stream, Toxic};
 
 /// Name stem of the black-hole toxics (`<tag>_black_hole_<stream>`).

@@ -4,7 +4,7 @@
 use super::guard::{Applied, HealAction};
 use super::select::resolve_servers;
 use super::{Fault, FaultError, ServerSelector};
-use crate::env::environment::Shared;
+use crate::env::shared::Shared;
 use crate::env::{now_us, InstanceId, InstanceState};
 use bc_protocol::ServerKind;
 
