@@ -10,11 +10,12 @@ use crate::diagnostic::Diagnostics;
 use crate::duration::HumanDuration;
 use crate::model::*;
 use crate::span::{Span, Spanned};
-use crate::steps::step_markers;
 use crate::suggest::did_you_mean;
 use crate::target::{LinkTarget, ServerTarget};
 use crate::vocab::{Level, Role, ServerKind, Site, SiteRef};
 
+mod markers;
+mod step_refs;
 mod trigger;
 
 /// Longest `wait`, `within` or `for` accepted: longer is surely a typo (`60m` for `60s`).
@@ -326,12 +327,26 @@ fn check_agent(d: &mut Diagnostics, c: &ConfigDb, agent: &Spanned<String>) {
     }
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into one function per step (issue 12's 100-line limit)"
-)]
+/// Checks one scenario: its own settings, then its steps in order, then its invariants and
+/// measurements.
 fn scenario(ctx: &mut Ctx<'_>, suite: &Suite, sc: &Spanned<Scenario>) {
     let s = &sc.value;
+    scenario_settings(ctx, suite, s);
+    let agent = s.agent.as_ref().unwrap_or(&suite.agent);
+    if let (Some(a), Some(c)) = (&s.agent, ctx.config) {
+        check_agent(ctx.d, c, a);
+    }
+    let preferred = preferred_values(ctx, s, agent);
+    if !has_steps(ctx, s) {
+        return;
+    }
+    let mut walk = markers::walk_steps(ctx, s, &preferred, agent);
+    invariants(ctx, s);
+    measurements(ctx, s, &mut walk, &preferred);
+}
+
+/// The scenario's id, budget, tags, capabilities and rules.
+fn scenario_settings(ctx: &mut Ctx<'_>, suite: &Suite, s: &Scenario) {
     if !valid_name(&s.id.value) {
         ctx.d.semantic(
             s.id.span,
@@ -354,13 +369,12 @@ fn scenario(ctx: &mut Ctx<'_>, suite: &Suite, sc: &Spanned<Scenario>) {
             Some("add `rules: [BC-n]` to the scenario or the suite".into()),
         );
     }
-    let agent = s.agent.as_ref().unwrap_or(&suite.agent);
-    if let (Some(a), Some(c)) = (&s.agent, ctx.config) {
-        check_agent(ctx.d, c, a);
-    }
+}
 
-    // Values `preferred` can take in this scenario.
-    let preferred: Vec<Site> = if s.for_each_preferred_site {
+/// The values `preferred` can take in this scenario: both sites, the pinned one, or the
+/// agent's in the configuration database (none if it has none).
+fn preferred_values(ctx: &mut Ctx<'_>, s: &Scenario, agent: &Spanned<String>) -> Vec<Site> {
+    if s.for_each_preferred_site {
         if let Some(p) = &s.preferred_site {
             ctx.d.semantic(
                 p.span,
@@ -383,15 +397,19 @@ fn scenario(ctx: &mut Ctx<'_>, suite: &Suite, sc: &Spanned<Scenario>) {
             .and_then(|c| c.preferred_site(&agent.value))
             .into_iter()
             .collect()
-    };
+    }
+}
 
+/// Reports a scenario without steps (returning false: there is nothing more to check in it)
+/// or that checks nothing (no expectation, no invariant).
+fn has_steps(ctx: &mut Ctx<'_>, s: &Scenario) -> bool {
     if s.steps.is_empty() {
         ctx.d.semantic(
             s.id.span,
             format!("scenario `{}` has no step", s.id.value),
             Some("add steps such as `- kill_site: A` and `- expect_logged_in: {site: B}`".into()),
         );
-        return;
+        return false;
     }
     if !s.steps.iter().any(|st| st.value.is_expectation()) && s.invariants.is_empty() {
         ctx.d.semantic(
@@ -403,198 +421,11 @@ fn scenario(ctx: &mut Ctx<'_>, suite: &Suite, sc: &Spanned<Scenario>) {
             Some("add an expectation such as `- expect_logged_in: {site: B}`".into()),
         );
     }
+    true
+}
 
-    // Markers.
-    let markers = step_markers(&s.steps);
-    let explicit_start = s
-        .steps
-        .iter()
-        .position(|st| matches!(st.value, Step::StartDesktop));
-    let mut defined: HashMap<String, (usize, Span)> = HashMap::new();
-    if explicit_start.is_none() {
-        defined.insert("start".into(), (usize::MAX, Span::default()));
-    }
-    let mut all_markers: Vec<String> = markers.iter().flatten().cloned().collect();
-    if explicit_start.is_none() {
-        all_markers.push("start".into());
-    }
-    let mut measures: HashMap<String, Span> = HashMap::new();
-    let mut latest: Option<String> = explicit_start.is_none().then(|| "start".to_string());
-    let mut latest_call: Option<String> = None;
-    let mut call_markers: HashSet<String> = HashSet::new();
-    let mut starts = 0;
-
-    for (i, st) in s.steps.iter().enumerate() {
-        let step = &st.value;
-        let started = explicit_start.is_none_or(|k| i > k);
-        if step.is_expectation() && !started {
-            ctx.d.semantic(
-                st.span,
-                format!("`{}` before the desktop starts", step.keyword()),
-                Some("move it after `- start_desktop`".into()),
-            );
-        }
-        if let Step::StartDesktop = step {
-            starts += 1;
-            if starts > 1 {
-                ctx.d.semantic(
-                    st.span,
-                    "the desktop is started twice",
-                    Some("keep one `start_desktop` step".into()),
-                );
-            }
-        }
-        step_refs(ctx, st, &preferred, agent);
-        if let Step::On(_) = step {
-            if !started {
-                ctx.d.semantic(
-                    st.span,
-                    "`on` before the desktop starts can never fire",
-                    Some("move it after `- start_desktop`".into()),
-                );
-            }
-            trigger::check_next(ctx, st.span, s.steps.get(i + 1));
-        }
-
-        // References to earlier markers.
-        let check_from = |ctx: &mut Ctx<'_>,
-                          from: &Option<Spanned<String>>,
-                          defined: &HashMap<String, (usize, Span)>,
-                          latest: &Option<String>| {
-            match from {
-                Some(f) => {
-                    if !defined.contains_key(&f.value) {
-                        let later = all_markers.contains(&f.value);
-                        let known: Vec<String> = defined.keys().cloned().collect();
-                        ctx.d.semantic(
-                            f.span,
-                            if later {
-                                format!("marker `{}` is set only after this step", f.value)
-                            } else {
-                                format!("unknown marker `{}`", f.value)
-                            },
-                            if later {
-                                Some("an expectation counts from a marker set before it".into())
-                            } else {
-                                help_dym(&f.value, &sorted(known))
-                            },
-                        );
-                    }
-                }
-                None => {
-                    if latest.is_none() && started {
-                        ctx.d.semantic(
-                            st.span,
-                            "no marker before this step to count from",
-                            Some("add `from: MARKER`".into()),
-                        );
-                    }
-                }
-            }
-        };
-        match step {
-            Step::ExpectLoggedIn(e) => {
-                check_from(ctx, &e.from, &defined, &latest);
-                if let Some(m) = &e.measure {
-                    measure_name(ctx.d, &mut measures, m);
-                }
-            }
-            Step::ExpectDisconnected(e) => check_from(ctx, &e.from, &defined, &latest),
-            Step::ExpectCallAnswered(e) => {
-                match &e.from {
-                    Some(f) => {
-                        if !call_markers.contains(&f.value) {
-                            let known: Vec<String> = call_markers.iter().cloned().collect();
-                            ctx.d.semantic(
-                                f.span,
-                                format!(
-                                    "marker `{}` is not set by an earlier `deliver_call`",
-                                    f.value
-                                ),
-                                help_dym(&f.value, &sorted(known)),
-                            );
-                        }
-                    }
-                    None => {
-                        if latest_call.is_none() {
-                            ctx.d.semantic(
-                                st.span,
-                                "`expect_call_answered` without an earlier `deliver_call`",
-                                Some("add `- deliver_call: A` before it".into()),
-                            );
-                        }
-                    }
-                }
-                if let Some(m) = &e.measure {
-                    measure_name(ctx.d, &mut measures, m);
-                }
-            }
-            Step::Heal(h) if h.value != "all" => match defined.get(&h.value) {
-                Some((idx, _)) => {
-                    if *idx == usize::MAX || !s.steps[*idx].value.is_healable() {
-                        ctx.d.semantic(
-                                    h.span,
-                                    format!("marker `{}` is not set by a fault that can be healed", h.value),
-                                    Some("heal names the marker of a kill, stop, freeze, link fault, flap or reject_logins step, or `all`".into()),
-                                );
-                    }
-                }
-                None => {
-                    let mut known: Vec<String> = defined
-                        .iter()
-                        .filter(|(_, (i, _))| *i != usize::MAX && s.steps[*i].value.is_healable())
-                        .map(|(k, _)| k.clone())
-                        .collect();
-                    known.push("all".into());
-                    ctx.d.semantic(
-                        h.span,
-                        format!("unknown marker `{}`", h.value),
-                        help_dym(&h.value, &sorted(known)),
-                    );
-                }
-            },
-            _ => {}
-        }
-
-        // This step's own marker.
-        if let Some(m) = &markers[i] {
-            let span = step
-                .marker_spec()
-                .flatten()
-                .map(|x| x.span)
-                .unwrap_or(st.span);
-            if !valid_name(m) {
-                ctx.d.semantic(
-                    span,
-                    format!("invalid marker name `{m}`"),
-                    Some("use letters, digits, `-`, `_` and `.` only".into()),
-                );
-            }
-            if let Some((_, prev)) = defined.get(m) {
-                ctx.d.semantic(
-                    span,
-                    format!(
-                        "duplicate marker `{m}`{}",
-                        if prev.is_unknown() {
-                            " (set by the implicit start)".to_string()
-                        } else {
-                            format!(" (first set at line {})", prev.line)
-                        }
-                    ),
-                    Some("give one of the steps another `marker:` name".into()),
-                );
-            } else {
-                defined.insert(m.clone(), (i, st.span));
-            }
-            latest = Some(m.clone());
-            if matches!(step, Step::DeliverCall(_)) {
-                latest_call = Some(m.clone());
-                call_markers.insert(m.clone());
-            }
-        }
-    }
-
-    // Invariants and measurements.
+/// The durations of the scenario's invariants.
+fn invariants(ctx: &mut Ctx<'_>, s: &Scenario) {
     for inv in &s.invariants {
         match &inv.value {
             Invariant::NeverLoggedInAtBothPeers => {}
@@ -607,10 +438,15 @@ fn scenario(ctx: &mut Ctx<'_>, suite: &Suite, sc: &Spanned<Scenario>) {
             }
         }
     }
+}
+
+/// The scenario's `measurements:`: unique names (also against the steps' `measure:`), markers
+/// the steps set, and observations that can happen.
+fn measurements(ctx: &mut Ctx<'_>, s: &Scenario, walk: &mut markers::Walk<'_>, preferred: &[Site]) {
     for m in &s.measurements {
-        measure_name(ctx.d, &mut measures, &m.value.name);
-        if !defined.contains_key(&m.value.from.value) {
-            let known: Vec<String> = defined.keys().cloned().collect();
+        measure_name(ctx.d, &mut walk.measures, &m.value.name);
+        if !walk.defined.contains_key(&m.value.from.value) {
+            let known: Vec<String> = walk.defined.keys().cloned().collect();
             ctx.d.semantic(
                 m.value.from.span,
                 format!("unknown marker `{}`", m.value.from.value),
@@ -620,9 +456,9 @@ fn scenario(ctx: &mut Ctx<'_>, suite: &Suite, sc: &Spanned<Scenario>) {
         match &m.value.until.value {
             Observation::LoggedIn(site)
             | Observation::FirstContact(site)
-            | Observation::Disconnected(site) => ctx.site(*site, m.value.until.span, &preferred),
+            | Observation::Disconnected(site) => ctx.site(*site, m.value.until.span, preferred),
             Observation::CallAnswered => {
-                if call_markers.is_empty() {
+                if walk.call_markers.is_empty() {
                     ctx.d.semantic(
                         m.value.until.span,
                         "`call_answered` measured, but no step delivers a call",
@@ -656,153 +492,6 @@ fn measure_name(d: &mut Diagnostics, seen: &mut HashMap<String, Span>, m: &Spann
             ),
             None,
         );
-    }
-}
-
-/// References and values inside one step.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into one function per step (issue 12's 100-line limit)"
-)]
-fn step_refs(ctx: &mut Ctx<'_>, st: &Spanned<Step>, preferred: &[Site], agent: &Spanned<String>) {
-    match &st.value {
-        Step::StartDesktop | Step::Mark(_) | Step::Heal(_) => {}
-        Step::KillSite(a) | Step::StopSite(a) | Step::RestoreSite(a) => {
-            ctx.site(a.site.value, a.site.span, preferred)
-        }
-        Step::KillServer(a)
-        | Step::StopServer(a)
-        | Step::FreezeServer(a)
-        | Step::ThawServer(a)
-        | Step::RestoreServer(a)
-        | Step::RejectLogins(a) => ctx.server(&a.server, preferred),
-        Step::HaFailover(a) | Step::HaSwitchover(a) => {
-            ctx.server(&a.server, preferred);
-            if a.server.value.role.is_some() {
-                ctx.d.semantic(
-                    a.server.span,
-                    format!(
-                        "`{}` acts on the whole pair: remove the role",
-                        st.value.keyword()
-                    ),
-                    Some(format!(
-                        "write `{}/{}`",
-                        a.server.value.site, a.server.value.server
-                    )),
-                );
-            }
-            if !ctx.topo.ha {
-                ctx.d.semantic(
-                    a.server.span,
-                    format!(
-                        "`{}` needs HA pairs, and this topology has `ha: false`",
-                        st.value.keyword()
-                    ),
-                    None,
-                );
-            }
-        }
-        Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => ctx.link(&a.link, preferred),
-        Step::PartitionOneWay(f) => ctx.link(&f.link, preferred),
-        Step::Latency(f) => {
-            ctx.link(&f.link, preferred);
-            let jitter = f.jitter_ms.as_ref().map(|j| j.value).unwrap_or(0);
-            if f.ms.value == 0 && jitter == 0 {
-                ctx.d.semantic(
-                    f.ms.span,
-                    "`latency` of 0 ms with no jitter does nothing",
-                    Some("write a positive `ms`".into()),
-                );
-            }
-        }
-        Step::Jitter(f) => {
-            ctx.link(&f.link, preferred);
-            ctx.positive("ms", &f.ms);
-        }
-        Step::Bandwidth(f) => {
-            ctx.link(&f.link, preferred);
-            ctx.positive("kb_per_s", &f.kb_per_s);
-        }
-        Step::SlowClose(f) => {
-            ctx.link(&f.link, preferred);
-            ctx.duration("delay", &f.delay, false);
-        }
-        Step::LimitData(f) => {
-            ctx.link(&f.link, preferred);
-            ctx.positive("bytes", &f.bytes);
-        }
-        Step::Slicer(f) => {
-            ctx.link(&f.link, preferred);
-            ctx.positive("average_size", &f.average_size);
-            if let Some(v) = &f.size_variation {
-                if v.value >= f.average_size.value && f.average_size.value > 0 {
-                    ctx.d.semantic(
-                        v.span,
-                        "`size_variation` must be smaller than `average_size`",
-                        None,
-                    );
-                }
-            }
-        }
-        Step::Flap(f) => {
-            ctx.link(&f.link, preferred);
-            ctx.duration("period", &f.period, false);
-            if f.period.value.0 < Duration::from_millis(2) && !f.period.value.0.is_zero() {
-                ctx.d.semantic(
-                    f.period.span,
-                    "`period` is too short to flap (at least 2ms)",
-                    None,
-                );
-            }
-            if f.count.value == 0 {
-                ctx.d
-                    .semantic(f.count.span, "`count` must be at least 1", None);
-            } else if f.period.value.0.saturating_mul(f.count.value) > MAX_DURATION {
-                ctx.d.semantic(
-                    f.count.span,
-                    format!(
-                        "flapping for {} cycles of {} lasts longer than the 1h limit",
-                        f.count.value, f.period.value
-                    ),
-                    Some("lower `count` or `period`".into()),
-                );
-            }
-        }
-        Step::SetPreferredSite(c) => {
-            ctx.site(c.site.value, c.site.span, preferred);
-            config_object(ctx, c.level.value, c.name.as_ref(), c.level.span, agent);
-        }
-        Step::ClearPreferredSite(c) => {
-            config_object(ctx, c.level.value, c.name.as_ref(), c.level.span, agent)
-        }
-        Step::DeliverCall(c) => ctx.site(c.via.value, c.via.span, preferred),
-        Step::Wait(w) => ctx.duration("wait", w, false),
-        Step::On(t) => trigger::check(ctx, t, st.span, preferred),
-        Step::ExpectLoggedIn(e) => {
-            if let Some(site) = &e.site {
-                ctx.site(site.value, site.span, preferred);
-            }
-            ctx.servers(&e.servers, st.span);
-            if let Some(w) = &e.within {
-                ctx.duration("within", w, false);
-            }
-        }
-        Step::ExpectStaysLoggedIn(e) => {
-            ctx.site(e.site.value, e.site.span, preferred);
-            ctx.servers(&e.servers, e.site.span);
-            ctx.duration("for", &e.duration, false);
-        }
-        Step::ExpectDisconnected(e) => {
-            ctx.site(e.site.value, e.site.span, preferred);
-            if let Some(w) = &e.within {
-                ctx.duration("within", w, false);
-            }
-        }
-        Step::ExpectCallAnswered(e) => {
-            if let Some(w) = &e.within {
-                ctx.duration("within", w, false);
-            }
-        }
     }
 }
 
