@@ -67,44 +67,10 @@ fn push(inst: &Instance, conn: u64, out: &mut Vec<u8>, m: &Message) {
 }
 
 /// Serves one accepted connection until it ends.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into one function per step (issue 12's 100-line limit)"
-)]
 pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
-    let peer = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let _ = stream.set_nodelay(true);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let id = inst.add_conn(peer, tx);
-    if inst.lock().shutting_down {
-        // Accepted during shutdown: say goodbye at once.
-        let _ = tx_self(&inst, id);
-    }
-    let refused = {
-        let st = inst.lock();
-        crate::capacity::turn_away(
-            &inst,
-            &st,
-            id,
-            crate::capacity::OverloadAnswer::Refuse,
-            None,
-        )
-    };
-    if refused.is_some() {
-        // Refused for capacity: closed before a word is exchanged.
-        inst.remove_conn(id, DisconnectHow::ServerClosed, true);
+    let Some((id, mut rx)) = admit(&inst, &stream).await else {
         return;
-    }
-    if let Some(g) = inst.holds.check(Point::Connect, None, id) {
-        if inst.holds.wait_gate(g).await {
-            // Dropped: the connection closes without ever being served.
-            inst.remove_conn(id, DisconnectHow::ServerClosed, true);
-            return;
-        }
-    }
+    };
     let (mut rd, mut wr) = stream.into_split();
     let mut pending: Vec<Message> = Vec::new();
     let mut buf: Vec<u8> = Vec::with_capacity(512);
@@ -125,13 +91,7 @@ pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
                 Some(Outbound::Msg(m)) => pending.push(*m),
                 Some(Outbound::Close) | None => break 'conn End::Quiet,
                 Some(Outbound::Shutdown) => {
-                    for m in inst.shutdown_conn_agents(id) {
-                        push(&inst, id, &mut out, &m);
-                    }
-                    push(&inst, id, &mut out, &Message::EventLinkDisconnected {
-                        reason: Some("server shutting down".into()),
-                    });
-                    let _ = tokio::time::timeout(write_limit, wr.write_all(&out)).await;
+                    say_goodbye(&inst, id, &mut out, &mut wr, write_limit).await;
                     break 'conn End::Shutdown;
                 }
             },
@@ -141,55 +101,15 @@ pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
                     Err(e) => break 'conn End::Client(how_of(&e)),
                     Ok(_) => {}
                 }
-                let mut start = 0;
-                let mut got_line = false;
-                while let Some(pos) = buf[start..].iter().position(|&b| b == b'\n') {
-                    let line = &buf[start..start + pos];
-                    start += pos + 1;
-                    got_line = true;
-                    if line.len() > MAX_LINE_BYTES {
-                        push(&inst, id, &mut out, &too_long(line.len()));
-                        let _ = tokio::time::timeout(write_limit, wr.write_all(&out)).await;
-                        break 'conn End::Server;
-                    }
-                    let m = match decode(line) {
-                        Ok(m) => m,
-                        Err(reply) => {
-                            pending.extend(reply);
-                            continue;
+                let input = on_input(&inst, id, &mut buf, &mut pending, &mut out, &mut wr, write_limit);
+                match input.await {
+                    Err(e) => break 'conn e,
+                    Ok(true) => {
+                        if let Some(d) = timeout {
+                            deadline = Instant::now() + d;
                         }
-                    };
-                    let gate = inst.holds.check(Point::FromClient, Some(m.name()), id);
-                    let Some(g) = gate else {
-                        pending.extend(dispatch::handle(&inst, id, m));
-                        continue;
-                    };
-                    // Held: what came before goes out first, then this waits for the release.
-                    let replies = (g.keep == Keep::Reply).then(|| dispatch::handle(&inst, id, m.clone()));
-                    if let Err(e) = flush(&inst, id, &mut pending, &mut out, &mut wr, write_limit).await {
-                        break 'conn e;
                     }
-                    let dropped = inst.holds.wait_gate(g).await;
-                    match (replies, dropped) {
-                        (_, true) => {}
-                        (Some(r), false) => pending.extend(r),
-                        (None, false) => pending.extend(dispatch::handle(&inst, id, m)),
-                    }
-                }
-                buf.drain(..start);
-                if buf.len() > MAX_LINE_BYTES {
-                    push(&inst, id, &mut out, &too_long(buf.len()));
-                    let _ = tokio::time::timeout(write_limit, wr.write_all(&out)).await;
-                    break 'conn End::Server;
-                }
-                if buf.capacity() > 4096 && buf.len() < 512 {
-                    // A big line has passed: give its memory back.
-                    buf.shrink_to(512);
-                }
-                if got_line {
-                    if let Some(d) = timeout {
-                        deadline = Instant::now() + d;
-                    }
+                    Ok(false) => {}
                 }
             },
             _ = tokio::time::sleep_until(next_ping), if ping_every.is_some() => {
@@ -206,6 +126,125 @@ pub async fn serve(inst: Arc<Instance>, stream: TcpStream) {
     close(&inst, id, end, &mut rd, &mut wr).await;
     // Nothing can be kept once the connection has ended: such holds only report.
     let _ = inst.holds.check(Point::Disconnect, None, id);
+}
+
+/// Registers an accepted connection and decides whether it is served at all: one refused for
+/// capacity, or dropped by a hold at connect, is closed before a word is exchanged (`None`).
+/// Returns its id and the receiver of what other tasks push to it.
+async fn admit(
+    inst: &Arc<Instance>,
+    stream: &TcpStream,
+) -> Option<(u64, mpsc::UnboundedReceiver<Outbound>)> {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let _ = stream.set_nodelay(true);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let id = inst.add_conn(peer, tx);
+    if inst.lock().shutting_down {
+        // Accepted during shutdown: say goodbye at once.
+        let _ = tx_self(inst, id);
+    }
+    let refused = {
+        let st = inst.lock();
+        crate::capacity::turn_away(inst, &st, id, crate::capacity::OverloadAnswer::Refuse, None)
+    };
+    if refused.is_some() {
+        // Refused for capacity: closed before a word is exchanged.
+        inst.remove_conn(id, DisconnectHow::ServerClosed, true);
+        return None;
+    }
+    if let Some(g) = inst.holds.check(Point::Connect, None, id) {
+        if inst.holds.wait_gate(g).await {
+            // Dropped: the connection closes without ever being served.
+            inst.remove_conn(id, DisconnectHow::ServerClosed, true);
+            return None;
+        }
+    }
+    Some((id, rx))
+}
+
+/// Graceful shutdown of the connection: its agents' logouts and EventLinkDisconnected are written
+/// (bounded by the write limit; the connection closes whatever happens).
+async fn say_goodbye(
+    inst: &Instance,
+    id: u64,
+    out: &mut Vec<u8>,
+    wr: &mut OwnedWriteHalf,
+    write_limit: std::time::Duration,
+) {
+    for m in inst.shutdown_conn_agents(id) {
+        push(inst, id, out, &m);
+    }
+    push(
+        inst,
+        id,
+        out,
+        &Message::EventLinkDisconnected {
+            reason: Some("server shutting down".into()),
+        },
+    );
+    let _ = tokio::time::timeout(write_limit, wr.write_all(out)).await;
+}
+
+/// Handles what a read added to `buf`: each complete line is decoded and dispatched (a held one
+/// waits for its release, what came before it written first) and the consumed bytes are dropped.
+/// `Ok(true)` when a whole line arrived (the client is alive); `Err` ends the connection: a line
+/// over the limit (its EventError written first) or a failed write.
+async fn on_input(
+    inst: &Arc<Instance>,
+    id: u64,
+    buf: &mut Vec<u8>,
+    pending: &mut Vec<Message>,
+    out: &mut Vec<u8>,
+    wr: &mut OwnedWriteHalf,
+    write_limit: std::time::Duration,
+) -> Result<bool, End> {
+    let mut start = 0;
+    let mut got_line = false;
+    while let Some(pos) = buf[start..].iter().position(|&b| b == b'\n') {
+        let line = &buf[start..start + pos];
+        start += pos + 1;
+        got_line = true;
+        if line.len() > MAX_LINE_BYTES {
+            push(inst, id, out, &too_long(line.len()));
+            let _ = tokio::time::timeout(write_limit, wr.write_all(out)).await;
+            return Err(End::Server);
+        }
+        let m = match decode(line) {
+            Ok(m) => m,
+            Err(reply) => {
+                pending.extend(reply);
+                continue;
+            }
+        };
+        let gate = inst.holds.check(Point::FromClient, Some(m.name()), id);
+        let Some(g) = gate else {
+            pending.extend(dispatch::handle(inst, id, m));
+            continue;
+        };
+        // Held: what came before goes out first, then this waits for the release.
+        let replies = (g.keep == Keep::Reply).then(|| dispatch::handle(inst, id, m.clone()));
+        flush(inst, id, pending, out, wr, write_limit).await?;
+        let dropped = inst.holds.wait_gate(g).await;
+        match (replies, dropped) {
+            (_, true) => {}
+            (Some(r), false) => pending.extend(r),
+            (None, false) => pending.extend(dispatch::handle(inst, id, m)),
+        }
+    }
+    buf.drain(..start);
+    if buf.len() > MAX_LINE_BYTES {
+        push(inst, id, out, &too_long(buf.len()));
+        let _ = tokio::time::timeout(write_limit, wr.write_all(out)).await;
+        return Err(End::Server);
+    }
+    if buf.capacity() > 4096 && buf.len() < 512 {
+        // A big line has passed: give its memory back.
+        buf.shrink_to(512);
+    }
+    Ok(got_line)
 }
 
 /// Writes the pending messages; a message a hold keeps waits (everything before it written first)

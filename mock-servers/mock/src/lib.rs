@@ -15,6 +15,7 @@ pub mod observer;
 pub mod options;
 pub mod server;
 pub mod sip;
+mod sip_calls;
 pub mod sipwire;
 pub mod stat;
 pub mod state;

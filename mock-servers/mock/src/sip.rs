@@ -1,12 +1,14 @@
 //! SIP Server requests: DN registration, agent login / state / logout, answering, releasing and
 //! making calls, plus call delivery from the control API (local or through the peer site).
 
+use crate::sip_calls;
 use crate::state::{mirror, AgentSlot, Call, Instance, Outbound, State};
 use crate::sync_msg::SyncMsg;
 use bc_protocol::{error_code, AgentState, EventKind, Message};
 use std::sync::Arc;
 
-fn bad(rid: i64, what: &str) -> Vec<Message> {
+/// EventError for a required attribute left empty.
+pub(crate) fn bad(rid: i64, what: &str) -> Vec<Message> {
     vec![Message::error(
         rid,
         error_code::INVALID_ATTRIBUTE,
@@ -15,164 +17,22 @@ fn bad(rid: i64, what: &str) -> Vec<Message> {
 }
 
 /// Handles a SIP request from a registered client of an active instance.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into one function per step (issue 12's 100-line limit)"
-)]
 pub fn handle(inst: &Arc<Instance>, st: &mut State, conn: u64, msg: Message) -> Vec<Message> {
     use Message::*;
     match msg {
         RequestRegisterAddress {
             reference_id: rid,
             this_dn,
-        } => {
-            if st.reject_logins {
-                return vec![Message::error(
-                    rid,
-                    error_code::LOGIN_REJECTED,
-                    "login rejected",
-                )];
-            }
-            if this_dn.is_empty() {
-                return bad(rid, "ThisDN");
-            }
-            if let Some(c) = st.conns.get_mut(&conn) {
-                c.dns.insert(this_dn.clone());
-            }
-            // A mirrored (ownerless) agent is adopted by the first connection registering its DN,
-            // so that this connection closing logs it out like any other.
-            let mut adopted = false;
-            let agent = st.agents.get_mut(&this_dn).map(|a| {
-                if a.owner.is_none() {
-                    a.owner = Some(conn);
-                    adopted = true;
-                }
-                (a.agent_id.clone(), a.state)
-            });
-            if adopted {
-                if let Some(c) = st.conns.get_mut(&conn) {
-                    c.owned.insert(this_dn.clone());
-                }
-            }
-            inst.emit(
-                Some(conn),
-                EventKind::DnRegistered {
-                    dn: this_dn.clone(),
-                    agent_id: agent.as_ref().map(|a| a.0.clone()),
-                    agent_state: agent.as_ref().map(|a| a.1),
-                },
-            );
-            vec![EventRegistered {
-                reference_id: rid,
-                this_dn,
-                agent_id: agent.as_ref().map(|a| a.0.clone()),
-                agent_state: agent.map(|a| a.1),
-            }]
-        }
+        } => register_address(inst, st, conn, rid, this_dn),
         RequestUnregisterAddress {
             reference_id: rid,
             this_dn,
-        } => {
-            let removed = st
-                .conns
-                .get_mut(&conn)
-                .map(|c| c.dns.remove(&this_dn))
-                .unwrap_or(false);
-            if !removed {
-                return vec![Message::error(
-                    rid,
-                    error_code::PRECONDITION_FAILED,
-                    format!("dn {this_dn} is not registered on this connection"),
-                )];
-            }
-            inst.emit(
-                Some(conn),
-                EventKind::DnUnregistered {
-                    dn: this_dn.clone(),
-                },
-            );
-            vec![EventUnregistered {
-                reference_id: rid,
-                this_dn,
-            }]
-        }
+        } => unregister_address(inst, st, conn, rid, this_dn),
         RequestAgentLogin {
             reference_id: rid,
             this_dn,
             agent_id,
-        } => {
-            if st.reject_logins {
-                return vec![Message::error(
-                    rid,
-                    error_code::LOGIN_REJECTED,
-                    "login rejected",
-                )];
-            }
-            if this_dn.is_empty() {
-                return bad(rid, "ThisDN");
-            }
-            if agent_id.is_empty() {
-                return bad(rid, "AgentID");
-            }
-            if let Some(a) = st.agents.get(&this_dn) {
-                if a.agent_id != agent_id {
-                    return vec![Message::error(
-                        rid,
-                        error_code::CONFLICT,
-                        format!("agent {} is logged in on dn {this_dn}", a.agent_id),
-                    )];
-                }
-            } else if let Some(dn) = st.agents.dn_of(&agent_id) {
-                return vec![Message::error(
-                    rid,
-                    error_code::CONFLICT,
-                    format!("agent {agent_id} is logged in on dn {dn}"),
-                )];
-            }
-            // Idempotent: a repeated login keeps the state and moves ownership to this connection.
-            let state = match st.agents.get_mut(&this_dn) {
-                Some(slot) => {
-                    slot.owner = Some(conn);
-                    slot.state
-                }
-                None => {
-                    st.agents.insert(
-                        this_dn.clone(),
-                        AgentSlot {
-                            agent_id: agent_id.clone(),
-                            state: AgentState::NotReady,
-                            owner: Some(conn),
-                        },
-                    );
-                    AgentState::NotReady
-                }
-            };
-            if let Some(c) = st.conns.get_mut(&conn) {
-                c.owned.insert(this_dn.clone());
-            }
-            inst.emit(
-                Some(conn),
-                EventKind::AgentLogin {
-                    dn: this_dn.clone(),
-                    agent_id: agent_id.clone(),
-                    state,
-                },
-            );
-            mirror(
-                st,
-                SyncMsg::Upsert {
-                    dn: this_dn.clone(),
-                    agent_id: agent_id.clone(),
-                    state,
-                },
-            );
-            vec![EventAgentLogin {
-                reference_id: rid,
-                this_dn,
-                agent_id,
-                agent_state: state,
-            }]
-        }
+        } => agent_login(inst, st, conn, rid, this_dn, agent_id),
         RequestAgentReady {
             reference_id: rid,
             this_dn,
@@ -187,120 +47,22 @@ pub fn handle(inst: &Arc<Instance>, st: &mut State, conn: u64, msg: Message) -> 
             reference_id: rid,
             this_dn,
             agent_id,
-        } => {
-            if let Err(e) = check_agent(st, rid, &this_dn, &agent_id) {
-                return e;
-            }
-            st.agents.remove(&this_dn);
-            inst.emit(
-                Some(conn),
-                EventKind::AgentLogout {
-                    dn: this_dn.clone(),
-                    agent_id: agent_id.clone(),
-                    reason: "request".into(),
-                },
-            );
-            mirror(
-                st,
-                SyncMsg::Remove {
-                    dn: this_dn.clone(),
-                },
-            );
-            vec![EventAgentLogout {
-                reference_id: Some(rid),
-                this_dn,
-                agent_id,
-            }]
-        }
+        } => agent_logout(inst, st, conn, rid, this_dn, agent_id),
         RequestAnswerCall {
             reference_id: rid,
             this_dn,
             conn_id,
-        } => {
-            let Some(call) = st.calls.get_mut(&conn_id).filter(|c| c.dn == this_dn) else {
-                return no_call(rid, &conn_id, &this_dn);
-            };
-            call.established = true;
-            let other_dn = call.other_dn.clone();
-            inst.emit(
-                Some(conn),
-                EventKind::CallAnswered {
-                    dn: this_dn.clone(),
-                    conn_id: conn_id.clone(),
-                },
-            );
-            vec![EventEstablished {
-                reference_id: Some(rid),
-                this_dn,
-                conn_id,
-                other_dn: Some(other_dn),
-            }]
-        }
+        } => sip_calls::answer_call(inst, st, conn, rid, this_dn, conn_id),
         RequestReleaseCall {
             reference_id: rid,
             this_dn,
             conn_id,
-        } => {
-            if st.calls.get(&conn_id).is_none_or(|c| c.dn != this_dn) {
-                return no_call(rid, &conn_id, &this_dn);
-            }
-            st.calls.remove(&conn_id);
-            inst.emit(
-                Some(conn),
-                EventKind::CallReleased {
-                    dn: this_dn.clone(),
-                    conn_id: conn_id.clone(),
-                },
-            );
-            vec![EventReleased {
-                reference_id: Some(rid),
-                this_dn,
-                conn_id,
-            }]
-        }
+        } => sip_calls::release_call(inst, st, conn, rid, this_dn, conn_id),
         RequestMakeCall {
             reference_id: rid,
             this_dn,
             other_dn,
-        } => {
-            if other_dn.is_empty() {
-                return bad(rid, "OtherDN");
-            }
-            let registered = st
-                .conns
-                .get(&conn)
-                .is_some_and(|c| c.dns.contains(&this_dn));
-            if !registered {
-                return vec![Message::error(
-                    rid,
-                    error_code::PRECONDITION_FAILED,
-                    format!("dn {this_dn} is not registered on this connection"),
-                )];
-            }
-            let conn_id = new_conn_id(inst, st);
-            st.calls.insert(
-                conn_id.clone(),
-                Call {
-                    dn: this_dn.clone(),
-                    other_dn: other_dn.clone(),
-                    established: true,
-                },
-            );
-            vec![
-                EventDialing {
-                    reference_id: rid,
-                    this_dn: this_dn.clone(),
-                    conn_id: conn_id.clone(),
-                    other_dn: other_dn.clone(),
-                },
-                EventEstablished {
-                    reference_id: None,
-                    this_dn,
-                    conn_id,
-                    other_dn: Some(other_dn),
-                },
-            ]
-        }
+        } => sip_calls::make_call(inst, st, conn, rid, this_dn, other_dn),
         other => vec![Message::error(
             other.reference_id().unwrap_or(0),
             error_code::UNKNOWN_MESSAGE,
@@ -309,12 +71,206 @@ pub fn handle(inst: &Arc<Instance>, st: &mut State, conn: u64, msg: Message) -> 
     }
 }
 
-fn no_call(rid: i64, conn_id: &str, dn: &str) -> Vec<Message> {
-    vec![Message::error(
-        rid,
-        error_code::PRECONDITION_FAILED,
-        format!("no call {conn_id} on dn {dn}"),
-    )]
+/// RequestRegisterAddress: records the DN on the connection and answers EventRegistered with the
+/// agent logged in on it, if any (refused while logins are rejected).
+fn register_address(
+    inst: &Arc<Instance>,
+    st: &mut State,
+    conn: u64,
+    rid: i64,
+    this_dn: String,
+) -> Vec<Message> {
+    if st.reject_logins {
+        return vec![Message::error(
+            rid,
+            error_code::LOGIN_REJECTED,
+            "login rejected",
+        )];
+    }
+    if this_dn.is_empty() {
+        return bad(rid, "ThisDN");
+    }
+    if let Some(c) = st.conns.get_mut(&conn) {
+        c.dns.insert(this_dn.clone());
+    }
+    // A mirrored (ownerless) agent is adopted by the first connection registering its DN,
+    // so that this connection closing logs it out like any other.
+    let mut adopted = false;
+    let agent = st.agents.get_mut(&this_dn).map(|a| {
+        if a.owner.is_none() {
+            a.owner = Some(conn);
+            adopted = true;
+        }
+        (a.agent_id.clone(), a.state)
+    });
+    if adopted {
+        if let Some(c) = st.conns.get_mut(&conn) {
+            c.owned.insert(this_dn.clone());
+        }
+    }
+    inst.emit(
+        Some(conn),
+        EventKind::DnRegistered {
+            dn: this_dn.clone(),
+            agent_id: agent.as_ref().map(|a| a.0.clone()),
+            agent_state: agent.as_ref().map(|a| a.1),
+        },
+    );
+    vec![Message::EventRegistered {
+        reference_id: rid,
+        this_dn,
+        agent_id: agent.as_ref().map(|a| a.0.clone()),
+        agent_state: agent.map(|a| a.1),
+    }]
+}
+
+/// RequestUnregisterAddress: forgets a DN this connection registered (an error if it did not).
+fn unregister_address(
+    inst: &Arc<Instance>,
+    st: &mut State,
+    conn: u64,
+    rid: i64,
+    this_dn: String,
+) -> Vec<Message> {
+    let removed = st
+        .conns
+        .get_mut(&conn)
+        .map(|c| c.dns.remove(&this_dn))
+        .unwrap_or(false);
+    if !removed {
+        return vec![Message::error(
+            rid,
+            error_code::PRECONDITION_FAILED,
+            format!("dn {this_dn} is not registered on this connection"),
+        )];
+    }
+    inst.emit(
+        Some(conn),
+        EventKind::DnUnregistered {
+            dn: this_dn.clone(),
+        },
+    );
+    vec![Message::EventUnregistered {
+        reference_id: rid,
+        this_dn,
+    }]
+}
+
+/// RequestAgentLogin: logs the agent in on the DN (NotReady) and mirrors it to the peer; refused
+/// while logins are rejected, or when another agent holds the DN or this agent another DN.
+fn agent_login(
+    inst: &Arc<Instance>,
+    st: &mut State,
+    conn: u64,
+    rid: i64,
+    this_dn: String,
+    agent_id: String,
+) -> Vec<Message> {
+    if st.reject_logins {
+        return vec![Message::error(
+            rid,
+            error_code::LOGIN_REJECTED,
+            "login rejected",
+        )];
+    }
+    if this_dn.is_empty() {
+        return bad(rid, "ThisDN");
+    }
+    if agent_id.is_empty() {
+        return bad(rid, "AgentID");
+    }
+    if let Some(a) = st.agents.get(&this_dn) {
+        if a.agent_id != agent_id {
+            return vec![Message::error(
+                rid,
+                error_code::CONFLICT,
+                format!("agent {} is logged in on dn {this_dn}", a.agent_id),
+            )];
+        }
+    } else if let Some(dn) = st.agents.dn_of(&agent_id) {
+        return vec![Message::error(
+            rid,
+            error_code::CONFLICT,
+            format!("agent {agent_id} is logged in on dn {dn}"),
+        )];
+    }
+    // Idempotent: a repeated login keeps the state and moves ownership to this connection.
+    let state = match st.agents.get_mut(&this_dn) {
+        Some(slot) => {
+            slot.owner = Some(conn);
+            slot.state
+        }
+        None => {
+            st.agents.insert(
+                this_dn.clone(),
+                AgentSlot {
+                    agent_id: agent_id.clone(),
+                    state: AgentState::NotReady,
+                    owner: Some(conn),
+                },
+            );
+            AgentState::NotReady
+        }
+    };
+    if let Some(c) = st.conns.get_mut(&conn) {
+        c.owned.insert(this_dn.clone());
+    }
+    inst.emit(
+        Some(conn),
+        EventKind::AgentLogin {
+            dn: this_dn.clone(),
+            agent_id: agent_id.clone(),
+            state,
+        },
+    );
+    mirror(
+        st,
+        SyncMsg::Upsert {
+            dn: this_dn.clone(),
+            agent_id: agent_id.clone(),
+            state,
+        },
+    );
+    vec![Message::EventAgentLogin {
+        reference_id: rid,
+        this_dn,
+        agent_id,
+        agent_state: state,
+    }]
+}
+
+/// RequestAgentLogout: logs the agent out of the DN and mirrors the removal to the peer.
+fn agent_logout(
+    inst: &Arc<Instance>,
+    st: &mut State,
+    conn: u64,
+    rid: i64,
+    this_dn: String,
+    agent_id: String,
+) -> Vec<Message> {
+    if let Err(e) = check_agent(st, rid, &this_dn, &agent_id) {
+        return e;
+    }
+    st.agents.remove(&this_dn);
+    inst.emit(
+        Some(conn),
+        EventKind::AgentLogout {
+            dn: this_dn.clone(),
+            agent_id: agent_id.clone(),
+            reason: "request".into(),
+        },
+    );
+    mirror(
+        st,
+        SyncMsg::Remove {
+            dn: this_dn.clone(),
+        },
+    );
+    vec![Message::EventAgentLogout {
+        reference_id: Some(rid),
+        this_dn,
+        agent_id,
+    }]
 }
 
 fn check_agent(st: &State, rid: i64, dn: &str, agent_id: &str) -> Result<(), Vec<Message>> {
@@ -374,7 +330,8 @@ fn set_state(
     }
 }
 
-fn new_conn_id(inst: &Instance, st: &mut State) -> String {
+/// A new ConnID, unique across the instances of a run (site, slot, sequence).
+pub(crate) fn new_conn_id(inst: &Instance, st: &mut State) -> String {
     let n = st.next_call;
     st.next_call += 1;
     // Unique across instances of a run: site, slot, sequence.

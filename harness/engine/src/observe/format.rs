@@ -27,82 +27,12 @@ pub fn line(e: &Entry, start_us: i64) -> String {
 }
 
 /// The entry without its time.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into one function per step (issue 12's 100-line limit)"
-)]
 pub fn describe(kind: &EntryKind) -> String {
     match kind {
         EntryKind::Observed { event: o } => {
             let who = format!("{}/{}/{}", o.site, o.server.as_str(), o.role.as_str());
             let conn = o.conn.map(|c| format!(" conn {c}")).unwrap_or_default();
-            let what = match &o.kind {
-                EventKind::ClientConnected { peer } => format!("client_connected from {peer}"),
-                EventKind::ClientDisconnected { how } => {
-                    format!("client_disconnected ({how:?})").to_lowercase()
-                }
-                EventKind::ClientRegistered {
-                    client_name,
-                    user_name,
-                } => {
-                    format!(
-                        "client_registered {client_name} user {}",
-                        user_name.as_deref().unwrap_or("-")
-                    )
-                }
-                EventKind::AgentLogin { dn, agent_id, .. } => {
-                    format!("agent_login {agent_id} on {dn}")
-                }
-                EventKind::AgentLogout {
-                    dn,
-                    agent_id,
-                    reason,
-                } => format!("agent_logout {agent_id} on {dn} ({reason})"),
-                EventKind::DnRegistered { dn, agent_id, .. } => {
-                    format!(
-                        "dn_registered {dn}{}",
-                        agent_id
-                            .as_ref()
-                            .map(|a| format!(" agent {a}"))
-                            .unwrap_or_default()
-                    )
-                }
-                EventKind::AgentStateChanged {
-                    dn,
-                    agent_id,
-                    state,
-                } => {
-                    format!("agent_state_changed {agent_id} on {dn} -> {state:?}")
-                }
-                EventKind::DnUnregistered { dn } => format!("dn_unregistered {dn}"),
-                EventKind::CallRinging { dn, conn_id, .. } => {
-                    format!("call_ringing {conn_id} on {dn}")
-                }
-                EventKind::CallAnswered { dn, conn_id } => {
-                    format!("call_answered {conn_id} on {dn}")
-                }
-                EventKind::CallRedirected { dn, to_site } => {
-                    format!("call_redirected {dn} to {to_site}")
-                }
-                EventKind::RoleChanged { active } => {
-                    format!(
-                        "role_changed {}",
-                        if *active { "active" } else { "standby" }
-                    )
-                }
-                EventKind::LoginRejection { enabled } => format!("login_rejection {enabled}"),
-                EventKind::StatisticOpened { statistic_id, .. } => {
-                    format!("statistic_opened {statistic_id}")
-                }
-                EventKind::ErrorSent { code, message, .. } => {
-                    format!("error_sent {code} {message}")
-                }
-                other => serde_json::to_value(other)
-                    .ok()
-                    .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
-                    .unwrap_or_else(|| "event".into()),
-            };
-            format!("{who}{conn}: {what}")
+            format!("{who}{conn}: {}", describe_event(&o.kind))
         }
         EntryKind::Fault {
             id,
@@ -124,17 +54,93 @@ pub fn describe(kind: &EntryKind) -> String {
         },
         EntryKind::Marker { name } => format!("MARKER {name}"),
         EntryKind::Step { index, description } => format!("STEP {index}: {description}"),
-        EntryKind::Desktop(DesktopEvent::Started { pid, .. }) => {
-            format!("desktop started (pid {pid})")
+        EntryKind::Desktop(d) => describe_desktop(d),
+        EntryKind::Note { message } => format!("note: {message}"),
+        EntryKind::Infra { component, cause } => format!("INFRA {component} {cause}"),
+    }
+}
+
+/// What an observed server event says (`agent_login 1001 on 7001`), without who saw it. Kinds
+/// without a rendering of their own show their serialised `kind` tag.
+fn describe_event(kind: &EventKind) -> String {
+    match kind {
+        EventKind::ClientConnected { peer } => format!("client_connected from {peer}"),
+        EventKind::ClientDisconnected { how } => {
+            format!("client_disconnected ({how:?})").to_lowercase()
         }
-        EntryKind::Desktop(DesktopEvent::Log { line, .. }) => format!("desktop: {line}"),
-        EntryKind::Desktop(DesktopEvent::Exited { code, expected }) => format!(
+        EventKind::ClientRegistered {
+            client_name,
+            user_name,
+        } => {
+            format!(
+                "client_registered {client_name} user {}",
+                user_name.as_deref().unwrap_or("-")
+            )
+        }
+        EventKind::AgentLogin { dn, agent_id, .. } => {
+            format!("agent_login {agent_id} on {dn}")
+        }
+        EventKind::AgentLogout {
+            dn,
+            agent_id,
+            reason,
+        } => format!("agent_logout {agent_id} on {dn} ({reason})"),
+        EventKind::DnRegistered { dn, agent_id, .. } => {
+            format!(
+                "dn_registered {dn}{}",
+                agent_id
+                    .as_ref()
+                    .map(|a| format!(" agent {a}"))
+                    .unwrap_or_default()
+            )
+        }
+        EventKind::AgentStateChanged {
+            dn,
+            agent_id,
+            state,
+        } => {
+            format!("agent_state_changed {agent_id} on {dn} -> {state:?}")
+        }
+        EventKind::DnUnregistered { dn } => format!("dn_unregistered {dn}"),
+        EventKind::CallRinging { dn, conn_id, .. } => {
+            format!("call_ringing {conn_id} on {dn}")
+        }
+        EventKind::CallAnswered { dn, conn_id } => {
+            format!("call_answered {conn_id} on {dn}")
+        }
+        EventKind::CallRedirected { dn, to_site } => {
+            format!("call_redirected {dn} to {to_site}")
+        }
+        EventKind::RoleChanged { active } => {
+            format!(
+                "role_changed {}",
+                if *active { "active" } else { "standby" }
+            )
+        }
+        EventKind::LoginRejection { enabled } => format!("login_rejection {enabled}"),
+        EventKind::StatisticOpened { statistic_id, .. } => {
+            format!("statistic_opened {statistic_id}")
+        }
+        EventKind::ErrorSent { code, message, .. } => {
+            format!("error_sent {code} {message}")
+        }
+        other => serde_json::to_value(other)
+            .ok()
+            .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+            .unwrap_or_else(|| "event".into()),
+    }
+}
+
+/// A desktop process entry: its start, a line of its log, or its exit (`EARLY` when unexpected).
+fn describe_desktop(d: &DesktopEvent) -> String {
+    match d {
+        DesktopEvent::Started { pid, .. } => format!("desktop started (pid {pid})"),
+        DesktopEvent::Log { line, .. } => format!("desktop: {line}"),
+        DesktopEvent::Exited { code, expected } => format!(
             "desktop exited (code {}){}",
             code.map(|c| c.to_string())
                 .unwrap_or_else(|| "signal".into()),
             if *expected { "" } else { " EARLY" }
         ),
-        EntryKind::Note { message } => format!("note: {message}"),
-        EntryKind::Infra { component, cause } => format!("INFRA {component} {cause}"),
     }
 }

@@ -2,11 +2,10 @@
 //! contact over the REGISTER's flow and relays the answer; elsewhere one 302 to the peer, or 480.
 
 use super::msg::{response, SipMsg};
-use super::transport::{send, Flow, Transport};
+use super::transport::{send, Flow};
 use super::SipWire;
 use bc_protocol::{EventKind, Message};
 use bytes::Bytes;
-use ezk_sip_types::Name;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -18,23 +17,23 @@ pub const RING_TIMEOUT: Duration = Duration::from_secs(32);
 
 /// An established call: the gateway's leg and the phone's leg the mock bridges.
 #[derive(Clone)]
-struct Dialog {
-    dn: String,
-    conn_id: String,
-    phone: PhoneLeg,
-    phone_to_tag: String,
-    ack: Bytes,
+pub(super) struct Dialog {
+    pub(super) dn: String,
+    pub(super) conn_id: String,
+    pub(super) phone: PhoneLeg,
+    pub(super) phone_to_tag: String,
+    pub(super) ack: Bytes,
 }
 
 /// The mock's side of the INVITE to the phone.
 #[derive(Clone)]
-struct PhoneLeg {
-    call_id: String,
-    from_user: String,
-    from_tag: String,
-    dn: String,
-    contact: String,
-    flow: Flow,
+pub(super) struct PhoneLeg {
+    pub(super) call_id: String,
+    pub(super) from_user: String,
+    pub(super) from_tag: String,
+    pub(super) dn: String,
+    pub(super) contact: String,
+    pub(super) flow: Flow,
 }
 
 /// Calls and pending INVITEs the listener knows.
@@ -44,19 +43,19 @@ pub struct Dialogs {
 }
 
 #[derive(Default)]
-struct Inner {
+pub(super) struct Inner {
     /// Gateway Call-ID -> dialog.
-    by_gateway: HashMap<String, Dialog>,
+    pub(super) by_gateway: HashMap<String, Dialog>,
     /// Phone-leg Call-ID -> gateway Call-ID.
-    by_phone: HashMap<String, String>,
+    pub(super) by_phone: HashMap<String, String>,
     /// Client transactions towards phones: branch -> where their responses go.
-    clients: HashMap<String, mpsc::UnboundedSender<SipMsg>>,
+    pub(super) clients: HashMap<String, mpsc::UnboundedSender<SipMsg>>,
     /// Pending INVITE server transactions that a CANCEL may end.
     pending: HashMap<String, CancellationToken>,
 }
 
 impl Dialogs {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -86,7 +85,7 @@ async fn route(w: &Arc<SipWire>, key: &str, m: &SipMsg, flow: &Flow, cancel: Can
         )
     };
     if here {
-        return ring_phone(w, key, m, flow, &dn, cancel).await;
+        return super::ring::ring_phone(w, key, m, flow, &dn, cancel).await;
     }
     let elsewhere = located_at_peer(&peers, &dn).await;
     match (elsewhere, peer_contact) {
@@ -149,8 +148,9 @@ pub fn shutdown_redirect(w: &Arc<SipWire>, m: &SipMsg, flow: &Flow) -> Option<By
     ))
 }
 
+/// Refuses the INVITE with a final `code` and records why.
 #[expect(clippy::too_many_arguments, reason = "one reject, all of its parts")]
-fn reject(
+pub(super) fn reject(
     w: &Arc<SipWire>,
     key: &str,
     m: &SipMsg,
@@ -206,7 +206,7 @@ impl PhoneLeg {
         clippy::too_many_arguments,
         reason = "one request line and its headers, all varying"
     )]
-    fn request(
+    pub(super) fn request(
         &self,
         w: &SipWire,
         method: &str,
@@ -246,186 +246,6 @@ impl PhoneLeg {
         let mut out = s.into_bytes();
         out.extend_from_slice(body);
         Bytes::from(out)
-    }
-}
-
-#[expect(
-    clippy::too_many_lines,
-    reason = "one INVITE client transaction, read top to bottom"
-)]
-async fn ring_phone(
-    w: &Arc<SipWire>,
-    key: &str,
-    m: &SipMsg,
-    flow: &Flow,
-    dn: &str,
-    cancel: CancellationToken,
-) {
-    let binding = w
-        .inst
-        .lock()
-        .sip_bindings
-        .lookup(dn, std::time::Instant::now())
-        .cloned();
-    let Some(b) = binding else {
-        return reject(
-            w,
-            key,
-            m,
-            flow,
-            dn,
-            480,
-            "Temporarily Unavailable",
-            "no phone registered for the dn",
-        );
-    };
-    let other = m.from_user().unwrap_or_else(|| "unknown".into());
-    let Some(conn_id) = crate::sip::deliver_local(&w.inst, dn, &other, "Inbound") else {
-        return reject(
-            w,
-            key,
-            m,
-            flow,
-            dn,
-            480,
-            "Temporarily Unavailable",
-            "agent logged out",
-        );
-    };
-    let leg = PhoneLeg {
-        call_id: format!("{}@bc-mock", w.tag()),
-        from_user: other,
-        from_tag: w.tag(),
-        dn: dn.to_string(),
-        contact: b.contact.clone(),
-        flow: b.flow.clone(),
-    };
-    let branch = format!("z9hG4bK{}", w.tag());
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    w.dialogs.lock().clients.insert(branch.clone(), tx);
-    let ctype = m.raw(&Name::CONTENT_TYPE);
-    let extra: Vec<(&str, String)> = ctype.iter().map(|c| ("Content-Type", c.clone())).collect();
-    let invite = leg.request(w, "INVITE", 1, &branch, None, &extra, &m.body);
-    w.inst.emit(
-        None,
-        EventKind::SipInviteSent {
-            dn: dn.to_string(),
-            call_id: m.call_id(),
-            contact: b.contact.clone(),
-            conn_id: conn_id.clone(),
-        },
-    );
-    send(w, &leg.flow, invite.clone());
-    let gw_tag = w.tag();
-    let deadline = tokio::time::Instant::now() + RING_TIMEOUT;
-    let mut every = super::txn::T1;
-    let mut heard = false;
-    let outcome = loop {
-        let wait = if heard || leg.flow.transport == Transport::Tcp {
-            RING_TIMEOUT
-        } else {
-            every
-        };
-        let r = tokio::select! {
-            _ = cancel.cancelled() => break None,
-            _ = tokio::time::sleep_until(deadline) => break Some(Err(408u16)),
-            _ = tokio::time::sleep(wait) => {
-                // Timer A: the INVITE is retransmitted over UDP until the phone answers anything.
-                send(w, &leg.flow, invite.clone());
-                every = (every * 2).min(super::txn::T2);
-                continue;
-            }
-            r = rx.recv() => r,
-        };
-        let Some(resp) = r else { break Some(Err(500)) };
-        heard = true;
-        let code = resp.status().unwrap_or(500);
-        if code < 200 {
-            if code >= 180 {
-                let ringing = response(m, flow.source, 180, "Ringing", Some(&gw_tag), &[], b"");
-                w.txns.provisional(w, key, flow, ringing);
-            }
-            continue;
-        }
-        break Some(Ok(resp));
-    };
-    w.dialogs.lock().clients.remove(&branch);
-    match outcome {
-        None => {
-            // CANCEL from the gateway: cancel the phone's INVITE too, 487 to the gateway.
-            let c = leg.request(w, "CANCEL", 1, &branch, None, &[], b"");
-            send(w, &leg.flow, c);
-            release_desktop(w, &conn_id);
-            let r = response(
-                m,
-                flow.source,
-                487,
-                "Request Terminated",
-                Some(&gw_tag),
-                &[],
-                b"",
-            );
-            w.txns.final_response(w, key.to_string(), flow, r);
-        }
-        Some(Err(code)) => {
-            release_desktop(w, &conn_id);
-            reject(
-                w,
-                key,
-                m,
-                flow,
-                dn,
-                code,
-                "Request Timeout",
-                "the phone did not answer",
-            );
-        }
-        Some(Ok(resp)) => {
-            let code = resp.status().unwrap_or(500);
-            let phone_tag = resp.to_tag().unwrap_or_default();
-            if code < 300 {
-                let ack_branch = format!("z9hG4bK{}", w.tag());
-                let ack = leg.request(w, "ACK", 1, &ack_branch, Some(&phone_tag), &[], b"");
-                send(w, &leg.flow, ack.clone());
-                answered_desktop(w, &conn_id);
-                w.inst.emit(
-                    None,
-                    EventKind::SipAnswered {
-                        dn: dn.to_string(),
-                        call_id: m.call_id(),
-                        code,
-                    },
-                );
-                {
-                    let mut d = w.dialogs.lock();
-                    d.by_phone.insert(leg.call_id.clone(), m.call_id());
-                    d.by_gateway.insert(
-                        m.call_id(),
-                        Dialog {
-                            dn: dn.to_string(),
-                            conn_id: conn_id.clone(),
-                            phone: leg.clone(),
-                            phone_to_tag: phone_tag,
-                            ack,
-                        },
-                    );
-                }
-                let ct = resp.raw(&Name::CONTENT_TYPE);
-                let mut extra: Vec<(&str, String)> =
-                    ct.iter().map(|c| ("Content-Type", c.clone())).collect();
-                extra.push(("Contact", format!("<sip:{dn}@{}>", w.local)));
-                let ok = response(m, flow.source, 200, "OK", Some(&gw_tag), &extra, &resp.body);
-                w.txns.final_response(w, key.to_string(), flow, ok);
-            } else {
-                // A non-2xx final answer is ACKed on the INVITE's own branch (RFC 3261 §17.1.1.3).
-                let ack = leg.request(w, "ACK", 1, &branch, Some(&phone_tag), &[], b"");
-                send(w, &leg.flow, ack);
-                release_desktop(w, &conn_id);
-                let why = format!("the phone answered {code}");
-                let phrase = resp.reason().unwrap_or_else(|| "Declined".into());
-                reject(w, key, m, flow, dn, code, &phrase, &why);
-            }
-        }
     }
 }
 
@@ -514,7 +334,7 @@ pub fn on_cancel(w: &Arc<SipWire>, m: &SipMsg, flow: &Flow) -> Bytes {
 }
 
 /// The phone answered: the desktop gets EventEstablished for the call.
-fn answered_desktop(w: &SipWire, conn_id: &str) {
+pub(super) fn answered_desktop(w: &SipWire, conn_id: &str) {
     let mut st = w.inst.lock();
     let Some(c) = st.calls.get_mut(conn_id) else {
         return;
@@ -534,7 +354,7 @@ fn answered_desktop(w: &SipWire, conn_id: &str) {
 }
 
 /// The call ended on the wire: the desktop gets EventReleased.
-fn release_desktop(w: &SipWire, conn_id: &str) {
+pub(super) fn release_desktop(w: &SipWire, conn_id: &str) {
     let mut st = w.inst.lock();
     let Some(c) = st.calls.remove(conn_id) else {
         return;

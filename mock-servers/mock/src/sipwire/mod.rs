@@ -5,6 +5,7 @@ pub mod control;
 pub mod invite;
 pub mod msg;
 pub mod registrar;
+mod ring;
 pub mod transport;
 pub mod txn;
 
