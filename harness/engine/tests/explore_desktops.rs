@@ -48,6 +48,7 @@ fn options(defect: Option<&str>, dir: &Path) -> ExploreOptions {
     o.shrink = ShrinkLimits {
         max_runs: 10,
         max_time: Duration::from_secs(240),
+        ..ShrinkLimits::default()
     };
     o
 }

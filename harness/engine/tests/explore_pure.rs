@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bc_engine::explore::{
-    emit, generate, resolve, shrink, FaultOp, GenConfig, HealVia, Link, LinkKind, Model, Op,
-    Outcome, Schedule, ShrinkLimits, Spec, StopReason, SuiteMeta, TimedOp, FAULT_KINDS,
+    emit, generate, resolve, shrink, Candidate, FaultOp, GenConfig, HealVia, Link, LinkKind, Model,
+    Op, Outcome, Schedule, ShrinkLimits, Shrinker, Spec, StopReason, SuiteMeta, TimedOp,
+    FAULT_KINDS,
 };
 use bc_suite::{PlanOptions, Site};
 use proptest::prelude::*;
@@ -309,11 +310,12 @@ fn the_shrinker_finds_one_minimal_failures() {
             ShrinkLimits {
                 max_runs: 500,
                 max_time: Duration::from_secs(60),
+                ..ShrinkLimits::default()
             },
             None,
             |c| {
                 runs += 1;
-                fake_no_keepalive(c)
+                fake_no_keepalive(&c.schedule)
             },
         );
         assert_eq!(out.runs, runs);
@@ -396,9 +398,10 @@ fn the_shrinker_halves_pauses_down_to_the_timer_that_matters() {
             ShrinkLimits {
                 max_runs: 2_000,
                 max_time: Duration::from_secs(60),
+                ..ShrinkLimits::default()
             },
             None,
-            fake_slow_timer,
+            |c| fake_slow_timer(&c.schedule),
         );
         assert_eq!(out.stop, StopReason::Minimal);
         let best = &out.schedule;
@@ -437,9 +440,10 @@ fn the_shrinker_respects_its_caps_and_the_signature() {
         ShrinkLimits {
             max_runs: 3,
             max_time: Duration::from_secs(60),
+            ..ShrinkLimits::default()
         },
         None,
-        fake_no_keepalive,
+        |c| fake_no_keepalive(&c.schedule),
     );
     assert_eq!(out.runs, 3);
     assert_eq!(out.stop, StopReason::Runs);
@@ -450,7 +454,7 @@ fn the_shrinker_respects_its_caps_and_the_signature() {
         &spec(),
         ShrinkLimits::default(),
         None,
-        fake_no_keepalive,
+        |c| fake_no_keepalive(&c.schedule),
     );
     assert_eq!(out.accepted, 0);
     assert_eq!(out.schedule, resolve(&s, &spec()).schedule(s.seed));
@@ -461,11 +465,164 @@ fn the_shrinker_respects_its_caps_and_the_signature() {
         ShrinkLimits {
             max_runs: 100,
             max_time: Duration::ZERO,
+            ..ShrinkLimits::default()
         },
         None,
-        fake_no_keepalive,
+        |c| fake_no_keepalive(&c.schedule),
     );
     assert_eq!((out.runs, out.stop), (0, StopReason::Time));
+}
+
+/// A no-keepalive schedule at the domain's budget (60 s) and the limits of the budget tests.
+fn failing_at_60s() -> (Schedule, Spec) {
+    let spec = Spec::new(60_000, Site::B);
+    let cfg = GenConfig {
+        min_ops: 8,
+        max_ops: 16,
+        focus: vec!["black_hole".into()],
+        ..GenConfig::default()
+    };
+    let s = (0..200u64)
+        .map(|seed| generate(seed, &spec, &cfg))
+        .find(|s| fake_no_keepalive(s) != Outcome::Pass)
+        .expect("a failing schedule");
+    (s, spec)
+}
+
+fn budget_limits(min_budget_s: u64) -> ShrinkLimits {
+    ShrinkLimits {
+        max_runs: 1_000,
+        max_time: Duration::from_secs(60),
+        min_budget: Duration::from_secs(min_budget_s),
+    }
+}
+
+/// Shrinks with a fake no-keepalive desktop that fails only at budgets of at least `threshold_ms`;
+/// returns the result and the budget of every candidate run, in order.
+fn shrink_budget(
+    s: &Schedule,
+    spec: &Spec,
+    limits: ShrinkLimits,
+    hint: Option<usize>,
+    threshold_ms: u64,
+) -> (bc_engine::explore::Shrunk, Vec<u64>) {
+    let mut budgets = Vec::new();
+    let out = shrink(
+        s,
+        "expect_logged_in",
+        spec,
+        limits,
+        hint,
+        |c: &Candidate| {
+            budgets.push(c.budget_ms);
+            // Each candidate comes resolved at its own budget.
+            let at = Spec {
+                budget_ms: c.budget_ms,
+                ..spec.clone()
+            };
+            assert_eq!(
+                resolve(&c.schedule, &at).schedule(c.schedule.seed),
+                c.schedule
+            );
+            match fake_no_keepalive(&c.schedule) {
+                Outcome::Fail { .. } if c.budget_ms < threshold_ms => Outcome::Pass,
+                o => o,
+            }
+        },
+    );
+    (out, budgets)
+}
+
+#[test]
+fn the_budget_halves_down_to_the_floor_after_the_prefix() {
+    let (s, spec) = failing_at_60s();
+    let (out, budgets) = shrink_budget(&s, &spec, budget_limits(10), Some(s.ops.len() - 1), 0);
+    // The prefix at the original budget, then 60 -> 30 -> 15 -> the floor (half would be 7.5 s).
+    assert_eq!(
+        budgets[..4],
+        [60_000, 30_000, 15_000, 10_000],
+        "{budgets:?}"
+    );
+    assert!(budgets[4..].iter().all(|b| *b == 10_000), "{budgets:?}");
+    assert_eq!((out.budget_ms, out.original_budget_ms), (10_000, 60_000));
+    assert_eq!(out.stop, StopReason::Minimal);
+    assert!(out.schedule.ops.len() <= 4, "{:?}", out.schedule);
+    assert!(matches!(
+        fake_no_keepalive(&out.schedule),
+        Outcome::Fail { .. }
+    ));
+    let best = Candidate {
+        schedule: out.schedule.clone(),
+        budget_ms: out.budget_ms,
+    };
+    assert!(
+        best.waits_ms() <= 15_000,
+        "{} ms: {best:?}",
+        best.waits_ms()
+    );
+    // Without a hint the budget goes first; a floor that is no whole halving is tried once.
+    let spec45 = Spec::new(45_000, Site::B);
+    let (out, budgets) = shrink_budget(&s, &spec45, budget_limits(10), None, 0);
+    assert_eq!(budgets[..3], [22_500, 11_250, 10_000], "{budgets:?}");
+    assert!(budgets.iter().all(|b| *b >= 10_000), "{budgets:?}");
+    assert_eq!(out.budget_ms, 10_000);
+}
+
+#[test]
+fn a_shorter_budget_that_passes_is_rejected() {
+    let (s, spec) = failing_at_60s();
+    // Fails only from 20 s on: 30 s is kept, 15 s passes, so the suite keeps 30 s.
+    let (out, budgets) = shrink_budget(&s, &spec, budget_limits(10), None, 20_000);
+    assert_eq!(budgets[..2], [30_000, 15_000], "{budgets:?}");
+    assert_eq!(out.budget_ms, 30_000);
+    assert!(budgets.iter().all(|b| *b >= 15_000), "{budgets:?}");
+    // 15 s is tried again only for a smaller schedule, once the operations are minimal.
+    let retries = budgets.iter().filter(|b| **b == 15_000).count();
+    assert!(retries <= 2, "{budgets:?}");
+    assert_eq!(budgets.last(), Some(&15_000), "{budgets:?}");
+    assert!(matches!(
+        fake_no_keepalive(&out.schedule),
+        Outcome::Fail { .. }
+    ));
+    // A desktop that only fails at the full budget keeps it.
+    let (out, budgets) = shrink_budget(&s, &spec, budget_limits(10), None, 60_000);
+    assert_eq!(out.budget_ms, 60_000);
+    assert_eq!(budgets[0], 30_000);
+    assert!(out.accepted > 0 && out.schedule.ops.len() <= 4);
+}
+
+#[test]
+fn the_budget_never_goes_below_the_floor_and_counts_as_runs() {
+    let (s, spec) = failing_at_60s();
+    // A budget already at or under the floor is never shrunk.
+    let (out, budgets) = shrink_budget(&s, &spec, budget_limits(60), None, 0);
+    assert!(budgets.iter().all(|b| *b == 60_000), "{budgets:?}");
+    assert_eq!(out.budget_ms, 60_000);
+    let (_, budgets) = shrink_budget(&s, &spec, budget_limits(90), None, 0);
+    assert!(budgets.iter().all(|b| *b == 60_000), "{budgets:?}");
+    // Budget candidates are runs like any other.
+    let limits = ShrinkLimits {
+        max_runs: 2,
+        ..budget_limits(10)
+    };
+    let (out, budgets) = shrink_budget(&s, &spec, limits, None, 0);
+    assert_eq!(budgets, [30_000, 15_000]);
+    assert_eq!(
+        (out.runs, out.stop, out.budget_ms),
+        (2, StopReason::Runs, 15_000)
+    );
+    // The state machine shows the best candidate with its budget as it goes.
+    let mut m = Shrinker::new(&s, "expect_logged_in", &spec, budget_limits(10), None);
+    let c = m.next_candidate().unwrap();
+    assert_eq!(c.budget_ms, 30_000);
+    assert!(m.report(&Outcome::Fail {
+        signatures: vec!["expect_logged_in".into()]
+    }));
+    assert_eq!(m.best(), &c);
+    assert_eq!(m.next_candidate().unwrap().budget_ms, 15_000);
+    assert!(!m.report(&Outcome::Pass));
+    assert_eq!(m.best().budget_ms, 30_000);
+    assert_eq!(m.next_candidate().unwrap().budget_ms, 30_000);
 }
 
 #[test]

@@ -61,6 +61,10 @@ pub struct Args {
     /// Most time spent shrinking a failure.
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     shrink_time: String,
+    /// Shrinking halves the budget while the failure reproduces, never below this (keep it above
+    /// the slowest recovery a conformant desktop may need).
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    shrink_min_budget: String,
     /// JUnit XML output, one testcase per explored case.
     #[arg(long, value_name = "FILE", default_value = "reports/explore-junit.xml")]
     junit: PathBuf,
@@ -109,6 +113,7 @@ fn options(a: Args) -> Result<(ExploreOptions, PathBuf, PathBuf), String> {
     o.shrink = ShrinkLimits {
         max_runs: a.shrink_runs,
         max_time: duration("shrink-time", &a.shrink_time)?,
+        min_budget: duration("shrink-min-budget", &a.shrink_min_budget)?,
     };
     Ok((o, a.junit, a.journal))
 }
@@ -139,11 +144,15 @@ pub fn run(a: Args) -> ExitCode {
             let code = report::exit_code(report.exit_code(), &problems);
             match &report.failure {
                 Some(f) => println!(
-                    "FAILED case seed {}: {}\n  minimal schedule ({} of {} operations): {}\n  reproduce: {}\n  replay the case: {}",
+                    "FAILED case seed {}: {}\n  minimal schedule ({} of {} operations, budget {} of {}, waits {:.1}s of {:.1}s): {}\n  reproduce: {}\n  replay the case: {}",
                     f.case_seed,
                     f.check,
                     f.shrunk_ops,
                     f.original_ops,
+                    bc_engine::explore::emit::dur(f.budget_ms),
+                    bc_engine::explore::emit::dur(f.original_budget_ms),
+                    f.waits_ms as f64 / 1000.0,
+                    f.original_waits_ms as f64 / 1000.0,
                     f.suite_path.display(),
                     f.run_command,
                     f.replay
@@ -210,6 +219,7 @@ mod tests {
         assert_eq!(o.cases, 10);
         assert_eq!(o.budget, Duration::from_secs(6));
         assert_eq!(o.gen.focus, vec!["black_hole", "ha_failover"]);
+        assert_eq!(o.shrink.min_budget, Duration::from_secs(10));
         assert_eq!((o.gen.min_ops, o.gen.max_ops), (5, 30));
         assert_eq!(o.out_dir, PathBuf::from("explore-failures"));
         assert_eq!(junit, PathBuf::from("reports/explore-junit.xml"));
@@ -227,6 +237,8 @@ mod tests {
         assert!(e.contains("invalid --budget"), "{e}");
         let e = err(&["--budget", "0s"]);
         assert!(e.contains("--budget must be positive"), "{e}");
+        let e = err(&["--shrink-min-budget", "0s"]);
+        assert!(e.contains("--shrink-min-budget must be positive"), "{e}");
         let e = err(&["--min-ops", "9", "--max-ops", "3"]);
         assert!(e.contains("operation count"), "{e}");
         let e = err(&["--capabilities", "stat_srv"]);

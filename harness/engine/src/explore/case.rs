@@ -98,15 +98,25 @@ impl Explorer<'_> {
         Ok(sc)
     }
 
-    /// Runs the case of schedule `s`; `Err` when it could not run (no usable environment, or a
-    /// suite that does not plan, which is a bug).
+    /// The exploration's spec with another budget (shrinking shortens it).
+    pub fn spec_at(&self, budget_ms: u64) -> Spec {
+        Spec {
+            budget_ms,
+            ..self.spec.clone()
+        }
+    }
+
+    /// Runs the case of schedule `s` with budget `budget_ms`; `Err` when it could not run (no
+    /// usable environment, or a suite that does not plan, which is a bug).
     pub async fn run(
         &mut self,
         s: &Schedule,
+        budget_ms: u64,
         emit: &(dyn Fn(RunEvent) + Send + Sync),
     ) -> Result<CaseRun, String> {
-        let res = resolve(s, &self.spec);
-        let (text, index) = emit_indexed(&res, &self.spec, &self.meta(s.seed, Vec::new()));
+        let spec = self.spec_at(budget_ms);
+        let res = resolve(s, &spec);
+        let (text, index) = emit_indexed(&res, &spec, &self.meta(s.seed, Vec::new()));
         let sc = self.plan(&text, s.seed)?;
         let result = self
             .session

@@ -24,6 +24,14 @@ pub struct FoundFailure {
     pub original_ops: usize,
     /// Operations of the shrunk schedule.
     pub shrunk_ops: usize,
+    /// Budget of the original case, ms.
+    pub original_budget_ms: u64,
+    /// Budget of the written suite (shrunk, at least `--shrink-min-budget`), ms.
+    pub budget_ms: u64,
+    /// What the original schedule waits up to the final heal (pauses, one budget per checkpoint), ms.
+    pub original_waits_ms: u64,
+    /// The same for the written suite, ms.
+    pub waits_ms: u64,
     /// Candidate runs made while shrinking.
     pub shrink_runs: usize,
     /// Why shrinking stopped.

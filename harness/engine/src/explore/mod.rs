@@ -17,7 +17,9 @@ pub use generate::{generate, GenConfig};
 pub use model::{Model, SiteState, Spec};
 pub use resolve::{resolve, Resolved};
 pub use schedule::{FaultOp, HealVia, Link, LinkKind, Member, Op, Schedule, TimedOp, FAULT_KINDS};
-pub use shrink::{shrink, Outcome, ShrinkLimits, Shrinker, Shrunk, StopReason};
+pub use shrink::{
+    shrink, Candidate, Outcome, ShrinkLimits, Shrinker, Shrunk, StopReason, DEFAULT_MIN_BUDGET,
+};
 pub mod runner;
 pub use found::{failure_signature, signatures, ExploreReport, FoundFailure};
 pub use options::{ExploreError, ExploreOptions, Progress};

@@ -193,7 +193,7 @@ async fn cases(
             schedule.ops.len(),
             opts.replay_command(case_seed)
         ));
-        let run = match ex.run(&schedule, forward).await {
+        let run = match ex.run(&schedule, ex.spec.budget_ms, forward).await {
             Ok(r) => r,
             Err(e) => {
                 let r = ex.error_result(&schedule, e);
@@ -235,7 +235,8 @@ async fn cases(
     report
 }
 
-/// Shrinks a failing case with real runs; returns the smallest schedule and its last failing run.
+/// Shrinks a failing case with real runs, each candidate with its own budget; says each candidate's
+/// verdict and each accepted step. Returns the result and the last failing run.
 async fn shrink(
     ex: &mut Explorer<'_>,
     schedule: &Schedule,
@@ -244,44 +245,71 @@ async fn shrink(
 ) -> (super::shrink::Shrunk, CaseRun) {
     let opts = ex.opts;
     opts.say(&format!(
-        "explore: case seed {} failed: {target}; shrinking (at most {} runs, {})",
+        "explore: case seed {} failed: {target}; shrinking (at most {} runs, {}; budget {} halved down to at least {})",
         schedule.seed,
         opts.shrink.max_runs,
-        dur(opts.shrink.max_time.as_millis() as u64)
+        dur(opts.shrink.max_time.as_millis() as u64),
+        dur(ex.spec.budget_ms),
+        dur(opts.shrink.min_budget.as_millis() as u64)
     ));
+    let t0 = Instant::now();
     let mut shrinker = Shrinker::new(schedule, target, &ex.spec, opts.shrink, started_ops(&run));
     let silent = |_: RunEvent| {};
     let mut best = run;
+    let mut steps = 0;
     while let Some(c) = shrinker.next_candidate() {
         if *ex.cancel.borrow() {
             break;
         }
-        let o = match ex.run(&c, &silent).await {
+        let before = shrinker.best().clone();
+        let (o, kept) = match ex.run(&c.schedule, c.budget_ms, &silent).await {
             Ok(r) => {
                 let o = outcome(&r.result);
-                if shrinker.report(&o) {
+                let kept = shrinker.report(&o);
+                if kept {
                     best = r;
                 }
-                o
+                (o, kept)
             }
             Err(e) => {
                 let o = Outcome::Other(e);
                 shrinker.report(&o);
-                o
+                (o, false)
             }
         };
         opts.say(&format!(
-            "explore: shrink candidate of {} operations: {}",
-            c.ops.len(),
+            "explore: shrink run {}: {} operations, budget {}, waits {}: {}",
+            shrinker.runs(),
+            c.schedule.ops.len(),
+            dur(c.budget_ms),
+            secs(c.waits_ms()),
             match &o {
                 Outcome::Pass => "passed".to_string(),
-                Outcome::Fail { signatures } if signatures.iter().any(|s| s == target) =>
-                    "fails the same way (kept)".to_string(),
+                _ if kept => "fails the same way (kept)".to_string(),
                 Outcome::Fail { signatures } =>
                     format!("fails differently: {}", signatures.join("; ")),
                 Outcome::Other(v) => v.clone(),
             }
         ));
+        if kept {
+            steps += 1;
+            opts.say(&format!(
+                "explore: shrink step {steps} accepted: {} -> {} operations, budget {} -> {}, waits {} -> {} ({} runs, {} so far)",
+                before.schedule.ops.len(),
+                c.schedule.ops.len(),
+                dur(before.budget_ms),
+                dur(c.budget_ms),
+                secs(before.waits_ms()),
+                secs(c.waits_ms()),
+                shrinker.runs(),
+                secs(t0.elapsed().as_millis() as u64)
+            ));
+        }
     }
     (shrinker.finish(), best)
+}
+
+/// Milliseconds as seconds with one decimal: `60.1s`.
+pub(super) fn secs(ms: u64) -> String {
+    format!("{:.1}s", ms as f64 / 1000.0)
 }

@@ -4,11 +4,13 @@
 use std::path::PathBuf;
 
 use super::case::{CaseRun, Explorer};
+use super::emit::dur;
 use super::found::{failure_signature, FoundFailure};
 use super::options::{quote, ExploreOptions};
 use super::resolve::resolve;
+use super::runner::secs;
 use super::schedule::Schedule;
-use super::shrink::Shrunk;
+use super::shrink::{Candidate, Shrunk};
 use crate::event::ScenarioResult;
 use crate::observe::format;
 
@@ -40,6 +42,18 @@ pub(super) fn write_failure(
         observed: f.as_ref().map(|f| f.observed.clone()).unwrap_or_default(),
         original_ops: schedule.ops.len(),
         shrunk_ops: shrunk.schedule.ops.len(),
+        original_budget_ms: shrunk.original_budget_ms,
+        budget_ms: shrunk.budget_ms,
+        original_waits_ms: Candidate {
+            schedule: resolve(schedule, &ex.spec).schedule(case_seed),
+            budget_ms: shrunk.original_budget_ms,
+        }
+        .waits_ms(),
+        waits_ms: Candidate {
+            schedule: shrunk.schedule.clone(),
+            budget_ms: shrunk.budget_ms,
+        }
+        .waits_ms(),
         shrink_runs: shrunk.runs,
         shrink_stop: shrunk.stop,
         suite_path: path.clone(),
@@ -51,9 +65,11 @@ pub(super) fn write_failure(
         ),
     };
     let h = header(opts, &found, &shrunk.schedule, &best.result);
+    // The suite runs at the budget the shrunk schedule failed with.
+    let spec = ex.spec_at(shrunk.budget_ms);
     let text = super::emit::emit(
-        &resolve(&shrunk.schedule, &ex.spec),
-        &ex.spec,
+        &resolve(&shrunk.schedule, &spec),
+        &spec,
         &ex.meta(case_seed, h),
     );
     debug_assert!(text.ends_with(&best.text));
@@ -69,8 +85,10 @@ pub(super) fn write_failure(
         found.suite_path = PathBuf::new();
     } else {
         opts.say(&format!(
-            "explore: minimal failing schedule ({} operations, broke {}) written to {}\n  reproduce: {}",
+            "explore: minimal failing schedule ({} operations, budget {}, waits {}; broke {}) written to {}\n  reproduce: {}",
             found.shrunk_ops,
+            dur(found.budget_ms),
+            secs(found.waits_ms),
             found.signature,
             path.display(),
             found.run_command
@@ -100,11 +118,31 @@ fn header(
             found.shrink_runs,
             found.shrink_stop
         ),
-        format!("replay the original case: {}", found.replay),
-        format!("reproduce this file:      {}", found.run_command),
+    ];
+    if found.budget_ms < found.original_budget_ms {
+        h.push(format!(
+            "budget shrunk from {} to {} (--shrink-min-budget {}): waits before the final heal {} -> {}",
+            dur(found.original_budget_ms),
+            dur(found.budget_ms),
+            dur(opts.shrink.min_budget.as_millis() as u64),
+            secs(found.original_waits_ms),
+            secs(found.waits_ms)
+        ));
+    }
+    h.extend([
+        format!(
+            "replay the original case (budget {}): {}",
+            dur(found.original_budget_ms),
+            found.replay
+        ),
+        format!(
+            "reproduce this file (budget {}):      {}",
+            dur(found.budget_ms),
+            found.run_command
+        ),
         String::new(),
         "timeline of the last failing run:".into(),
-    ];
+    ]);
     if let Some(tl) = &result.timeline {
         let start = tl.start_us().unwrap_or(0);
         let lines: Vec<String> = tl
