@@ -127,11 +127,7 @@ fn register_client(
     password: Option<String>,
 ) -> Vec<Message> {
     if st.reject_logins {
-        return vec![Message::error(
-            rid,
-            error_code::LOGIN_REJECTED,
-            "login rejected",
-        )];
+        return sip::login_rejected(rid);
     }
     if let Some((e, retry_after)) = crate::capacity::turn_away(
         inst,

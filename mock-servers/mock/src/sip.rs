@@ -16,6 +16,15 @@ pub(crate) fn bad(rid: i64, what: &str) -> Vec<Message> {
     )]
 }
 
+/// The answer to any login while the instance rejects logins (`POST /reject-logins`).
+pub(crate) fn login_rejected(rid: i64) -> Vec<Message> {
+    vec![Message::error(
+        rid,
+        error_code::LOGIN_REJECTED,
+        "login rejected",
+    )]
+}
+
 /// Handles a SIP request from a registered client of an active instance.
 pub fn handle(inst: &Arc<Instance>, st: &mut State, conn: u64, msg: Message) -> Vec<Message> {
     use Message::*;
@@ -81,11 +90,7 @@ fn register_address(
     this_dn: String,
 ) -> Vec<Message> {
     if st.reject_logins {
-        return vec![Message::error(
-            rid,
-            error_code::LOGIN_REJECTED,
-            "login rejected",
-        )];
+        return login_rejected(rid);
     }
     if this_dn.is_empty() {
         return bad(rid, "ThisDN");
@@ -167,11 +172,7 @@ fn agent_login(
     agent_id: String,
 ) -> Vec<Message> {
     if st.reject_logins {
-        return vec![Message::error(
-            rid,
-            error_code::LOGIN_REJECTED,
-            "login rejected",
-        )];
+        return login_rejected(rid);
     }
     if this_dn.is_empty() {
         return bad(rid, "ThisDN");
