@@ -6,9 +6,14 @@ use std::process::Command;
 use std::sync::{Mutex, PoisonError};
 
 /// The packages whose binaries a harness run starts: the mocks, the fault proxy, the reference desktop.
-pub const HARNESS_PACKAGES: &[&str] = &["bc-mock", "bc-toxiproxy", "bc-desktops"];
+pub const HARNESS_PACKAGES: &[&str] = &["bc-mock", "bc-toxiproxy", "bc-desktops", "bc-phones"];
 /// The binaries of [`HARNESS_PACKAGES`].
-pub const HARNESS_BINARIES: &[&str] = &["bc-mock", "bc-toxiproxy", "bc-reference-desktop"];
+pub const HARNESS_BINARIES: &[&str] = &[
+    "bc-mock",
+    "bc-toxiproxy",
+    "bc-reference-desktop",
+    "bc-phone",
+];
 
 /// The workspace root (this crate lives at `harness/test-support`).
 pub fn workspace_root() -> PathBuf {

@@ -59,6 +59,12 @@ pub struct Args {
     /// With --repeat: how many passing repetitions make a run pass (the exit code follows it).
     #[arg(long, value_enum, default_value_t = Policy::All)]
     pass_policy: Policy,
+    /// The agent's SIP phone: `builtin` (the harness's phone, registered at both sites; faulty
+    /// variants with `builtin --only-preferred`, `--no-reregister`, `--ignore-302`) or the vendor's
+    /// phone command (`{config}` is the connection file, which then lists each site's SIP address).
+    /// Puts SIP on the wire: SIP listeners, one UDP link per site, deliver_call as a real INVITE.
+    #[arg(long, value_name = "builtin|CMD")]
+    phone: Option<String>,
     /// Seed recorded in reports and passed to the desktop as BC_HARNESS_SEED (default: from the clock).
     #[arg(long)]
     seed: Option<u64>,
@@ -212,6 +218,7 @@ fn options(a: Args) -> Result<(RunOptions, ReportArgs, PathBuf), String> {
     }
     opts.repeat = a.repeat;
     opts.until_fail = a.until_fail;
+    opts.phone = a.phone;
     opts.pass_policy = match a.pass_policy {
         Policy::All => PassPolicy::All,
         Policy::Most => PassPolicy::Most,

@@ -8,6 +8,7 @@ pub mod expect;
 pub mod herd;
 pub mod invariant;
 pub mod measure;
+pub mod phone;
 pub mod rules;
 pub mod spec;
 pub mod status;

@@ -84,6 +84,15 @@ pub enum CheckSpec {
     NoSwitchoverOnHaFailover,
     /// The desktop process does not exit before the harness stops it.
     DesktopAlive,
+    /// PH-1: the agent's phone is registered at every peer within `within_ms` of its start and of
+    /// each peer's return (registered only when the run has a phone).
+    PhoneRegistered {
+        /// The registration window after the phone's start.
+        within_ms: u64,
+        /// The window after a peer's return: the granted Expires plus the retry interval (a
+        /// phone learns of a returned peer at its next refresh at the latest).
+        return_within_ms: u64,
+    },
 }
 
 fn kinds(servers: &[ServerKind]) -> String {
@@ -162,6 +171,9 @@ impl CheckSpec {
             }
             CheckSpec::NoSwitchoverOnHaFailover => "invariant no_switchover_on_ha_failover".into(),
             CheckSpec::DesktopAlive => "desktop keeps running".into(),
+            CheckSpec::PhoneRegistered { within_ms, .. } => {
+                format!("phone registered at every peer within {}", dur(*within_ms))
+            }
         }
     }
 
@@ -229,6 +241,14 @@ impl CheckSpec {
                 "no DR switchover after an HA failover inside the site".into()
             }
             CheckSpec::DesktopAlive => "the desktop runs until the harness stops it".into(),
+            CheckSpec::PhoneRegistered {
+                within_ms,
+                return_within_ms,
+            } => format!(
+                "the phone registered at every SIP Server peer within {} of its start and within {} of each peer's return",
+                dur(*within_ms),
+                dur(*return_within_ms)
+            ),
         }
     }
 
@@ -238,6 +258,7 @@ impl CheckSpec {
             CheckSpec::NeverLoggedInAtBothPeers => Some("BC-6"),
             CheckSpec::NeverSplit { .. } => Some("BC-5"),
             CheckSpec::NoSwitchoverOnHaFailover => Some("BC-7"),
+            CheckSpec::PhoneRegistered { .. } => Some("PH-1"),
             _ => None,
         }
     }
@@ -257,6 +278,7 @@ impl CheckSpec {
                 | CheckSpec::MaxSwitchovers { .. }
                 | CheckSpec::MaxReconnects { .. }
                 | CheckSpec::NoSwitchoverOnHaFailover
+                | CheckSpec::PhoneRegistered { .. }
                 | CheckSpec::DesktopAlive
         )
     }
@@ -309,6 +331,14 @@ impl CheckSpec {
             }
             CheckSpec::NoSwitchoverOnHaFailover => Box::new(invariant::NoSwitchoverOnHa::new(name)),
             CheckSpec::DesktopAlive => Box::new(alive::DesktopAlive::new(name)),
+            CheckSpec::PhoneRegistered {
+                within_ms,
+                return_within_ms,
+            } => Box::new(super::phone::PhoneRegistered::new(
+                name,
+                within_ms,
+                return_within_ms,
+            )),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The desktop connection file (contracts.md): agent credentials plus, per site and server kind,
-//! the fault proxy's primary and backup addresses. Never the mocks' own addresses.
+//! the fault proxy's primary and backup addresses, and with SIP each site's one SIP address (the
+//! fault proxy's UDP link, as a phone knows a site's virtual IP). Never the mocks' own addresses.
 
 use super::error::EnvError;
+use super::runtime::SipLink;
 use super::topology::{Agent, InstanceId, Topology};
 use bc_protocol::Role;
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,9 @@ pub struct ConnectionFile {
     pub dn: String,
     /// site -> server kind (`config_server`, `sip_server`, `stat_server`) -> pair.
     pub sites: BTreeMap<String, BTreeMap<String, PairAddrs>>,
+    /// site -> the site's SIP address for phones (UDP); absent without SIP on the wire.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sip: BTreeMap<String, String>,
 }
 
 impl ConnectionFile {
@@ -35,6 +40,7 @@ impl ConnectionFile {
         topology: &Topology,
         agent: &Agent,
         proxies: &HashMap<InstanceId, SocketAddr>,
+        sip: &[SipLink],
     ) -> Result<ConnectionFile, EnvError> {
         let mut sites = BTreeMap::new();
         for site in topology.sites() {
@@ -65,6 +71,10 @@ impl ConnectionFile {
             agent_id: agent.agent_id.clone(),
             dn: agent.dn.clone(),
             sites,
+            sip: sip
+                .iter()
+                .map(|l| (l.site.clone(), l.listen.to_string()))
+                .collect(),
         })
     }
 

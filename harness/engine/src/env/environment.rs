@@ -70,6 +70,10 @@ impl Environment {
                 runtime.proxy_upstream(id)?,
             ));
         }
+        if cfg.sip && runtime.sip_links().is_empty() {
+            return Err(EnvError::SipNeedsLocal(runtime.kind().as_str().into()));
+        }
+        configs.extend(super::sip::configs(runtime.as_ref())?);
         let created = toxi.populate(&configs).await.map_err(|e| EnvError::Proxy {
             call: "POST /populate".into(),
             reason: e.to_string(),
@@ -131,6 +135,14 @@ impl Environment {
             stop_feeds,
             feeds: Mutex::new(feeds),
         });
+        if cfg.sip {
+            let follower = super::sip::follow(shared.clone(), stop_rx.clone());
+            shared
+                .feeds
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(follower);
+        }
         Ok(Environment {
             shared,
             events: Some(rx),
@@ -176,7 +188,12 @@ impl Environment {
     /// The connection file contents for an agent of the configuration database.
     pub fn connection_file(&self, username: &str) -> Result<ConnectionFile, EnvError> {
         let agent = self.shared.topology.agent(username)?;
-        ConnectionFile::build(&self.shared.topology, agent, &self.shared.proxies)
+        ConnectionFile::build(
+            &self.shared.topology,
+            agent,
+            &self.shared.proxies,
+            &self.shared.runtime.sip_links(),
+        )
     }
 
     /// Writes `desktop-<username>.json` into the work dir and returns its path.
@@ -188,6 +205,11 @@ impl Environment {
             .join(format!("desktop-{username}.json"));
         file.write(&path)?;
         Ok(path)
+    }
+
+    /// Each site's SIP address for phones (the fault proxy's UDP links); empty without SIP.
+    pub fn sip_links(&self) -> Vec<super::runtime::SipLink> {
+        self.shared.runtime.sip_links()
     }
 
     /// The desktop-visible address of the proxy in front of an instance.

@@ -16,6 +16,8 @@ pub enum EnvError {
     UnknownInstance(String),
     #[error("the fault-proxy image {0} needs the docker runtime\nhint: add --runtime docker, or drop --toxiproxy-image")]
     ProxyImageNeedsDocker(String),
+    #[error("SIP on the wire (phones) needs the local runtime; the {0} runtime has no SIP links\nhint: add --runtime local, or drop --phone")]
+    SipNeedsLocal(String),
     #[error("the {0} runtime is not yet supported (use the local runtime)")]
     Unsupported(String),
     #[error("binary `{name}` not found (looked in {looked_in}); build it with `cargo build -p {package} --bins` or set BC_BIN_DIR")]

@@ -26,6 +26,7 @@ pub mod docker;
 pub mod environment;
 pub mod error;
 mod feed;
+pub mod gateway;
 pub mod holds;
 pub mod infra;
 pub mod limits;
@@ -35,6 +36,7 @@ pub mod progress;
 pub mod remote;
 pub mod runtime;
 pub(crate) mod shared;
+pub mod sip;
 mod spawner;
 pub mod topology;
 pub mod wire;
@@ -53,7 +55,7 @@ pub use progress::{FeedProgress, Mark, Stalled, Watermark};
 pub use remote::RemoteRuntime;
 pub use runtime::{
     DownCause, EnvConfig, InstanceAddrs, InstanceState, InstanceStatus, KeepAlive, ProxyStatus,
-    Runtime, RuntimeKind,
+    Runtime, RuntimeKind, SipLink,
 };
 pub use topology::{Agent, Annex, ConfigDb, InstanceId, NamedObject, Topology};
 pub use wire::WireRuntime;

@@ -126,6 +126,9 @@ pub struct EnvConfig {
     /// Local runtime: the address the fault proxy's desktop listeners bind to (`env up --listen`);
     /// loopback by default.
     pub proxy_host: std::net::IpAddr,
+    /// SIP on the wire (local runtime): every SIP Server opens its SIP listener and each site gets
+    /// one UDP link in the fault proxy, the site's SIP address for phones (see `env/sip.rs`).
+    pub sip: bool,
 }
 
 impl EnvConfig {
@@ -141,12 +144,31 @@ impl EnvConfig {
             call_timeout: Duration::from_secs(3),
             proxy_image: None,
             proxy_host: std::net::IpAddr::from([127, 0, 0, 1]),
+            sip: false,
         }
     }
 
     pub fn with_runtime(mut self, runtime: RuntimeKind) -> EnvConfig {
         self.runtime = runtime;
         self
+    }
+}
+
+/// One site's SIP address for phones: a UDP link of the fault proxy whose upstream is the site's
+/// active SIP Server (a virtual IP in front of the HA pair).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipLink {
+    pub site: String,
+    /// The fault proxy's name for the link (`A.sip`).
+    pub name: String,
+    /// Where the proxy listens for it (where phones and gateways send).
+    pub listen: SocketAddr,
+}
+
+impl SipLink {
+    /// The proxy name of a site's SIP link.
+    pub fn name_for(site: &str) -> String {
+        format!("{site}.sip")
     }
 }
 
@@ -167,6 +189,8 @@ pub struct InstanceAddrs {
     pub listen: SocketAddr,
     /// HTTP control and observation API.
     pub control: SocketAddr,
+    /// SIP listener (UDP and TCP), when the environment has SIP on the wire.
+    pub sip: Option<SocketAddr>,
 }
 
 impl InstanceAddrs {
@@ -260,6 +284,12 @@ pub trait Runtime: Send + Sync {
 
     /// The upstream address the fault proxy uses to reach an instance's desktop port.
     fn proxy_upstream(&self, id: &InstanceId) -> Result<String, EnvError>;
+
+    /// Each site's SIP address for phones: the name and listen address of the fault proxy's UDP
+    /// link, planned before any mock starts so that 302 Contacts can name them. Empty without SIP.
+    fn sip_links(&self) -> Vec<SipLink> {
+        Vec::new()
+    }
 
     /// The listen address to request for this instance's proxy (in the proxy's network namespace),
     /// e.g. `127.0.0.1:0` for a free loopback port.

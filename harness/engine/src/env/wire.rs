@@ -126,6 +126,7 @@ impl WireInstance {
             addrs: InstanceAddrs {
                 listen: self.listen,
                 control: self.control,
+                sip: None,
             },
             pid: self.pid,
             down: self.down.map(down_cause),

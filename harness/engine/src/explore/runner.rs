@@ -81,6 +81,7 @@ async fn check(opts: ExploreOptions) -> Result<Checked, ExploreError> {
         keepalive: opts.keepalive,
         proxy_image: opts.proxy_image.clone(),
         desktop,
+        phone: None,
         capabilities: opts.capabilities.clone(),
         // Exploration declares no timers: a gap is tolerated for the budget, as before.
         timers: None,

@@ -9,8 +9,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::guard::{Applied, HealAction};
-use super::link::{link_toxics, remove_toxics, set_enabled};
-use super::select::resolve_links;
+use super::link::{link_names, link_toxics, remove_toxics, set_enabled, toxic_targets};
 use super::{Fault, FaultError, LinkFault, LinkSelector};
 use crate::env::now_us;
 use crate::env::shared::Shared;
@@ -122,20 +121,14 @@ pub(super) async fn apply(
     if period < Duration::from_millis(2) {
         return Err(invalid("period must be at least 2 ms".into()));
     }
-    let proxies: Vec<String> = resolve_links(&shared.topology, links)
-        .map_err(invalid)?
-        .iter()
-        .map(|i| i.proxy_name())
-        .collect();
+    let (mut proxies, sip) = link_names(shared, links).map_err(invalid)?;
     let tag = format!("bc{}", shared.faults.next_id());
     let down = match link_toxics(lf, &tag) {
-        None => Down::Refuse(proxies.clone()),
-        Some(toxics) => Down::Toxics(
-            proxies
-                .iter()
-                .flat_map(|p| toxics.iter().map(|t| (p.clone(), t.clone())))
-                .collect(),
-        ),
+        None => {
+            proxies.extend(sip);
+            Down::Refuse(proxies.clone())
+        }
+        Some(toxics) => Down::Toxics(toxic_targets(&proxies, sip.as_deref(), &toxics)),
     };
     let start = Instant::now();
     let (at, mut actions) = down

@@ -1,5 +1,6 @@
 //! Link faults on the desktop's proxies: refuse (proxy disabled) and toxics (black hole, one-way
-//! partition, reset, latency, bandwidth, slow close, data limit, slicer), confirmed by reading back.
+//! partition, reset, latency, bandwidth, slow close, data limit, slicer), confirmed by reading back;
+//! a fault on a site's SIP Server pair also reaches the site's SIP link where it means something.
 
 use super::guard::{Applied, HealAction};
 use super::select::resolve_links;
@@ -114,11 +115,7 @@ pub(super) async fn apply(
         reason,
     };
     validate(lf).map_err(invalid)?;
-    let proxies: Vec<String> = resolve_links(&shared.topology, links)
-        .map_err(invalid)?
-        .iter()
-        .map(|i| i.proxy_name())
-        .collect();
+    let (proxies, sip) = link_names(shared, links).map_err(invalid)?;
     let tag = format!("bc{}", shared.faults.next_id());
     let not_confirmed = |reason| FaultError::NotConfirmed {
         fault: name.clone(),
@@ -126,6 +123,7 @@ pub(super) async fn apply(
     };
     match link_toxics(lf, &tag) {
         None => {
+            let proxies: Vec<String> = proxies.into_iter().chain(sip).collect();
             let actions = set_enabled(shared, &proxies, false)
                 .await
                 .map_err(not_confirmed)?;
@@ -139,26 +137,25 @@ pub(super) async fn apply(
         Some(toxics) => {
             let mut added = Vec::new();
             let mut actions = Vec::new();
-            for p in &proxies {
-                for t in &toxics {
-                    let r = shared.toxi.add_toxic(p, t).await;
-                    if let Err(e) = r {
-                        // Leave nothing half-applied behind.
-                        let _ = remove_toxics(shared, &added).await;
-                        return Err(not_confirmed(format!("adding {} to {p}: {e}", t.name)));
-                    }
-                    added.push((p.clone(), t.name.clone()));
-                    actions.push(format!("{p}: +{} {}", t.r#type, t.name));
+            let targets = toxic_targets(&proxies, sip.as_deref(), &toxics);
+            for (p, t) in &targets {
+                let r = shared.toxi.add_toxic(p, t).await;
+                if let Err(e) = r {
+                    // Leave nothing half-applied behind.
+                    let _ = remove_toxics(shared, &added).await;
+                    return Err(not_confirmed(format!("adding {} to {p}: {e}", t.name)));
                 }
+                added.push((p.clone(), t.name.clone()));
+                actions.push(format!("{p}: +{} {}", t.r#type, t.name));
             }
             let at = now_us();
-            for p in &proxies {
+            for p in proxies.iter().chain(sip.iter()) {
                 let state = shared
                     .toxi
                     .proxy(p)
                     .await
                     .map_err(|e| not_confirmed(e.to_string()))?;
-                for t in &toxics {
+                for (_, t) in targets.iter().filter(|(q, _)| q == p) {
                     if !state.toxics.iter().any(|x| x.name == t.name) {
                         return Err(not_confirmed(format!("{p} does not list toxic {}", t.name)));
                     }
@@ -171,6 +168,55 @@ pub(super) async fn apply(
             ))
         }
     }
+}
+
+/// The desktop links a selector covers, by proxy name, and the site's SIP link when the selector
+/// covers the whole SIP Server pair and the environment has SIP on the wire (the phones' path).
+pub(super) fn link_names(
+    shared: &Shared,
+    links: &LinkSelector,
+) -> Result<(Vec<String>, Option<String>), String> {
+    let proxies = resolve_links(&shared.topology, links)?
+        .iter()
+        .map(|i| i.proxy_name())
+        .collect();
+    let covers_pair = links
+        .server
+        .is_none_or(|s| s == bc_protocol::ServerKind::SipServer)
+        && links.role.is_none();
+    let sip = covers_pair
+        .then(|| {
+            shared
+                .runtime
+                .sip_links()
+                .into_iter()
+                .find(|l| l.site == links.site)
+                .map(|l| l.name)
+        })
+        .flatten();
+    Ok((proxies, sip))
+}
+
+/// Every (proxy, toxic) to add: each toxic on each desktop link, and on the SIP link those that
+/// mean something for datagrams (black hole, one-way cut, latency); the others leave SIP alone.
+pub(super) fn toxic_targets(
+    proxies: &[String],
+    sip: Option<&str>,
+    toxics: &[Toxic],
+) -> Vec<(String, Toxic)> {
+    let mut out: Vec<(String, Toxic)> = proxies
+        .iter()
+        .flat_map(|p| toxics.iter().map(move |t| (p.clone(), t.clone())))
+        .collect();
+    if let Some(sip) = sip {
+        out.extend(
+            toxics
+                .iter()
+                .filter(|t| matches!(t.r#type.as_str(), "timeout" | "latency"))
+                .map(|t| (sip.to_string(), t.clone())),
+        );
+    }
+    out
 }
 
 /// Enables or disables proxies and reads each back.

@@ -51,6 +51,12 @@ fn advertised(mut file: ConnectionFile, host: IpAddr) -> ConnectionFile {
             }
         }
     }
+    for a in file.sip.values_mut() {
+        if let Ok(mut s) = a.parse::<SocketAddr>() {
+            s.set_ip(host);
+            *a = s.to_string();
+        }
+    }
     file
 }
 

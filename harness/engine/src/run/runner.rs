@@ -14,7 +14,7 @@ use super::load::{load_runs, LoadError, PlannedRun};
 use super::partition::{shard, Partition};
 use super::profile::DeclaredTimers;
 use super::scenario::{info, MAX_LATENESS_MS};
-use super::session::{check_desktop, Session, Settings};
+use super::session::{check_desktop, check_phone, Session, Settings};
 use super::worker::{forward, repetitions, worker, Shared};
 use crate::check::Verdict;
 use crate::env::{now_us, KeepAlive, RuntimeKind};
@@ -65,6 +65,9 @@ pub struct RunOptions {
     /// `--keep-env=on-failure`: the first failed scenario's environment is left here (faults
     /// applied, desktop running) instead of torn down; the rest of the run is not run. One job.
     pub keep_env: Option<KeepSlot>,
+    /// The agent's SIP phone (`--phone builtin [FLAGS]` or a command with `{config}`): SIP on
+    /// the wire, one phone per scenario, started before the desktop. Local runtime only.
+    pub phone: Option<String>,
 }
 
 impl RunOptions {
@@ -91,6 +94,7 @@ impl RunOptions {
             until_fail: false,
             pass_policy: PassPolicy::All,
             keep_env: None,
+            phone: None,
         }
     }
 }
@@ -212,6 +216,10 @@ pub async fn run(
 ) -> Result<Summary, RunError> {
     let t0 = Instant::now();
     let desktop = check_desktop(&opts.desktop).map_err(RunError::Desktop)?;
+    let phone = match &opts.phone {
+        Some(p) => Some(check_phone(p, opts.bin_dir.as_deref()).map_err(RunError::Usage)?),
+        None => None,
+    };
     if opts.jobs == 0 {
         return Err(RunError::Usage("--jobs must be at least 1".into()));
     }
@@ -246,6 +254,7 @@ pub async fn run(
         keepalive: opts.keepalive,
         proxy_image: opts.proxy_image,
         desktop,
+        phone,
         capabilities: opts.capabilities,
         timers: opts.timers,
         max_lateness: opts.max_lateness,

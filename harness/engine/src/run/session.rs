@@ -37,6 +37,8 @@ pub struct Settings {
     pub proxy_image: Option<String>,
     /// How to start the desktop.
     pub desktop: DesktopSpec,
+    /// How to start the agent's SIP phone (`--phone`); with it the environment has SIP on the wire.
+    pub phone: Option<DesktopSpec>,
     /// Declared capabilities.
     pub capabilities: Vec<Capability>,
     /// Declared timers, when the profile has them.
@@ -61,6 +63,27 @@ impl Settings {
         r.runtime = self.runtime_name.clone();
         r
     }
+}
+
+/// The `--phone` argument as a command: `builtin [FLAGS]` is bc-phone reading the connection file
+/// (FLAGS e.g. `--only-preferred`); anything else is the vendor's phone, checked like a desktop.
+pub fn check_phone(
+    command: &str,
+    bin_dir: Option<&std::path::Path>,
+) -> Result<DesktopSpec, String> {
+    let words = shlex::split(command).ok_or(format!("--phone `{command}`: unbalanced quotes"))?;
+    if words.first().map(String::as_str) != Some("builtin") {
+        return check_desktop(command).map_err(|e| format!("--phone: {e}"));
+    }
+    let bin = crate::env::bins::find_binary(bin_dir, "bc-phone", "bc-phones")
+        .map_err(|e| e.to_string())?;
+    let mut argv = vec![
+        bin.display().to_string(),
+        "--config".into(),
+        crate::env::CONFIG_PLACEHOLDER.into(),
+    ];
+    argv.extend(words.into_iter().skip(1));
+    DesktopSpec::from_argv(argv).map_err(|e| e.to_string())
 }
 
 /// The desktop command split into argv, its program found (on PATH when it has no slash).
@@ -167,6 +190,7 @@ impl Session {
             cfg.keepalive.client_timeout_ms = Some(ms);
         }
         cfg.proxy_image = s.proxy_image.clone();
+        cfg.sip = s.phone.is_some();
         let mut env = match &s.attach {
             Some(a) => a.environment(cfg).await?,
             None => Environment::start(cfg)
@@ -218,6 +242,7 @@ impl Session {
             env: &ready.env,
             events: &mut ready.events,
             desktop: &s.desktop,
+            phone: s.phone.as_ref(),
             capabilities: &s.capabilities,
             timers: s.timers,
             // The BC-6 tolerance after a heal follows the timeout the mocks really run with.

@@ -62,6 +62,7 @@ pub async fn run_meddled(
         env,
         events: &mut events,
         desktop: &desktop,
+        phone: None,
         capabilities: &capabilities,
         timers: None,
         client_timeout_ms: 2000,

@@ -35,6 +35,7 @@ impl Mock {
             addrs: InstanceAddrs {
                 listen: desktop,
                 control: loopback(0),
+                sip: None,
             },
             pid: None,
             down: None,

@@ -9,7 +9,7 @@ use super::bins::find_binary;
 use super::error::EnvError;
 use super::process::Supervised;
 use super::runtime::{
-    DownCause, EnvConfig, InstanceState, InstanceStatus, ProxyStatus, Runtime, RuntimeKind,
+    DownCause, EnvConfig, InstanceState, InstanceStatus, ProxyStatus, Runtime, RuntimeKind, SipLink,
 };
 use super::topology::InstanceId;
 use futures::future::BoxFuture;
@@ -38,6 +38,8 @@ pub struct LocalRuntime {
     toxi_url: String,
     /// Where the desktop links listen (`EnvConfig::proxy_host`).
     proxy_host: std::net::IpAddr,
+    /// The sites' SIP links (planned; created by the environment). Empty without SIP.
+    sip_links: Vec<SipLink>,
 }
 
 impl LocalRuntime {
@@ -64,7 +66,12 @@ impl LocalRuntime {
     async fn start_once(cfg: &EnvConfig) -> Result<LocalRuntime, EnvError> {
         let mock_bin = find_binary(cfg.bin_dir.as_deref(), "bc-mock", "bc-mock")?;
         let toxi_bin = find_binary(cfg.bin_dir.as_deref(), "bc-toxiproxy", "bc-toxiproxy")?;
-        let plans = plan(&cfg.topology, cfg.keepalive)?;
+        let plan = plan(
+            &cfg.topology,
+            cfg.keepalive,
+            cfg.sip.then_some(cfg.proxy_host),
+        )?;
+        let plans = plan.instances;
         let mut order = Vec::new();
         let mut slots = HashMap::new();
         for (id, args, addrs) in plans {
@@ -98,6 +105,7 @@ impl LocalRuntime {
             proxy: LocalProxy::default(),
             toxi_url: String::new(),
             proxy_host: cfg.proxy_host,
+            sip_links: plan.sip_links,
         };
         let toxi = start_toxiproxy(&toxi_bin, cfg.ready_timeout);
         let all = futures::future::join_all(rt.order.iter().map(|id| rt.start_slot(id)));
@@ -153,6 +161,10 @@ impl Runtime for LocalRuntime {
 
     fn proxy_watch(&self) -> watch::Receiver<ProxyStatus> {
         self.proxy.watch()
+    }
+
+    fn sip_links(&self) -> Vec<SipLink> {
+        self.sip_links.clone()
     }
 
     fn proxy_upstream(&self, id: &InstanceId) -> Result<String, EnvError> {

@@ -1,8 +1,9 @@
 //! The local runtime's plan: loopback ports for every instance (allocated up front, below the
-//! ephemeral range) and each bc-mock's command line, HA sync links and peers included.
+//! ephemeral range) and each bc-mock's command line, HA sync links and peers included; with SIP,
+//! each SIP Server's listener and each site's SIP link (so a 302 can name the peer's link).
 
 use crate::env::error::EnvError;
-use crate::env::runtime::{InstanceAddrs, KeepAlive};
+use crate::env::runtime::{InstanceAddrs, KeepAlive, SipLink};
 use crate::env::topology::{InstanceId, Topology};
 use bc_protocol::{Role, ServerKind};
 use std::collections::HashMap;
@@ -68,32 +69,63 @@ fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-/// Every instance with its command line and addresses.
+/// The local runtime's plan: every instance with its command line and addresses, and the sites'
+/// SIP links (empty without SIP).
+pub(super) struct Plan {
+    pub instances: Vec<(InstanceId, Vec<String>, InstanceAddrs)>,
+    pub sip_links: Vec<SipLink>,
+}
+
+/// Every instance with its command line and addresses; `sip_host` (SIP on the wire) is where the
+/// fault proxy's SIP links listen.
 pub(super) fn plan(
     topology: &Topology,
     ka: KeepAlive,
-) -> Result<Vec<(InstanceId, Vec<String>, InstanceAddrs)>, EnvError> {
+    sip_host: Option<std::net::IpAddr>,
+) -> Result<Plan, EnvError> {
     let ids = topology.instances();
+    let sip_servers = ids
+        .iter()
+        .filter(|i| i.server == ServerKind::SipServer)
+        .count();
     let sip_backups = ids
         .iter()
         .filter(|i| i.server == ServerKind::SipServer && i.role == Role::Backup)
         .count();
-    let mut ports = free_ports(ids.len() * 2 + sip_backups)?.into_iter();
+    let sites = topology.sites();
+    let sip_ports = match sip_host {
+        Some(_) => sip_servers + sites.len(),
+        None => 0,
+    };
+    let mut ports = free_ports(ids.len() * 2 + sip_backups + sip_ports)?.into_iter();
     let mut next = || loopback(ports.next().unwrap_or(0));
     let mut addrs: HashMap<InstanceId, InstanceAddrs> = HashMap::new();
     let mut sync: HashMap<String, SocketAddr> = HashMap::new();
     for id in &ids {
+        let is_sip = id.server == ServerKind::SipServer;
         addrs.insert(
             id.clone(),
             InstanceAddrs {
                 listen: next(),
                 control: next(),
+                sip: (is_sip && sip_host.is_some()).then(&mut next),
             },
         );
-        if id.server == ServerKind::SipServer && id.role == Role::Backup {
+        if is_sip && id.role == Role::Backup {
             sync.insert(id.site.clone(), next());
         }
     }
+    let sip_links: Vec<SipLink> = match sip_host {
+        Some(host) => sites
+            .iter()
+            .map(|site| SipLink {
+                site: site.clone(),
+                name: SipLink::name_for(site),
+                listen: SocketAddr::new(host, next().port()),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let config = topology.config_db_path().display().to_string();
     let mut out = Vec::new();
     for id in ids {
@@ -134,8 +166,29 @@ pub(super) fn plan(
                     args.extend(["--peer".into(), pa.control_url()]);
                 }
             }
+            if let Some(sip) = a.sip {
+                args.extend(["--sip-listen".into(), sip.to_string()]);
+                let expires = crate::env::sip::GRANTED_EXPIRES_SECS;
+                args.extend(["--sip-expires-secs".into(), expires.to_string()]);
+                // A 302 names the peer site as its clients reach it: that site's SIP link (with
+                // more than two sites, the next one in topology order).
+                if let Some(peer) = peer_link(&sip_links, &id.site) {
+                    args.extend(["--sip-peer-contact".into(), peer.listen.to_string()]);
+                }
+            }
         }
         out.push((id, args, a));
     }
-    Ok(out)
+    Ok(Plan {
+        instances: out,
+        sip_links,
+    })
+}
+
+/// The SIP link a site's 302s point at: the next site's, in topology order.
+fn peer_link<'a>(links: &'a [SipLink], site: &str) -> Option<&'a SipLink> {
+    let i = links.iter().position(|l| l.site == site)?;
+    (1..links.len())
+        .map(|k| &links[(i + k) % links.len()])
+        .next()
 }

@@ -64,6 +64,7 @@ impl Driver<'_> {
             }
         }
         self.desktop = None;
+        self.stop_phone().await;
         if let Err(e) = self.env.heal_all().await {
             self.note(format!("heal at scenario end reported: {e}"));
         }
@@ -72,6 +73,26 @@ impl Driver<'_> {
 }
 
 impl Driver<'_> {
+    /// Stops the phone and records its last output lines as notes (`phone: ...`), with its exit
+    /// when it ended before the harness stopped it.
+    async fn stop_phone(&mut self) {
+        let Some(phone) = self.phone.take() else {
+            return;
+        };
+        let exited_early = phone.exit_info().is_some();
+        let info = phone.terminate().await;
+        let lines = phone.log_tail();
+        let skip = lines.len().saturating_sub(LOG_TAIL_LINES);
+        for l in lines.iter().skip(skip) {
+            self.note(format!("phone: {}", l.line));
+        }
+        match info {
+            Ok(i) if exited_early => self.note(format!("phone: exited before the end ({i})")),
+            Ok(_) => {}
+            Err(e) => self.errors.push(format!("cannot stop the phone: {e}")),
+        }
+    }
+
     /// Hands the desktop (still running) and every unhealed fault over, instead of the teardown:
     /// `--keep-env=on-failure` keeps the environment as the verdict saw it.
     pub fn keep(&mut self, sc: &bc_suite::PlannedScenario) -> crate::run::keep::KeptScenario {

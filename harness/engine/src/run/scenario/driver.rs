@@ -43,6 +43,8 @@ pub(super) struct Driver<'a> {
     /// Evaluation held from here while a step applies a fault (see `Evaluator::hold`).
     step_hold: Option<i64>,
     pub desktop: Option<Desktop>,
+    /// The agent's SIP phone (`--phone`), started before the desktop, stopped at teardown.
+    pub phone: Option<Desktop>,
     pub desktop_exited: bool,
     pub logs_pushed: bool,
     pub log_tail: Vec<String>,
@@ -95,6 +97,7 @@ impl<'a> Driver<'a> {
             next_fault: 0,
             step_hold: None,
             desktop: None,
+            phone: None,
             desktop_exited: false,
             logs_pushed: false,
             log_tail: Vec::new(),

@@ -18,7 +18,7 @@ use bc_suite::{Capability, PlannedScenario};
 use tokio::sync::{mpsc, watch};
 
 use super::translate;
-use crate::check::{Activation, Evaluator, Verdict};
+use crate::check::{spec::CheckSpec, Activation, Evaluator, Verdict};
 use crate::env::{now_us, DesktopSpec, Environment};
 use crate::event::{RunEvent, ScenarioInfo, ScenarioResult};
 use crate::observe::Subject;
@@ -36,6 +36,8 @@ pub struct ScenarioContext<'a> {
     pub events: &'a mut mpsc::Receiver<ObservedEvent>,
     /// How to start the desktop.
     pub desktop: &'a DesktopSpec,
+    /// How to start the agent's SIP phone, when the run has one.
+    pub phone: Option<&'a DesktopSpec>,
     /// Declared capabilities.
     pub capabilities: &'a [Capability],
     /// Declared timers, when the profile has them.
@@ -77,11 +79,16 @@ pub fn info(sc: &PlannedScenario) -> ScenarioInfo {
 /// The parts of the context the steps use.
 struct Ctx<'a> {
     desktop: &'a DesktopSpec,
+    phone: Option<&'a DesktopSpec>,
     capabilities: &'a [Capability],
     timers: Option<crate::run::DeclaredTimers>,
     seed: u64,
     emit: &'a (dyn Fn(RunEvent) + Send + Sync),
 }
+
+/// PH-1's registration window: the built-in phone retries every second; a vendor's phone declares
+/// a retry interval under this (docs/rules.md).
+pub const PH1_WINDOW_MS: u64 = 5_000;
 
 /// Who the scenario observes: the agent, its DN and sites, and what "logged in" includes.
 fn subject(ctx: &ScenarioContext<'_>, sc: &PlannedScenario) -> Subject {
@@ -113,6 +120,7 @@ pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> Sce
         env,
         events,
         desktop,
+        phone,
         capabilities,
         timers,
         seed,
@@ -126,6 +134,7 @@ pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> Sce
     } = ctx;
     let steps = Ctx {
         desktop,
+        phone,
         capabilities,
         timers,
         seed,
@@ -142,6 +151,14 @@ pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> Sce
     );
     d.attached = attached;
     for spec in translate::invariants(sc) {
+        d.ev.add(spec, Activation::Start);
+    }
+    if phone.is_some() {
+        let spec = CheckSpec::PhoneRegistered {
+            within_ms: PH1_WINDOW_MS,
+            return_within_ms: u64::from(crate::env::sip::GRANTED_EXPIRES_SECS) * 1000
+                + PH1_WINDOW_MS,
+        };
         d.ev.add(spec, Activation::Start);
     }
     for m in translate::measurements(sc, capabilities) {

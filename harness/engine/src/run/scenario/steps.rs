@@ -33,6 +33,7 @@ pub(super) async fn execute(
         .env
         .write_connection_file(&sc.agent)
         .map_err(|e| d.harness_error(format!("cannot write the connection file: {e}")))?;
+    start_phone(d, ctx, sc, &config)?;
     // A fired trigger waits for the step after it, then releases its held message.
     let mut fired: Option<trigger::Fired> = None;
     let mut armed: Option<trigger::Armed> = None;
@@ -125,6 +126,33 @@ async fn pin_preferred_site(d: &mut Driver<'_>, sc: &PlannedScenario) -> Result<
 }
 
 /// `start_desktop`: a fresh desktop with the connection file and the run's seed.
+/// Starts the agent's phone (when the run has one) before any step: a phone is powered on before
+/// the agent logs in. The built-in phone prefers the scenario's preferred site.
+fn start_phone(
+    d: &mut Driver<'_>,
+    ctx: &Ctx<'_>,
+    sc: &PlannedScenario,
+    config: &std::path::Path,
+) -> Result<(), Stop> {
+    let Some(spec) = ctx.phone else {
+        return Ok(());
+    };
+    let mut spec = spec.clone();
+    if spec.argv.iter().any(|a| a.ends_with("bc-phone")) {
+        if let Some(site) = sc.preferred_site {
+            spec.argv.extend(["--prefer".into(), site.as_str().into()]);
+        }
+    }
+    match spec.spawn(config) {
+        Ok(phone) => {
+            d.note(format!("phone started: {}", phone.argv().join(" ")));
+            d.phone = Some(phone);
+            Ok(())
+        }
+        Err(e) => Err(d.harness_error(format!("cannot start the phone: {e}"))),
+    }
+}
+
 fn start_desktop(d: &mut Driver<'_>, ctx: &Ctx<'_>, config: &std::path::Path) -> Result<(), Stop> {
     let mut spec = ctx.desktop.clone();
     spec.env

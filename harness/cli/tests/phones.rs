@@ -1,0 +1,66 @@
+//! `run --phone` on the local runtime: the built-in phone passes PH-1 (registered at both peers,
+//! again after a peer returns); the faulty phones fail it, each named by the rule and the site.
+
+mod support;
+
+use std::process::{Command, Stdio};
+
+use bc_test_support::workspace_root;
+use support::bin_dir;
+
+/// Runs `suites/phones` (preferred site A only) with the given phone; exit code and the console
+/// report (stderr) after stdout.
+fn run(phone: &str, filter: &str) -> (Option<i32>, String) {
+    let desktop = format!(
+        "{} --config {{config}}",
+        bin_dir().join("bc-reference-desktop").display()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_bc-harness"))
+        .current_dir(workspace_root())
+        .args(["run", "suites/phones", "--runtime", "local", "--seed", "1"])
+        .args(["--filter", filter, "--retry-errors", "1"])
+        .args(["--desktop", &desktop, "--phone", phone])
+        .env("BC_BIN_DIR", bin_dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("bc-harness runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+#[test]
+fn the_builtin_phone_passes_ph1_and_a_phone_registered_only_at_its_preferred_peer_fails_it() {
+    let (code, out) = run("builtin", "registered-at-both-peers[preferred=A]");
+    assert_eq!(code, Some(0), "the built-in phone passes:\n{out}");
+    let (code, out) = run(
+        "builtin --only-preferred",
+        "registered-at-both-peers[preferred=A]",
+    );
+    assert_eq!(code, Some(1), "only-preferred fails:\n{out}");
+    assert!(out.contains("(PH-1)"), "{out}");
+    assert!(
+        out.contains("the phone was not registered at B within 5.0s of the phone's start"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_phone_that_never_registers_again_at_a_returned_peer_fails_ph1() {
+    let (code, out) = run("builtin", "registers-again-after-peer-returns[preferred=A]");
+    assert_eq!(code, Some(0), "the built-in phone registers again:\n{out}");
+    let (code, out) = run(
+        "builtin --no-reregister",
+        "registers-again-after-peer-returns[preferred=A]",
+    );
+    assert_eq!(code, Some(1), "no-reregister fails:\n{out}");
+    assert!(
+        out.contains(
+            "the phone was not registered at B within 11.0s of sip_server at B coming back"
+        ),
+        "{out}"
+    );
+}

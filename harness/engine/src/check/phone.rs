@@ -1,0 +1,169 @@
+//! PH-1: the agent's phone holds a registration at every SIP Server peer, within a window of the
+//! phone's start and of each peer's return; pure over the mocks' SIP observations and the faults.
+
+use bc_protocol::{EventKind, ServerKind};
+
+use super::{Check, Failure, Status};
+use crate::observe::{Entry, EntryKind, SessionState};
+
+/// One site the phone must be registered at by `deadline_us`.
+struct Owed {
+    site: String,
+    since_us: i64,
+    deadline_us: i64,
+    window_us: i64,
+    why: String,
+}
+
+/// PH-1 over one scenario: registered at each site within `within_us` of the start, and again
+/// within it of that site's SIP Server coming back active (a fault at the site first cancels it).
+pub struct PhoneRegistered {
+    name: String,
+    within_us: i64,
+    return_within_us: i64,
+    owed: Vec<Owed>,
+    seen: Vec<(String, i64)>,
+    met: usize,
+    start_us: i64,
+    sites: Vec<String>,
+}
+
+impl PhoneRegistered {
+    /// New checker with the registration windows (after the start, after a return) in ms.
+    pub fn new(name: String, within_ms: u64, return_within_ms: u64) -> Self {
+        PhoneRegistered {
+            name,
+            within_us: within_ms as i64 * 1000,
+            return_within_us: return_within_ms as i64 * 1000,
+            owed: Vec::new(),
+            seen: Vec::new(),
+            met: 0,
+            start_us: 0,
+            sites: Vec::new(),
+        }
+    }
+
+    /// Owes every site from the first instant the scenario's clock shows (activation at the
+    /// start may come before the clock's first tick).
+    fn arm(&mut self, at_us: i64) {
+        if self.start_us != 0 || at_us <= 0 {
+            return;
+        }
+        self.start_us = at_us;
+        for s in std::mem::take(&mut self.sites) {
+            self.owe(&s, at_us, self.within_us, "the phone's start".into());
+        }
+    }
+
+    fn owe(&mut self, site: &str, at_us: i64, window_us: i64, why: String) {
+        self.owed.retain(|o| o.site != site);
+        self.owed.push(Owed {
+            site: site.to_string(),
+            since_us: at_us,
+            deadline_us: at_us + window_us,
+            window_us,
+            why,
+        });
+    }
+
+    fn rel(&self, us: i64) -> String {
+        format!("{:.3}s", (us - self.start_us) as f64 / 1e6)
+    }
+
+    fn seen_text(&self) -> String {
+        if self.seen.is_empty() {
+            return "none".into();
+        }
+        let v: Vec<String> = self
+            .seen
+            .iter()
+            .map(|(s, t)| format!("{s} at {}", self.rel(*t)))
+            .collect();
+        v.join(", ")
+    }
+}
+
+impl Check for PhoneRegistered {
+    fn start(&mut self, at_us: i64, st: &SessionState) -> Status {
+        self.sites = st.subject().sites.clone();
+        self.arm(at_us);
+        Status::Pending
+    }
+
+    fn on_entry(&mut self, e: &Entry, st: &SessionState) -> Status {
+        self.arm(e.ts_us);
+        match &e.kind {
+            EntryKind::Observed { event } => {
+                let dn = &st.subject().dn;
+                let bound = match &event.kind {
+                    EventKind::SipRegistered { aor, .. } => aor == dn,
+                    EventKind::SipBindingMirrored { aor, present, .. } => aor == dn && *present,
+                    EventKind::Started { active: true, .. }
+                        if event.server == ServerKind::SipServer =>
+                    {
+                        let why = format!(
+                            "sip_server at {} coming back at {}",
+                            event.site,
+                            self.rel(e.ts_us)
+                        );
+                        let w = self.return_within_us;
+                        self.owe(&event.site.clone(), e.ts_us, w, why);
+                        false
+                    }
+                    _ => false,
+                };
+                if bound {
+                    self.seen.push((event.site.clone(), e.ts_us));
+                    let before = self.owed.len();
+                    self.owed
+                        .retain(|o| !(o.site == event.site && o.since_us <= e.ts_us));
+                    self.met += before - self.owed.len();
+                }
+            }
+            // While a fault cuts a site, nothing can be demanded there; its return re-arms it.
+            EntryKind::Fault { effects, .. } => {
+                self.owed
+                    .retain(|o| !effects.iter().any(|f| f.target.site == o.site));
+            }
+            _ => {}
+        }
+        Status::Pending
+    }
+
+    fn on_time(&mut self, now_us: i64, _st: &SessionState) -> Status {
+        self.arm(now_us);
+        let Some(o) = self.owed.iter().find(|o| o.deadline_us <= now_us) else {
+            return Status::Pending;
+        };
+        let window = format!("{:.1}s", o.window_us as f64 / 1e6);
+        Status::Fail(Failure::new(
+            self.name.clone(),
+            o.deadline_us,
+            format!(
+                "PH-1: the phone was not registered at {} within {window} of {} (deadline {}); registrations seen: {}",
+                o.site,
+                o.why,
+                self.rel(o.deadline_us),
+                self.seen_text()
+            ),
+        ))
+    }
+
+    fn deadline_us(&self) -> Option<i64> {
+        self.owed.iter().map(|o| o.deadline_us).min()
+    }
+
+    fn finish(&mut self, end_us: i64, st: &SessionState) -> Status {
+        let s = self.on_time(end_us, st);
+        if !matches!(s, Status::Pending) {
+            return s;
+        }
+        if !st.gaps().is_empty() {
+            return Status::unknown(format!("observations lost: {}", st.gaps().join("; ")));
+        }
+        if self.met == 0 {
+            return Status::not_exercised("no registration was owed and met");
+        }
+        Status::Pass
+    }
+}
