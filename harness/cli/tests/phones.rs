@@ -1,5 +1,6 @@
-//! `run --phone` on the local runtime: the built-in phone passes PH-1 (registered at both peers,
-//! again after a peer returns); the faulty phones fail it, each named by the rule and the site.
+//! `run --phone` on the local runtime: the built-in phone passes every scenario of
+//! `suites/phones` (PH-1 registrations, PH-2 calls as real INVITEs: direct, redirected by a 302,
+//! through the survivor, after an HA failover); each faulty phone fails by its rule.
 
 mod support;
 
@@ -8,8 +9,8 @@ use std::process::{Command, Stdio};
 use bc_test_support::workspace_root;
 use support::bin_dir;
 
-/// Runs `suites/phones` (preferred site A only) with the given phone; exit code and the console
-/// report (stderr) after stdout.
+/// Runs `suites/phones` (the runs matching `filter`) with the given phone; exit code and the
+/// console report (stderr) after stdout.
 fn run(phone: &str, filter: &str) -> (Option<i32>, String) {
     let desktop = format!(
         "{} --config {{config}}",
@@ -18,6 +19,7 @@ fn run(phone: &str, filter: &str) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_bc-harness"))
         .current_dir(workspace_root())
         .args(["run", "suites/phones", "--runtime", "local", "--seed", "1"])
+        .args(["--capabilities", "stat_server,auto_answer"])
         .args(["--filter", filter, "--retry-errors", "1"])
         .args(["--desktop", &desktop, "--phone", phone])
         .env("BC_BIN_DIR", bin_dir())
@@ -33,9 +35,14 @@ fn run(phone: &str, filter: &str) -> (Option<i32>, String) {
 }
 
 #[test]
-fn the_builtin_phone_passes_ph1_and_a_phone_registered_only_at_its_preferred_peer_fails_it() {
-    let (code, out) = run("builtin", "registered-at-both-peers[preferred=A]");
+fn the_builtin_phone_passes_every_phone_scenario() {
+    let (code, out) = run("builtin", "*[preferred=A]");
     assert_eq!(code, Some(0), "the built-in phone passes:\n{out}");
+    assert!(out.contains("5 passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn a_phone_registered_only_at_its_preferred_peer_fails_ph1() {
     let (code, out) = run(
         "builtin --only-preferred",
         "registered-at-both-peers[preferred=A]",
@@ -50,8 +57,6 @@ fn the_builtin_phone_passes_ph1_and_a_phone_registered_only_at_its_preferred_pee
 
 #[test]
 fn a_phone_that_never_registers_again_at_a_returned_peer_fails_ph1() {
-    let (code, out) = run("builtin", "registers-again-after-peer-returns[preferred=A]");
-    assert_eq!(code, Some(0), "the built-in phone registers again:\n{out}");
     let (code, out) = run(
         "builtin --no-reregister",
         "registers-again-after-peer-returns[preferred=A]",
@@ -63,4 +68,19 @@ fn a_phone_that_never_registers_again_at_a_returned_peer_fails_ph1() {
         ),
         "{out}"
     );
+}
+
+#[test]
+fn a_phone_that_rings_but_never_answers_fails_ph2_after_the_302() {
+    let (code, out) = run(
+        "builtin --no-answer",
+        "call-via-the-other-peer-is-redirected[preferred=A]",
+    );
+    assert_eq!(code, Some(1), "no-answer fails:\n{out}");
+    assert!(out.contains("(PH-2)"), "{out}");
+    assert!(
+        out.contains("the phone did not answer the delivered call within 10.0s; seen: 302 at B"),
+        "{out}"
+    );
+    assert!(out.contains("phone rung by A"), "{out}");
 }

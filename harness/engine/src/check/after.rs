@@ -65,7 +65,9 @@ fn look(spec: &CheckSpec, from: i64) -> Option<Look<'_>> {
         CheckSpec::MaxReconnects { .. } => {
             Some(Look::Count(|st| st.reconnects().len(), "reconnection"))
         }
-        CheckSpec::DesktopAlive | CheckSpec::PhoneRegistered { .. } => None,
+        CheckSpec::DesktopAlive
+        | CheckSpec::PhoneRegistered { .. }
+        | CheckSpec::PhoneRang { .. } => None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! PH-1: the agent's phone holds a registration at every SIP Server peer, within a window of the
-//! phone's start and of each peer's return; pure over the mocks' SIP observations and the faults.
+//! phone's start and of each peer's return; PH-2: a delivered call rings it. Pure over the mocks'
+//! SIP observations and the faults.
 
 use bc_protocol::{EventKind, ServerKind};
 
@@ -165,5 +166,106 @@ impl Check for PhoneRegistered {
             return Status::not_exercised("no registration was owed and met");
         }
         Status::Pass
+    }
+}
+
+/// PH-2 for one `deliver_call`: the phone answers the call within the window of the step (the
+/// mock rings the phone registered at the peer where the agent is logged in, after any 302).
+pub struct PhoneRang {
+    name: String,
+    within_us: i64,
+    from_us: i64,
+    seen: Vec<String>,
+}
+
+impl PhoneRang {
+    /// New checker with the window in ms.
+    pub fn new(name: String, within_ms: u64) -> Self {
+        PhoneRang {
+            name,
+            within_us: within_ms as i64 * 1000,
+            from_us: 0,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Fails at `at_us`: `by` says when the verdict became certain (the deadline, a final
+    /// refusal, or the scenario's end).
+    fn fail(&self, at_us: i64, by: &str) -> Status {
+        let seen = if self.seen.is_empty() {
+            "no SIP for the DN".to_string()
+        } else {
+            self.seen.join(", ")
+        };
+        Status::Fail(Failure::new(
+            self.name.clone(),
+            at_us,
+            format!("PH-2: the phone did not answer the delivered call {by}; seen: {seen}"),
+        ))
+    }
+}
+
+impl Check for PhoneRang {
+    fn start(&mut self, at_us: i64, _st: &SessionState) -> Status {
+        self.from_us = at_us;
+        Status::Pending
+    }
+
+    fn on_entry(&mut self, e: &Entry, st: &SessionState) -> Status {
+        let EntryKind::Observed { event } = &e.kind else {
+            return Status::Pending;
+        };
+        if e.ts_us < self.from_us {
+            return Status::Pending;
+        }
+        let dn = &st.subject().dn;
+        let at = format!("{:.3}s", (e.ts_us - self.from_us) as f64 / 1e6);
+        match &event.kind {
+            EventKind::SipAnswered { dn: d, .. } if d == dn => return Status::Pass,
+            EventKind::SipRedirected { dn: d, .. } if d == dn => {
+                self.seen.push(format!("302 at {} (+{at})", event.site));
+            }
+            EventKind::SipInviteSent { dn: d, .. } if d == dn => {
+                self.seen
+                    .push(format!("phone rung by {} (+{at})", event.site));
+            }
+            EventKind::SipRejected {
+                dn: d,
+                code,
+                reason,
+                ..
+            } if d == dn => {
+                // A final refusal to the gateway: this call will not ring the phone.
+                self.seen
+                    .push(format!("{code} {reason} at {} (+{at})", event.site));
+                return self.fail(e.ts_us, &format!("(the call was refused at +{at})"));
+            }
+            _ => {}
+        }
+        Status::Pending
+    }
+
+    fn on_time(&mut self, now_us: i64, _st: &SessionState) -> Status {
+        if self.from_us > 0 && now_us >= self.from_us + self.within_us {
+            let by = format!("within {:.1}s", self.within_us as f64 / 1e6);
+            return self.fail(self.from_us + self.within_us, &by);
+        }
+        Status::Pending
+    }
+
+    fn deadline_us(&self) -> Option<i64> {
+        (self.from_us > 0).then_some(self.from_us + self.within_us)
+    }
+
+    fn finish(&mut self, end_us: i64, st: &SessionState) -> Status {
+        if !st.gaps().is_empty() {
+            return Status::unknown(format!("observations lost: {}", st.gaps().join("; ")));
+        }
+        let by = format!(
+            "by the scenario's end (+{:.3}s, before the {:.1}s window closed)",
+            (end_us - self.from_us) as f64 / 1e6,
+            self.within_us as f64 / 1e6
+        );
+        self.fail(end_us, &by)
     }
 }

@@ -93,6 +93,12 @@ pub enum CheckSpec {
         /// phone learns of a returned peer at its next refresh at the latest).
         return_within_ms: u64,
     },
+    /// PH-2: the phone answers a delivered call within `within_ms` of the `deliver_call` step
+    /// (registered at the step when the run has a phone).
+    PhoneRang {
+        /// The answer window.
+        within_ms: u64,
+    },
 }
 
 fn kinds(servers: &[ServerKind]) -> String {
@@ -174,6 +180,9 @@ impl CheckSpec {
             CheckSpec::PhoneRegistered { within_ms, .. } => {
                 format!("phone registered at every peer within {}", dur(*within_ms))
             }
+            CheckSpec::PhoneRang { within_ms } => {
+                format!("phone answers the call within {}", dur(*within_ms))
+            }
         }
     }
 
@@ -249,6 +258,10 @@ impl CheckSpec {
                 dur(*within_ms),
                 dur(*return_within_ms)
             ),
+            CheckSpec::PhoneRang { within_ms } => format!(
+                "the call rings the phone through the peer where the agent is logged in, answered within {}",
+                dur(*within_ms)
+            ),
         }
     }
 
@@ -259,6 +272,7 @@ impl CheckSpec {
             CheckSpec::NeverSplit { .. } => Some("BC-5"),
             CheckSpec::NoSwitchoverOnHaFailover => Some("BC-7"),
             CheckSpec::PhoneRegistered { .. } => Some("PH-1"),
+            CheckSpec::PhoneRang { .. } => Some("PH-2"),
             _ => None,
         }
     }
@@ -339,6 +353,9 @@ impl CheckSpec {
                 within_ms,
                 return_within_ms,
             )),
+            CheckSpec::PhoneRang { within_ms } => {
+                Box::new(super::phone::PhoneRang::new(name, within_ms))
+            }
         }
     }
 }

@@ -90,6 +90,9 @@ struct Ctx<'a> {
 /// a retry interval under this (docs/rules.md).
 pub const PH1_WINDOW_MS: u64 = 5_000;
 
+/// PH-2's window from a `deliver_call` step to the phone's answer.
+pub const PH2_WINDOW_MS: u64 = 10_000;
+
 /// Who the scenario observes: the agent, its DN and sites, and what "logged in" includes.
 fn subject(ctx: &ScenarioContext<'_>, sc: &PlannedScenario) -> Subject {
     let agent = ctx.env.topology().agent(&sc.agent).ok().cloned();

@@ -5,6 +5,7 @@ use bc_suite::{Action, HealTarget, PlannedScenario};
 
 use super::driver::{Driver, Stop};
 use super::{faults, trigger, Ctx};
+use crate::check::spec::CheckSpec;
 use crate::check::Activation;
 use crate::env::now_us;
 use crate::event::RunEvent;
@@ -90,6 +91,14 @@ pub(super) async fn execute(
                         faults::heal_marker(d, step_ts, marker, *s).await?;
                     }
                 }
+            }
+            Action::DeliverCall { .. } if d.phone.is_some() => {
+                // PH-2 from this step: the call must ring the phone.
+                let spec = CheckSpec::PhoneRang {
+                    within_ms: super::PH2_WINDOW_MS,
+                };
+                d.ev.add(spec, Activation::Step(step.index));
+                faults::inject(d, step, step_ts, &description, dn).await?;
             }
             _ => faults::inject(d, step, step_ts, &description, dn).await?,
         }
