@@ -1,5 +1,5 @@
 //! `run --phone` on the local runtime: the built-in phone passes every scenario of
-//! `suites/phones` (PH-1 registrations, PH-2 calls as real INVITEs: direct, redirected by a 302,
+//! `suites/certification/ph-phones.yaml` (PH-1 registrations, PH-2 calls as real INVITEs: direct, redirected by a 302,
 //! through the survivor, after an HA failover); each faulty phone fails by its rule.
 
 mod support;
@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use bc_test_support::workspace_root;
 use support::bin_dir;
 
-/// Runs `suites/phones` (the runs matching `filter`) with the given phone; exit code and the
+/// Runs `suites/certification/ph-phones.yaml` (the runs matching `filter`) with the given phone; exit code and the
 /// console report (stderr) after stdout.
 fn run(phone: &str, filter: &str) -> (Option<i32>, String) {
     let desktop = format!(
@@ -18,7 +18,14 @@ fn run(phone: &str, filter: &str) -> (Option<i32>, String) {
     );
     let out = Command::new(env!("CARGO_BIN_EXE_bc-harness"))
         .current_dir(workspace_root())
-        .args(["run", "suites/phones", "--runtime", "local", "--seed", "1"])
+        .args([
+            "run",
+            "suites/certification/ph-phones.yaml",
+            "--runtime",
+            "local",
+            "--seed",
+            "1",
+        ])
         .args(["--capabilities", "stat_server,auto_answer"])
         .args(["--filter", filter, "--retry-errors", "1"])
         .args(["--desktop", &desktop, "--phone", phone])

@@ -83,6 +83,10 @@ pub struct PlannedScenario {
 impl PlannedScenario {
     /// Why this run does not apply to a desktop declaring `declared`, or `None` if it applies.
     pub fn skip_reason(&self, declared: &[Capability]) -> Option<String> {
+        // The phone is the run's, not the desktop's: say how to provide it.
+        if self.requires.contains(&Capability::Phone) && !declared.contains(&Capability::Phone) {
+            return Some("the run has no phone (add --phone builtin or --phone CMD)".into());
+        }
         let missing: Vec<String> = self
             .requires
             .iter()

@@ -165,15 +165,19 @@ pub enum Capability {
     StatLossTriggersDr,
     /// The desktop answers delivered calls automatically (needed to observe BC-10).
     AutoAnswer,
+    /// The run has the agent's SIP phone (`run --phone`): SIP on the wire, PH-1 and PH-2 checked.
+    /// The harness declares it from `--phone`, never a profile.
+    Phone,
 }
 
 impl Capability {
     /// All capabilities in order.
-    pub const ALL: [Capability; 4] = [
+    pub const ALL: [Capability; 5] = [
         Capability::StatServer,
         Capability::Failback,
         Capability::StatLossTriggersDr,
         Capability::AutoAnswer,
+        Capability::Phone,
     ];
     /// Spelling in YAML.
     pub fn as_str(self) -> &'static str {
@@ -182,6 +186,7 @@ impl Capability {
             Capability::Failback => "failback",
             Capability::StatLossTriggersDr => "stat_loss_triggers_dr",
             Capability::AutoAnswer => "auto_answer",
+            Capability::Phone => "phone",
         }
     }
 }

@@ -210,7 +210,7 @@ async fn runtime_of(opts: &RunOptions) -> Result<(RuntimeKind, String), RunError
 /// Runs suites: emits `RunStarted`, one `ScenarioFinished` per planned run (skipped ones included),
 /// then `RunFinished`; returns the summary. Errors only for unusable input (exit code 2).
 pub async fn run(
-    opts: RunOptions,
+    mut opts: RunOptions,
     cancel: watch::Receiver<bool>,
     sink: mpsc::UnboundedSender<RunEvent>,
 ) -> Result<Summary, RunError> {
@@ -222,6 +222,16 @@ pub async fn run(
     };
     if opts.jobs == 0 {
         return Err(RunError::Usage("--jobs must be at least 1".into()));
+    }
+    // `phone` is what --phone provides: phone scenarios run exactly when a phone is there.
+    match (&phone, opts.capabilities.contains(&Capability::Phone)) {
+        (Some(_), false) => opts.capabilities.push(Capability::Phone),
+        (None, true) => {
+            return Err(RunError::Usage(
+                "the capability `phone` comes from --phone, not from a declaration\nhint: add --phone builtin (or your phone's command), or drop `phone` from the capabilities".into(),
+            ))
+        }
+        _ => {}
     }
     let (runs, suite_hash, plan) = planned(&opts)?;
     let (skipped, to_run): (Vec<PlannedRun>, Vec<PlannedRun>) =
