@@ -91,3 +91,32 @@ fn a_phone_that_rings_but_never_answers_fails_ph2_after_the_302() {
     );
     assert!(out.contains("phone rung by A"), "{out}");
 }
+
+/// Whether the pjsua2 Python module is importable (CI installs `pjsua2-python`).
+fn have_pjsua2() -> bool {
+    Command::new("python3")
+        .args(["-c", "import pjsua2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn the_pjsua2_softphone_passes_every_phone_scenario() {
+    if !have_pjsua2() {
+        eprintln!(
+            "SKIPPED: python3 cannot import pjsua2 (pip install pjsua2-python; CI installs it)"
+        );
+        return;
+    }
+    let phone = format!(
+        "python3 {} --config {{config}}",
+        workspace_root()
+            .join("fixtures/phones/pjsua2_phone.py")
+            .display()
+    );
+    let (code, out) = run(&phone, "*[preferred=A]");
+    assert_eq!(code, Some(0), "the pjsua2 phone passes:\n{out}");
+    assert!(out.contains("5 passed, 0 failed"), "{out}");
+}

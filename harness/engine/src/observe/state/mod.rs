@@ -98,6 +98,8 @@ pub struct SessionState {
     markers: BTreeMap<String, i64>,
     answered: Vec<i64>,
     delivered: Vec<i64>,
+    /// Sites at which a SIP REGISTER for the subject's DN was seen (the phone's, with `--phone`).
+    phone_sites: BTreeSet<String>,
     now_us: i64,
 }
 
@@ -122,6 +124,7 @@ impl SessionState {
             markers: BTreeMap::new(),
             answered: Vec::new(),
             delivered: Vec::new(),
+            phone_sites: BTreeSet::new(),
             now_us: 0,
         }
     }
@@ -240,6 +243,11 @@ impl SessionState {
         if let EventKind::CallAnswered { dn, .. } = &o.kind {
             if *dn == self.subject.dn {
                 self.answered.push(self.now_us);
+            }
+        }
+        if let EventKind::SipRegistered { aor, .. } = &o.kind {
+            if *aor == self.subject.dn {
+                self.phone_sites.insert(o.site.clone());
             }
         }
         let Some(conn) = o.conn else { return };

@@ -67,6 +67,11 @@ impl SessionState {
             .try_fold(i64::MIN, |acc, t| t.map(|t| acc.max(t)))
     }
 
+    /// Sites at which a REGISTER for the agent's DN was seen (the run's phone).
+    pub fn phone_registered_sites(&self) -> &std::collections::BTreeSet<String> {
+        &self.phone_sites
+    }
+
     /// Times calls to the agent's DN were answered.
     pub fn answered(&self) -> &[i64] {
         &self.answered

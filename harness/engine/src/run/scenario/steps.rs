@@ -35,6 +35,7 @@ pub(super) async fn execute(
         .write_connection_file(&sc.agent)
         .map_err(|e| d.harness_error(format!("cannot write the connection file: {e}")))?;
     start_phone(d, ctx, sc, &config)?;
+    await_phone(d, sc).await?;
     // A fired trigger waits for the step after it, then releases its held message.
     let mut fired: Option<trigger::Fired> = None;
     let mut armed: Option<trigger::Armed> = None;
@@ -160,6 +161,32 @@ fn start_phone(
         }
         Err(e) => Err(d.harness_error(format!("cannot start the phone: {e}"))),
     }
+}
+
+/// With a phone, the steps start once it has registered at every site (as an agent's phone is up
+/// before the shift), for at most PH-1's window: a phone that is not is PH-1's to judge.
+async fn await_phone(d: &mut Driver<'_>, sc: &PlannedScenario) -> Result<(), Stop> {
+    if d.phone.is_none() {
+        return Ok(());
+    }
+    let sites: Vec<String> = sc.sites.iter().map(|s| s.as_str().to_string()).collect();
+    let t0 = std::time::Instant::now();
+    let window = std::time::Duration::from_millis(super::PH1_WINDOW_MS);
+    let all = move |ev: &crate::check::Evaluator| {
+        let seen = ev.state().phone_registered_sites();
+        sites.iter().all(|s| seen.contains(s))
+    };
+    match d.drive(tokio::time::sleep(window), all).await? {
+        None => d.note(format!(
+            "precondition: the phone registered at every site in {} ms",
+            t0.elapsed().as_millis()
+        )),
+        Some(()) => d.note(format!(
+            "precondition: the phone did not register at every site within {} ms; the steps start anyway",
+            window.as_millis()
+        )),
+    }
+    Ok(())
 }
 
 fn start_desktop(d: &mut Driver<'_>, ctx: &Ctx<'_>, config: &std::path::Path) -> Result<(), Stop> {
