@@ -1,6 +1,7 @@
-//! `run --phone` on the local runtime: the built-in phone passes every scenario of
-//! `suites/certification/ph-phones.yaml` (PH-1 registrations, PH-2 calls as real INVITEs: direct, redirected by a 302,
-//! through the survivor, after an HA failover); each faulty phone fails by its rule.
+//! `run --phone` on the local runtime: the built-in phone and a pjsua2 softphone pass every
+//! scenario of `suites/certification/ph-phones.yaml` (PH-1 registrations; PH-2 calls as real
+//! INVITEs: direct, redirected by a 302, through the survivor, after an HA failover; PH-3 outbound
+//! calls via the right peer); each faulty phone fails by its rule.
 
 mod support;
 
@@ -45,7 +46,7 @@ fn run(phone: &str, filter: &str) -> (Option<i32>, String) {
 fn the_builtin_phone_passes_every_phone_scenario() {
     let (code, out) = run("builtin", "*[preferred=A]");
     assert_eq!(code, Some(0), "the built-in phone passes:\n{out}");
-    assert!(out.contains("5 passed, 0 failed"), "{out}");
+    assert!(out.contains("7 passed, 0 failed"), "{out}");
 }
 
 #[test]
@@ -92,6 +93,23 @@ fn a_phone_that_rings_but_never_answers_fails_ph2_after_the_302() {
     assert!(out.contains("phone rung by A"), "{out}");
 }
 
+#[test]
+fn a_phone_that_always_dials_via_its_preferred_peer_fails_ph3_while_that_peer_is_down() {
+    let (code, out) = run("builtin --dial-preferred-only", "*dials-via-*[preferred=A]");
+    assert_eq!(code, Some(1), "dial-preferred-only fails:\n{out}");
+    assert!(
+        out.contains("1 passed, 1 failed"),
+        "only the peer-down run fails:\n{out}"
+    );
+    assert!(out.contains("(PH-3)"), "{out}");
+    assert!(
+        out.contains(
+            "PH-3: no INVITE from the phone to 5000 reached any SIP Server peer within 5.0s"
+        ),
+        "{out}"
+    );
+}
+
 /// Whether the pjsua2 Python module is importable (CI installs `pjsua2-python`).
 fn have_pjsua2() -> bool {
     Command::new("python3")
@@ -118,5 +136,5 @@ fn the_pjsua2_softphone_passes_every_phone_scenario() {
     );
     let (code, out) = run(&phone, "*[preferred=A]");
     assert_eq!(code, Some(0), "the pjsua2 phone passes:\n{out}");
-    assert!(out.contains("5 passed, 0 failed"), "{out}");
+    assert!(out.contains("7 passed, 0 failed"), "{out}");
 }

@@ -199,6 +199,17 @@ short_payload! {
     }
 }
 
+short_payload! {
+    /// The agent's phone dials a number (`dial NUMBER` on its stdin) and its INVITE must reach one
+    /// site's SIP Server peer (PH-3): `preferred` or `{via: other, number: "5000", within: 5s}`.
+    pub struct PhoneDial / PhoneDialLong {
+        "The site whose SIP Server peer must receive the phone's INVITE." via: SiteRef as "site",
+        "The number dialled (default `5000`, an outside number)." number: Spanned<String>,
+        "How long the INVITE may take to arrive there (default 5s)." within: Spanned<HumanDuration>,
+        "Name of the marker this step sets (default `phone_dials`)." marker: Spanned<String>,
+    }
+}
+
 /// Latency (and optional jitter) added on links.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -596,6 +607,8 @@ pub enum Step {
     ClearPreferredSite(ClearPreferredSite),
     /// Deliver a call to the agent through a site's SIP Server peer.
     DeliverCall(CallDelivery),
+    /// The agent's phone dials out; its INVITE must reach the given site's peer (needs `phone`).
+    PhoneDials(PhoneDial),
     /// Undo the fault set by a marker, or `all` faults.
     Heal(Spanned<String>),
     /// Wait until a mock sees a message or connection of the desktop; the next step acts then.

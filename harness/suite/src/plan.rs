@@ -10,7 +10,7 @@ use crate::planned::*;
 use crate::span::Spanned;
 use crate::steps::step_markers;
 use crate::validate::config_object_name;
-use crate::vocab::{Site, SiteRef};
+use crate::vocab::{Capability, Site, SiteRef};
 
 mod actions;
 
@@ -156,6 +156,13 @@ fn plan_run(
         agent,
     };
     let (steps, mut measurements) = planner.steps(&s.steps)?;
+    // A phone that dials needs a phone: the run provides it (`--phone`), or the scenario is skipped.
+    if steps
+        .iter()
+        .any(|st| matches!(st.action, Action::PhoneDials { .. }))
+    {
+        push_unique(&mut requires, [Capability::Phone]);
+    }
     let invariants = s
         .invariants
         .iter()

@@ -196,6 +196,17 @@ pub enum Action {
         /// The site whose peer delivers the call.
         via: Site,
     },
+    /// The agent's phone dials `number`; its INVITE must reach `via`'s SIP Server peer within
+    /// `within` (PH-3).
+    PhoneDials {
+        /// The site whose peer must receive the INVITE.
+        via: Site,
+        /// The number dialled.
+        number: String,
+        /// Deadline for the INVITE.
+        #[serde(serialize_with = "ser_dur")]
+        within: Duration,
+    },
     /// Undo faults.
     Heal(HealTarget),
     /// Wait until a mock sees the trigger's message; the next step acts then.

@@ -67,7 +67,8 @@ fn look(spec: &CheckSpec, from: i64) -> Option<Look<'_>> {
         }
         CheckSpec::DesktopAlive
         | CheckSpec::PhoneRegistered { .. }
-        | CheckSpec::PhoneRang { .. } => None,
+        | CheckSpec::PhoneRang { .. }
+        | CheckSpec::PhoneDialed { .. } => None,
     }
 }
 

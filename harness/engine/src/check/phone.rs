@@ -1,6 +1,6 @@
 //! PH-1: the agent's phone holds a registration at every SIP Server peer, within a window of the
-//! phone's start and of each peer's return; PH-2: a delivered call rings it. Pure over the mocks'
-//! SIP observations and the faults.
+//! phone's start and of each peer's return; PH-2: a delivered call rings it; PH-3: its outbound
+//! INVITE reaches the expected peer. Pure over the mocks' SIP observations and the faults.
 
 use bc_protocol::{EventKind, ServerKind};
 
@@ -267,5 +267,101 @@ impl Check for PhoneRang {
             self.within_us as f64 / 1e6
         );
         self.fail(end_us, &by)
+    }
+}
+
+/// PH-3 for one `phone_dials` step: the phone's INVITE for `number` reaches `site`'s SIP Server
+/// peer (the preferred one while it is up, the other while it is down) within the window.
+pub struct PhoneDialed {
+    name: String,
+    number: String,
+    site: String,
+    within_us: i64,
+    from_us: i64,
+}
+
+impl PhoneDialed {
+    /// New checker.
+    pub fn new(name: String, number: String, site: String, within_ms: u64) -> Self {
+        PhoneDialed {
+            name,
+            number,
+            site,
+            within_us: within_ms as i64 * 1000,
+            from_us: 0,
+        }
+    }
+}
+
+impl Check for PhoneDialed {
+    fn start(&mut self, at_us: i64, _st: &SessionState) -> Status {
+        self.from_us = at_us;
+        Status::Pending
+    }
+
+    fn on_entry(&mut self, e: &Entry, _st: &SessionState) -> Status {
+        let EntryKind::Observed { event } = &e.kind else {
+            return Status::Pending;
+        };
+        if e.ts_us < self.from_us || event.server != ServerKind::SipServer {
+            return Status::Pending;
+        }
+        let dialed = match &event.kind {
+            EventKind::SipRejected { dn, .. }
+            | EventKind::SipRedirected { dn, .. }
+            | EventKind::SipInviteSent { dn, .. }
+            | EventKind::SipAnswered { dn, .. } => *dn == self.number,
+            _ => false,
+        };
+        if !dialed {
+            return Status::Pending;
+        }
+        if event.site == self.site {
+            return Status::Pass;
+        }
+        Status::Fail(Failure::new(
+            self.name.clone(),
+            e.ts_us,
+            format!(
+                "PH-3: the phone's INVITE to {} reached {} (+{:.3}s), not {}",
+                self.number,
+                event.site,
+                (e.ts_us - self.from_us) as f64 / 1e6,
+                self.site
+            ),
+        ))
+    }
+
+    fn on_time(&mut self, now_us: i64, _st: &SessionState) -> Status {
+        if self.from_us > 0 && now_us >= self.from_us + self.within_us {
+            return Status::Fail(Failure::new(
+                self.name.clone(),
+                self.from_us + self.within_us,
+                format!(
+                    "PH-3: no INVITE from the phone to {} reached any SIP Server peer within {:.1}s",
+                    self.number,
+                    self.within_us as f64 / 1e6
+                ),
+            ));
+        }
+        Status::Pending
+    }
+
+    fn deadline_us(&self) -> Option<i64> {
+        (self.from_us > 0).then_some(self.from_us + self.within_us)
+    }
+
+    fn finish(&mut self, end_us: i64, st: &SessionState) -> Status {
+        if !st.gaps().is_empty() {
+            return Status::unknown(format!("observations lost: {}", st.gaps().join("; ")));
+        }
+        Status::Fail(Failure::new(
+            self.name.clone(),
+            end_us,
+            format!(
+                "PH-3: no INVITE from the phone to {} reached any SIP Server peer by the scenario's end",
+                self.number
+            ),
+        ))
     }
 }

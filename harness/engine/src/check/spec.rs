@@ -99,6 +99,16 @@ pub enum CheckSpec {
         /// The answer window.
         within_ms: u64,
     },
+    /// PH-3: the phone's INVITE for `number` reaches `site`'s SIP Server peer within `within_ms`
+    /// of the `phone_dials` step.
+    PhoneDialed {
+        /// The number dialled.
+        number: String,
+        /// The peer expected to receive it.
+        site: String,
+        /// Deadline after the step.
+        within_ms: u64,
+    },
 }
 
 fn kinds(servers: &[ServerKind]) -> String {
@@ -183,6 +193,11 @@ impl CheckSpec {
             CheckSpec::PhoneRang { within_ms } => {
                 format!("phone answers the call within {}", dur(*within_ms))
             }
+            CheckSpec::PhoneDialed {
+                number,
+                site,
+                within_ms,
+            } => format!("phone_dials {number} via {site} within {}", dur(*within_ms)),
         }
     }
 
@@ -262,6 +277,14 @@ impl CheckSpec {
                 "the call rings the phone through the peer where the agent is logged in, answered within {}",
                 dur(*within_ms)
             ),
+            CheckSpec::PhoneDialed {
+                number,
+                site,
+                within_ms,
+            } => format!(
+                "the phone's INVITE to {number} reaches the SIP Server peer at {site} within {}",
+                dur(*within_ms)
+            ),
         }
     }
 
@@ -273,6 +296,7 @@ impl CheckSpec {
             CheckSpec::NoSwitchoverOnHaFailover => Some("BC-7"),
             CheckSpec::PhoneRegistered { .. } => Some("PH-1"),
             CheckSpec::PhoneRang { .. } => Some("PH-2"),
+            CheckSpec::PhoneDialed { .. } => Some("PH-3"),
             _ => None,
         }
     }
@@ -356,6 +380,13 @@ impl CheckSpec {
             CheckSpec::PhoneRang { within_ms } => {
                 Box::new(super::phone::PhoneRang::new(name, within_ms))
             }
+            CheckSpec::PhoneDialed {
+                number,
+                site,
+                within_ms,
+            } => Box::new(super::phone::PhoneDialed::new(
+                name, number, site, within_ms,
+            )),
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct DesktopSpec {
     pub log_capacity: usize,
     /// SIGTERM waits this long before SIGKILL.
     pub term_grace: Duration,
+    /// Keep a pipe to its stdin (the phone's `dial NUMBER` commands); else /dev/null.
+    pub stdin: bool,
 }
 
 impl DesktopSpec {
@@ -46,6 +48,7 @@ impl DesktopSpec {
             cwd: None,
             log_capacity: 500,
             term_grace: Duration::from_secs(2),
+            stdin: false,
         })
     }
 
@@ -71,6 +74,7 @@ impl DesktopSpec {
                 envs: &envs,
                 label: format!("desktop `{}`", argv[0]),
                 log_capacity: self.log_capacity,
+                stdin: self.stdin,
             },
             self.cwd.as_deref(),
         )?;
@@ -105,6 +109,11 @@ impl Desktop {
     /// The command actually run.
     pub fn argv(&self) -> &[String] {
         &self.argv
+    }
+
+    /// Writes one line to its stdin (see [`DesktopSpec::stdin`]); `false` when that is not possible.
+    pub fn send_line(&self, line: &str) -> bool {
+        self.proc.send_line(line)
     }
 
     /// The retained output lines (stdout and stderr), oldest first.

@@ -73,7 +73,10 @@ pub fn check_phone(
 ) -> Result<DesktopSpec, String> {
     let words = shlex::split(command).ok_or(format!("--phone `{command}`: unbalanced quotes"))?;
     if words.first().map(String::as_str) != Some("builtin") {
-        return check_desktop(command).map_err(|e| format!("--phone: {e}"));
+        // A phone takes `dial NUMBER` lines on its stdin (PH-3).
+        let mut spec = check_desktop(command).map_err(|e| format!("--phone: {e}"))?;
+        spec.stdin = true;
+        return Ok(spec);
     }
     let bin = crate::env::bins::find_binary(bin_dir, "bc-phone", "bc-phones")
         .map_err(|e| e.to_string())?;
@@ -83,7 +86,9 @@ pub fn check_phone(
         crate::env::CONFIG_PLACEHOLDER.into(),
     ];
     argv.extend(words.into_iter().skip(1));
-    DesktopSpec::from_argv(argv).map_err(|e| e.to_string())
+    let mut spec = DesktopSpec::from_argv(argv).map_err(|e| e.to_string())?;
+    spec.stdin = true;
+    Ok(spec)
 }
 
 /// The desktop command split into argv, its program found (on PATH when it has no slash).

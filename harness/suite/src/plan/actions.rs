@@ -51,6 +51,17 @@ impl Planner<'_> {
             Step::DeliverCall(c) => Action::DeliverCall {
                 via: self.site(&c.via),
             },
+            Step::PhoneDials(c) => Action::PhoneDials {
+                via: self.site(&c.via),
+                number: c
+                    .number
+                    .as_ref()
+                    .map_or_else(|| "5000".to_string(), |n| n.value.clone()),
+                within: c
+                    .within
+                    .as_ref()
+                    .map_or(std::time::Duration::from_secs(5), |w| w.value.0),
+            },
             Step::Heal(h) => self.heal(h, &so_far.steps)?,
             Step::Wait(w) => Action::Wait(w.value.0),
             Step::On(t) => Action::On(

@@ -56,6 +56,12 @@ pub(super) fn step_refs(
             config_object(ctx, c.level.value, c.name.as_ref(), c.level.span, agent)
         }
         Step::DeliverCall(c) => ctx.site(c.via.value, c.via.span, preferred),
+        Step::PhoneDials(c) => {
+            ctx.site(c.via.value, c.via.span, preferred);
+            if let Some(w) = &c.within {
+                ctx.duration("within", w, false);
+            }
+        }
         Step::Wait(w) => ctx.duration("wait", w, false),
         Step::On(t) => trigger::check(ctx, t, st.span, preferred),
         Step::ExpectLoggedIn(e) => {

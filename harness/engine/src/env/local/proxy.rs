@@ -71,6 +71,7 @@ pub(super) async fn start_toxiproxy(
         envs: &[],
         label: "bc-toxiproxy".into(),
         log_capacity: LOG_LINES,
+        stdin: false,
     })?;
     let wait = async {
         while let Some(l) = lines.recv().await {

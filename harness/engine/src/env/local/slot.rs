@@ -40,6 +40,7 @@ impl LocalRuntime {
             envs: &[],
             label: label.clone(),
             log_capacity: LOG_LINES,
+            stdin: false,
         })?;
         let proc = Arc::new(proc);
         let deadline = tokio::time::sleep(self.ready_timeout);

@@ -46,6 +46,8 @@ pub(crate) struct Launch<'a> {
     pub envs: &'a [(String, String)],
     pub label: String,
     pub log_capacity: usize,
+    /// Keep a pipe to its stdin for [`Supervised::send_line`] (else stdin is /dev/null).
+    pub stdin: bool,
 }
 
 /// A running (or exited) child process; its process group is SIGKILLed on drop if still alive.
@@ -55,6 +57,8 @@ pub(crate) struct Supervised {
     exited: Arc<AtomicBool>,
     exit_rx: watch::Receiver<Option<ExitInfo>>,
     log: LogRing,
+    /// Lines for its stdin (when launched with `stdin`), written in order by a small task.
+    stdin: Option<mpsc::UnboundedSender<String>>,
 }
 
 impl Supervised {
@@ -75,7 +79,11 @@ impl Supervised {
         }
         cmd.args(l.args)
             .envs(l.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
+            .stdin(if l.stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Own group: signals reach every descendant, and the harness's terminal signals do not.
@@ -90,6 +98,21 @@ impl Supervised {
             what: l.label.clone(),
         })?;
         let log = LogRing::new(l.log_capacity);
+        let stdin = child.stdin.take().map(|mut pipe| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                while let Some(line) = rx.recv().await {
+                    let ok = pipe.write_all(line.as_bytes()).await.is_ok()
+                        && pipe.write_all(b"\n").await.is_ok()
+                        && pipe.flush().await.is_ok();
+                    if !ok {
+                        break;
+                    }
+                }
+            });
+            tx
+        });
         let (line_tx, line_rx) = mpsc::unbounded_channel();
         let mut pumps = Vec::new();
         if let Some(out) = child.stdout.take() {
@@ -143,6 +166,7 @@ impl Supervised {
                 exited,
                 exit_rx,
                 log,
+                stdin,
             },
             line_rx,
         ))
@@ -150,6 +174,13 @@ impl Supervised {
 
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Writes one line to its stdin; `false` when it has no stdin pipe or the pipe is closed.
+    pub fn send_line(&self, line: &str) -> bool {
+        self.stdin
+            .as_ref()
+            .is_some_and(|tx| tx.send(line.to_string()).is_ok())
     }
 
     pub fn log(&self) -> &LogRing {

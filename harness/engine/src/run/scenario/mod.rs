@@ -5,6 +5,7 @@ mod desktop;
 mod driver;
 mod faults;
 mod infra;
+mod phone;
 mod record;
 mod result;
 mod steps;

@@ -4,8 +4,7 @@
 use bc_suite::{Action, HealTarget, PlannedScenario};
 
 use super::driver::{Driver, Stop};
-use super::{faults, trigger, Ctx};
-use crate::check::spec::CheckSpec;
+use super::{faults, phone, trigger, Ctx};
 use crate::check::Activation;
 use crate::env::now_us;
 use crate::event::RunEvent;
@@ -34,8 +33,8 @@ pub(super) async fn execute(
         .env
         .write_connection_file(&sc.agent)
         .map_err(|e| d.harness_error(format!("cannot write the connection file: {e}")))?;
-    start_phone(d, ctx, sc, &config)?;
-    await_phone(d, sc).await?;
+    phone::start(d, ctx.phone, sc, &config)?;
+    phone::await_registered(d, sc).await?;
     // A fired trigger waits for the step after it, then releases its held message.
     let mut fired: Option<trigger::Fired> = None;
     let mut armed: Option<trigger::Armed> = None;
@@ -93,12 +92,16 @@ pub(super) async fn execute(
                     }
                 }
             }
+            Action::PhoneDials {
+                via,
+                number,
+                within,
+            } => {
+                d.record_marker(step_ts, step.marker.as_deref());
+                phone::dials(d, step.index, *via, number, *within).await?;
+            }
             Action::DeliverCall { .. } if d.phone.is_some() => {
-                // PH-2 from this step: the call must ring the phone.
-                let spec = CheckSpec::PhoneRang {
-                    within_ms: super::PH2_WINDOW_MS,
-                };
-                d.ev.add(spec, Activation::Step(step.index));
+                phone::expect_ringing(d, step.index);
                 faults::inject(d, step, step_ts, &description, dn).await?;
             }
             _ => faults::inject(d, step, step_ts, &description, dn).await?,
@@ -136,59 +139,6 @@ async fn pin_preferred_site(d: &mut Driver<'_>, sc: &PlannedScenario) -> Result<
 }
 
 /// `start_desktop`: a fresh desktop with the connection file and the run's seed.
-/// Starts the agent's phone (when the run has one) before any step: a phone is powered on before
-/// the agent logs in. The built-in phone prefers the scenario's preferred site.
-fn start_phone(
-    d: &mut Driver<'_>,
-    ctx: &Ctx<'_>,
-    sc: &PlannedScenario,
-    config: &std::path::Path,
-) -> Result<(), Stop> {
-    let Some(spec) = ctx.phone else {
-        return Ok(());
-    };
-    let mut spec = spec.clone();
-    if spec.argv.iter().any(|a| a.ends_with("bc-phone")) {
-        if let Some(site) = sc.preferred_site {
-            spec.argv.extend(["--prefer".into(), site.as_str().into()]);
-        }
-    }
-    match spec.spawn(config) {
-        Ok(phone) => {
-            d.note(format!("phone started: {}", phone.argv().join(" ")));
-            d.phone = Some(phone);
-            Ok(())
-        }
-        Err(e) => Err(d.harness_error(format!("cannot start the phone: {e}"))),
-    }
-}
-
-/// With a phone, the steps start once it has registered at every site (as an agent's phone is up
-/// before the shift), for at most PH-1's window: a phone that is not is PH-1's to judge.
-async fn await_phone(d: &mut Driver<'_>, sc: &PlannedScenario) -> Result<(), Stop> {
-    if d.phone.is_none() {
-        return Ok(());
-    }
-    let sites: Vec<String> = sc.sites.iter().map(|s| s.as_str().to_string()).collect();
-    let t0 = std::time::Instant::now();
-    let window = std::time::Duration::from_millis(super::PH1_WINDOW_MS);
-    let all = move |ev: &crate::check::Evaluator| {
-        let seen = ev.state().phone_registered_sites();
-        sites.iter().all(|s| seen.contains(s))
-    };
-    match d.drive(tokio::time::sleep(window), all).await? {
-        None => d.note(format!(
-            "precondition: the phone registered at every site in {} ms",
-            t0.elapsed().as_millis()
-        )),
-        Some(()) => d.note(format!(
-            "precondition: the phone did not register at every site within {} ms; the steps start anyway",
-            window.as_millis()
-        )),
-    }
-    Ok(())
-}
-
 fn start_desktop(d: &mut Driver<'_>, ctx: &Ctx<'_>, config: &std::path::Path) -> Result<(), Stop> {
     let mut spec = ctx.desktop.clone();
     spec.env
