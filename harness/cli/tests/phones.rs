@@ -49,64 +49,62 @@ fn the_builtin_phone_passes_every_phone_scenario() {
     assert!(out.contains("7 passed, 0 failed"), "{out}");
 }
 
+/// Runs a faulty phone on the runs matching `filter`: the run fails (exit 1) and the report
+/// names the rule and says each of `texts`.
+fn caught(phone: &str, filter: &str, rule: &str, texts: &[&str]) -> String {
+    let (code, out) = run(phone, filter);
+    assert_eq!(code, Some(1), "`{phone}` fails:\n{out}");
+    assert!(out.contains(&format!("({rule})")), "{out}");
+    for t in texts {
+        assert!(out.contains(t), "missing `{t}`:\n{out}");
+    }
+    out
+}
+
 #[test]
 fn a_phone_registered_only_at_its_preferred_peer_fails_ph1() {
-    let (code, out) = run(
+    caught(
         "builtin --only-preferred",
         "registered-at-both-peers[preferred=A]",
-    );
-    assert_eq!(code, Some(1), "only-preferred fails:\n{out}");
-    assert!(out.contains("(PH-1)"), "{out}");
-    assert!(
-        out.contains("the phone was not registered at B within 5.0s of the phone's start"),
-        "{out}"
+        "PH-1",
+        &["the phone was not registered at B within 5.0s of the phone's start"],
     );
 }
 
 #[test]
 fn a_phone_that_never_registers_again_at_a_returned_peer_fails_ph1() {
-    let (code, out) = run(
+    caught(
         "builtin --no-reregister",
         "registers-again-after-peer-returns[preferred=A]",
-    );
-    assert_eq!(code, Some(1), "no-reregister fails:\n{out}");
-    assert!(
-        out.contains(
-            "the phone was not registered at B within 11.0s of sip_server at B coming back"
-        ),
-        "{out}"
+        "PH-1",
+        &["the phone was not registered at B within 11.0s of sip_server at B coming back"],
     );
 }
 
 #[test]
 fn a_phone_that_rings_but_never_answers_fails_ph2_after_the_302() {
-    let (code, out) = run(
+    caught(
         "builtin --no-answer",
         "call-via-the-other-peer-is-redirected[preferred=A]",
+        "PH-2",
+        &[
+            "the phone did not answer the delivered call within 10.0s; seen: 302 at B",
+            "phone rung by A",
+        ],
     );
-    assert_eq!(code, Some(1), "no-answer fails:\n{out}");
-    assert!(out.contains("(PH-2)"), "{out}");
-    assert!(
-        out.contains("the phone did not answer the delivered call within 10.0s; seen: 302 at B"),
-        "{out}"
-    );
-    assert!(out.contains("phone rung by A"), "{out}");
 }
 
 #[test]
 fn a_phone_that_always_dials_via_its_preferred_peer_fails_ph3_while_that_peer_is_down() {
-    let (code, out) = run("builtin --dial-preferred-only", "*dials-via-*[preferred=A]");
-    assert_eq!(code, Some(1), "dial-preferred-only fails:\n{out}");
-    assert!(
-        out.contains("1 passed, 1 failed"),
-        "only the peer-down run fails:\n{out}"
-    );
-    assert!(out.contains("(PH-3)"), "{out}");
-    assert!(
-        out.contains(
-            "PH-3: no INVITE from the phone to 5000 reached any SIP Server peer within 5.0s"
-        ),
-        "{out}"
+    caught(
+        "builtin --dial-preferred-only",
+        "*dials-via-*[preferred=A]",
+        "PH-3",
+        &[
+            // Only the run with the preferred peer down fails.
+            "1 passed, 1 failed",
+            "PH-3: no INVITE from the phone to 5000 reached any SIP Server peer within 5.0s",
+        ],
     );
 }
 

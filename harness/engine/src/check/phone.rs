@@ -7,6 +7,41 @@ use bc_protocol::{EventKind, ServerKind};
 use super::{Check, Failure, Status};
 use crate::observe::{Entry, EntryKind, SessionState};
 
+/// The window a step opens: from its activation, `within_us` long.
+struct Window {
+    from_us: i64,
+    within_us: i64,
+}
+
+impl Window {
+    fn new(within_ms: u64) -> Self {
+        Window {
+            from_us: 0,
+            within_us: within_ms as i64 * 1000,
+        }
+    }
+
+    /// The deadline, once the window is open.
+    fn deadline_us(&self) -> Option<i64> {
+        (self.from_us > 0).then_some(self.from_us + self.within_us)
+    }
+
+    /// The deadline when `now_us` is past it.
+    fn closed(&self, now_us: i64) -> Option<i64> {
+        self.deadline_us().filter(|d| now_us >= *d)
+    }
+
+    fn secs(&self) -> f64 {
+        self.within_us as f64 / 1e6
+    }
+}
+
+/// `unknown` when observations were lost: nothing can be claimed then.
+fn lost(st: &SessionState) -> Option<Status> {
+    (!st.gaps().is_empty())
+        .then(|| Status::unknown(format!("observations lost: {}", st.gaps().join("; "))))
+}
+
 /// One site the phone must be registered at by `deadline_us`.
 struct Owed {
     site: String,
@@ -159,8 +194,8 @@ impl Check for PhoneRegistered {
         if !matches!(s, Status::Pending) {
             return s;
         }
-        if !st.gaps().is_empty() {
-            return Status::unknown(format!("observations lost: {}", st.gaps().join("; ")));
+        if let Some(s) = lost(st) {
+            return s;
         }
         if self.met == 0 {
             return Status::not_exercised("no registration was owed and met");
@@ -173,8 +208,7 @@ impl Check for PhoneRegistered {
 /// mock rings the phone registered at the peer where the agent is logged in, after any 302).
 pub struct PhoneRang {
     name: String,
-    within_us: i64,
-    from_us: i64,
+    w: Window,
     seen: Vec<String>,
 }
 
@@ -183,8 +217,7 @@ impl PhoneRang {
     pub fn new(name: String, within_ms: u64) -> Self {
         PhoneRang {
             name,
-            within_us: within_ms as i64 * 1000,
-            from_us: 0,
+            w: Window::new(within_ms),
             seen: Vec::new(),
         }
     }
@@ -207,7 +240,7 @@ impl PhoneRang {
 
 impl Check for PhoneRang {
     fn start(&mut self, at_us: i64, _st: &SessionState) -> Status {
-        self.from_us = at_us;
+        self.w.from_us = at_us;
         Status::Pending
     }
 
@@ -215,11 +248,11 @@ impl Check for PhoneRang {
         let EntryKind::Observed { event } = &e.kind else {
             return Status::Pending;
         };
-        if e.ts_us < self.from_us {
+        if e.ts_us < self.w.from_us {
             return Status::Pending;
         }
         let dn = &st.subject().dn;
-        let at = format!("{:.3}s", (e.ts_us - self.from_us) as f64 / 1e6);
+        let at = format!("{:.3}s", (e.ts_us - self.w.from_us) as f64 / 1e6);
         match &event.kind {
             EventKind::SipAnswered { dn: d, .. } if d == dn => return Status::Pass,
             EventKind::SipRedirected { dn: d, .. } if d == dn => {
@@ -246,25 +279,24 @@ impl Check for PhoneRang {
     }
 
     fn on_time(&mut self, now_us: i64, _st: &SessionState) -> Status {
-        if self.from_us > 0 && now_us >= self.from_us + self.within_us {
-            let by = format!("within {:.1}s", self.within_us as f64 / 1e6);
-            return self.fail(self.from_us + self.within_us, &by);
+        match self.w.closed(now_us) {
+            Some(d) => self.fail(d, &format!("within {:.1}s", self.w.secs())),
+            None => Status::Pending,
         }
-        Status::Pending
     }
 
     fn deadline_us(&self) -> Option<i64> {
-        (self.from_us > 0).then_some(self.from_us + self.within_us)
+        self.w.deadline_us()
     }
 
     fn finish(&mut self, end_us: i64, st: &SessionState) -> Status {
-        if !st.gaps().is_empty() {
-            return Status::unknown(format!("observations lost: {}", st.gaps().join("; ")));
+        if let Some(s) = lost(st) {
+            return s;
         }
         let by = format!(
             "by the scenario's end (+{:.3}s, before the {:.1}s window closed)",
-            (end_us - self.from_us) as f64 / 1e6,
-            self.within_us as f64 / 1e6
+            (end_us - self.w.from_us) as f64 / 1e6,
+            self.w.secs()
         );
         self.fail(end_us, &by)
     }
@@ -276,8 +308,7 @@ pub struct PhoneDialed {
     name: String,
     number: String,
     site: String,
-    within_us: i64,
-    from_us: i64,
+    w: Window,
 }
 
 impl PhoneDialed {
@@ -287,15 +318,14 @@ impl PhoneDialed {
             name,
             number,
             site,
-            within_us: within_ms as i64 * 1000,
-            from_us: 0,
+            w: Window::new(within_ms),
         }
     }
 }
 
 impl Check for PhoneDialed {
     fn start(&mut self, at_us: i64, _st: &SessionState) -> Status {
-        self.from_us = at_us;
+        self.w.from_us = at_us;
         Status::Pending
     }
 
@@ -303,7 +333,7 @@ impl Check for PhoneDialed {
         let EntryKind::Observed { event } = &e.kind else {
             return Status::Pending;
         };
-        if e.ts_us < self.from_us || event.server != ServerKind::SipServer {
+        if e.ts_us < self.w.from_us || event.server != ServerKind::SipServer {
             return Status::Pending;
         }
         let dialed = match &event.kind {
@@ -326,34 +356,34 @@ impl Check for PhoneDialed {
                 "PH-3: the phone's INVITE to {} reached {} (+{:.3}s), not {}",
                 self.number,
                 event.site,
-                (e.ts_us - self.from_us) as f64 / 1e6,
+                (e.ts_us - self.w.from_us) as f64 / 1e6,
                 self.site
             ),
         ))
     }
 
     fn on_time(&mut self, now_us: i64, _st: &SessionState) -> Status {
-        if self.from_us > 0 && now_us >= self.from_us + self.within_us {
-            return Status::Fail(Failure::new(
-                self.name.clone(),
-                self.from_us + self.within_us,
-                format!(
-                    "PH-3: no INVITE from the phone to {} reached any SIP Server peer within {:.1}s",
-                    self.number,
-                    self.within_us as f64 / 1e6
-                ),
-            ));
-        }
-        Status::Pending
+        let Some(d) = self.w.closed(now_us) else {
+            return Status::Pending;
+        };
+        Status::Fail(Failure::new(
+            self.name.clone(),
+            d,
+            format!(
+                "PH-3: no INVITE from the phone to {} reached any SIP Server peer within {:.1}s",
+                self.number,
+                self.w.secs()
+            ),
+        ))
     }
 
     fn deadline_us(&self) -> Option<i64> {
-        (self.from_us > 0).then_some(self.from_us + self.within_us)
+        self.w.deadline_us()
     }
 
     fn finish(&mut self, end_us: i64, st: &SessionState) -> Status {
-        if !st.gaps().is_empty() {
-            return Status::unknown(format!("observations lost: {}", st.gaps().join("; ")));
+        if let Some(s) = lost(st) {
+            return s;
         }
         Status::Fail(Failure::new(
             self.name.clone(),
