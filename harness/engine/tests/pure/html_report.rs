@@ -1,7 +1,7 @@
 //! The HTML report, structurally: pages made from recorded timelines replayed through the checkers;
 //! the SVG parses as XML and draws a deadline per timed check, a band per fault, the decision.
 
-mod html_support;
+use crate::html_support;
 
 use bc_engine::check::Status;
 use bc_engine::observe::EntryKind;

@@ -1,7 +1,7 @@
 //! The certificate policy (docs/certification.md) on pages made from recorded timelines: a filtered
 //! or non-standard-budget run, or one with an inconclusive run, is headed NOT A CERTIFICATE.
 
-mod html_support;
+use crate::html_support;
 
 use bc_engine::event::RunEvent;
 use bc_engine::report::certificate::Policy;

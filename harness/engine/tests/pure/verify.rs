@@ -1,7 +1,7 @@
 //! `verify` on pages made from recorded timelines replayed through the checkers: an untouched page
 //! is accepted; a verdict edited on the page, or in the journal (hash recomputed), is rejected.
 
-mod html_support;
+use crate::html_support;
 
 use bc_engine::event::RunEvent;
 use bc_engine::report::html::{self, embed};

@@ -1,0 +1,14 @@
+//! The engine's pure tests in one binary (no processes, sockets or containers): the checkers over
+//! recorded timelines, failure texts, exploration's generator/model/shrinker, reports, the
+//! watermark. One link instead of seven; `cargo test -p bc-engine --test pure MODULE` runs one.
+
+#[path = "../html_support/mod.rs"]
+mod html_support;
+
+mod certificate;
+mod checks;
+mod explore_pure;
+mod failure_texts;
+mod html_report;
+mod verify;
+mod watermark;
