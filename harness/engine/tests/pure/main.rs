@@ -10,5 +10,6 @@ mod checks;
 mod explore_pure;
 mod failure_texts;
 mod html_report;
+mod state_kill;
 mod verify;
 mod watermark;

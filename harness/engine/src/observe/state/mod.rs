@@ -100,6 +100,11 @@ pub struct SessionState {
     delivered: Vec<i64>,
     /// Sites at which a SIP REGISTER for the subject's DN was seen (the phone's, with `--phone`).
     phone_sites: BTreeSet<String>,
+    /// Targets of SIGKILLs, and the instances among them started again since (`started`): a kill
+    /// is stamped when its signals go out, and a dying server's last events (a Ping stamped after
+    /// that, before the process is gone) must not bring back a connection the kill ended.
+    killed: Vec<Target>,
+    restarted: BTreeSet<InstanceKey>,
     now_us: i64,
 }
 
@@ -125,6 +130,8 @@ impl SessionState {
             answered: Vec::new(),
             delivered: Vec::new(),
             phone_sites: BTreeSet::new(),
+            killed: Vec::new(),
+            restarted: BTreeSet::new(),
             now_us: 0,
         }
     }
@@ -191,9 +198,23 @@ impl SessionState {
         self.update_sites(e.ts_us);
     }
 
+    /// Killed and not started since: its events are a dying process's last words.
+    fn silenced(&self, inst: &InstanceKey) -> bool {
+        !self.restarted.contains(inst)
+            && self
+                .killed
+                .iter()
+                .any(|t| t.covers(&inst.0, inst.1, inst.2.role()))
+    }
+
     fn effect(&mut self, eff: &Effect, ts: i64) {
         match eff.change {
             Change::Killed | Change::Stopped => {
+                if eff.change == Change::Killed {
+                    self.restarted
+                        .retain(|i| !eff.target.covers(&i.0, i.1, i.2.role()));
+                    self.killed.push(eff.target.clone());
+                }
                 self.conns
                     .retain(|(inst, _), _| !eff.target.covers(&inst.0, inst.1, inst.2.role()));
                 self.closed
@@ -220,6 +241,11 @@ impl SessionState {
 
     fn observe(&mut self, o: &ObservedEvent) {
         let inst: InstanceKey = (o.site.clone(), o.server, o.role.into());
+        if matches!(o.kind, EventKind::Started { .. }) {
+            self.restarted.insert(inst.clone());
+        } else if self.silenced(&inst) {
+            return;
+        }
         if matches!(o.kind, EventKind::Started { .. }) {
             self.conns.retain(|(i, _), _| *i != inst);
             self.closed.retain(|(i, _)| *i != inst);
