@@ -240,7 +240,7 @@ fn options(
     o.filter = filter.map(str::to_string);
     o.bin_dir = Some(harness_bins());
     o.budget = Some(budget);
-    o.jobs = jobs;
+    o.jobs = Some(jobs);
     o.seed = 1;
     // A starved test machine makes the harness refuse to judge (`error`); that says nothing
     // about the desktop, so such a run is re-run rather than failing the matrix.

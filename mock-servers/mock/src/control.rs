@@ -27,6 +27,7 @@ pub fn router(inst: Arc<Instance>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/events", get(stream::events))
+        .route("/events/mark", post(stream::mark))
         .route("/sessions", get(sessions))
         .route("/promote", post(promote))
         .route("/demote", post(demote))

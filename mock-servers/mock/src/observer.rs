@@ -4,7 +4,7 @@
 use bc_protocol::{EventKind, Heartbeat, ObservedEvent, Role, ServerKind};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 /// How many events the history keeps; older ones are dropped (replay then starts at the oldest kept).
 pub const HISTORY_LIMIT: usize = 2_000_000;
@@ -33,6 +33,8 @@ pub struct Observer {
     role: Role,
     inner: Arc<Mutex<Inner>>,
     tx: broadcast::Sender<Arc<ObservedEvent>>,
+    /// Counts `POST /events/mark` requests: each makes every follower write a heartbeat at once.
+    marks: Arc<watch::Sender<u64>>,
 }
 
 /// Microseconds since the Unix epoch.
@@ -58,7 +60,19 @@ impl Observer {
                 bytes: 0,
             })),
             tx,
+            marks: Arc::new(watch::Sender::new(0)),
         }
+    }
+
+    /// A follower asked for a mark now (it is waiting to judge up to this instant): every open
+    /// stream writes a heartbeat without waiting for its silence to last.
+    pub fn request_mark(&self) {
+        self.marks.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Mark requests, for a stream to follow.
+    pub fn mark_requests(&self) -> watch::Receiver<u64> {
+        self.marks.subscribe()
     }
 
     /// Records an event now. Seq and timestamp are taken under one lock so both are monotonic together.

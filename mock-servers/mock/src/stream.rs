@@ -27,6 +27,8 @@ struct Follow {
     /// Silence after which a heartbeat line is written (`None`: never).
     heartbeat: Option<Duration>,
     next_beat: tokio::time::Instant,
+    /// `POST /events/mark` requests (see `Observer::request_mark`).
+    marks: tokio::sync::watch::Receiver<u64>,
 }
 
 /// The query of `GET /events`: `from` (seq) and `heartbeat_ms` (0 turns heartbeats off).
@@ -110,15 +112,19 @@ impl Follow {
                     Err(RecvError::Lagged(_)) => self.catch_up(),
                     Err(RecvError::Closed) => return None,
                 },
-                _ = tokio::time::sleep_until(next_beat), if beat.is_some() => {
-                    if let Some(chunk) = self.beat() {
-                        return Some(chunk);
-                    }
-                    return None;
-                }
+                _ = tokio::time::sleep_until(next_beat), if beat.is_some() => return self.beat(),
+                // The hub outlives every stream, so the sender is never dropped while this runs.
+                Ok(()) = self.marks.changed() => return self.beat(),
             }
         }
     }
+}
+
+/// `POST /events/mark`: every open stream of this instance writes a heartbeat now (a follower that
+/// waits to judge up to an instant asks, instead of every stream beating every few milliseconds).
+pub async fn mark(State(inst): State<Arc<Instance>>) -> StatusCode {
+    inst.obs.request_mark();
+    StatusCode::NO_CONTENT
 }
 
 /// The handler.
@@ -128,6 +134,8 @@ pub async fn events(State(inst): State<Arc<Instance>>, RawQuery(q): RawQuery) ->
         Err(r) => return *r,
     };
     let (history, rx) = inst.obs.subscribe(from);
+    let mut marks = inst.obs.mark_requests();
+    marks.mark_unchanged();
     let follow = Follow {
         inst: inst.clone(),
         next: from,
@@ -135,6 +143,7 @@ pub async fn events(State(inst): State<Arc<Instance>>, RawQuery(q): RawQuery) ->
         rx,
         heartbeat,
         next_beat: tokio::time::Instant::now(),
+        marks,
     };
     let stream = futures::stream::unfold(follow, |mut f| async move {
         let chunk = f.next_chunk().await?;

@@ -288,6 +288,38 @@ async fn idle_event_stream_heartbeats_after_every_earlier_event() {
 }
 
 #[tokio::test]
+async fn an_asked_for_mark_is_a_heartbeat_after_every_earlier_event() {
+    let m = Mock::spawn("sip-server", "A", "primary", &[]).await;
+    let mut c = m.client().await;
+    c.sip_login("7001", "1001").await;
+    // Heartbeats off: the only heartbeat on this stream is the one asked for.
+    let mut ev = m.events_with("from=0&heartbeat_ms=0").await;
+    ev.wait("agent_login", |_| true).await;
+    let (s, _) = m.post("/events/mark", serde_json::json!({})).await;
+    assert_eq!(s, 204);
+    let hb = loop {
+        if let StreamLine::Heartbeat(h) = ev.next_line().await {
+            break h;
+        }
+    };
+    let last = ev.seen.last().expect("events before the mark");
+    assert_eq!(
+        hb.next_seq,
+        last.seq + 1,
+        "the mark follows every earlier event"
+    );
+    assert!(hb.heartbeat >= last.ts_us);
+    // A second ask gives a second mark, not stamped before the first.
+    m.post("/events/mark", serde_json::json!({})).await;
+    let again = loop {
+        if let StreamLine::Heartbeat(h) = ev.next_line().await {
+            break h;
+        }
+    };
+    assert!(again.heartbeat >= hb.heartbeat);
+}
+
+#[tokio::test]
 async fn control_api_errors_are_json() {
     let m = Mock::spawn("stat-server", "A", "primary", &[]).await;
     let (s, v) = m.get("/events?from=abc").await;

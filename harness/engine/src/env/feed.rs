@@ -1,7 +1,7 @@
 //! The observation feed: follows every instance's `GET /events` (NDJSON) and forwards the events
 //! into one channel, and its heartbeats into the feeds' progress; resubscribes from the next seq.
 
-use super::progress::FeedProgress;
+use super::progress::{FeedProgress, IDLE_HEARTBEAT_MS};
 use super::runtime::{InstanceState, InstanceStatus};
 use super::topology::InstanceId;
 use bc_protocol::{ObservedEvent, StreamLine};
@@ -34,6 +34,7 @@ pub(crate) async fn follow(
 ) {
     let mut incarnation = 0u64;
     let mut next_seq = 0u64;
+    let mut wanted = progress.mark_requests();
     loop {
         if *stop.borrow() {
             return;
@@ -55,8 +56,15 @@ pub(crate) async fn follow(
             incarnation = st.incarnation;
             next_seq = 0;
         }
-        let url = format!("{}/events?from={next_seq}", st.addrs.control_url());
-        let stream = stream_once(&http, &url, &tx, &mut next_seq, (&id, &progress));
+        let control = st.addrs.control_url();
+        let url = format!("{control}/events?from={next_seq}&heartbeat_ms={IDLE_HEARTBEAT_MS}");
+        let feed = Feed {
+            http: &http,
+            control: &control,
+            id: &id,
+            progress: &progress,
+        };
+        let stream = feed.stream_once(&url, &tx, &mut next_seq, &mut wanted);
         tokio::pin!(stream);
         // A process that dies closes its stream itself: keep reading to the end so its last events
         // (shutting_down, logouts, disconnects) are not lost; only a new incarnation cuts it short.
@@ -93,51 +101,100 @@ pub(crate) async fn follow(
     }
 }
 
-async fn stream_once(
-    http: &reqwest::Client,
-    url: &str,
-    tx: &mpsc::Sender<ObservedEvent>,
-    next_seq: &mut u64,
-    (id, progress): (&InstanceId, &FeedProgress),
-) -> Ended {
-    let resp = match http.get(url).send().await {
-        Ok(r) if r.status().is_success() => r,
-        _ => return Ended::StreamLost,
-    };
-    let mut body = resp.bytes_stream();
-    let mut buf: Vec<u8> = Vec::new();
-    while let Some(chunk) = body.next().await {
-        let Ok(chunk) = chunk else {
-            return Ended::StreamLost;
+/// One subscription to one instance's feed.
+struct Feed<'a> {
+    http: &'a reqwest::Client,
+    control: &'a str,
+    id: &'a InstanceId,
+    progress: &'a FeedProgress,
+}
+
+/// An ask for a mark that gets no answer in this time is dropped (the next ask, or the idle
+/// heartbeat, moves the watermark instead).
+const MARK_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl Feed<'_> {
+    async fn stream_once(
+        &self,
+        url: &str,
+        tx: &mpsc::Sender<ObservedEvent>,
+        next_seq: &mut u64,
+        wanted: &mut watch::Receiver<u64>,
+    ) -> Ended {
+        let resp = match self.http.get(url).send().await {
+            Ok(r) if r.status().is_success() => r,
+            _ => return Ended::StreamLost,
         };
-        buf.extend_from_slice(&chunk);
-        while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=pos).collect();
-            let line = &line[..line.len() - 1];
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match StreamLine::parse(line) {
-                Ok(StreamLine::Heartbeat(hb)) => {
-                    progress.delayed(hb.heartbeat);
-                    progress.seen(id, hb.heartbeat - 1);
-                }
-                // Replays after a resubscription may repeat what was already forwarded.
-                Ok(StreamLine::Event(ev)) if ev.seq < *next_seq => {}
-                Ok(StreamLine::Event(ev)) => {
-                    *next_seq = ev.seq + 1;
-                    let ts = ev.ts_us;
-                    if tx.send(ev).await.is_err() {
-                        return Ended::Closed;
+        let mut body = resp.bytes_stream();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut asking = true;
+        loop {
+            let chunk = tokio::select! {
+                c = body.next() => c,
+                r = wanted.changed(), if asking => {
+                    match r {
+                        Ok(()) => self.ask_for_mark(),
+                        Err(_) => asking = false,
                     }
-                    // Another event may carry the same stamp: only the instant before is complete.
-                    progress.seen(id, ts - 1);
+                    continue;
                 }
-                Err(e) => {
-                    tracing::warn!(url, error = %e, "unreadable observation event skipped");
+            };
+            let Some(Ok(chunk)) = chunk else {
+                return Ended::StreamLost;
+            };
+            buf.extend_from_slice(&chunk);
+            while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=pos).collect();
+                if let Err(e) = self.line(&line[..line.len() - 1], tx, next_seq).await {
+                    return e;
                 }
             }
         }
     }
-    Ended::StreamLost
+
+    /// Asks the instance to write a heartbeat now; the answer comes on the stream.
+    fn ask_for_mark(&self) {
+        let req = self
+            .http
+            .post(format!("{}/events/mark", self.control))
+            .timeout(MARK_TIMEOUT)
+            .send();
+        tokio::spawn(async move {
+            let _ = req.await;
+        });
+    }
+
+    /// One line of the stream: an event forwarded, or a heartbeat that moves the mark.
+    async fn line(
+        &self,
+        line: &[u8],
+        tx: &mpsc::Sender<ObservedEvent>,
+        next_seq: &mut u64,
+    ) -> Result<(), Ended> {
+        let (id, progress) = (self.id, self.progress);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        match StreamLine::parse(line) {
+            Ok(StreamLine::Heartbeat(hb)) => {
+                progress.delayed(hb.heartbeat);
+                progress.seen(id, hb.heartbeat - 1);
+            }
+            // Replays after a resubscription may repeat what was already forwarded.
+            Ok(StreamLine::Event(ev)) if ev.seq < *next_seq => {}
+            Ok(StreamLine::Event(ev)) => {
+                *next_seq = ev.seq + 1;
+                let ts = ev.ts_us;
+                if tx.send(ev).await.is_err() {
+                    return Err(Ended::Closed);
+                }
+                // Another event may carry the same stamp: only the instant before is complete.
+                progress.seen(id, ts - 1);
+            }
+            Err(e) => {
+                tracing::warn!(instance = %id, error = %e, "unreadable observation event skipped");
+            }
+        }
+        Ok(())
+    }
 }

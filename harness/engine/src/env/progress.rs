@@ -39,8 +39,15 @@ pub struct Stalled {
     pub silent_us: i64,
 }
 
-/// Marks kept per source to tell when the watermark passed an instant (10 ms heartbeats: ~2.5 s).
+/// Marks kept per source to tell when the watermark passed an instant (at least ~2.5 s of them).
 const HISTORY: usize = 256;
+
+/// Silence after which an instance's stream writes a heartbeat unasked: what lets a stall show and
+/// the watermark move when nobody asks for a mark. Waiting to judge, the harness asks for one.
+pub const IDLE_HEARTBEAT_MS: u64 = 200;
+
+/// An ask for marks that has not moved the watermark by then is repeated (a lost request).
+const ASK_AGAIN_US: i64 = 50_000;
 
 #[derive(Debug)]
 struct Source {
@@ -57,6 +64,10 @@ pub struct FeedProgress {
     changed: watch::Sender<u64>,
     /// The largest delay between an instance stamping a heartbeat and the feed reading it, µs.
     max_delay_us: Mutex<i64>,
+    /// Bumped when a waiter needs every feed to report now; each feed task then asks its instance.
+    wanted: watch::Sender<u64>,
+    /// When marks were last asked for, µs: one ask serves every waiter of an instant before it.
+    asked_at_us: Mutex<i64>,
 }
 
 impl FeedProgress {
@@ -78,7 +89,27 @@ impl FeedProgress {
             ),
             changed: watch::Sender::new(0),
             max_delay_us: Mutex::new(0),
+            wanted: watch::Sender::new(0),
+            asked_at_us: Mutex::new(i64::MIN),
         }
+    }
+
+    /// A waiter needs every live feed complete up to `upto_us`: asks each instance for a mark,
+    /// unless an ask made at or after that instant is still fresh (its marks will answer it).
+    pub fn want_marks(&self, upto_us: i64) {
+        let now = now_us();
+        let mut asked = self.asked_at_us.lock().unwrap_or_else(|e| e.into_inner());
+        if *asked >= upto_us && now - *asked < ASK_AGAIN_US {
+            return;
+        }
+        *asked = now;
+        drop(asked);
+        self.wanted.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Asks for marks, for a feed task to follow.
+    pub fn mark_requests(&self) -> watch::Receiver<u64> {
+        self.wanted.subscribe()
     }
 
     fn update(&self, id: &InstanceId, f: impl FnOnce(&mut Source)) {

@@ -1,7 +1,26 @@
-//! The order scenarios are handed to workers: longest first, so the longest scenario does not
-//! start last and leave the other jobs idle (the classic longest-processing-time rule).
+//! How many workers and in what order: longest first, so the longest scenario does not start last
+//! and leave the other jobs idle (the classic longest-processing-time rule).
 
 use std::time::Duration;
+
+use crate::env::RuntimeKind;
+
+/// Environments per core by default on the local runtime: a scenario mostly waits on the desktop,
+/// and an idle environment (12 mocks, the proxy, the desktop, the harness's share) costs ~0.17 of
+/// a core in a debug build, so four per core leave headroom under the lateness bound
+/// (docs/benchmarks.md, "Certification wall time": 8 jobs on 2 cores, 5 runs, identical verdicts).
+const LOCAL_JOBS_PER_CORE: usize = 4;
+
+/// The default `--jobs` for a resolved runtime: four environments per core locally; one per core
+/// on Docker, where each environment is a dozen containers and every start, kill and restart goes
+/// through the engine (not measured higher there yet).
+pub fn default_jobs(runtime: RuntimeKind) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match runtime {
+        RuntimeKind::Local => cores * LOCAL_JOBS_PER_CORE,
+        RuntimeKind::Docker | RuntimeKind::Auto => cores,
+    }
+}
 
 use bc_suite::{Action, PlannedScenario};
 
@@ -31,6 +50,13 @@ pub fn longest_first(runs: &mut [PlannedScenario]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_jobs_follow_the_cores_and_the_runtime() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(default_jobs(RuntimeKind::Local), 4 * cores);
+        assert_eq!(default_jobs(RuntimeKind::Docker), cores);
+    }
 
     fn plan(text: &str) -> Vec<PlannedScenario> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

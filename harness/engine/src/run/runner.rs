@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use super::identity::{identify, suite_hash};
 use super::keep::KeepSlot;
 use super::load::{load_runs, LoadError, PlannedRun};
+use super::order::default_jobs;
 use super::partition::{shard, Partition};
 use super::profile::DeclaredTimers;
 use super::scenario::{info, MAX_LATENESS_MS};
@@ -36,8 +37,9 @@ pub struct RunOptions {
     pub capabilities: Vec<Capability>,
     /// Declared timers (from the profile): a logged-out gap's tolerance follows from them.
     pub timers: Option<DeclaredTimers>,
-    /// Parallel environments (at least 1).
-    pub jobs: usize,
+    /// Parallel environments (at least 1); `None`: the runtime's default (`order::default_jobs`),
+    /// or 1 with `keep_env` or `attach`.
+    pub jobs: Option<usize>,
     /// Only runs whose id matches (`*` wildcards, else substring).
     pub filter: Option<String>,
     /// Seed recorded in reports and passed to the desktop as `BC_HARNESS_SEED`.
@@ -80,7 +82,7 @@ impl RunOptions {
             budget: None,
             capabilities: Vec::new(),
             timers: None,
-            jobs: 1,
+            jobs: None,
             filter: None,
             seed: 0,
             bin_dir: None,
@@ -134,7 +136,7 @@ async fn run_started(
     RunEvent::RunStarted {
         to_run: to_run * opts.repeat.max(1) as usize,
         skipped,
-        jobs: opts.jobs.min(to_run.max(1)),
+        jobs: opts.jobs.unwrap_or(1).min(to_run.max(1)),
         desktop: opts.desktop.clone(),
         runtime: runtime_name.to_string(),
         seed: opts.seed,
@@ -178,13 +180,15 @@ fn planned(opts: &RunOptions) -> Result<(Vec<PlannedRun>, String, Vec<String>), 
 
 /// The runtime of a run and its name in reports; `Err` for flags that do not go together.
 async fn runtime_of(opts: &RunOptions) -> Result<(RuntimeKind, String), RunError> {
-    if opts.keep_env.is_some() && (opts.jobs != 1 || opts.attach.is_some() || opts.repeat > 1) {
+    if opts.keep_env.is_some()
+        && (opts.jobs.is_some_and(|j| j != 1) || opts.attach.is_some() || opts.repeat > 1)
+    {
         return Err(RunError::Usage(
             "--keep-env keeps one environment, of the first failed scenario: it needs --jobs 1, and not --attach (that environment stays up anyway) or --repeat".into(),
         ));
     }
     if let Some(a) = &opts.attach {
-        if opts.jobs != 1 || opts.proxy_image.is_some() {
+        if opts.jobs.is_some_and(|j| j != 1) || opts.proxy_image.is_some() {
             return Err(RunError::Usage(
                 "--attach runs on the environment `env up` started, one scenario at a time: drop --jobs and --toxiproxy-image".into(),
             ));
@@ -220,7 +224,7 @@ pub async fn run(
         Some(p) => Some(check_phone(p, opts.bin_dir.as_deref()).map_err(RunError::Usage)?),
         None => None,
     };
-    if opts.jobs == 0 {
+    if opts.jobs == Some(0) {
         return Err(RunError::Usage("--jobs must be at least 1".into()));
     }
     // `phone` is what --phone provides: phone scenarios run exactly when a phone is there.
@@ -237,6 +241,12 @@ pub async fn run(
     let (skipped, to_run): (Vec<PlannedRun>, Vec<PlannedRun>) =
         runs.into_iter().partition(|r| r.skip.is_some());
     let (resolved, runtime_name) = runtime_of(&opts).await?;
+    // One environment is kept or attached to; otherwise the runtime's default.
+    let one = opts.keep_env.is_some() || opts.attach.is_some();
+    opts.jobs = Some(
+        opts.jobs
+            .unwrap_or_else(|| if one { 1 } else { default_jobs(resolved) }),
+    );
     let facts = run_started(
         &opts,
         (to_run.len(), skipped.len()),
@@ -254,7 +264,7 @@ pub async fn run(
             result: Box::new(res),
         });
     }
-    let jobs = opts.jobs.min(to_run.len()).max(1);
+    let jobs = opts.jobs.unwrap_or(1).min(to_run.len()).max(1);
     // Workers report through an inner channel so the summary is counted here, in one place.
     let (tx, mut rx) = mpsc::unbounded_channel();
     let settings = Arc::new(Settings {

@@ -82,7 +82,12 @@ impl Mock {
     }
 
     pub async fn events(&self, from: u64) -> Events {
-        Events::open(&self.control, from).await
+        Events::open(&self.control, &format!("from={from}")).await
+    }
+
+    /// `GET /events?{query}`.
+    pub async fn events_with(&self, query: &str) -> Events {
+        Events::open(&self.control, query).await
     }
 
     /// Waits for the process to exit; returns its exit code.
@@ -217,12 +222,12 @@ pub struct Events {
 }
 
 impl Events {
-    pub async fn open(control: &str, from: u64) -> Events {
+    pub async fn open(control: &str, query: &str) -> Events {
         let resp = reqwest::Client::builder()
             .no_proxy()
             .build()
             .unwrap()
-            .get(format!("{control}/events?from={from}"))
+            .get(format!("{control}/events?{query}"))
             .send()
             .await
             .expect("events");

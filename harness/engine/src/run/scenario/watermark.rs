@@ -18,7 +18,7 @@ use crate::event::HarnessTiming;
 /// vouch for its timing: the scenario is `error`, never a verdict about the desktop.
 pub const MAX_LATENESS_MS: u64 = 500;
 
-/// A running instance whose feed sends nothing (no event, no 10 ms heartbeat) for this long has
+/// A running instance whose feed sends nothing (no event, no idle heartbeat) for this long has
 /// stalled: the scenario is `error` naming it, instead of waiting for it forever.
 pub const STALL_MS: u64 = 2_000;
 
@@ -108,10 +108,15 @@ impl Driver<'_> {
                 duration: Duration::from_secs(3600),
                 on_feeds: false,
             },
-            Some(t) if t <= now => Sleep {
-                duration: FEED_POLL,
-                on_feeds: true,
-            },
+            Some(t) if t <= now => {
+                // The idle heartbeat is slow on purpose (it costs every instance a wake-up): ask
+                // every feed for a mark now instead of waiting for it.
+                self.progress.want_marks(t);
+                Sleep {
+                    duration: FEED_POLL,
+                    on_feeds: true,
+                }
+            }
             Some(t) => {
                 self.pace.sleep_until_us = Some(t);
                 Sleep {
@@ -152,6 +157,7 @@ impl Driver<'_> {
                 if w.upto_us.is_none_or(|u| u >= end) {
                     return None;
                 }
+                progress.want_marks(end);
                 let _ = tokio::time::timeout(FEED_POLL, changes.changed()).await;
             }
         };
