@@ -99,6 +99,8 @@ fn duplicate_suite_ids_across_files_are_rejected_by_validate_and_run() {
     // `run` loads through the same set: it refuses before starting anything (no desktop runs).
     let out = run(&[
         "run",
+        "--jobs",
+        "1",
         dir.path().to_str().unwrap(),
         "--runtime",
         "local",
@@ -185,6 +187,8 @@ fn a_toxiproxy_image_without_the_docker_runtime_is_a_usage_error() {
     let suite = repo().join("suites/examples");
     let out = run(&[
         "run",
+        "--jobs",
+        "1",
         suite.to_str().unwrap(),
         "--runtime",
         "local",

@@ -209,6 +209,8 @@ fn attached_run(lab: &Lab, tmp: &Path) -> Output {
     let start_cmd = format!("{} {{config}}", start.display());
     harness(&[
         "run",
+        "--jobs",
+        "1",
         suite.to_str().unwrap(),
         "--retry-errors",
         "2",
@@ -419,6 +421,8 @@ fn run_attach_with_start_and_stop_hooks() {
         let start_cmd = format!("{} {{config}}", start.display());
         harness(&[
             "run",
+            "--jobs",
+            "1",
             suite.to_str().unwrap(),
             "--retry-errors",
             retries,
@@ -484,6 +488,8 @@ fn run_attach_with_start_and_stop_hooks() {
     // A start hook that fails: the lab's tooling broke, not the desktop; an error, never a fail.
     let o = harness(&[
         "run",
+        "--jobs",
+        "1",
         suite.to_str().unwrap(),
         "--filter",
         "login",
@@ -601,6 +607,8 @@ fn desktop_in_a_network_namespace_reaches_the_advertised_address() {
     let start_cmd = format!("{} {{config}}", start.display());
     let o = harness(&[
         "run",
+        "--jobs",
+        "1",
         suite.to_str().unwrap(),
         "--retry-errors",
         "2",
@@ -657,6 +665,8 @@ fn keep_env_on_failure_leaves_the_failed_scenarios_environment() {
         Command::new(env!("CARGO_BIN_EXE_bc-harness"))
             .args([
                 "run",
+                "--jobs",
+                "1",
                 suite.to_str().unwrap(),
                 "--runtime",
                 "local",

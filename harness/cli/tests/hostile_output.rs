@@ -31,7 +31,7 @@ fn a_400_mb_line_leaves_the_harness_and_its_reports_small() {
     let junit = tmp.path().join("junit.xml");
     let html = tmp.path().join("report.html");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bc-harness"))
-        .arg("run")
+        .args(["run", "--jobs", "1"])
         .arg(&suite)
         .args([
             "--runtime",

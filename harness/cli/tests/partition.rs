@@ -53,6 +53,8 @@ fn run(dir: &Path, suite: &Path, tag: &str, extra: &[&str]) -> (Option<i32>, Str
     let junit = dir.join(format!("{tag}.xml")).display().to_string();
     let mut args = vec![
         "run",
+        "--jobs",
+        "1",
         suite.to_str().unwrap(),
         "--runtime",
         "local",

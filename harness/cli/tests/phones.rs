@@ -21,6 +21,8 @@ fn run(phone: &str, filter: &str) -> (Option<i32>, String) {
         .current_dir(workspace_root())
         .args([
             "run",
+            "--jobs",
+            "1",
             "suites/certification/ph-phones.yaml",
             "--runtime",
             "local",

@@ -33,7 +33,14 @@ fn repeat(dir: &Path, defect: Option<&str>, extra: &[&str]) -> (Option<i32>, Str
     }
     let suite = suite(dir);
     let out = Command::new(env!("CARGO_BIN_EXE_bc-harness"))
-        .args(["run", suite.to_str().unwrap(), "--runtime", "local"])
+        .args([
+            "run",
+            "--jobs",
+            "1",
+            suite.to_str().unwrap(),
+            "--runtime",
+            "local",
+        ])
         .args(["--seed", "1", "--repeat", "5", "--retry-errors", "2"])
         .args([
             "--capabilities",

@@ -52,7 +52,7 @@ pub fn spawn_run(dir: &Path, suite: &Path, runtime: &str, tag: &str) -> Guard {
     let out = std::fs::File::create(dir.join(format!("{tag}.out"))).unwrap();
     let err = std::fs::File::create(dir.join(format!("{tag}.err"))).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_bc-harness"))
-        .arg("run")
+        .args(["run", "--jobs", "1"])
         .arg(suite)
         .args(["--runtime", runtime, "--desktop", &desktop])
         .arg("--junit")

@@ -37,8 +37,8 @@ pub struct RunOptions {
     pub capabilities: Vec<Capability>,
     /// Declared timers (from the profile): a logged-out gap's tolerance follows from them.
     pub timers: Option<DeclaredTimers>,
-    /// Parallel environments (at least 1); `None`: the runtime's default (`order::default_jobs`),
-    /// or 1 with `keep_env` or `attach`.
+    /// Parallel environments (at least 1; `new` sets 1); `None`: the runtime's default
+    /// (`order::default_jobs`), or 1 with `keep_env` or `attach` (the CLI without `--jobs`).
     pub jobs: Option<usize>,
     /// Only runs whose id matches (`*` wildcards, else substring).
     pub filter: Option<String>,
@@ -82,7 +82,7 @@ impl RunOptions {
             budget: None,
             capabilities: Vec::new(),
             timers: None,
-            jobs: None,
+            jobs: Some(1),
             filter: None,
             seed: 0,
             bin_dir: None,

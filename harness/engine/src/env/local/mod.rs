@@ -40,6 +40,9 @@ pub struct LocalRuntime {
     proxy_host: std::net::IpAddr,
     /// The sites' SIP links (planned; created by the environment). Empty without SIP.
     sip_links: Vec<SipLink>,
+    /// Keeps this environment's ports from the other environments of the process (a killed
+    /// instance restarts on its own port).
+    _ports: plan::PortLease,
 }
 
 impl LocalRuntime {
@@ -106,6 +109,7 @@ impl LocalRuntime {
             toxi_url: String::new(),
             proxy_host: cfg.proxy_host,
             sip_links: plan.sip_links,
+            _ports: plan.lease,
         };
         let toxi = start_toxiproxy(&toxi_bin, cfg.ready_timeout);
         let all = futures::future::join_all(rt.order.iter().map(|id| rt.start_slot(id)));

@@ -6,13 +6,46 @@ use crate::env::error::EnvError;
 use crate::env::runtime::{InstanceAddrs, KeepAlive, SipLink};
 use crate::env::topology::{InstanceId, Topology};
 use bc_protocol::{Role, ServerKind};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
+
+/// Ports planned for the environments of this process that are still up: a killed instance's port
+/// is free in the kernel until it restarts, and another environment (`--jobs`) must not take it.
+static LEASED: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
+
+/// An environment's planned ports, kept out of every later plan in this process until dropped.
+#[derive(Debug, Default)]
+pub(crate) struct PortLease(Vec<u16>);
+
+impl PortLease {
+    fn take(ports: &[u16]) -> PortLease {
+        let mut leased = LEASED.lock().unwrap_or_else(|e| e.into_inner());
+        leased.extend(ports.iter().copied());
+        PortLease(ports.to_vec())
+    }
+}
+
+impl Drop for PortLease {
+    fn drop(&mut self) {
+        let mut leased = LEASED.lock().unwrap_or_else(|e| e.into_inner());
+        for p in &self.0 {
+            leased.remove(p);
+        }
+    }
+}
+
+fn leased(port: u16) -> bool {
+    LEASED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&port)
+}
 
 /// Picks `n` distinct free loopback ports below the kernel's ephemeral range, so that no outgoing
 /// connection (whose local port comes from that range) can take one between allocation and bind,
-/// nor later while an instance is down and about to restart on the same port.
-fn free_ports(n: usize) -> Result<Vec<u16>, EnvError> {
+/// nor later while an instance is down and about to restart on the same port; and none that
+/// another environment of this process has planned (its instance may be down right now).
+fn free_ports(n: usize) -> Result<(Vec<u16>, PortLease), EnvError> {
     let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|s| {
@@ -39,6 +72,9 @@ fn free_ports(n: usize) -> Result<Vec<u16>, EnvError> {
             x ^= x >> 7;
             x ^= x << 17;
             let port = FLOOR + (x % u64::from(span)) as u16;
+            if leased(port) {
+                continue;
+            }
             if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
                 held.push(l);
             }
@@ -53,7 +89,8 @@ fn free_ports(n: usize) -> Result<Vec<u16>, EnvError> {
             })?,
         );
     }
-    held.iter()
+    let ports = held
+        .iter()
         .map(|l| {
             l.local_addr()
                 .map(|a| a.port())
@@ -62,7 +99,9 @@ fn free_ports(n: usize) -> Result<Vec<u16>, EnvError> {
                     source,
                 })
         })
-        .collect()
+        .collect::<Result<Vec<u16>, EnvError>>()?;
+    let lease = PortLease::take(&ports);
+    Ok((ports, lease))
 }
 
 fn loopback(port: u16) -> SocketAddr {
@@ -74,6 +113,8 @@ fn loopback(port: u16) -> SocketAddr {
 pub(super) struct Plan {
     pub instances: Vec<(InstanceId, Vec<String>, InstanceAddrs)>,
     pub sip_links: Vec<SipLink>,
+    /// The ports above, kept from other environments of this process while this one lives.
+    pub lease: PortLease,
 }
 
 /// Every instance with its command line and addresses; `sip_host` (SIP on the wire) is where the
@@ -97,7 +138,8 @@ pub(super) fn plan(
         Some(_) => sip_servers + sites.len(),
         None => 0,
     };
-    let mut ports = free_ports(ids.len() * 2 + sip_backups + sip_ports)?.into_iter();
+    let (ports, lease) = free_ports(ids.len() * 2 + sip_backups + sip_ports)?;
+    let mut ports = ports.into_iter();
     let mut next = || loopback(ports.next().unwrap_or(0));
     let mut addrs: HashMap<InstanceId, InstanceAddrs> = HashMap::new();
     let mut sync: HashMap<String, SocketAddr> = HashMap::new();
@@ -182,6 +224,7 @@ pub(super) fn plan(
     Ok(Plan {
         instances: out,
         sip_links,
+        lease,
     })
 }
 
@@ -191,4 +234,27 @@ fn peer_link<'a>(links: &'a [SipLink], site: &str) -> Option<&'a SipLink> {
     (1..links.len())
         .map(|k| &links[(i + k) % links.len()])
         .next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_living_lease_keeps_its_ports_out_of_later_plans_until_dropped() {
+        let (first, lease) = free_ports(40).expect("ports");
+        for _ in 0..20 {
+            let (later, _l) = free_ports(40).expect("ports");
+            assert!(
+                later.iter().all(|p| !first.contains(p)),
+                "a leased port was handed out again"
+            );
+        }
+        assert!(first.iter().all(|p| leased(*p)));
+        drop(lease);
+        assert!(
+            first.iter().all(|p| !leased(*p)),
+            "dropping the lease frees its ports"
+        );
+    }
 }
