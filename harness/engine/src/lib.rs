@@ -5,7 +5,7 @@
 //! The top-level modules form layers, lowest first: `observe`, `check`, `event`, `report`,
 //! `env` (its `docker` runtime included), `fault`, `run`, `explore`, `lab`. A module uses only its
 //! own layer and those below (`report` consumes events and verdicts, never the runner or the
-//! environment), and adds no inherent methods to another module's types. `tests/architecture.rs`
+//! environment), and adds no inherent methods to another module's types. `tests/pure/architecture.rs`
 //! checks this on the sources; its `LAYERS` table is the one definition of the order.
 
 pub mod check;

@@ -1,6 +1,6 @@
 //! The words of every check kind's failure (and of not-exercised and undecided checks), replayed
 //! from recorded timelines and pinned in fixtures/failures/*.txt.
-//! Regenerate them with `UPDATE_FAILURES=1 cargo test -p bc-engine --test failure_texts`.
+//! Regenerate them with `UPDATE_FAILURES=1 cargo test -p bc-engine --test pure failure_texts::`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -1,10 +1,11 @@
-//! The engine's pure tests in one binary (no processes, sockets or containers): the checkers over
-//! recorded timelines, failure texts, exploration's generator/model/shrinker, reports, the
-//! watermark. One link instead of seven; `cargo test -p bc-engine --test pure MODULE` runs one.
+//! The engine's pure tests in one binary (no processes, sockets or containers): the layering over the
+//! sources, the checkers over recorded timelines, failure texts, exploration, reports, the watermark.
+//! `cargo test -p bc-engine --test pure MODULE::` runs one.
 
 #[path = "../html_support/mod.rs"]
 mod html_support;
 
+mod architecture;
 mod certificate;
 mod checks;
 mod explore_pure;
