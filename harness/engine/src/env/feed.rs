@@ -35,6 +35,9 @@ pub(crate) async fn follow(
     let mut incarnation = 0u64;
     let mut next_seq = 0u64;
     let mut wanted = progress.mark_requests();
+    // An ask made before this task first ran (the scenario can start before every feed task is
+    // polled) is already marked seen here: ask once at the first subscription so it is not lost.
+    wanted.mark_changed();
     loop {
         if *stop.borrow() {
             return;
