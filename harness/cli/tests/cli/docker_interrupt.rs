@@ -1,24 +1,11 @@
 //! The bc-harness binary on the Docker runtime: SIGINT or SIGTERM mid-scenario reports an error and leaves
 //! no container or network; after a SIGKILL, the next run's sweep removes what the killed run left.
 
-use std::sync::MutexGuard;
-
 use crate::support;
 
 use std::time::Duration;
 
 use support::*;
-
-/// This test's turn on the engine, or `None` after saying why it is skipped.
-fn turn(test: &str) -> Option<MutexGuard<'static, ()>> {
-    match docker_available() {
-        Ok(turn) => Some(turn),
-        Err(e) => {
-            println!("SKIPPED {test}: no docker engine answers: {e}");
-            None
-        }
-    }
-}
 
 /// Waits until the run `pid` has containers and its desktop process is up: a scenario is running.
 fn wait_scenario_running(pid: u32) -> bool {
@@ -34,7 +21,7 @@ fn wait_scenario_running(pid: u32) -> bool {
 #[test]
 fn sigint_reports_the_scenario_as_error_and_leaves_no_container_or_network() {
     let Some(_turn) =
-        turn("sigint_reports_the_scenario_as_error_and_leaves_no_container_or_network")
+        docker_turn("sigint_reports_the_scenario_as_error_and_leaves_no_container_or_network")
     else {
         return;
     };
@@ -45,7 +32,7 @@ fn sigint_reports_the_scenario_as_error_and_leaves_no_container_or_network() {
 #[test]
 fn sigterm_reports_the_scenario_as_error_and_leaves_no_container_or_network() {
     let Some(_turn) =
-        turn("sigterm_reports_the_scenario_as_error_and_leaves_no_container_or_network")
+        docker_turn("sigterm_reports_the_scenario_as_error_and_leaves_no_container_or_network")
     else {
         return;
     };
@@ -89,7 +76,7 @@ fn interrupted_run_leaves_nothing(sig: &str, tag: &str) {
 
 #[test]
 fn after_a_sigkill_the_next_run_sweeps_the_leftovers() {
-    let Some(_turn) = turn("after_a_sigkill_the_next_run_sweeps_the_leftovers") else {
+    let Some(_turn) = docker_turn("after_a_sigkill_the_next_run_sweeps_the_leftovers") else {
         return;
     };
     let _ = bin_dir();

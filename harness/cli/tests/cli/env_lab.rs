@@ -162,12 +162,8 @@ fn env_up_fault_heal_down_with_an_external_desktop() {
 
 #[test]
 fn docker_env_up_fault_heal_attach_down() {
-    let _turn = match support::docker_available() {
-        Ok(turn) => turn,
-        Err(e) => {
-            eprintln!("SKIPPED: no Docker engine answers ({e})");
-            return;
-        }
+    let Some(_turn) = support::docker_turn("docker_env_up_fault_heal_attach_down") else {
+        return;
     };
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("lab");

@@ -148,18 +148,28 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// must not run while another test's run is on the engine (they share one test binary).
 static DOCKER_TURN: Mutex<()> = Mutex::new(());
 
-/// This test's turn on the Docker engine (held until dropped), or `Err(reason)` when no engine answers.
-pub fn docker_available() -> Result<MutexGuard<'static, ()>, String> {
+/// `Err(reason)` when no Docker engine answers.
+fn docker_available() -> Result<(), String> {
     match Command::new("docker")
         .args(["version", "--format", "{{.Server.Version}}"])
         .output()
     {
-        // A test that panicked during its turn poisons the lock; the next one may still go.
-        Ok(o) if o.status.success() => {
-            Ok(DOCKER_TURN.lock().unwrap_or_else(PoisonError::into_inner))
-        }
+        Ok(o) if o.status.success() => Ok(()),
         Ok(o) => Err(String::from_utf8_lossy(&o.stderr).trim().to_string()),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// This test's turn on the Docker engine (held until dropped), or `None` after printing why `test`
+/// is skipped (no engine answers).
+pub fn docker_turn(test: &str) -> Option<MutexGuard<'static, ()>> {
+    match docker_available() {
+        // A test that panicked during its turn poisons the lock; the next one may still go.
+        Ok(()) => Some(DOCKER_TURN.lock().unwrap_or_else(PoisonError::into_inner)),
+        Err(e) => {
+            println!("SKIPPED {test}: no docker engine answers: {e}");
+            None
+        }
     }
 }
 

@@ -27,7 +27,7 @@ const CHILD_ENV: &str = "BC_DOCKER_TEST_CHILD";
 
 /// The Docker tests run one at a time: an environment's start sweeps dead runs, which would race with
 /// the sweep test, and the engine serialises most work anyway.
-pub(crate) static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The engine and this test's turn, or `None` after printing why the test is skipped.
 pub(crate) async fn docker_or_skip(
