@@ -16,6 +16,10 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Default configuration database, relative to the suite file or one of its ancestors.
 pub const DEFAULT_CONFIG: &str = "fixtures/config/default.yaml";
 
+/// The most agents a herd may have: 2,000 is the documented target (docs/benchmarks.md); more
+/// is allowed for experiments, not much more for an open-file limit of 65,536.
+pub const MAX_HERD_AGENTS: u64 = 5_000;
+
 /// Default budget for expectations and switchovers (docs/rules.md: 60 s).
 pub const DEFAULT_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -157,6 +161,10 @@ pub struct Scenario {
     /// Run once with preferred site A and once with B (set at Person level before start).
     #[serde(default, skip_serializing_if = "is_false")]
     pub for_each_preferred_site: bool,
+    /// A floor of generated agents instead of the one agent: each is checked against every
+    /// expectation and invariant, and the fleet rules judge them together (docs/rules.md HERD-n).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub herd: Option<Spanned<Herd>>,
     /// The steps, run in order (at least one).
     pub steps: Vec<Spanned<Step>>,
     /// Properties checked continuously over the whole scenario.
@@ -165,6 +173,38 @@ pub struct Scenario {
     /// Named durations to measure and report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measurements: Vec<Spanned<Measurement>>,
+}
+
+/// A herd: agents generated into the configuration database, served by one or more desktop
+/// processes, their preferred sites dealt by a declared share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Herd {
+    /// How many agents (2 to [`crate::MAX_HERD_AGENTS`]).
+    pub agents: Spanned<u64>,
+    /// How many desktop processes serve them; default one per agent up to 10 agents, else one
+    /// per 50 agents. Fewer processes than agents needs a desktop that serves many (`agents` in
+    /// the connection file, docs/desktop-contract.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desktops: Option<Spanned<u64>>,
+    /// Percent of the agents preferring each site (summing to 100); default: every agent the
+    /// scenario's preferred site.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preferred: Vec<Spanned<HerdShare>>,
+    /// HERD-2's bound: the largest percent of the agents whose first contact after the first
+    /// fault may fall in one 100 ms window (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_burst_percent: Option<Spanned<u64>>,
+}
+
+/// One site's share of a herd's agents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HerdShare {
+    /// The site.
+    pub site: Spanned<Site>,
+    /// Percent of the agents (0-100).
+    pub percent: Spanned<u64>,
 }
 
 short_payload! {

@@ -199,9 +199,41 @@ fn plan_run(
         pin_preferred_site: pinned,
         budget,
         steps,
+        herd: s.herd.as_ref().map(|h| herd(&h.value, preferred)),
         invariants,
         measurements,
     })
+}
+
+/// A herd as the engine runs it: defaults filled in, shares in site order.
+fn herd(h: &Herd, preferred: Option<Site>) -> HerdPlan {
+    let agents = u32::try_from(h.agents.value).unwrap_or(u32::MAX);
+    let mut shares: Vec<(Site, u32)> = h
+        .preferred
+        .iter()
+        .map(|s| {
+            let pct = u32::try_from(s.value.percent.value).unwrap_or(u32::MAX);
+            (s.value.site.value, pct)
+        })
+        .collect();
+    if shares.is_empty() {
+        shares.push((preferred.unwrap_or(Site::A), 100));
+    }
+    shares.sort();
+    HerdPlan {
+        agents,
+        desktops: h
+            .desktops
+            .as_ref()
+            .map(|d| u32::try_from(d.value).unwrap_or(u32::MAX))
+            .unwrap_or_else(|| HerdPlan::default_desktops(agents)),
+        preferred: shares,
+        max_burst_percent: h
+            .max_burst_percent
+            .as_ref()
+            .map(|p| u32::try_from(p.value).unwrap_or(100))
+            .unwrap_or(20),
+    }
 }
 
 /// An invariant as the engine checks it; a missing `per` window is the whole run (`budget`).

@@ -74,10 +74,56 @@ pub struct PlannedScenario {
     /// The steps. Always contains exactly one [`Action::StartDesktop`] (inserted first when the
     /// suite did not place one).
     pub steps: Vec<PlannedStep>,
+    /// A herd of generated agents instead of [`PlannedScenario::agent`] (`herd:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub herd: Option<HerdPlan>,
     /// Checked continuously from the desktop's start to the scenario's end.
     pub invariants: Vec<PlannedInvariant>,
     /// Named durations to report (from `measurements:` and from `measure:` on expectations).
     pub measurements: Vec<PlannedMeasurement>,
+}
+
+/// A planned herd: how many agents, in how many desktop processes, preferring which site.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct HerdPlan {
+    /// How many agents.
+    pub agents: u32,
+    /// How many desktop processes serve them (equal to `agents`: one standard desktop per agent).
+    pub desktops: u32,
+    /// Percent of the agents preferring each site, in site order, summing to 100.
+    pub preferred: Vec<(Site, u32)>,
+    /// HERD-2's bound in percent of the agents per 100 ms window.
+    pub max_burst_percent: u32,
+}
+
+impl HerdPlan {
+    /// The default number of desktop processes for `agents`: one each up to 10, else one per 50.
+    pub fn default_desktops(agents: u32) -> u32 {
+        if agents <= 10 {
+            agents
+        } else {
+            agents.div_ceil(50)
+        }
+    }
+
+    /// Each agent's preferred site, in agent order: sites dealt in proportion and interleaved,
+    /// so that every desktop process serves a mix (each agent goes to the site furthest behind
+    /// its share so far; ties to the earlier site).
+    pub fn deal(&self) -> Vec<Site> {
+        let mut dealt = vec![0i64; self.preferred.len()];
+        (1..=i64::from(self.agents))
+            .map(|n| {
+                let (k, _) = self
+                    .preferred
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (_, pct))| (k, i64::from(*pct) * n - dealt[k] * 100))
+                    .fold((0, i64::MIN), |b, c| if c.1 > b.1 { c } else { b });
+                dealt[k] += 1;
+                self.preferred[k].0
+            })
+            .collect()
+    }
 }
 
 impl PlannedScenario {

@@ -14,6 +14,7 @@ use crate::suggest::did_you_mean;
 use crate::target::{LinkTarget, ServerTarget};
 use crate::vocab::{Level, Role, ServerKind, Site, SiteRef};
 
+mod herd;
 mod markers;
 mod step_refs;
 mod trigger;
@@ -337,6 +338,9 @@ fn scenario(ctx: &mut Ctx<'_>, suite: &Suite, sc: &Spanned<Scenario>) {
         check_agent(ctx.d, c, a);
     }
     let preferred = preferred_values(ctx, s, agent);
+    if let Some(h) = &s.herd {
+        herd::herd(ctx, s, h);
+    }
     if !has_steps(ctx, s) {
         return;
     }

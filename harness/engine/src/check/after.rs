@@ -68,7 +68,8 @@ fn look(spec: &CheckSpec, from: i64) -> Option<Look<'_>> {
         CheckSpec::DesktopAlive
         | CheckSpec::PhoneRegistered { .. }
         | CheckSpec::PhoneRang { .. }
-        | CheckSpec::PhoneDialed { .. } => None,
+        | CheckSpec::PhoneDialed { .. }
+        | CheckSpec::HerdBurst { .. } => None,
     }
 }
 

@@ -1,13 +1,16 @@
 //! The evaluator: folds timeline entries into the session state in timestamp order, up to the time
 //! its caller knows complete (a watermark), and drives every check and measurement; panics are errors.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+mod lane;
+mod route;
 
 use serde::{Deserialize, Serialize};
 
-use super::measure::{MeasureSpec, Measured, Measurer};
-use super::{after, rules, verdict_of, Check, CheckSpec, Status, Verdict};
-use crate::observe::{Entry, EntryKind, SessionState, Subject, Timeline};
+use super::measure::{MeasureSpec, Measured};
+use super::{fleet, verdict_of, Check, CheckSpec, Status, Verdict};
+use crate::observe::{EntryKind, SessionState, Subject, Timeline};
+use lane::Lane;
+use route::{Route, Router};
 
 /// When a check becomes active.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,12 +33,6 @@ pub struct Registered {
     pub status: Status,
 }
 
-struct Slot {
-    reg: Registered,
-    check: Box<dyn Check>,
-    active: bool,
-}
-
 /// Everything the checks concluded about one timeline.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
@@ -47,42 +44,19 @@ pub struct Outcome {
     pub measurements: Vec<Measured>,
 }
 
-/// Lines of timeline quoted in a failure.
-const EXCERPT_LINES: usize = 15;
-/// How far before the deadline (or the failure) the excerpt starts, µs.
-const EXCERPT_BEFORE_US: i64 = 10_000_000;
-
-/// Drives checks over a timeline, live or replayed.
+/// Drives checks over a timeline, live or replayed: one lane per agent (one for a scenario, one
+/// per agent of a herd) and, for a herd, the fleet checks that judge the agents together.
 pub struct Evaluator {
     timeline: Timeline,
-    state: SessionState,
-    slots: Vec<Slot>,
-    measurers: Vec<Measurer>,
+    lanes: Vec<Lane>,
+    /// A herd's fleet checks (HERD-n), which read entries, not one agent's state.
+    fleet: Option<Lane>,
+    /// A herd's routing of observations to the agent whose connection they are on.
+    router: Option<Router>,
     pending: Vec<usize>,
-    steps_seen: Vec<usize>,
     watermark: i64,
     slack_us: i64,
     hold: Option<i64>,
-    /// The instant being judged (entry stamp or time), which is where a decision is taken.
-    cursor: i64,
-    /// Where checks were decided since the caller last took them (their deciding instants).
-    decided_at: Vec<i64>,
-}
-
-fn guarded(check: &mut Box<dyn Check>, f: impl FnOnce(&mut Box<dyn Check>) -> Status) -> Status {
-    match catch_unwind(AssertUnwindSafe(|| f(check))) {
-        Ok(s) => s,
-        Err(p) => {
-            let msg = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Status::Error {
-                reason: format!("checker panicked: {msg}"),
-            }
-        }
-    }
 }
 
 impl Evaluator {
@@ -90,61 +64,70 @@ impl Evaluator {
     /// that time is a watermark, as the runner's is, and for replays).
     pub fn new(subject: Subject, slack_ms: u64) -> Evaluator {
         Evaluator {
-            state: SessionState::new(subject.clone()),
-            timeline: Timeline::new(subject),
-            slots: Vec::new(),
-            measurers: Vec::new(),
+            timeline: Timeline::new(subject.clone()),
+            lanes: vec![Lane::new(subject)],
+            fleet: None,
+            router: None,
             pending: Vec::new(),
-            steps_seen: Vec::new(),
             watermark: i64::MIN,
             slack_us: slack_ms as i64 * 1000,
             hold: None,
-            cursor: i64::MIN,
-            decided_at: Vec::new(),
         }
     }
 
-    /// Registers a check; returns its handle. A step check whose step was already reached starts now.
+    /// An evaluator of a herd: the timeline's subject names the herd, and every agent gets its own
+    /// lane (each check added later is checked for every agent) plus one lane of fleet checks.
+    pub fn herd(herd: Subject, agents: Vec<Subject>, slack_ms: u64) -> Evaluator {
+        let mut ev = Evaluator::new(herd.clone(), slack_ms);
+        if !agents.is_empty() {
+            ev.router = Some(Router::new(agents.iter()));
+            ev.lanes = agents.into_iter().map(Lane::herd_agent).collect();
+        }
+        ev.fleet = Some(Lane::fleet(herd));
+        ev
+    }
+
+    /// How many agents are judged (1 outside a herd).
+    pub fn agents(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// Registers a check in every lane; returns its handle. A step check whose step was already
+    /// reached starts now.
     pub fn add(&mut self, spec: CheckSpec, activation: Activation) -> usize {
-        let check = spec.build();
-        self.slots.push(Slot {
-            reg: Registered {
-                spec,
-                activation,
-                status: Status::Pending,
-            },
-            check,
-            active: false,
-        });
-        let i = self.slots.len() - 1;
-        let now = self.state.now_us();
-        match activation {
-            Activation::Start => self.activate(i, now),
-            Activation::Step(s) if self.steps_seen.contains(&s) => self.activate(i, now),
-            Activation::Step(_) => {}
+        let tl = &self.timeline;
+        let mut h = 0;
+        for lane in &mut self.lanes {
+            h = lane.add(spec.clone(), spec.build(), activation, tl);
         }
-        i
+        h
     }
 
-    /// Registers a hand-built checker under a spec's name (tests, extensions); same activation rules.
+    /// Registers a hand-built checker under a spec's name (tests, extensions); same activation
+    /// rules. In a herd it is one checker in the first agent's lane.
     pub fn add_boxed(
         &mut self,
         spec: CheckSpec,
         check: Box<dyn Check>,
         activation: Activation,
     ) -> usize {
-        let i = self.add(spec, activation);
-        self.slots[i].check = check;
-        if self.slots[i].active {
-            let now = self.state.now_us();
-            self.activate(i, now);
-        }
-        i
+        let tl = &self.timeline;
+        self.lanes[0].add(spec, check, activation, tl)
     }
 
-    /// Registers a measurement.
+    /// Registers a fleet check, active from the start (a herd's; ignored outside one).
+    pub fn add_fleet(&mut self, spec: CheckSpec) {
+        let tl = &self.timeline;
+        if let Some(f) = &mut self.fleet {
+            f.add(spec.clone(), spec.build(), Activation::Start, tl);
+        }
+    }
+
+    /// Registers a measurement (in every lane).
     pub fn measure(&mut self, spec: MeasureSpec) {
-        self.measurers.push(Measurer::new(spec));
+        for lane in &mut self.lanes {
+            lane.measure(spec.clone());
+        }
     }
 
     /// Appends an entry to the timeline; it is evaluated once released by [`Evaluator::advance`].
@@ -174,54 +157,77 @@ impl Evaluator {
     /// pending expectations are unknown.
     pub fn finish(&mut self, end_us: i64) -> Outcome {
         self.release(|_| true);
-        let end = end_us.max(self.state.now_us());
-        self.on_time(end);
-        for i in 0..self.slots.len() {
-            if self.slots[i].active && !self.slots[i].reg.status.is_decided() {
-                let st = &self.state;
-                let s = guarded(&mut self.slots[i].check, |c| c.finish(end, st));
-                self.set(i, s);
-            }
-        }
-        // The whole timeline is known now: each failure says what happened after it.
-        for slot in &mut self.slots {
-            if let Status::Fail(f) = &mut slot.reg.status {
-                after::complete(&slot.reg.spec, f, &self.timeline);
-            }
+        let tl = &self.timeline;
+        for lane in self.lanes.iter_mut().chain(self.fleet.as_mut()) {
+            let end = end_us.max(lane.state.now_us());
+            lane.finish(end, tl);
         }
         self.outcome()
     }
 
-    /// The current conclusions (pending checks count as passing so far).
+    /// The current conclusions (pending checks count as passing so far); a herd's checks merged
+    /// over its agents (`fleet::merge`), its fleet checks after them.
     pub fn outcome(&self) -> Outcome {
-        let mut measurements: Vec<Measured> = self.measurers.iter().map(Measurer::result).collect();
-        for s in &self.slots {
-            if let Some((name, micros)) = s.check.measurement() {
-                // A suite measurement named like an automatic one replaces it.
-                measurements.retain(|m| m.name != name);
-                measurements.push(Measured { name, micros });
+        if self.fleet.is_none() {
+            let lane = &self.lanes[0];
+            return Outcome {
+                verdict: self.verdict(),
+                checks: lane.checks().cloned().collect(),
+                measurements: lane.measurements(),
+            };
+        }
+        let per: Vec<fleet::AgentOutcome> = self
+            .lanes
+            .iter()
+            .map(|l| fleet::AgentOutcome {
+                agent: l.state.subject().username.clone(),
+                checks: l.checks().cloned().collect(),
+                measurements: l.measurements(),
+            })
+            .collect();
+        let mut out = fleet::merge(&per);
+        if let Some(f) = &self.fleet {
+            out.checks.extend(f.checks().cloned());
+        }
+        out.verdict = self.verdict();
+        out
+    }
+
+    /// The worst status so far over every lane (inconclusive when no check was exercised).
+    pub fn verdict(&self) -> Verdict {
+        verdict_of(
+            self.lanes
+                .iter()
+                .chain(&self.fleet)
+                .flat_map(|l| l.checks())
+                .map(|r| (&r.spec, &r.status)),
+        )
+    }
+
+    /// The status of one check in the first lane (the agent's, outside a herd).
+    pub fn status(&self, handle: usize) -> &Status {
+        self.lanes[0].status(handle)
+    }
+
+    /// Whether one check is decided for every agent, or failed for one.
+    pub fn decided(&self, handle: usize) -> bool {
+        let mut all = true;
+        for lane in &self.lanes {
+            match lane.status(handle) {
+                Status::Fail(_) | Status::Error { .. } => return true,
+                s => all &= s.is_decided(),
             }
         }
-        Outcome {
-            verdict: self.verdict(),
-            checks: self.slots.iter().map(|s| s.reg.clone()).collect(),
-            measurements,
-        }
-    }
-
-    /// The worst status so far (inconclusive when no check was exercised).
-    pub fn verdict(&self) -> Verdict {
-        verdict_of(self.slots.iter().map(|s| (&s.reg.spec, &s.reg.status)))
-    }
-
-    /// The status of one check.
-    pub fn status(&self, handle: usize) -> &Status {
-        &self.slots[handle].reg.status
+        all
     }
 
     /// The deciding instants of the checks decided since the last call (for the caller's lag).
     pub fn take_decided(&mut self) -> Vec<i64> {
-        std::mem::take(&mut self.decided_at)
+        self.lanes
+            .iter_mut()
+            .chain(self.fleet.as_mut())
+            .flat_map(|l| std::mem::take(&mut l.decided_at))
+            .collect()
     }
 
     /// The smallest time to [`Evaluator::advance`] to that may change something, if anything waits.
@@ -234,10 +240,10 @@ impl Evaluator {
             .iter()
             .map(|i| self.timeline.entries[*i].ts_us + self.slack_us);
         let deadlines = self
-            .slots
+            .lanes
             .iter()
-            .filter(|s| s.active && !s.reg.status.is_decided())
-            .filter_map(|s| s.check.deadline_us())
+            .chain(&self.fleet)
+            .flat_map(|l| l.deadlines())
             .map(|d| d + 1 + self.slack_us);
         entries.chain(deadlines).min()
     }
@@ -247,9 +253,9 @@ impl Evaluator {
         &self.timeline
     }
 
-    /// The derived state (entries released so far).
+    /// The derived state of the first lane (entries released so far).
     pub fn state(&self) -> &SessionState {
-        &self.state
+        &self.lanes[0].state
     }
 
     fn release(&mut self, ready: impl Fn(i64) -> bool) {
@@ -258,71 +264,46 @@ impl Evaluator {
             self.pending.iter().partition(|i| ready(entries[**i].ts_us));
         self.pending = later;
         now.sort_by_key(|i| (entries[*i].ts_us, *i));
+        let tl = &self.timeline;
         for i in now {
-            let e = self.timeline.entries[i].clone();
-            self.process(&e);
-        }
-    }
-
-    fn process(&mut self, e: &Entry) {
-        self.cursor = e.ts_us;
-        self.state.apply(e);
-        self.watermark = self.watermark.max(e.ts_us);
-        for m in &mut self.measurers {
-            m.on_entry(e, &self.state);
-        }
-        if let EntryKind::Step { index, .. } = e.kind {
-            self.steps_seen.push(index);
-            for i in 0..self.slots.len() {
-                if !self.slots[i].active && self.slots[i].reg.activation == Activation::Step(index)
-                {
-                    self.activate(i, e.ts_us);
+            let e = &tl.entries[i];
+            self.watermark = self.watermark.max(e.ts_us);
+            let route = match &mut self.router {
+                Some(r) => r.route(i, e),
+                None => Route::All,
+            };
+            if let Some(f) = &mut self.fleet {
+                let known = f.state.gaps().len();
+                f.process(e, tl);
+                let lost = &f.state.gaps()[known..];
+                if !lost.is_empty() {
+                    for lane in &mut self.lanes {
+                        lane.state.add_gaps(lost);
+                    }
                 }
             }
-        }
-        for i in 0..self.slots.len() {
-            if self.slots[i].active && !self.slots[i].reg.status.is_decided() {
-                let st = &self.state;
-                let s = guarded(&mut self.slots[i].check, |c| c.on_entry(e, st));
-                self.set(i, s);
+            match route {
+                Route::All => {
+                    for lane in &mut self.lanes {
+                        lane.process(e, tl);
+                    }
+                }
+                Route::One(k, earlier) => {
+                    for j in earlier {
+                        self.lanes[k].process(&tl.entries[j], tl);
+                    }
+                    self.lanes[k].process(e, tl);
+                }
+                Route::Nowhere => {}
             }
         }
     }
 
     fn on_time(&mut self, now: i64) {
-        self.state.tick(now);
-        let t = self.state.now_us();
-        self.cursor = t;
-        for i in 0..self.slots.len() {
-            if self.slots[i].active && !self.slots[i].reg.status.is_decided() {
-                let st = &self.state;
-                let s = guarded(&mut self.slots[i].check, |c| c.on_time(t, st));
-                self.set(i, s);
-            }
+        let tl = &self.timeline;
+        for lane in self.lanes.iter_mut().chain(self.fleet.as_mut()) {
+            lane.on_time(now, tl);
         }
-    }
-
-    fn activate(&mut self, i: usize, at: i64) {
-        self.cursor = self.cursor.max(at);
-        self.slots[i].active = true;
-        let st = &self.state;
-        let s = guarded(&mut self.slots[i].check, |c| c.start(at, st));
-        self.set(i, s);
-    }
-
-    fn set(&mut self, i: usize, mut s: Status) {
-        if let Status::Fail(f) = &mut s {
-            let present = self.slots.iter().map(|s| &s.reg.spec);
-            let spec = &self.slots[i].reg.spec;
-            f.rules = rules::of(spec, &self.state.subject().rules, present);
-            f.expected = spec.expected();
-            let from = f.deadline_us.unwrap_or(f.at_us).min(f.at_us) - EXCERPT_BEFORE_US;
-            f.excerpt = self.timeline.excerpt(from, f.at_us, EXCERPT_LINES);
-        }
-        if s.is_decided() && !self.slots[i].reg.status.is_decided() {
-            self.decided_at.push(self.cursor);
-        }
-        self.slots[i].reg.status = s;
     }
 }
 

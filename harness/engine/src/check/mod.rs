@@ -5,6 +5,7 @@ pub mod after;
 pub mod alive;
 pub mod eval;
 pub mod expect;
+pub mod fleet;
 pub mod herd;
 pub mod invariant;
 pub mod measure;

@@ -4,7 +4,9 @@
 use bc_protocol::ServerKind;
 use serde::{Deserialize, Serialize};
 
-use super::{alive, expect, invariant, Check};
+use super::Check;
+
+mod build;
 
 /// One check, with every parameter concrete (durations in ms, sites as `A`/`B`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,6 +111,16 @@ pub enum CheckSpec {
         /// Deadline after the step.
         within_ms: u64,
     },
+    /// HERD-2: after the scenario's first fault, no `window_ms` window holds the first contacts
+    /// of more than `max_percent` of the herd's `agents` (a herd's fleet check).
+    HerdBurst {
+        /// The herd's size.
+        agents: u32,
+        /// The window.
+        window_ms: u64,
+        /// The largest share of the agents one window may hold, percent.
+        max_percent: u32,
+    },
 }
 
 fn kinds(servers: &[ServerKind]) -> String {
@@ -198,6 +210,13 @@ impl CheckSpec {
                 site,
                 within_ms,
             } => format!("phone_dials {number} via {site} within {}", dur(*within_ms)),
+            CheckSpec::HerdBurst {
+                agents,
+                window_ms,
+                max_percent,
+            } => format!(
+                "fleet: at most {max_percent} % of {agents} agents' first contacts in any {window_ms} ms after the fault"
+            ),
         }
     }
 
@@ -285,6 +304,13 @@ impl CheckSpec {
                 "the phone's INVITE to {number} reaches the SIP Server peer at {site} within {}",
                 dur(*within_ms)
             ),
+            CheckSpec::HerdBurst {
+                agents,
+                window_ms,
+                max_percent,
+            } => format!(
+                "the {agents} agents' reconnections disperse after the first fault: no {window_ms} ms window holds more than {max_percent} % of their first contacts at a CS Proxy"
+            ),
         }
     }
 
@@ -297,6 +323,7 @@ impl CheckSpec {
             CheckSpec::PhoneRegistered { .. } => Some("PH-1"),
             CheckSpec::PhoneRang { .. } => Some("PH-2"),
             CheckSpec::PhoneDialed { .. } => Some("PH-3"),
+            CheckSpec::HerdBurst { .. } => Some("HERD-2"),
             _ => None,
         }
     }
@@ -318,75 +345,12 @@ impl CheckSpec {
                 | CheckSpec::NoSwitchoverOnHaFailover
                 | CheckSpec::PhoneRegistered { .. }
                 | CheckSpec::DesktopAlive
+                | CheckSpec::HerdBurst { .. }
         )
     }
 
     /// The checker.
     pub fn build(&self) -> Box<dyn Check> {
-        let name = self.describe();
-        match self.clone() {
-            CheckSpec::LoggedIn {
-                site,
-                servers,
-                within_ms,
-                from,
-                measure,
-            } => Box::new(expect::LoggedIn::new(
-                name, site, servers, within_ms, from, measure,
-            )),
-            CheckSpec::StaysLoggedIn {
-                site,
-                servers,
-                duration_ms,
-                grace_ms,
-                max_gaps,
-            } => Box::new(expect::StaysLoggedIn::new(
-                name,
-                site,
-                servers,
-                duration_ms,
-                (grace_ms, max_gaps),
-            )),
-            CheckSpec::Disconnected {
-                site,
-                within_ms,
-                from,
-            } => Box::new(expect::Disconnected::new(name, site, within_ms, from)),
-            CheckSpec::CallAnswered {
-                within_ms,
-                from,
-                measure,
-            } => Box::new(expect::CallAnswered::new(name, within_ms, from, measure)),
-            CheckSpec::NeverLoggedInAtBothPeers => Box::new(invariant::NeverBothPeers::new(name)),
-            CheckSpec::NeverSplit { longer_than_ms } => {
-                Box::new(invariant::NeverSplit::new(name, longer_than_ms))
-            }
-            CheckSpec::MaxSwitchovers { count, per_ms } => {
-                Box::new(invariant::MaxInWindow::switchovers(name, count, per_ms))
-            }
-            CheckSpec::MaxReconnects { count, per_ms } => {
-                Box::new(invariant::MaxInWindow::reconnects(name, count, per_ms))
-            }
-            CheckSpec::NoSwitchoverOnHaFailover => Box::new(invariant::NoSwitchoverOnHa::new(name)),
-            CheckSpec::DesktopAlive => Box::new(alive::DesktopAlive::new(name)),
-            CheckSpec::PhoneRegistered {
-                within_ms,
-                return_within_ms,
-            } => Box::new(super::phone::PhoneRegistered::new(
-                name,
-                within_ms,
-                return_within_ms,
-            )),
-            CheckSpec::PhoneRang { within_ms } => {
-                Box::new(super::phone::PhoneRang::new(name, within_ms))
-            }
-            CheckSpec::PhoneDialed {
-                number,
-                site,
-                within_ms,
-            } => Box::new(super::phone::PhoneDialed::new(
-                name, number, site, within_ms,
-            )),
-        }
+        build::checker(self)
     }
 }

@@ -32,6 +32,30 @@ pub struct ConnectionFile {
     /// site -> the site's SIP address for phones (UDP); absent without SIP on the wire.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sip: BTreeMap<String, String>,
+    /// A herd's process serving several agents: each one's credentials and DN (the fields
+    /// above repeat the first). Absent for one agent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<FloorAgent>,
+}
+
+/// One agent of a multi-agent connection file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloorAgent {
+    pub username: String,
+    pub password: String,
+    pub agent_id: String,
+    pub dn: String,
+}
+
+impl From<&Agent> for FloorAgent {
+    fn from(a: &Agent) -> FloorAgent {
+        FloorAgent {
+            username: a.username.clone(),
+            password: a.password.clone(),
+            agent_id: a.agent_id.clone(),
+            dn: a.dn.clone(),
+        }
+    }
 }
 
 impl ConnectionFile {
@@ -75,6 +99,7 @@ impl ConnectionFile {
                 .iter()
                 .map(|l| (l.site.clone(), l.listen.to_string()))
                 .collect(),
+            agents: Vec::new(),
         })
     }
 

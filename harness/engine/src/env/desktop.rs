@@ -63,28 +63,65 @@ impl DesktopSpec {
 
     /// Starts the desktop with this connection file.
     pub fn spawn(&self, config: &Path) -> Result<Desktop, EnvError> {
-        let argv = self.argv_for(config);
-        let mut envs = self.env.clone();
-        envs.push((CONFIG_ENV.into(), config.display().to_string()));
-        let program = resolve_program(&argv[0], self.cwd.as_deref());
-        let (proc, _lines) = Supervised::spawn_in(
-            Launch {
-                program: &program,
-                args: &argv[1..],
-                envs: &envs,
-                label: format!("desktop `{}`", argv[0]),
-                log_capacity: self.log_capacity,
-                stdin: self.stdin,
-            },
-            self.cwd.as_deref(),
-        )?;
+        self.spawn_herd(std::slice::from_ref(&config.to_path_buf()))
+    }
+
+    /// Starts one process per connection file: a herd's desktops (each serving the agents of its
+    /// file). Process `k` gets the seed `BC_HARNESS_SEED + k`, so that their jitter differs. A
+    /// failed start stops the ones already started.
+    pub fn spawn_herd(&self, configs: &[PathBuf]) -> Result<Desktop, EnvError> {
+        let mut procs = Vec::with_capacity(configs.len());
+        let mut argv0 = Vec::new();
+        for (k, config) in configs.iter().enumerate() {
+            let argv = self.argv_for(config);
+            let mut envs = self.env.clone();
+            envs.push((CONFIG_ENV.into(), config.display().to_string()));
+            for (name, value) in &mut envs {
+                if name == SEED_ENV && k > 0 {
+                    let base: u64 = value.parse().unwrap_or(0);
+                    *value = base.wrapping_add(k as u64).to_string();
+                }
+            }
+            let program = resolve_program(&argv[0], self.cwd.as_deref());
+            let label = if configs.len() > 1 {
+                format!("desktop `{}` #{k}", argv[0])
+            } else {
+                format!("desktop `{}`", argv[0])
+            };
+            let spawned = Supervised::spawn_in(
+                Launch {
+                    program: &program,
+                    args: &argv[1..],
+                    envs: &envs,
+                    label,
+                    log_capacity: self.log_capacity,
+                    stdin: self.stdin,
+                },
+                self.cwd.as_deref(),
+            );
+            match spawned {
+                Ok((proc, _lines)) => procs.push(proc),
+                Err(e) => {
+                    for p in &procs {
+                        let _ = p.signal(libc::SIGKILL, "SIGKILL");
+                    }
+                    return Err(e);
+                }
+            }
+            if k == 0 {
+                argv0 = argv;
+            }
+        }
         Ok(Desktop {
-            proc,
-            argv,
+            procs,
+            argv: argv0,
             term_grace: self.term_grace,
         })
     }
 }
+
+/// The seed variable a desktop may read for its random choices (docs/desktop-contract.md).
+const SEED_ENV: &str = "BC_HARNESS_SEED";
 
 /// A relative program path with a slash is taken from `cwd` (as a shell would); bare names go to PATH.
 fn resolve_program(p: &str, cwd: Option<&Path>) -> PathBuf {
@@ -94,67 +131,102 @@ fn resolve_program(p: &str, cwd: Option<&Path>) -> PathBuf {
     }
 }
 
-/// A running desktop process.
+/// The running desktop under test: one process, or a herd's several (`spawn_herd`), seen as one:
+/// it has exited when any of them has, and stopping it stops them all.
 pub struct Desktop {
-    proc: Supervised,
+    procs: Vec<Supervised>,
     argv: Vec<String>,
     term_grace: Duration,
 }
 
 impl Desktop {
+    /// The first process's pid.
     pub fn pid(&self) -> u32 {
-        self.proc.pid()
+        self.procs[0].pid()
     }
 
-    /// The command actually run.
+    /// How many processes.
+    pub fn processes(&self) -> usize {
+        self.procs.len()
+    }
+
+    /// The command actually run (the first process's).
     pub fn argv(&self) -> &[String] {
         &self.argv
     }
 
     /// Writes one line to its stdin (see [`DesktopSpec::stdin`]); `false` when that is not possible.
     pub fn send_line(&self, line: &str) -> bool {
-        self.proc.send_line(line)
+        self.procs[0].send_line(line)
     }
 
-    /// The retained output lines (stdout and stderr), oldest first.
+    /// The retained output lines (stdout and stderr), oldest first; a herd's prefixed `[k] `.
     pub fn log_tail(&self) -> Vec<LogLine> {
-        self.proc.log().snapshot()
-    }
-
-    /// How it exited, if it has (early exit detection).
-    pub fn exit_info(&self) -> Option<ExitInfo> {
-        self.proc.exit_info()
-    }
-
-    /// Resolves when the process exits (cancel-safe).
-    pub async fn exited(&self) -> ExitInfo {
-        self.proc.wait_exit().await
-    }
-
-    /// Waits up to `timeout` for the exit.
-    pub async fn wait_exit(&self, timeout: Duration) -> Option<ExitInfo> {
-        tokio::time::timeout(timeout, self.proc.wait_exit())
-            .await
-            .ok()
-    }
-
-    /// SIGTERM to its process group, SIGKILL after the grace period; returns how it ended.
-    pub async fn terminate(&self) -> Result<ExitInfo, EnvError> {
-        if let Some(info) = self.proc.exit_info() {
-            return Ok(info);
+        if self.procs.len() == 1 {
+            return self.procs[0].log().snapshot();
         }
-        // It may exit between the check and the signal: a failed signal is then no error.
-        let _ = self.proc.signal(libc::SIGTERM, "SIGTERM");
-        if let Some(info) = self.wait_exit(self.term_grace).await {
-            return Ok(info);
-        }
-        let _ = self.proc.signal(libc::SIGKILL, "SIGKILL");
-        self.wait_exit(Duration::from_secs(5))
-            .await
-            .ok_or_else(|| EnvError::Signal {
-                what: format!("desktop `{}`", self.argv[0]),
-                signal: "SIGKILL",
-                reason: "still alive 5 s after SIGKILL".into(),
+        let mut all: Vec<LogLine> = self
+            .procs
+            .iter()
+            .enumerate()
+            .flat_map(|(k, p)| {
+                p.log().snapshot().into_iter().map(move |mut l| {
+                    l.line = format!("[{k}] {}", l.line);
+                    l
+                })
             })
+            .collect();
+        all.sort_by_key(|l| l.ts_us);
+        all
+    }
+
+    /// How it exited, if it has (the earliest exit of a herd's processes).
+    pub fn exit_info(&self) -> Option<ExitInfo> {
+        self.procs
+            .iter()
+            .filter_map(Supervised::exit_info)
+            .min_by_key(|i| i.ts_us)
+    }
+
+    /// Resolves when a process exits (cancel-safe).
+    pub async fn exited(&self) -> ExitInfo {
+        let waits = self.procs.iter().map(|p| Box::pin(p.wait_exit()));
+        futures::future::select_all(waits).await.0
+    }
+
+    /// SIGTERM to every process group, SIGKILL after the grace period; returns how it ended (the
+    /// earliest exit, which is an early one when a process had already ended).
+    pub async fn terminate(&self) -> Result<ExitInfo, EnvError> {
+        if let Some(info) = self.exit_info() {
+            if self.procs.len() == 1 {
+                return Ok(info);
+            }
+        }
+        // A process may exit between the check and the signal: a failed signal is then no error.
+        for p in self.procs.iter().filter(|p| p.exit_info().is_none()) {
+            let _ = p.signal(libc::SIGTERM, "SIGTERM");
+        }
+        let all = futures::future::join_all(self.procs.iter().map(|p| p.wait_exit()));
+        if tokio::time::timeout(self.term_grace, all).await.is_err() {
+            for p in self.procs.iter().filter(|p| p.exit_info().is_none()) {
+                let _ = p.signal(libc::SIGKILL, "SIGKILL");
+            }
+            let all = futures::future::join_all(self.procs.iter().map(|p| p.wait_exit()));
+            if tokio::time::timeout(Duration::from_secs(5), all)
+                .await
+                .is_err()
+            {
+                return Err(EnvError::Signal {
+                    what: format!("desktop `{}`", self.argv[0]),
+                    signal: "SIGKILL",
+                    reason: "still alive 5 s after SIGKILL".into(),
+                });
+            }
+        }
+        self.exit_info().ok_or_else(|| EnvError::Signal {
+            what: format!("desktop `{}`", self.argv[0]),
+            signal: "SIGTERM",
+            reason: "no exit recorded".into(),
+        })
     }
 }

@@ -207,6 +207,23 @@ impl Environment {
         Ok(path)
     }
 
+    /// Writes `desktop-<first username>.json` serving every agent of `usernames` (one agent: the
+    /// usual file; more: the `agents` list of a multi-agent desktop) and returns its path.
+    pub fn write_floor_file(&self, usernames: &[String]) -> Result<PathBuf, EnvError> {
+        let first = usernames
+            .first()
+            .ok_or_else(|| EnvError::UnknownAgent("(none)".into()))?;
+        let mut file = self.connection_file(first)?;
+        if usernames.len() > 1 {
+            for u in usernames {
+                file.agents.push(self.shared.topology.agent(u)?.into());
+            }
+        }
+        let path = self.work_dir.path().join(format!("desktop-{first}.json"));
+        file.write(&path)?;
+        Ok(path)
+    }
+
     /// Each site's SIP address for phones (the fault proxy's UDP links); empty without SIP.
     pub fn sip_links(&self) -> Vec<super::runtime::SipLink> {
         self.shared.runtime.sip_links()

@@ -26,6 +26,7 @@ pub mod docker;
 pub mod environment;
 pub mod error;
 mod feed;
+pub mod floor;
 pub mod gateway;
 pub mod holds;
 pub mod infra;
@@ -42,7 +43,7 @@ pub mod topology;
 pub mod wire;
 
 pub use clock::now_us;
-pub use connection::{ConnectionFile, PairAddrs};
+pub use connection::{ConnectionFile, FloorAgent, PairAddrs};
 pub use control::{CallDelivery, Health};
 pub use desktop::{Desktop, DesktopSpec, CONFIG_ENV, CONFIG_PLACEHOLDER};
 pub use environment::Environment;

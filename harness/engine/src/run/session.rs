@@ -116,6 +116,9 @@ pub struct Shape {
     stat_server: bool,
     /// The suite's mock client timeout (`topology.server_client_timeout`), else the run's.
     client_timeout_ms: Option<u64>,
+    /// A herd's generated agents, as each one's preferred site in agent order (empty: no herd):
+    /// the configuration database gets them added (`env::floor`).
+    floor: Vec<String>,
 }
 
 impl Shape {
@@ -128,6 +131,11 @@ impl Shape {
             client_timeout_ms: sc
                 .server_client_timeout
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            floor: sc
+                .herd
+                .as_ref()
+                .map(|h| h.deal().iter().map(|s| s.as_str().to_string()).collect())
+                .unwrap_or_default(),
         }
     }
 
@@ -138,14 +146,28 @@ impl Shape {
             sites: vec!["A".into(), "B".into()],
             stat_server: true,
             client_timeout_ms: None,
+            floor: Vec::new(),
         }
     }
 
-    fn topology(&self) -> Result<Topology, String> {
-        Topology::load(self.config.clone())
+    /// The topology, and for a herd the directory holding its floor's configuration database.
+    fn topology(&self) -> Result<(Topology, Option<tempfile::TempDir>), String> {
+        let (path, dir) = if self.floor.is_empty() {
+            (self.config.clone(), None)
+        } else {
+            let dir = tempfile::Builder::new()
+                .prefix("bc-floor-")
+                .tempdir()
+                .map_err(|e| format!("cannot create the herd's floor directory: {e}"))?;
+            let path = crate::env::floor::write_floor(&self.config, &self.floor, dir.path())
+                .map_err(|e| e.to_string())?;
+            (path, Some(dir))
+        };
+        let topo = Topology::load(path)
             .and_then(|t| t.with_sites(self.sites.clone()))
             .map(|t| t.with_stat_server(self.stat_server))
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        Ok((topo, dir))
     }
 }
 
@@ -153,6 +175,8 @@ struct Ready {
     shape: Shape,
     env: Environment,
     events: mpsc::Receiver<ObservedEvent>,
+    /// A herd's configuration database lives here as long as the environment.
+    _floor: Option<tempfile::TempDir>,
 }
 
 /// One worker's environment and the scenarios it runs.
@@ -188,7 +212,8 @@ impl Session {
         self.shutdown().await;
         emit(RunEvent::EnvironmentStarting { job: self.job });
         let s = &self.settings;
-        let mut cfg = EnvConfig::new(shape.topology()?).with_runtime(s.runtime);
+        let (topology, floor) = shape.topology()?;
+        let mut cfg = EnvConfig::new(topology).with_runtime(s.runtime);
         cfg.bin_dir = s.bin_dir.clone();
         cfg.keepalive = s.keepalive;
         if let Some(ms) = shape.client_timeout_ms {
@@ -209,6 +234,7 @@ impl Session {
             shape: shape.clone(),
             env,
             events,
+            _floor: floor,
         });
         self.fresh = true;
         Ok(())

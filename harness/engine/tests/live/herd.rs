@@ -273,3 +273,91 @@ async fn a_refusing_site_sees_bounded_attempts_from_a_jittered_herd() {
         "tight-retry must fail HERD-2"
     );
 }
+
+/// The herd suite through the runner (`herd:` in the suite language): every agent checked against
+/// every expectation, HERD-2 over all of them. The jittered reference passes; `no-jitter` breaks
+/// HERD-2 and only HERD-2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_herd_suite_passes_the_reference_and_catches_lock_step_reconnection() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let suite = bc_test_support::workspace_root().join("suites/herds/herd-site-loss.yaml");
+    let reference = run_suite(&suite, None).await;
+    assert_eq!(
+        reference["verdict"], "pass",
+        "the reference passes the herd: {reference:#}"
+    );
+    let measured = reference["measurements"].as_array().unwrap();
+    for name in ["switchover p50", "switchover p95", "switchover max"] {
+        assert!(
+            measured
+                .iter()
+                .any(|m| m["name"] == name && m["micros"].is_i64()),
+            "{name} measured over the agents: {measured:?}"
+        );
+    }
+    let lock_step = run_suite(&suite, Some("no-jitter")).await;
+    assert_eq!(lock_step["verdict"], "fail", "{lock_step:#}");
+    let failures = lock_step["failures"].as_array().unwrap();
+    let rules: Vec<&str> = failures
+        .iter()
+        .flat_map(|f| f["rules"].as_array().unwrap())
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert_eq!(rules, ["HERD-2"], "only HERD-2 breaks: {failures:#?}");
+    let observed = failures[0]["observed"].as_str().unwrap();
+    assert!(observed.contains("first contacts"), "{observed}");
+}
+
+/// Runs one suite on the local runtime with the reference desktop (and a defect); returns the
+/// journal's one scenario result.
+async fn run_suite(suite: &Path, defect: Option<&str>) -> serde_json::Value {
+    use bc_engine::report::{self, Journal, JunitReport, Reporters};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut desktop = format!(
+        "{} --config {{config}}",
+        harness_bins().join("bc-reference-desktop").display()
+    );
+    if let Some(d) = defect {
+        desktop.push_str(&format!(" --defect {d}"));
+    }
+    let mut o = bc_engine::run::RunOptions::new(vec![suite.to_path_buf()], desktop);
+    o.runtime = RuntimeKind::Local;
+    o.bin_dir = Some(harness_bins());
+    o.seed = 11;
+    let journal_path = tmp.path().join("journal.json");
+    let reporters = Reporters {
+        console: None,
+        junit: JunitReport::default(),
+        journal: Journal::new(),
+        junit_path: None,
+        journal_path: Some(journal_path.clone()),
+        html: None,
+    };
+    let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let run = async {
+        tokio::join!(
+            bc_engine::run::run(o, cancel, tx),
+            report::drive(rx, reporters)
+        )
+    };
+    let (res, problems) = tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("the herd run finished");
+    drop(cancel_tx);
+    res.expect("usable input");
+    assert!(problems.is_empty(), "{problems:?}");
+    let journal: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal_path).unwrap()).unwrap();
+    let finished: Vec<&serde_json::Value> = journal["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "scenario_finished")
+        .collect();
+    assert_eq!(finished.len(), 1, "one herd scenario");
+    let mut result = finished[0]["result"].clone();
+    // The timeline is long and asserted on nowhere here.
+    result["timeline"] = serde_json::Value::Null;
+    result
+}

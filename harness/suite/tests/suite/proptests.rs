@@ -220,6 +220,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 budget: budget.map(sp),
                 preferred_site: None,
                 for_each_preferred_site: each,
+                herd: None,
                 steps: steps.into_iter().map(sp).collect(),
                 invariants: invariants.into_iter().map(sp).collect(),
                 measurements: vec![],

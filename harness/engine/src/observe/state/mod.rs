@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::observe::entry::{Change, Effect, Entry, EntryKind, Target};
 use crate::observe::timeline::Subject;
 
+mod herd;
 mod query;
 
 /// One server instance: site, kind and configured HA slot.
@@ -106,6 +107,11 @@ pub struct SessionState {
     killed: Vec<Target>,
     restarted: BTreeSet<InstanceKey>,
     now_us: i64,
+    /// Checks each instance's event sequence for gaps (not in a herd agent's lane, which sees
+    /// only its own connections' events: the herd's fleet lane checks it for all).
+    track_seq: bool,
+    /// Folds client connections (not in a herd's fleet lane, which would hold every agent's).
+    track_conns: bool,
 }
 
 impl SessionState {
@@ -133,6 +139,8 @@ impl SessionState {
             killed: Vec::new(),
             restarted: BTreeSet::new(),
             now_us: 0,
+            track_seq: true,
+            track_conns: true,
         }
     }
 
@@ -250,7 +258,7 @@ impl SessionState {
             self.conns.retain(|(i, _), _| *i != inst);
             self.closed.retain(|(i, _)| *i != inst);
             self.last_seq.insert(inst.clone(), o.seq);
-        } else {
+        } else if self.track_seq {
             if let Some(last) = self.last_seq.get(&inst) {
                 if o.seq > last + 1 {
                     self.gaps.push(format!(
@@ -275,6 +283,9 @@ impl SessionState {
             if *aor == self.subject.dn {
                 self.phone_sites.insert(o.site.clone());
             }
+        }
+        if !self.track_conns {
+            return;
         }
         let Some(conn) = o.conn else { return };
         let key = (inst, conn);

@@ -64,6 +64,9 @@ pub(super) struct Driver<'a> {
     pub attached: bool,
 }
 
+/// Observations taken off the feed at once before the evaluator runs again.
+const MAX_BATCH: usize = 1024;
+
 enum Wake<T> {
     Cancel,
     CancelClosed,
@@ -200,9 +203,19 @@ impl<'a> Driver<'a> {
                 Wake::Cancel => return Err(Stop::Cancelled),
                 Wake::CancelClosed => self.cancel_open = false,
                 Wake::Event(Some(e)) => {
-                    if e.ts_us >= self.start_us {
-                        self.on_observation(e.ts_us, self.events.len());
-                        self.push(e.ts_us, EntryKind::Observed { event: e });
+                    // Everything already queued goes in before the next evaluation: a burst (a
+                    // herd logging in) is judged once, not once per event.
+                    let mut next = Some(e);
+                    let mut taken = 0;
+                    while let Some(e) = next.take() {
+                        if e.ts_us >= self.start_us {
+                            self.on_observation(e.ts_us, self.events.len());
+                            self.push(e.ts_us, EntryKind::Observed { event: e });
+                        }
+                        taken += 1;
+                        if taken < MAX_BATCH {
+                            next = self.events.try_recv().ok();
+                        }
                     }
                 }
                 Wake::Infra => self.on_infra()?,

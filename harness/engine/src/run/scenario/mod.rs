@@ -4,6 +4,7 @@
 mod desktop;
 mod driver;
 mod faults;
+mod herd;
 mod infra;
 mod phone;
 mod record;
@@ -120,6 +121,10 @@ pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> Sce
     while ctx.events.try_recv().is_ok() {}
     let subject = subject(&ctx, sc);
     let dn = subject.dn.clone();
+    let herd = sc
+        .herd
+        .as_ref()
+        .map(|h| herd::subjects(ctx.env, &subject, h));
     let ScenarioContext {
         env,
         events,
@@ -144,18 +149,21 @@ pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> Sce
         seed,
         emit,
     };
+    // A herd has no phone: phones are one agent's.
+    let phone = phone.filter(|_| herd.is_none());
     // Slack 0: the driver advances the evaluator to the sources' watermark, not to the clock.
-    let mut d = Driver::new(
-        env,
-        Evaluator::new(subject, 0),
-        events,
-        start_us,
-        cancel,
-        Pace::new(max_lateness),
-    );
+    let (ev, herd_error) = match herd {
+        Some(Ok((whole, agents))) => (Evaluator::herd(whole, agents, 0), None),
+        Some(Err(e)) => (Evaluator::new(subject, 0), Some(e)),
+        None => (Evaluator::new(subject, 0), None),
+    };
+    let mut d = Driver::new(env, ev, events, start_us, cancel, Pace::new(max_lateness));
     d.attached = attached;
     for spec in translate::invariants(sc) {
         d.ev.add(spec, Activation::Start);
+    }
+    for spec in herd::fleet_checks(sc) {
+        d.ev.add_fleet(spec);
     }
     if phone.is_some() {
         let spec = CheckSpec::PhoneRegistered {
@@ -168,7 +176,10 @@ pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> Sce
     for m in translate::measurements(sc, capabilities) {
         d.ev.measure(m);
     }
-    let stop = steps::execute(&mut d, &steps, sc, &dn).await;
+    let stop = match herd_error {
+        Some(e) => Err(d.harness_error(e)),
+        None => steps::execute(&mut d, &steps, sc, &dn).await,
+    };
     if matches!(stop, Err(Stop::Cancelled)) {
         d.errors
             .push("interrupted (SIGINT/SIGTERM): the scenario did not finish".into());

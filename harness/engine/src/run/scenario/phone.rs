@@ -93,10 +93,8 @@ pub(super) async fn dials(
             "phone_dials: the run has no phone whose stdin takes `dial NUMBER`".into(),
         ));
     }
-    d.drive(std::future::pending::<()>(), move |ev| {
-        ev.status(h).is_decided()
-    })
-    .await?;
+    d.drive(std::future::pending::<()>(), move |ev| ev.decided(h))
+        .await?;
     Ok(())
 }
 

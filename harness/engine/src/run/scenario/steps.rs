@@ -4,7 +4,7 @@
 use bc_suite::{Action, HealTarget, PlannedScenario};
 
 use super::driver::{Driver, Stop};
-use super::{faults, phone, trigger, Ctx};
+use super::{faults, herd, phone, trigger, Ctx};
 use crate::check::Activation;
 use crate::env::now_us;
 use crate::event::RunEvent;
@@ -29,11 +29,15 @@ pub(super) async fn execute(
         d.note("topology ha: false is not supported by the environment; backups run anyway");
     }
     pin_preferred_site(d, sc).await?;
-    let config = d
-        .env
-        .write_connection_file(&sc.agent)
-        .map_err(|e| d.harness_error(format!("cannot write the connection file: {e}")))?;
-    phone::start(d, ctx.phone, sc, &config)?;
+    let configs = match &sc.herd {
+        Some(h) => herd::connection_files(d, h)?,
+        None => vec![d
+            .env
+            .write_connection_file(&sc.agent)
+            .map_err(|e| d.harness_error(format!("cannot write the connection file: {e}")))?],
+    };
+    let config = &configs[0];
+    phone::start(d, ctx.phone, sc, config)?;
     phone::await_registered(d, sc).await?;
     // A fired trigger waits for the step after it, then releases its held message.
     let mut fired: Option<trigger::Fired> = None;
@@ -59,16 +63,14 @@ pub(super) async fn execute(
         if let Some(spec) = translate::expectation(&step.action, sc, ctx.capabilities, ctx.timers) {
             d.record_marker(step_ts, step.marker.as_deref());
             let h = d.ev.add(spec, Activation::Step(step.index));
-            d.drive(std::future::pending::<()>(), move |ev| {
-                ev.status(h).is_decided()
-            })
-            .await?;
+            d.drive(std::future::pending::<()>(), move |ev| ev.decided(h))
+                .await?;
             continue;
         }
         match &step.action {
             Action::StartDesktop => {
                 d.record_marker(step_ts, step.marker.as_deref());
-                start_desktop(d, ctx, &config)?;
+                start_desktop(d, ctx, &configs)?;
             }
             Action::Wait(dur) => {
                 d.record_marker(step_ts, step.marker.as_deref());
@@ -138,12 +140,17 @@ async fn pin_preferred_site(d: &mut Driver<'_>, sc: &PlannedScenario) -> Result<
     Ok(())
 }
 
-/// `start_desktop`: a fresh desktop with the connection file and the run's seed.
-fn start_desktop(d: &mut Driver<'_>, ctx: &Ctx<'_>, config: &std::path::Path) -> Result<(), Stop> {
+/// `start_desktop`: a fresh desktop with the connection file and the run's seed (a herd: one
+/// process per file).
+fn start_desktop(
+    d: &mut Driver<'_>,
+    ctx: &Ctx<'_>,
+    configs: &[std::path::PathBuf],
+) -> Result<(), Stop> {
     let mut spec = ctx.desktop.clone();
     spec.env
         .push(("BC_HARNESS_SEED".into(), ctx.seed.to_string()));
-    match spec.spawn(config) {
+    match spec.spawn_herd(configs) {
         Ok(desk) => {
             let command = desk.argv().join(" ");
             d.push(

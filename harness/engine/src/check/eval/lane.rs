@@ -1,0 +1,214 @@
+//! One lane of an evaluation: one agent's derived session state and its own instance of every
+//! check and measurement. A scenario has one lane; a herd has one per agent, over one timeline.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::{Activation, Registered};
+use crate::check::measure::{MeasureSpec, Measured, Measurer};
+use crate::check::{after, rules, Check, CheckSpec, Status};
+use crate::observe::{Entry, EntryKind, SessionState, Subject, Timeline};
+
+/// Lines of timeline quoted in a failure.
+const EXCERPT_LINES: usize = 15;
+/// How far before the deadline (or the failure) the excerpt starts, µs.
+const EXCERPT_BEFORE_US: i64 = 10_000_000;
+
+struct Slot {
+    reg: Registered,
+    check: Box<dyn Check>,
+    active: bool,
+}
+
+/// One agent's state, checks and measurements.
+pub(super) struct Lane {
+    pub state: SessionState,
+    slots: Vec<Slot>,
+    measurers: Vec<Measurer>,
+    steps_seen: Vec<usize>,
+    /// The instant being judged (entry stamp or time), which is where a decision is taken.
+    cursor: i64,
+    /// Where checks were decided since the caller last took them (their deciding instants).
+    pub decided_at: Vec<i64>,
+}
+
+fn guarded(check: &mut Box<dyn Check>, f: impl FnOnce(&mut Box<dyn Check>) -> Status) -> Status {
+    match catch_unwind(AssertUnwindSafe(|| f(check))) {
+        Ok(s) => s,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Status::Error {
+                reason: format!("checker panicked: {msg}"),
+            }
+        }
+    }
+}
+
+impl Lane {
+    pub fn new(subject: Subject) -> Lane {
+        Lane {
+            state: SessionState::new(subject),
+            slots: Vec::new(),
+            measurers: Vec::new(),
+            steps_seen: Vec::new(),
+            cursor: i64::MIN,
+            decided_at: Vec::new(),
+        }
+    }
+
+    /// The lane of one agent of a herd (it gets its own connections' events).
+    pub fn herd_agent(subject: Subject) -> Lane {
+        let mut lane = Lane::new(subject);
+        lane.state = lane.state.herd_agent();
+        lane
+    }
+
+    /// The lane of a herd's fleet checks: observations reach its checks; its state checks the
+    /// instances' event sequences only.
+    pub fn fleet(subject: Subject) -> Lane {
+        let mut lane = Lane::new(subject);
+        lane.state = lane.state.herd_fleet();
+        lane
+    }
+
+    /// Registers a checker; a step check whose step was already reached starts now.
+    pub fn add(
+        &mut self,
+        spec: CheckSpec,
+        check: Box<dyn Check>,
+        activation: Activation,
+        tl: &Timeline,
+    ) -> usize {
+        self.slots.push(Slot {
+            reg: Registered {
+                spec,
+                activation,
+                status: Status::Pending,
+            },
+            check,
+            active: false,
+        });
+        let i = self.slots.len() - 1;
+        let now = self.state.now_us();
+        match activation {
+            Activation::Start => self.activate(i, now, tl),
+            Activation::Step(s) if self.steps_seen.contains(&s) => self.activate(i, now, tl),
+            Activation::Step(_) => {}
+        }
+        i
+    }
+
+    pub fn measure(&mut self, spec: MeasureSpec) {
+        self.measurers.push(Measurer::new(spec));
+    }
+
+    pub fn status(&self, handle: usize) -> &Status {
+        &self.slots[handle].reg.status
+    }
+
+    pub fn checks(&self) -> impl Iterator<Item = &Registered> {
+        self.slots.iter().map(|s| &s.reg)
+    }
+
+    /// Pending checks' next deadlines.
+    pub fn deadlines(&self) -> impl Iterator<Item = i64> + '_ {
+        self.slots
+            .iter()
+            .filter(|s| s.active && !s.reg.status.is_decided())
+            .filter_map(|s| s.check.deadline_us())
+    }
+
+    /// Automatic and named measurements, and those of the checks.
+    pub fn measurements(&self) -> Vec<Measured> {
+        let mut out: Vec<Measured> = self.measurers.iter().map(Measurer::result).collect();
+        for s in &self.slots {
+            if let Some((name, micros)) = s.check.measurement() {
+                // A suite measurement named like an automatic one replaces it.
+                out.retain(|m| m.name != name);
+                out.push(Measured { name, micros });
+            }
+        }
+        out
+    }
+
+    pub fn process(&mut self, e: &Entry, tl: &Timeline) {
+        self.cursor = e.ts_us;
+        self.state.apply(e);
+        for m in &mut self.measurers {
+            m.on_entry(e, &self.state);
+        }
+        if let EntryKind::Step { index, .. } = e.kind {
+            self.steps_seen.push(index);
+            for i in 0..self.slots.len() {
+                if !self.slots[i].active && self.slots[i].reg.activation == Activation::Step(index)
+                {
+                    self.activate(i, e.ts_us, tl);
+                }
+            }
+        }
+        for i in 0..self.slots.len() {
+            if self.slots[i].active && !self.slots[i].reg.status.is_decided() {
+                let st = &self.state;
+                let s = guarded(&mut self.slots[i].check, |c| c.on_entry(e, st));
+                self.set(i, s, tl);
+            }
+        }
+    }
+
+    pub fn on_time(&mut self, now: i64, tl: &Timeline) {
+        self.state.tick(now);
+        let t = self.state.now_us();
+        self.cursor = t;
+        for i in 0..self.slots.len() {
+            if self.slots[i].active && !self.slots[i].reg.status.is_decided() {
+                let st = &self.state;
+                let s = guarded(&mut self.slots[i].check, |c| c.on_time(t, st));
+                self.set(i, s, tl);
+            }
+        }
+    }
+
+    /// Concludes every pending active check at `end`, then completes each failure with what
+    /// happened after it.
+    pub fn finish(&mut self, end: i64, tl: &Timeline) {
+        self.on_time(end, tl);
+        for i in 0..self.slots.len() {
+            if self.slots[i].active && !self.slots[i].reg.status.is_decided() {
+                let st = &self.state;
+                let s = guarded(&mut self.slots[i].check, |c| c.finish(end, st));
+                self.set(i, s, tl);
+            }
+        }
+        for slot in &mut self.slots {
+            if let Status::Fail(f) = &mut slot.reg.status {
+                after::complete(&slot.reg.spec, f, tl);
+            }
+        }
+    }
+
+    fn activate(&mut self, i: usize, at: i64, tl: &Timeline) {
+        self.cursor = self.cursor.max(at);
+        self.slots[i].active = true;
+        let st = &self.state;
+        let s = guarded(&mut self.slots[i].check, |c| c.start(at, st));
+        self.set(i, s, tl);
+    }
+
+    fn set(&mut self, i: usize, mut s: Status, tl: &Timeline) {
+        if let Status::Fail(f) = &mut s {
+            let present = self.slots.iter().map(|s| &s.reg.spec);
+            let spec = &self.slots[i].reg.spec;
+            f.rules = rules::of(spec, &self.state.subject().rules, present);
+            f.expected = spec.expected();
+            let from = f.deadline_us.unwrap_or(f.at_us).min(f.at_us) - EXCERPT_BEFORE_US;
+            f.excerpt = tl.excerpt(from, f.at_us, EXCERPT_LINES);
+        }
+        if s.is_decided() && !self.slots[i].reg.status.is_decided() {
+            self.decided_at.push(self.cursor);
+        }
+        self.slots[i].reg.status = s;
+    }
+}
