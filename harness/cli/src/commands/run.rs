@@ -37,7 +37,7 @@ pub struct Args {
     /// Budget override for every scenario, e.g. `20s` (default: the suites' budgets, else 60s).
     #[arg(long, value_name = "DURATION")]
     budget: Option<String>,
-    /// Scenarios run in parallel, each in its own environment [default: 4 per core on the local
+    /// Scenarios run in parallel, each in its own environment [default: 2 per core on the local
     /// runtime, 1 per core on Docker; 1 with --keep-env or --attach].
     #[arg(long)]
     jobs: Option<usize>,

@@ -121,10 +121,11 @@ pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> Sce
     while ctx.events.try_recv().is_ok() {}
     let subject = subject(&ctx, sc);
     let dn = subject.dn.clone();
-    let herd = sc
-        .herd
-        .as_ref()
-        .map(|h| herd::subjects(ctx.env, &subject, h));
+    let herd = sc.herd.as_ref().map(|h| match ctx.attached {
+        // The lab's hooks start one desktop on another machine, not a floor of them.
+        true => Err("a herd cannot run on an attached environment (`run --attach`)".into()),
+        false => herd::subjects(ctx.env, &subject, h),
+    });
     let ScenarioContext {
         env,
         events,
