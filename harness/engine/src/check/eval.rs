@@ -54,7 +54,6 @@ pub struct Evaluator {
     /// A herd's routing of observations to the agent whose connection they are on.
     router: Option<Router>,
     pending: Vec<usize>,
-    watermark: i64,
     slack_us: i64,
     hold: Option<i64>,
 }
@@ -69,7 +68,6 @@ impl Evaluator {
             fleet: None,
             router: None,
             pending: Vec::new(),
-            watermark: i64::MIN,
             slack_us: slack_ms as i64 * 1000,
             hold: None,
         }
@@ -267,7 +265,6 @@ impl Evaluator {
         let tl = &self.timeline;
         for i in now {
             let e = &tl.entries[i];
-            self.watermark = self.watermark.max(e.ts_us);
             let route = match &mut self.router {
                 Some(r) => r.route(i, e),
                 None => Route::All,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bc_protocol::{EventKind, ServerKind};
 
-use super::herd::{herd2_dispersed, HerdBounds};
+use super::herd::{herd2_dispersed, percentile, HerdBounds};
 use super::measure::Measured;
 use super::{Check, Outcome, Registered, Status, Verdict};
 use crate::observe::{Entry, EntryKind, SessionState};
@@ -112,12 +112,6 @@ fn merge_status(per: &[(&str, &Status)]) -> Status {
     }
 }
 
-/// The nearest-rank percentile of sorted values.
-fn percentile(sorted: &[i64], p: usize) -> Option<i64> {
-    let rank = (p * sorted.len()).div_ceil(100).max(1);
-    sorted.get(rank.min(sorted.len()).checked_sub(1)?).copied()
-}
-
 /// Every check merged over the agents, and each measurement as p50, p95 and max over them.
 pub fn merge(per: &[AgentOutcome]) -> Outcome {
     let first = per.first().map(|p| p.checks.len()).unwrap_or(0);
@@ -148,11 +142,11 @@ pub fn merge(per: &[AgentOutcome]) -> Outcome {
         v.sort_unstable();
         measurements.push(Measured {
             name: format!("{name} p50"),
-            micros: percentile(&v, 50),
+            micros: (!v.is_empty()).then(|| percentile(&v, 50)),
         });
         measurements.push(Measured {
             name: format!("{name} p95"),
-            micros: percentile(&v, 95),
+            micros: (!v.is_empty()).then(|| percentile(&v, 95)),
         });
         measurements.push(Measured {
             name: format!("{name} max"),

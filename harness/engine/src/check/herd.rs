@@ -34,7 +34,7 @@ fn secs(us: i64) -> String {
 }
 
 /// The `p`-th percentile (0..=100, nearest rank) of sorted values.
-fn percentile(sorted: &[i64], p: usize) -> i64 {
+pub(super) fn percentile(sorted: &[i64], p: usize) -> i64 {
     if sorted.is_empty() {
         return 0;
     }
