@@ -57,6 +57,10 @@ pub struct Args {
     /// With --repeat: stop repeating a run after its first failure.
     #[arg(long, requires = "repeat")]
     until_fail: bool,
+    /// Stop at the first scenario that fails or is inconclusive: the rest are not started, those
+    /// running are cancelled; all are reported skipped ("not run"). A harness error does not stop it.
+    #[arg(long)]
+    fail_fast: bool,
     /// With --repeat: how many passing repetitions make a run pass (the exit code follows it).
     #[arg(long, value_enum, default_value_t = Policy::All)]
     pass_policy: Policy,
@@ -219,6 +223,7 @@ fn options(a: Args) -> Result<(RunOptions, ReportArgs, PathBuf), String> {
     }
     opts.repeat = a.repeat;
     opts.until_fail = a.until_fail;
+    opts.fail_fast = a.fail_fast;
     opts.phone = a.phone;
     opts.pass_policy = match a.pass_policy {
         Policy::All => PassPolicy::All,

@@ -113,3 +113,90 @@ fn a_racy_switch_is_flaky_with_its_distribution() {
         "{err}"
     );
 }
+
+#[test]
+fn fail_fast_runs_nothing_after_the_first_failure() {
+    let _ = bin_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, err) = repeat(tmp.path(), Some("never-switches"), &["--fail-fast"]);
+    assert_eq!(code, Some(1), "{err}");
+    let journal = std::fs::read_to_string(tmp.path().join("j.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&journal).unwrap();
+    let verdicts: Vec<&str> = doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "scenario_finished")
+        .map(|e| e["result"]["verdict"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        verdicts,
+        ["fail", "skipped", "skipped", "skipped", "skipped"],
+        "{err}"
+    );
+    assert!(
+        journal.contains(
+            "not run: --fail-fast stopped the run after rep/kill-preferred #1 did not pass"
+        ),
+        "{journal}"
+    );
+}
+
+#[test]
+fn fail_fast_cancels_the_runs_still_going() {
+    let _ = bin_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = workspace_root().join("fixtures/config/default.yaml");
+    let suite = tmp.path().join("ff.yaml");
+    std::fs::write(
+        &suite,
+        format!(
+            "version: 1\nid: ff\nagent: agent1001\nconfig: {}\nbudget: 10s\nscenarios:\n  - id: stays\n    rules: [BC-1]\n    steps:\n      - expect_logged_in: {{site: B}}\n      - expect_stays_logged_in: {{site: B, for: 120s}}\n  - id: kill-preferred\n    rules: [BC-4]\n    steps:\n      - expect_logged_in: {{site: B}}\n      - kill_site: B\n      - expect_logged_in: {{site: A, within: 3s}}\n",
+            config.display()
+        ),
+    )
+    .unwrap();
+    let desktop = format!(
+        "{} --config {{config}} --defect never-switches",
+        bin_dir().join("bc-reference-desktop").display()
+    );
+    let journal = tmp.path().join("j.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_bc-harness"))
+        .args(["run", suite.to_str().unwrap(), "--runtime", "local", "--jobs", "2"])
+        .args(["--seed", "1", "--fail-fast", "--capabilities", "stat_server"])
+        .args(["--desktop", &desktop])
+        .arg("--journal")
+        .arg(&journal)
+        .current_dir(workspace_root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("bc-harness runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    let results: Vec<(String, String, String)> = doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "scenario_finished")
+        .map(|e| {
+            let r = &e["result"];
+            let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+            (s(&r["info"]["scenario_id"]), s(&r["verdict"]), s(&r["skip_reason"]))
+        })
+        .collect();
+    // The 120 s stay was cut short when the switchover failed: not run, not an error.
+    assert!(
+        results.contains(&(
+            "stays".into(),
+            "skipped".into(),
+            "not run: cancelled, --fail-fast stopped the run after ff/kill-preferred did not pass".into()
+        )),
+        "{results:?}\n{err}"
+    );
+    assert!(
+        results.iter().any(|(id, v, _)| id == "kill-preferred" && v == "fail"),
+        "{results:?}"
+    );
+}

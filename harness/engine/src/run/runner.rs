@@ -62,6 +62,9 @@ pub struct RunOptions {
     pub repeat: u32,
     /// Stop repeating a run after its first failure (`--until-fail`).
     pub until_fail: bool,
+    /// Stop at the first run that fails or is inconclusive (`--fail-fast`): the rest are not
+    /// started, those running are cancelled; all are reported not run.
+    pub fail_fast: bool,
     /// How many passing repetitions make a repeated run pass.
     pub pass_policy: PassPolicy,
     /// `--keep-env=on-failure`: the first failed scenario's environment is left here (faults
@@ -94,6 +97,7 @@ impl RunOptions {
             attach: None,
             repeat: 1,
             until_fail: false,
+            fail_fast: false,
             pass_policy: PassPolicy::All,
             keep_env: None,
             phone: None,
@@ -281,10 +285,17 @@ pub async fn run(
         attach: opts.attach,
         keep_env: opts.keep_env.is_some(),
     });
+    // What the workers watch: the signal, or --fail-fast's stop (which is not an interruption).
+    let (stop, stopping) = watch::channel(false);
+    let stop = Arc::new(stop);
+    tokio::spawn(follow(cancel.clone(), stop.clone()));
     let shared = Arc::new(Shared {
         retry_errors: opts.retry_errors,
         queue: Mutex::new(repetitions(order(to_run, jobs), opts.seed, opts.repeat)),
         until_fail: opts.until_fail,
+        fail_fast: opts.fail_fast,
+        stopped_by: Mutex::new(None),
+        stop,
         failed: Mutex::new(Default::default()),
         keep: opts.keep_env,
         kept_for: Mutex::new(None),
@@ -296,7 +307,7 @@ pub async fn run(
         handles.push(tokio::spawn(worker(
             shared.clone(),
             session,
-            cancel.clone(),
+            stopping.clone(),
         )));
     }
     drop(shared);
@@ -334,6 +345,19 @@ fn by_policy(summary: Summary, results: &[ScenarioResult], policy: PassPolicy) -
     s.skipped += summary.skipped.saturating_sub(count(Verdict::Skipped));
     s.errors += summary.errors.saturating_sub(count(Verdict::Error));
     s
+}
+
+/// Passes the signal's cancellation on to the workers' stop (until the run ends).
+async fn follow(mut signal: watch::Receiver<bool>, stop: Arc<watch::Sender<bool>>) {
+    loop {
+        if *signal.borrow_and_update() {
+            let _ = stop.send(true);
+            return;
+        }
+        if signal.changed().await.is_err() || stop.is_closed() {
+            return;
+        }
+    }
 }
 
 /// A cancellation signal that turns true on SIGINT or SIGTERM.

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::keep::KeepSlot;
 use super::load::PlannedRun;
-use super::scenario::info;
+use super::scenario::{info, INTERRUPTED};
 use super::session::Session;
 use crate::check::Verdict;
 use crate::event::repeat;
@@ -21,6 +21,12 @@ pub(super) struct Shared {
     /// Each run with its seed (a repetition's id ends in ` #K`, its seed derived from the run's).
     pub queue: Mutex<VecDeque<(PlannedScenario, u64)>>,
     pub until_fail: bool,
+    /// `--fail-fast`: the first run that failed or was inconclusive stops the queue.
+    pub fail_fast: bool,
+    /// The run id that stopped the queue under `--fail-fast`.
+    pub stopped_by: Mutex<Option<String>>,
+    /// Cancels the running scenarios: set on a signal, and by `--fail-fast`.
+    pub stop: Arc<watch::Sender<bool>>,
     /// Run ids with a failed repetition (`--until-fail` skips the rest).
     pub failed: Mutex<std::collections::HashSet<String>>,
     /// Where a kept environment goes (`--keep-env`), and the run id it was kept for.
@@ -66,7 +72,15 @@ pub(super) async fn worker(
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let result = if *cancel.borrow() {
+        let stopped_by = shared
+            .stopped_by
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let fail_fast = |id: &str| format!("--fail-fast stopped the run after {id} did not pass");
+        let result = if let Some(id) = &stopped_by {
+            ScenarioResult::skipped(info(&sc), format!("not run: {}", fail_fast(id)), seed)
+        } else if *cancel.borrow() {
             ScenarioResult::skipped(info(&sc), "not run: the run was interrupted".into(), seed)
         } else if let Some(id) = kept_for {
             ScenarioResult::skipped(
@@ -81,8 +95,31 @@ pub(super) async fn worker(
                 seed,
             )
         } else {
-            attempts(&mut session, &sc, seed, &shared, &cancel, &emit).await
+            let r = attempts(&mut session, &sc, seed, &shared, &cancel, &emit).await;
+            let by = shared
+                .stopped_by
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            match by {
+                // Cut short by another run's failure: no verdict of its own (`not run`).
+                Some(id) if r.errors.iter().any(|e| e == INTERRUPTED) => ScenarioResult::skipped(
+                    info(&sc),
+                    format!("not run: cancelled, {}", fail_fast(&id)),
+                    seed,
+                ),
+                _ => r,
+            }
         };
+        // A harness error says nothing about the desktop, so only a failure or an inconclusive
+        // verdict (both exit 1) stops the queue.
+        if shared.fail_fast && matches!(result.verdict, Verdict::Fail | Verdict::Inconclusive) {
+            let mut by = shared.stopped_by.lock().unwrap_or_else(|e| e.into_inner());
+            if by.is_none() {
+                *by = Some(sc.id.clone());
+                let _ = shared.stop.send(true);
+            }
+        }
         if result.verdict == Verdict::Fail {
             let mut failed = shared.failed.lock().unwrap_or_else(|e| e.into_inner());
             failed.insert(base);

@@ -113,6 +113,9 @@ fn subject(ctx: &ScenarioContext<'_>, sc: &PlannedScenario) -> Subject {
     }
 }
 
+/// The error of a scenario cut short by the run's cancellation (a signal, or `--fail-fast`).
+pub const INTERRUPTED: &str = "interrupted (SIGINT/SIGTERM): the scenario did not finish";
+
 /// Runs one scenario and returns its result (never panics on environment problems: they are errors).
 pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> ScenarioResult {
     let started = Instant::now();
@@ -182,8 +185,7 @@ pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> Sce
         None => steps::execute(&mut d, &steps, sc, &dn).await,
     };
     if matches!(stop, Err(Stop::Cancelled)) {
-        d.errors
-            .push("interrupted (SIGINT/SIGTERM): the scenario did not finish".into());
+        d.errors.push(INTERRUPTED.into());
         d.note("interrupted");
     }
     // Observations still in flight belong to the run.
