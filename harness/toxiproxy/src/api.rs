@@ -371,6 +371,22 @@ async fn list_toxics(State(st): State<Arc<AppState>>, Path(name): Path<String>) 
     Ok(json(StatusCode::OK, &p.toxics.to_json()))
 }
 
+/// The `clients` extension: IP addresses (a port would change at every reconnect, so it is no
+/// key); an empty list means every client, as without the field.
+fn check_clients(list: &[String]) -> Result<Option<Vec<std::net::IpAddr>>, ApiError> {
+    let ips = list
+        .iter()
+        .map(|s| {
+            s.parse().map_err(|_| {
+                ApiError::bad(format!(
+                    "clients: `{s}` is not an IP address (a client is keyed by address, not port)"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((!ips.is_empty()).then_some(ips))
+}
+
 fn check_toxicity(t: f32) -> Result<f32, ApiError> {
     if t.is_finite() && (0.0..=1.0).contains(&t) {
         Ok(t)
@@ -404,6 +420,12 @@ async fn create_toxic(
         })?
     };
     let toxicity = check_toxicity(input.toxicity.unwrap_or(1.0))?;
+    let clients = input
+        .clients
+        .as_deref()
+        .map(check_clients)
+        .transpose()?
+        .flatten();
     let toxic_name = if input.name.is_empty() {
         format!("{}_{}", kind.type_name(), stream.as_str())
     } else {
@@ -416,6 +438,7 @@ async fn create_toxic(
         stream,
         toxicity,
         kind,
+        clients,
     };
     let out = entry.to_json();
     if !p.toxics.add(entry) {
@@ -489,6 +512,7 @@ async fn update_toxic(
     }
     let patch: ToxicPatch = parse_body(&body)?;
     let toxicity = patch.toxicity.map(check_toxicity).transpose()?;
+    let clients = patch.clients.as_deref().map(check_clients).transpose()?;
     let res = p.toxics.update(&toxic, |old| {
         let kind = old
             .kind
@@ -497,6 +521,7 @@ async fn update_toxic(
         Ok(ToxicEntry {
             kind,
             toxicity: toxicity.unwrap_or(old.toxicity),
+            clients: clients.clone().unwrap_or_else(|| old.clients.clone()),
             ..old.clone()
         })
     });

@@ -134,6 +134,10 @@ pub struct Toxic {
     pub toxicity: f32,
     #[serde(default)]
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Extension of this server: only connections from these client addresses get the toxic
+    /// (empty: every client; real Toxiproxy ignores the field and applies it to all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<std::net::IpAddr>,
 }
 
 impl Toxic {
@@ -148,10 +152,16 @@ impl Toxic {
                 serde_json::Value::Object(m) => m,
                 _ => serde_json::Map::new(),
             },
+            clients: Vec::new(),
         }
     }
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self
+    }
+    /// Aims the toxic at connections from these client addresses only.
+    pub fn for_clients(mut self, clients: Vec<std::net::IpAddr>) -> Self {
+        self.clients = clients;
         self
     }
     pub fn with_toxicity(mut self, toxicity: f32) -> Self {

@@ -1,6 +1,7 @@
 //! The toxics of one proxy: an ordered list shared by the API and every live connection.
 //! Changes bump a watch version so connections re-read the list and rewire their chains.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
@@ -19,9 +20,20 @@ pub struct ToxicEntry {
     pub stream: Stream,
     pub toxicity: f32,
     pub kind: ToxicKind,
+    /// Extension: only connections from these client addresses (`None`: all, as Toxiproxy).
+    pub clients: Option<Vec<IpAddr>>,
 }
 
 impl ToxicEntry {
+    /// Whether a connection from `client` gets this toxic.
+    pub fn applies_to(&self, client: Option<IpAddr>) -> bool {
+        match (&self.clients, client) {
+            (None, _) => true,
+            (Some(list), Some(c)) => list.contains(&c),
+            (Some(_), None) => false,
+        }
+    }
+
     pub fn to_json(&self) -> ToxicJson {
         ToxicJson {
             attributes: self.kind.clone(),
@@ -29,6 +41,7 @@ impl ToxicEntry {
             kind: self.kind.type_name(),
             stream: self.stream,
             toxicity: self.toxicity,
+            clients: self.clients.clone(),
         }
     }
 }
@@ -62,11 +75,12 @@ impl ToxicCollection {
         self.version.subscribe()
     }
 
-    /// The chain of one direction, in insertion order.
-    pub fn chain(&self, stream: Stream) -> Vec<Arc<ToxicEntry>> {
+    /// The chain of one direction for one client, in insertion order: a toxic aimed at other
+    /// clients is not in it (`client` unknown: only the toxics for every client).
+    pub fn chain(&self, stream: Stream, client: Option<IpAddr>) -> Vec<Arc<ToxicEntry>> {
         self.lock()
             .iter()
-            .filter(|t| t.stream == stream)
+            .filter(|t| t.stream == stream && t.applies_to(client))
             .cloned()
             .collect()
     }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -46,12 +47,13 @@ pub async fn run_direction(
     toxics: Arc<ToxicCollection>,
     conn: Arc<ConnShared>,
     seed: u64,
+    client: Option<IpAddr>,
 ) {
     let credit = Arc::new(Semaphore::new(CREDIT_BYTES));
     let (head_tx, head_rx) = mpsc::unbounded_channel();
     let (tail_tx, tail_rx) = mpsc::unbounded_channel();
     let reader = read_loop(&src, head_tx, credit, &conn.closing);
-    let chain = chain_loop(head_rx, tail_tx, stream, toxics, seed);
+    let chain = chain_loop(head_rx, tail_tx, stream, toxics, seed, client);
     let writer = write_loop(&mut dst, tail_rx);
     let outcome = tokio::select! {
         biased;
@@ -195,6 +197,7 @@ async fn chain_loop(
     stream: Stream,
     toxics: Arc<ToxicCollection>,
     seed: u64,
+    client: Option<IpAddr>,
 ) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut version = toxics.subscribe();
@@ -210,7 +213,12 @@ async fn chain_loop(
     }];
     loop {
         version.borrow_and_update();
-        rebuild(&mut stages, toxics.chain(stream), &tail_tx, &mut rng);
+        rebuild(
+            &mut stages,
+            toxics.chain(stream, client),
+            &tail_tx,
+            &mut rng,
+        );
         let token = CancellationToken::new();
         let mut running: FuturesUnordered<StageFuture> = FuturesUnordered::new();
         for (i, st) in stages.iter_mut().enumerate() {

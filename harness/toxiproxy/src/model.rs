@@ -66,6 +66,9 @@ pub struct ToxicJson {
     pub stream: Stream,
     #[serde(serialize_with = "go_float")]
     pub toxicity: f32,
+    /// Extension: the client addresses the toxic applies to (absent: every client, as Toxiproxy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clients: Option<Vec<std::net::IpAddr>>,
 }
 
 /// A proxy as the API shows it.
@@ -129,6 +132,8 @@ pub struct ToxicInput {
     pub stream: String,
     pub toxicity: Option<f32>,
     pub attributes: Option<serde_json::Value>,
+    /// Extension: only connections from these client addresses get the toxic.
+    pub clients: Option<Vec<String>>,
 }
 
 /// Body of POST/PATCH /proxies/{name}/toxics/{toxic}.
@@ -137,6 +142,8 @@ pub struct ToxicInput {
 pub struct ToxicPatch {
     pub toxicity: Option<f32>,
     pub attributes: Option<serde_json::Value>,
+    /// Extension: replaces the client addresses (an empty list: every client again).
+    pub clients: Option<Vec<String>>,
 }
 
 #[cfg(test)]

@@ -260,6 +260,8 @@ async fn connection(
         },
     };
     if let Some(server) = server {
+        // The client's address keys the toxics aimed at some clients only (an extension).
+        let from = client.peer_addr().ok().map(|a| a.ip());
         let _ = client.set_nodelay(true);
         let _ = server.set_nodelay(true);
         let shared = Arc::new(ConnShared {
@@ -276,6 +278,7 @@ async fn connection(
             toxics.clone(),
             shared.clone(),
             seed,
+            from,
         ));
         let down = tokio::spawn(run_direction(
             sr,
@@ -284,6 +287,7 @@ async fn connection(
             toxics,
             shared,
             seed.wrapping_add(0x9E37_79B9_7F4A_7C15),
+            from,
         ));
         let _ = tokio::join!(up, down);
     }

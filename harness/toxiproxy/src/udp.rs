@@ -208,7 +208,7 @@ impl UdpProxy {
     /// What the direction's toxics do to one datagram: None when it is dropped (timeout, loss),
     /// else its delay in ms (latency ± jitter, per datagram, so delayed ones may reorder).
     fn judge(&self, client: SocketAddr, stream: Stream) -> Option<u64> {
-        let chain = self.toxics.chain(stream);
+        let chain = self.toxics.chain(stream, Some(client.ip()));
         let mut delay_ms: i64 = 0;
         let mut flows = lock(&self.flows);
         let f = flows.get_mut(&client)?;

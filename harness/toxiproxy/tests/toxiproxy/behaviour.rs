@@ -543,3 +543,47 @@ async fn disabling_returns_promptly_while_a_client_does_not_read() {
     c.delete_proxy("p").await.unwrap();
     writer.abort();
 }
+
+/// A connection from `from` (any 127.x.y.z is a local address on Linux) to the proxy.
+async fn connect_from(from: &str, listen: &str) -> tokio::net::TcpStream {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let s = tokio::time::timeout(crate::common::WAIT, sock.connect(listen.parse().unwrap()))
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+#[tokio::test]
+async fn a_toxic_for_some_clients_leaves_the_others_alone() {
+    let up = crate::common::echo().await;
+    let (server, c) = crate::common::server().await;
+    let listen = crate::common::proxy_to(&c, "p", up.addr).await;
+    let mut hit = connect_from("127.0.0.2", &listen).await;
+    let mut spared = connect_from("127.0.0.3", &listen).await;
+    let toxic =
+        Toxic::timeout(Stream::Downstream, 0).for_clients(vec!["127.0.0.2".parse().unwrap()]);
+    let shown = c.add_toxic("p", &toxic).await.unwrap();
+    assert_eq!(shown.clients, toxic.clients, "the API shows whom it is for");
+    // Live connections: only the chosen client's is black-holed.
+    hit.write_all(b"anyone?").await.unwrap();
+    assert_eq!(read_within(&mut hit, MS(400)).await, ReadOutcome::Nothing);
+    round_trip(&mut spared, b"fine").await;
+    // New connections from the same address are keyed the same (a new source port each time).
+    let mut again = connect_from("127.0.0.2", &listen).await;
+    again.write_all(b"still?").await.unwrap();
+    assert_eq!(read_within(&mut again, MS(400)).await, ReadOutcome::Nothing);
+    round_trip(&mut connect_from("127.0.0.3", &listen).await, b"fine").await;
+    // Not an address: a clear error.
+    let bad = reqwest::Client::new()
+        .post(format!("{}/proxies/p/toxics", server.url()))
+        .body(r#"{"type":"latency","stream":"upstream","attributes":{"latency":1},"clients":["127.0.0.2:4000"]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    let text = bad.text().await.unwrap();
+    assert!(text.contains("is not an IP address"), "{text}");
+}
