@@ -33,6 +33,7 @@
 //! Modules: [`model`] (the YAML model as written), [`planned`] (what the engine runs),
 //! [`load`] and [`validate`] (the passes), [`diagnostic`] (miette rendering), [`plan`].
 
+pub mod aim;
 pub mod config;
 pub mod coverage;
 pub mod diagnostic;
@@ -55,6 +56,7 @@ pub mod trigger;
 pub mod validate;
 pub mod vocab;
 
+pub use aim::{herd_index, herd_username, AgentGroup, Aim, Percent};
 pub use diagnostic::{render_plain, Diagnostics, Phase, SuiteError};
 pub use discover::discover;
 pub use duration::HumanDuration;

@@ -228,6 +228,8 @@ short_payload! {
     pub struct LinkAction / LinkActionLong {
         "The links: `SITE`, `SITE/KIND` or `SITE/KIND/ROLE`." link: LinkTarget as "link",
         "Name of the marker this step sets (default: the step keyword)." marker: Spanned<String>,
+        "In a herd: only this share of the agents' links (`10%`), chosen by the run's seed." share: Spanned<crate::aim::Percent>,
+        "In a herd: only these agents' links (`[herd0001, herd0007]`)." agents: Vec<Spanned<String>>,
     }
 }
 
@@ -540,6 +542,9 @@ pub struct ExpectLoggedIn {
     /// Report the time from `from` to the observed state under this measurement name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measure: Option<Spanned<String>>,
+    /// In a herd with aimed faults: only the agents they `hit`, or only those they `spared`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Spanned<crate::aim::AgentGroup>>,
 }
 
 /// "Stays logged in at SITE for D": no disconnection, no switchover (HA failover, BC-7/8).
@@ -559,6 +564,9 @@ pub struct ExpectStaysLoggedIn {
     /// as long as the desktop's declared timers allow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gaps: Option<Spanned<u32>>,
+    /// In a herd with aimed faults: only the agents they `hit`, or only those they `spared`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Spanned<crate::aim::AgentGroup>>,
 }
 
 /// "Connected to nothing at SITE (within D)": no connection from the desktop to any server there.

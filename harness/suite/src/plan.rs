@@ -318,6 +318,8 @@ impl Planner<'_> {
                 line: 0,
                 marker: Some("start".into()),
                 action: Action::StartDesktop,
+                aim: None,
+                among: None,
             });
         }
         so_far.latest = so_far.steps.first().and_then(|s| s.marker.clone());
@@ -335,6 +337,8 @@ impl Planner<'_> {
                 line: st.span.line,
                 marker,
                 action,
+                aim: crate::steps::aim_of(&st.value),
+                among: crate::steps::among_of(&st.value),
             });
         }
         Ok((so_far.steps, so_far.measurements))

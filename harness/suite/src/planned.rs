@@ -169,6 +169,12 @@ pub struct PlannedStep {
     pub marker: Option<String>,
     /// What to do.
     pub action: Action,
+    /// A link fault aimed at some of a herd's agents (`share:` / `agents:`); `None`: all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aim: Option<crate::aim::Aim>,
+    /// An expectation about one group of a herd with aimed faults; `None`: every agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub among: Option<crate::aim::AgentGroup>,
 }
 
 /// What a step does, with every site concrete and every default filled in.

@@ -228,3 +228,31 @@ pub fn step_markers(steps: &[Spanned<Step>]) -> Vec<Option<String>> {
         })
         .collect()
 }
+
+/// The aim of a link fault written with `share:` or `agents:` (agents by herd index; names that
+/// are not a herd's are left to validation, which reports them).
+pub fn aim_of(step: &Step) -> Option<crate::aim::Aim> {
+    let (Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a)) = step else {
+        return None;
+    };
+    if let Some(p) = &a.share {
+        return Some(crate::aim::Aim::Share(p.value.0));
+    }
+    let names = a.agents.as_ref()?;
+    let mut ids: Vec<usize> = names
+        .iter()
+        .filter_map(|n| crate::aim::herd_index(&n.value))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Some(crate::aim::Aim::Agents(ids))
+}
+
+/// The group of a herd's agents an expectation is about (`agents: hit|spared`).
+pub fn among_of(step: &Step) -> Option<crate::aim::AgentGroup> {
+    match step {
+        Step::ExpectLoggedIn(e) => e.agents.as_ref().map(|g| g.value),
+        Step::ExpectStaysLoggedIn(e) => e.agents.as_ref().map(|g| g.value),
+        _ => None,
+    }
+}

@@ -14,6 +14,7 @@ use crate::suggest::did_you_mean;
 use crate::target::{LinkTarget, ServerTarget};
 use crate::vocab::{Level, Role, ServerKind, Site, SiteRef};
 
+mod aim;
 mod herd;
 mod markers;
 mod step_refs;
@@ -341,6 +342,7 @@ fn scenario(ctx: &mut Ctx<'_>, suite: &Suite, sc: &Spanned<Scenario>) {
     if let Some(h) = &s.herd {
         herd::herd(ctx, s, h);
     }
+    aim::aims(ctx, s);
     if !has_steps(ctx, s) {
         return;
     }

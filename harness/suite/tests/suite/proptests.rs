@@ -95,11 +95,15 @@ fn step() -> impl Strategy<Value = Step> {
         })),
         (link_target(), marker()).prop_map(|(l, m)| Step::BlackHole(LinkAction {
             link: sp(l),
-            marker: m
+            marker: m,
+            share: None,
+            agents: None,
         })),
         (link_target(), marker()).prop_map(|(l, m)| Step::Refuse(LinkAction {
             link: sp(l),
-            marker: m
+            marker: m,
+            share: None,
+            agents: None,
         })),
         (
             link_target(),
@@ -166,6 +170,7 @@ fn step() -> impl Strategy<Value = Step> {
                     within: within.map(sp),
                     from: from.map(sp),
                     measure: measure.map(sp),
+                    agents: None,
                 }
             )),
         (site_ref(), dur(), prop::option::of(0u32..4)).prop_map(|(s, d, g)| {
@@ -174,6 +179,7 @@ fn step() -> impl Strategy<Value = Step> {
                 duration: sp(d),
                 servers: None,
                 gaps: g.map(sp),
+                agents: None,
             })
         }),
         (prop::option::of(dur()), prop::option::of(name())).prop_map(|(w, f)| {
