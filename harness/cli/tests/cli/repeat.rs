@@ -162,8 +162,21 @@ fn fail_fast_cancels_the_runs_still_going() {
     );
     let journal = tmp.path().join("j.json");
     let out = Command::new(env!("CARGO_BIN_EXE_bc-harness"))
-        .args(["run", suite.to_str().unwrap(), "--runtime", "local", "--jobs", "2"])
-        .args(["--seed", "1", "--fail-fast", "--capabilities", "stat_server"])
+        .args([
+            "run",
+            suite.to_str().unwrap(),
+            "--runtime",
+            "local",
+            "--jobs",
+            "2",
+        ])
+        .args([
+            "--seed",
+            "1",
+            "--fail-fast",
+            "--capabilities",
+            "stat_server",
+        ])
         .args(["--desktop", &desktop])
         .arg("--journal")
         .arg(&journal)
@@ -183,7 +196,11 @@ fn fail_fast_cancels_the_runs_still_going() {
         .map(|e| {
             let r = &e["result"];
             let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
-            (s(&r["info"]["scenario_id"]), s(&r["verdict"]), s(&r["skip_reason"]))
+            (
+                s(&r["info"]["scenario_id"]),
+                s(&r["verdict"]),
+                s(&r["skip_reason"]),
+            )
         })
         .collect();
     // The 120 s stay was cut short when the switchover failed: not run, not an error.
@@ -191,12 +208,15 @@ fn fail_fast_cancels_the_runs_still_going() {
         results.contains(&(
             "stays".into(),
             "skipped".into(),
-            "not run: cancelled, --fail-fast stopped the run after ff/kill-preferred did not pass".into()
+            "not run: cancelled, --fail-fast stopped the run after ff/kill-preferred did not pass"
+                .into()
         )),
         "{results:?}\n{err}"
     );
     assert!(
-        results.iter().any(|(id, v, _)| id == "kill-preferred" && v == "fail"),
+        results
+            .iter()
+            .any(|(id, v, _)| id == "kill-preferred" && v == "fail"),
         "{results:?}"
     );
 }

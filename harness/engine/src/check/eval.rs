@@ -54,6 +54,8 @@ pub struct Evaluator {
     /// A herd's routing of observations to the agent whose connection they are on.
     router: Option<Router>,
     pending: Vec<usize>,
+    /// Per lane, the checks about other agents (`add_among`).
+    outside: std::collections::HashMap<usize, Vec<usize>>,
     slack_us: i64,
     hold: Option<i64>,
 }
@@ -68,6 +70,7 @@ impl Evaluator {
             fleet: None,
             router: None,
             pending: Vec::new(),
+            outside: Default::default(),
             slack_us: slack_ms as i64 * 1000,
             hold: None,
         }
@@ -97,6 +100,29 @@ impl Evaluator {
         let mut h = 0;
         for lane in &mut self.lanes {
             h = lane.add(spec.clone(), spec.build(), activation, tl);
+        }
+        h
+    }
+
+    /// Registers a check in the lanes of `members` only (a herd's expectation about the agents
+    /// aimed faults hit, or those they spared); the other lanes hold it as outside their agent.
+    pub fn add_among(
+        &mut self,
+        spec: CheckSpec,
+        activation: Activation,
+        members: &[usize],
+    ) -> usize {
+        let tl = &self.timeline;
+        let mut h = 0;
+        for (k, lane) in self.lanes.iter_mut().enumerate() {
+            h = if members.contains(&k) {
+                lane.add(spec.clone(), spec.build(), activation, tl)
+            } else {
+                lane.add_outside(spec.clone(), activation)
+            };
+            if !members.contains(&k) {
+                self.outside.entry(k).or_default().push(h);
+            }
         }
         h
     }
@@ -177,10 +203,12 @@ impl Evaluator {
         let per: Vec<fleet::AgentOutcome> = self
             .lanes
             .iter()
-            .map(|l| fleet::AgentOutcome {
+            .enumerate()
+            .map(|(k, l)| fleet::AgentOutcome {
                 agent: l.state.subject().username.clone(),
                 checks: l.checks().cloned().collect(),
                 measurements: l.measurements(),
+                outside: self.outside.get(&k).cloned().unwrap_or_default(),
             })
             .collect();
         let mut out = fleet::merge(&per);
@@ -292,6 +320,15 @@ impl Evaluator {
                     self.lanes[k].process(e, tl);
                 }
                 Route::Nowhere => {}
+                Route::Aimed(hit) => {
+                    let mut spared = e.clone();
+                    if let EntryKind::Fault { effects, .. } = &mut spared.kind {
+                        effects.clear();
+                    }
+                    for (k, lane) in self.lanes.iter_mut().enumerate() {
+                        lane.process(if hit.contains(&k) { e } else { &spared }, tl);
+                    }
+                }
             }
         }
     }

@@ -21,6 +21,13 @@ pub struct AgentOutcome {
     pub checks: Vec<Registered>,
     /// Its measurements.
     pub measurements: Vec<Measured>,
+    /// Checks (by position) about other agents only (`agents: hit|spared`): not merged for it.
+    pub outside: Vec<usize>,
+}
+
+/// Agent names for a text line: the first few, then "and N more".
+pub fn named_list(agents: &[String]) -> String {
+    named(&agents.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 fn named(agents: &[&str]) -> String {
@@ -119,10 +126,19 @@ pub fn merge(per: &[AgentOutcome]) -> Outcome {
         .map(|i| {
             let statuses: Vec<(&str, &Status)> = per
                 .iter()
+                .filter(|p| !p.outside.contains(&i))
                 .filter_map(|p| p.checks.get(i).map(|c| (p.agent.as_str(), &c.status)))
                 .collect();
+            let status = if statuses.is_empty() {
+                // A group with nobody in it: nothing was checked, which is never a pass.
+                Status::NotExercised {
+                    reason: "the group of agents it is about is empty".into(),
+                }
+            } else {
+                merge_status(&statuses)
+            };
             Registered {
-                status: merge_status(&statuses),
+                status,
                 ..per[0].checks[i].clone()
             }
         })
@@ -250,7 +266,34 @@ mod tests {
                 name: "switchover".into(),
                 micros,
             }],
+            outside: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_check_about_some_agents_merges_theirs_and_is_not_exercised_for_nobody() {
+        let mut spared = agent(
+            "herd0002",
+            Status::NotExercised {
+                reason: "about other agents".into(),
+            },
+            None,
+        );
+        spared.outside = vec![0];
+        let hit = agent("herd0001", Status::Pass, Some(1_000));
+        assert_eq!(merge(&[hit, spared]).checks[0].status, Status::Pass);
+        let mut none = agent(
+            "herd0001",
+            Status::NotExercised { reason: "x".into() },
+            None,
+        );
+        none.outside = vec![0];
+        let merged = merge(&[none]);
+        assert!(
+            matches!(&merged.checks[0].status, Status::NotExercised { reason } if reason.contains("empty")),
+            "{:?}",
+            merged.checks[0].status
+        );
     }
 
     use super::super::CheckSpec;
@@ -349,6 +392,7 @@ mod tests {
                 marker: None,
                 description: "kill_site A".into(),
                 effects: Vec::new(),
+                agents: Vec::new(),
             },
         };
         let before = contact(500, "a");

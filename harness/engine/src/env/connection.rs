@@ -36,6 +36,10 @@ pub struct ConnectionFile {
     /// above repeat the first). Absent for one agent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<FloorAgent>,
+    /// The local address to connect from (a herd's agents: docs/desktop-contract.md); absent
+    /// for a single desktop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_address: Option<String>,
 }
 
 /// One agent of a multi-agent connection file.
@@ -45,6 +49,9 @@ pub struct FloorAgent {
     pub password: String,
     pub agent_id: String,
     pub dn: String,
+    /// The local address this agent's connections come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_address: Option<String>,
 }
 
 impl From<&Agent> for FloorAgent {
@@ -54,6 +61,8 @@ impl From<&Agent> for FloorAgent {
             password: a.password.clone(),
             agent_id: a.agent_id.clone(),
             dn: a.dn.clone(),
+            source_address: super::floor::index(&a.username)
+                .map(|i| super::floor::source_address(i).to_string()),
         }
     }
 }
@@ -100,6 +109,7 @@ impl ConnectionFile {
                 .map(|l| (l.site.clone(), l.listen.to_string()))
                 .collect(),
             agents: Vec::new(),
+            source_address: None,
         })
     }
 

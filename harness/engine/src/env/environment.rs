@@ -214,6 +214,8 @@ impl Environment {
             .first()
             .ok_or_else(|| EnvError::UnknownAgent("(none)".into()))?;
         let mut file = self.connection_file(first)?;
+        file.source_address =
+            super::floor::index(first).map(|i| super::floor::source_address(i).to_string());
         if usernames.len() > 1 {
             for u in usernames {
                 file.agents.push(self.shared.topology.agent(u)?.into());

@@ -14,9 +14,15 @@ const DN_OFFSET: usize = 10_000;
 /// Person DBIDs of generated agents start here.
 const FIRST_PERSON_DBID: usize = 200_001;
 
-/// The username of generated agent `i` (0-based).
-pub fn username(i: usize) -> String {
-    format!("herd{:04}", i + 1)
+/// The username of generated agent `i` (0-based) and back: the suite language's names.
+pub use bc_suite::{herd_index as index, herd_username as username};
+
+/// The local address generated agent `i` connects from: `127.1.X.Y`, its own for every agent
+/// of a floor (Linux answers all of 127.0.0.0/8 on loopback), so the fault proxy can aim a
+/// fault at some agents by address. 250 per third octet keeps `.0` and `.255` out.
+pub fn source_address(i: usize) -> std::net::IpAddr {
+    let (hi, lo) = (i / 250, i % 250);
+    std::net::Ipv4Addr::new(127, 1, u8::try_from(hi).unwrap_or(u8::MAX), (lo + 1) as u8).into()
 }
 
 /// The configuration database at `base` plus one agent per entry of `preferred` (that agent's
@@ -91,5 +97,17 @@ mod tests {
             .find(|p| p["username"] == "herd0002")
             .unwrap();
         assert_eq!(p["annex"]["business-continuity"]["preferred-site"], "B");
+    }
+
+    #[test]
+    fn every_agent_of_the_largest_floor_has_its_own_source_address() {
+        let all: std::collections::HashSet<_> = (0..bc_suite::MAX_HERD_AGENTS as usize)
+            .map(source_address)
+            .collect();
+        assert_eq!(all.len(), bc_suite::MAX_HERD_AGENTS as usize);
+        assert_eq!(source_address(0).to_string(), "127.1.0.1");
+        assert_eq!(source_address(250).to_string(), "127.1.1.1");
+        assert_eq!(index(&username(41)), Some(41));
+        assert_eq!(index("agent1001"), None);
     }
 }

@@ -5,6 +5,7 @@
 //! fails with a reason; the guard records when it took effect (µs, the mocks' clock) and what it did.
 //! Heals are idempotent: healing twice, or after `Environment::reset`, is harmless.
 
+mod aimed;
 mod call;
 mod config;
 mod flap;
@@ -85,6 +86,15 @@ pub enum Fault {
         links: LinkSelector,
         fault: LinkFault,
     },
+    /// A fault on the links of some agents of a herd only (those connecting from `clients`, the
+    /// agents named in `agents` of `of`). Heal: remove it.
+    AimedLink {
+        links: LinkSelector,
+        fault: LinkFault,
+        clients: Vec<std::net::IpAddr>,
+        agents: Vec<String>,
+        of: usize,
+    },
     /// `count` cycles of: `fault` on the links for `period / 2` (down), then none for `period / 2`
     /// (up), in the background after the first down; each phase reports on the guard's
     /// [`FaultGuard::take_phases`]. Heal: stop flapping, links up.
@@ -153,6 +163,19 @@ impl fmt::Display for Fault {
                 write!(f, "ha_switchover {site}.{}", server.as_str())
             }
             Fault::Link { links, fault } => write!(f, "{} {links}", link::describe(fault)),
+            Fault::AimedLink {
+                links,
+                fault,
+                agents,
+                of,
+                ..
+            } => write!(
+                f,
+                "{} {links} (for {} of {of} agents: {})",
+                link::describe(fault),
+                agents.len(),
+                crate::check::fleet::named_list(agents)
+            ),
             Fault::Flap {
                 links,
                 fault,
@@ -253,6 +276,12 @@ impl Faults for Environment {
                 ha::switchover(&self.shared, fault, site, *server).await?
             }
             Fault::Link { links, fault: lf } => link::apply(&self.shared, fault, links, lf).await?,
+            Fault::AimedLink {
+                links,
+                fault: lf,
+                clients,
+                ..
+            } => aimed::apply(&self.shared, fault, links, lf, clients).await?,
             Fault::Flap {
                 links,
                 fault: lf,

@@ -38,6 +38,10 @@ pub enum EntryKind {
         /// What it did to instances and links (drives the derived state).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         effects: Vec<Effect>,
+        /// A fault aimed at some agents of a herd: them (its effects are theirs alone); empty:
+        /// every agent.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        agents: Vec<String>,
     },
     /// A fault undone (`fault: None` for a heal-all).
     Heal {

@@ -357,7 +357,56 @@ async fn run_suite(suite: &Path, defect: Option<&str>) -> serde_json::Value {
         .collect();
     assert_eq!(finished.len(), 1, "one herd scenario");
     let mut result = finished[0]["result"].clone();
-    // The timeline is long and asserted on nowhere here.
-    result["timeline"] = serde_json::Value::Null;
+    // The timeline is long: only its fault entries are asserted on.
+    let faults: Vec<serde_json::Value> = result["timeline"]["entries"]
+        .as_array()
+        .map(|es| {
+            es.iter()
+                .filter(|e| e["entry"] == "fault")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    result["timeline"] = serde_json::json!({ "faults": faults });
     result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_of_a_herd_loses_its_link_and_only_those_agents_switch() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    // The committed suite's 200 agents, cut to 40 for the test's time (10 % of 40 is 4).
+    let text = std::fs::read_to_string(
+        bc_test_support::workspace_root().join("suites/herds/herd-share.yaml"),
+    )
+    .unwrap()
+    .replace("agents: 200", "agents: 40");
+    let dir = bc_test_support::workspace_root().join("target/tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let suite = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile_in(&dir)
+        .unwrap();
+    std::fs::write(suite.path(), text).unwrap();
+    let result = run_suite(suite.path(), None).await;
+    assert_eq!(result["verdict"], "pass", "{result:#}");
+    let faults = result["timeline"]["faults"].as_array().unwrap();
+    let hit: Vec<&str> = faults[0]["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(hit.len(), 4, "exactly 10 % of 40 agents: {faults:#?}");
+    let description = faults[0]["description"].as_str().unwrap();
+    assert!(
+        description.contains("(for 4 of 40 agents: "),
+        "{description}"
+    );
+    // The spared agents' stay was checked (not vacuous) and held: the proxy cut nobody else.
+    let checks = result["checks"].as_array().unwrap();
+    let stays = checks
+        .iter()
+        .find(|c| c["spec"]["check"] == "stays_logged_in")
+        .unwrap_or_else(|| panic!("the spared agents' stay is checked: {checks:#?}"));
+    assert_eq!(stays["status"]["status"], "pass", "{stays:#}");
 }

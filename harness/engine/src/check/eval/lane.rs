@@ -75,6 +75,24 @@ impl Lane {
     }
 
     /// Registers a checker; a step check whose step was already reached starts now.
+    /// Registers a check that is about other agents (an expectation of `agents: hit|spared`):
+    /// it keeps the handles aligned with the other lanes and is never active here.
+    pub fn add_outside(&mut self, spec: CheckSpec, activation: Activation) -> usize {
+        let check = spec.build();
+        self.slots.push(Slot {
+            reg: Registered {
+                spec,
+                activation,
+                status: Status::NotExercised {
+                    reason: "about other agents".into(),
+                },
+            },
+            check,
+            active: false,
+        });
+        self.slots.len() - 1
+    }
+
     pub fn add(
         &mut self,
         spec: CheckSpec,
@@ -190,6 +208,10 @@ impl Lane {
     }
 
     fn activate(&mut self, i: usize, at: i64, tl: &Timeline) {
+        // Decided before its start: a check about other agents (`add_outside`), never run here.
+        if self.slots[i].reg.status.is_decided() {
+            return;
+        }
         self.cursor = self.cursor.max(at);
         self.slots[i].active = true;
         let st = &self.state;

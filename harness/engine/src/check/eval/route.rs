@@ -22,6 +22,9 @@ pub(super) enum Route {
     One(usize, Vec<usize>),
     /// No lane yet (or none: a connection of nobody's).
     Nowhere,
+    /// A fault aimed at some agents: these lanes take it whole, the others without its effects
+    /// (they still see its marker and its time).
+    Aimed(Vec<usize>),
 }
 
 /// Which agent each client connection belongs to.
@@ -69,6 +72,12 @@ impl Router {
 
     /// Where entry `index` goes.
     pub fn route(&mut self, index: usize, e: &Entry) -> Route {
+        if let EntryKind::Fault { agents, .. } = &e.kind {
+            if !agents.is_empty() {
+                let lanes = agents.iter().filter_map(|a| self.by_user.get(a).copied());
+                return Route::Aimed(lanes.collect());
+            }
+        }
         let EntryKind::Observed { event: o } = &e.kind else {
             return Route::All;
         };

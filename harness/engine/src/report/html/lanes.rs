@@ -261,6 +261,7 @@ impl Builder<'_> {
             marker,
             description,
             effects,
+            ..
         } = &e.kind
         else {
             return;

@@ -62,6 +62,10 @@ pub(super) struct Driver<'a> {
     pub infra: InfraWatch,
     /// The desktop is the stand-in running a lab's hooks (see `ScenarioContext::attached`).
     pub attached: bool,
+    /// A herd's aimed faults: the agents each hits, by step index (`herd::aims`).
+    pub aims: HashMap<usize, Vec<usize>>,
+    /// How many agents the herd has (0 outside a herd).
+    pub herd_agents: usize,
 }
 
 /// Observations taken off the feed at once before the evaluator runs again.
@@ -113,6 +117,8 @@ impl<'a> Driver<'a> {
             pace,
             infra: env.infrastructure(),
             attached: false,
+            aims: HashMap::new(),
+            herd_agents: 0,
         }
     }
 

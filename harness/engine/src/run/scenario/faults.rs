@@ -41,6 +41,13 @@ pub(super) async fn inject(
         Some(Err(e)) => return Err(d.harness_error(format!("step `{description}`: {e}"))),
         None => return Ok(()),
     };
+    let mut inj = inj;
+    if let Some(chosen) = d.aims.get(&step.index) {
+        inj.fault = match super::herd::aimed(inj.fault, chosen, d.herd_agents) {
+            Ok(f) => f,
+            Err(e) => return Err(d.harness_error(format!("step `{description}`: {e}"))),
+        };
+    }
     let is_call = matches!(inj.fault, Fault::DeliverCall { .. });
     d.hold_step(Some(step_ts));
     let r = d.drive(env.inject(&inj.fault), |_| false).await;

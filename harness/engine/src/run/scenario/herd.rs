@@ -1,13 +1,15 @@
 //! A herd scenario's parts: one subject per generated agent, the desktops' connection files
 //! (agents dealt to processes in order), and the fleet checks judged over all of them.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
-use bc_suite::{HerdPlan, PlannedScenario};
+use bc_suite::{AgentGroup, HerdPlan, PlannedScenario};
 
 use super::driver::{Driver, Stop};
 use crate::check::CheckSpec;
 use crate::env::{floor, Environment};
+use crate::fault::Fault;
 use crate::observe::Subject;
 
 /// HERD-2's window (docs/rules.md).
@@ -85,4 +87,42 @@ pub(super) fn fleet_checks(sc: &PlannedScenario) -> Vec<CheckSpec> {
         window_ms: BURST_WINDOW_MS,
         max_percent: h.max_burst_percent,
     }]
+}
+
+/// The agents (0-based) each aimed fault of a herd scenario hits, by step index: computed from the
+/// run's seed and the step's position before the scenario starts, so a run replays with its seed.
+pub(super) fn aims(sc: &PlannedScenario, seed: u64) -> HashMap<usize, Vec<usize>> {
+    let Some(h) = &sc.herd else {
+        return HashMap::new();
+    };
+    sc.steps
+        .iter()
+        .filter_map(|s| {
+            let aim = s.aim.as_ref()?;
+            let step_seed = seed ^ (s.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            Some((s.index, aim.choose(h.agents as usize, step_seed)))
+        })
+        .collect()
+}
+
+/// The lanes of a group: the agents some aimed fault hit, or all the others.
+pub(super) fn group(aims: &HashMap<usize, Vec<usize>>, g: AgentGroup, agents: usize) -> Vec<usize> {
+    let hit: std::collections::BTreeSet<usize> = aims.values().flatten().copied().collect();
+    (0..agents)
+        .filter(|k| hit.contains(k) == (g == AgentGroup::Hit))
+        .collect()
+}
+
+/// A link fault made to reach only the `chosen` agents of a herd of `of` (their source addresses).
+pub(super) fn aimed(fault: Fault, chosen: &[usize], of: usize) -> Result<Fault, String> {
+    match fault {
+        Fault::Link { links, fault } => Ok(Fault::AimedLink {
+            links,
+            fault,
+            clients: chosen.iter().map(|i| floor::source_address(*i)).collect(),
+            agents: chosen.iter().map(|i| floor::username(*i)).collect(),
+            of,
+        }),
+        other => Err(format!("`{other}` cannot be aimed at some agents")),
+    }
 }

@@ -163,6 +163,8 @@ pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> Sce
     };
     let mut d = Driver::new(env, ev, events, start_us, cancel, Pace::new(max_lateness));
     d.attached = attached;
+    d.aims = herd::aims(sc, seed);
+    d.herd_agents = sc.herd.as_ref().map_or(0, |h| h.agents as usize);
     for spec in translate::invariants(sc) {
         d.ev.add(spec, Activation::Start);
     }

@@ -58,6 +58,7 @@ impl Driver<'_> {
         entry_marker: Option<String>,
         description: String,
         effects: Vec<Effect>,
+        agents: Vec<String>,
     ) -> u32 {
         self.record_marker(at, marker);
         self.next_fault += 1;
@@ -68,6 +69,7 @@ impl Driver<'_> {
                 marker: entry_marker,
                 description,
                 effects,
+                agents,
             },
         );
         self.next_fault
@@ -105,12 +107,17 @@ impl Driver<'_> {
             (None, FaultOutcome::None) => guard.fault().to_string(),
         };
         let marker = step.marker.clone();
+        let agents = match guard.fault() {
+            crate::fault::Fault::AimedLink { agents, .. } => agents.clone(),
+            _ => Vec::new(),
+        };
         let id = self.record_fault(
             at,
             marker.as_deref(),
             marker.clone(),
             description,
             inj.effects.clone(),
+            agents,
         );
         let per_phase = inj.per_phase.map(|description| PerPhase {
             marker,
@@ -182,7 +189,7 @@ impl Driver<'_> {
                 let at = from.map_or(at_us, |f| at_us.max(f));
                 let (marker, description, effects) =
                     (p.marker.clone(), p.description.clone(), p.effects.clone());
-                i.id = Some(self.record_fault(at, None, marker, description, effects));
+                i.id = Some(self.record_fault(at, None, marker, description, effects, Vec::new()));
             }
             (FlapPhase::Up { at_us }, Some(p)) => {
                 if let Some(id) = i.id.take() {

@@ -62,7 +62,7 @@ pub(super) async fn execute(
         );
         if let Some(spec) = translate::expectation(&step.action, sc, ctx.capabilities, ctx.timers) {
             d.record_marker(step_ts, step.marker.as_deref());
-            let h = d.ev.add(spec, Activation::Step(step.index));
+            let h = register(d, step, spec);
             d.drive(std::future::pending::<()>(), move |ev| ev.decided(h))
                 .await?;
             continue;
@@ -119,6 +119,22 @@ pub(super) async fn execute(
 }
 
 /// `pin_preferred_site`: the agent's preferred site set on its Person before the desktop starts.
+/// Registers an expectation at its step: for every agent, or in a herd for the group it names.
+fn register(
+    d: &mut Driver<'_>,
+    step: &bc_suite::PlannedStep,
+    spec: crate::check::CheckSpec,
+) -> usize {
+    let activation = Activation::Step(step.index);
+    match step.among {
+        Some(g) => {
+            let members = herd::group(&d.aims, g, d.herd_agents);
+            d.ev.add_among(spec, activation, &members)
+        }
+        None => d.ev.add(spec, activation),
+    }
+}
+
 async fn pin_preferred_site(d: &mut Driver<'_>, sc: &PlannedScenario) -> Result<(), Stop> {
     let (true, Some(site)) = (sc.pin_preferred_site, sc.preferred_site) else {
         return Ok(());
