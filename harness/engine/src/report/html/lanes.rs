@@ -261,10 +261,15 @@ impl Builder<'_> {
             marker,
             description,
             effects,
-            ..
+            agents,
         } = &e.kind
         else {
             return;
+        };
+        // An aimed fault's line names every agent it hit (its description only the first few).
+        let description = match agents.is_empty() {
+            true => description.clone(),
+            false => format!("{description}; hit: {}", agents.join(", ")),
         };
         let mut lanes = Vec::new();
         for eff in effects {
@@ -300,7 +305,7 @@ impl Builder<'_> {
             entry: i,
             id: *id,
             label: marker.clone().unwrap_or_else(|| description.clone()),
-            description: description.clone(),
+            description,
             site_loss: effects.iter().any(|x| x.change.is_site_loss()),
             change: effects.first().map(|x| x.change),
             from_us: e.ts_us,
