@@ -26,6 +26,14 @@ pub fn line(e: &Entry, start_us: i64) -> String {
     format!("+{t:.3}s  {}", describe(&e.kind))
 }
 
+/// A fault's description, naming every agent it hit when aimed (the description names a few).
+pub fn fault_line(description: &str, agents: &[String]) -> String {
+    match agents.is_empty() {
+        true => description.to_string(),
+        false => format!("{description}; hit: {}", agents.join(", ")),
+    }
+}
+
 /// The entry without its time.
 pub fn describe(kind: &EntryKind) -> String {
     match kind {
@@ -38,13 +46,14 @@ pub fn describe(kind: &EntryKind) -> String {
             id,
             marker,
             description,
+            agents,
             ..
         } => {
             let m = marker
                 .as_ref()
                 .map(|m| format!(" [marker {m}]"))
                 .unwrap_or_default();
-            format!("FAULT #{id} {description}{m}")
+            format!("FAULT #{id} {}{m}", fault_line(description, agents))
         }
         EntryKind::Heal {
             fault, description, ..

@@ -169,15 +169,12 @@ impl Builder<'_> {
             EntryKind::Fault { .. } => self.fault(i, e),
             EntryKind::Heal { fault, .. } => {
                 // A heal ends its band; a heal-all ends every band still open.
-                match fault {
-                    Some(f) => {
-                        self.healed.entry(*f).or_insert(e.ts_us);
-                    }
-                    None => {
-                        for b in &self.p.bands {
-                            self.healed.entry(b.id).or_insert(e.ts_us);
-                        }
-                    }
+                let ids: Vec<u32> = match fault {
+                    Some(f) => vec![*f],
+                    None => self.p.bands.iter().map(|b| b.id).collect(),
+                };
+                for id in ids {
+                    self.healed.entry(id).or_insert(e.ts_us);
                 }
             }
             EntryKind::Marker { name } => self.p.markers.push((i, e.ts_us, name.clone())),
@@ -266,11 +263,7 @@ impl Builder<'_> {
         else {
             return;
         };
-        // An aimed fault's line names every agent it hit (its description only the first few).
-        let description = match agents.is_empty() {
-            true => description.clone(),
-            false => format!("{description}; hit: {}", agents.join(", ")),
-        };
+        let description = format::fault_line(description, agents);
         let mut lanes = Vec::new();
         for eff in effects {
             for (k, r) in ServerKind::ALL
