@@ -266,6 +266,12 @@ pub struct LatencyFault {
     /// Marker name (default `latency`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marker: Option<Spanned<String>>,
+    /// In a herd: only this share of the agents' links (`10%`), chosen by the run's seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<Spanned<crate::aim::Percent>>,
+    /// In a herd: only these agents' links (`[herd0001, herd0007]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Vec<Spanned<String>>>,
 }
 
 /// Jitter alone (random delay between 0 and `ms`).
@@ -279,6 +285,12 @@ pub struct JitterFault {
     /// Marker name (default `jitter`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marker: Option<Spanned<String>>,
+    /// In a herd: only this share of the agents' links (`10%`), chosen by the run's seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<Spanned<crate::aim::Percent>>,
+    /// In a herd: only these agents' links (`[herd0001, herd0007]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Vec<Spanned<String>>>,
 }
 
 /// Bandwidth limit.
@@ -292,6 +304,12 @@ pub struct BandwidthFault {
     /// Marker name (default `bandwidth`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marker: Option<Spanned<String>>,
+    /// In a herd: only this share of the agents' links (`10%`), chosen by the run's seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<Spanned<crate::aim::Percent>>,
+    /// In a herd: only these agents' links (`[herd0001, herd0007]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Vec<Spanned<String>>>,
 }
 
 /// Delay before a closed connection is closed on the other side.
@@ -305,6 +323,12 @@ pub struct SlowCloseFault {
     /// Marker name (default `slow_close`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marker: Option<Spanned<String>>,
+    /// In a herd: only this share of the agents' links (`10%`), chosen by the run's seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<Spanned<crate::aim::Percent>>,
+    /// In a herd: only these agents' links (`[herd0001, herd0007]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Vec<Spanned<String>>>,
 }
 
 /// Close connections after a number of bytes.
@@ -318,6 +342,12 @@ pub struct LimitDataFault {
     /// Marker name (default `limit_data`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marker: Option<Spanned<String>>,
+    /// In a herd: only this share of the agents' links (`10%`), chosen by the run's seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<Spanned<crate::aim::Percent>>,
+    /// In a herd: only these agents' links (`[herd0001, herd0007]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Vec<Spanned<String>>>,
 }
 
 /// Slice data into small packets with delays.
@@ -337,6 +367,12 @@ pub struct SlicerFault {
     /// Marker name (default `slicer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marker: Option<Spanned<String>>,
+    /// In a herd: only this share of the agents' links (`10%`), chosen by the run's seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<Spanned<crate::aim::Percent>>,
+    /// In a herd: only these agents' links (`[herd0001, herd0007]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Vec<Spanned<String>>>,
 }
 
 /// How a flapping link is down during its down phases.
@@ -401,6 +437,12 @@ pub struct OneWayFault {
     /// Marker name (default `partition_one_way`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marker: Option<Spanned<String>>,
+    /// In a herd: only this share of the agents' links (`10%`), chosen by the run's seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<Spanned<crate::aim::Percent>>,
+    /// In a herd: only these agents' links (`[herd0001, herd0007]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Vec<Spanned<String>>>,
 }
 
 /// Set the preferred site (`business-continuity/preferred-site`) at one configuration level.

@@ -232,13 +232,11 @@ pub fn step_markers(steps: &[Spanned<Step>]) -> Vec<Option<String>> {
 /// The aim of a link fault written with `share:` or `agents:` (agents by herd index; names that
 /// are not a herd's are left to validation, which reports them).
 pub fn aim_of(step: &Step) -> Option<crate::aim::Aim> {
-    let (Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a)) = step else {
-        return None;
-    };
-    if let Some(p) = &a.share {
+    let (share, agents) = aim_keys(step)?;
+    if let Some(p) = share {
         return Some(crate::aim::Aim::Share(p.value.0));
     }
-    let names = a.agents.as_ref()?;
+    let names = agents?;
     let mut ids: Vec<usize> = names
         .iter()
         .filter_map(|n| crate::aim::herd_index(&n.value))
@@ -253,6 +251,32 @@ pub fn among_of(step: &Step) -> Option<crate::aim::AgentGroup> {
     match step {
         Step::ExpectLoggedIn(e) => e.agents.as_ref().map(|g| g.value),
         Step::ExpectStaysLoggedIn(e) => e.agents.as_ref().map(|g| g.value),
+        _ => None,
+    }
+}
+
+/// The `share` and `agents` keys of a link fault step (`None`: a step that cannot be aimed).
+pub type AimKeys<'a> = (
+    Option<&'a Spanned<crate::aim::Percent>>,
+    Option<&'a Vec<Spanned<String>>>,
+);
+
+/// The aim keys of a step that takes them: every link fault but `flap`.
+pub fn aim_keys(step: &Step) -> Option<AimKeys<'_>> {
+    macro_rules! keys {
+        ($f:expr) => {
+            Some(($f.share.as_ref(), $f.agents.as_ref()))
+        };
+    }
+    match step {
+        Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => keys!(a),
+        Step::Latency(f) => keys!(f),
+        Step::Jitter(f) => keys!(f),
+        Step::Bandwidth(f) => keys!(f),
+        Step::SlowClose(f) => keys!(f),
+        Step::LimitData(f) => keys!(f),
+        Step::Slicer(f) => keys!(f),
+        Step::PartitionOneWay(f) => keys!(f),
         _ => None,
     }
 }

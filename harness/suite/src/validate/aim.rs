@@ -5,18 +5,20 @@ use std::collections::HashSet;
 
 use super::Ctx;
 use crate::aim::{herd_index, herd_username};
-use crate::model::{LinkAction, Scenario, Step};
+use crate::model::{Scenario, Step};
 use crate::span::Spanned;
+use crate::steps::AimKeys;
 
 /// Checks every aimed fault and every expectation that names a group of agents.
 pub(super) fn aims(ctx: &mut Ctx<'_>, s: &Scenario) {
     let herd = s.herd.as_ref().map(|h| h.value.agents.value as usize);
     let mut aimed = false;
     for st in &s.steps {
+        if let Some(keys) = crate::steps::aim_keys(&st.value) {
+            aimed |= link(ctx, st, keys, herd);
+            continue;
+        }
         match &st.value {
-            Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => {
-                aimed |= link(ctx, st, a, herd);
-            }
             Step::ExpectLoggedIn(e) => group(ctx, &e.agents, herd, aimed),
             Step::ExpectStaysLoggedIn(e) => group(ctx, &e.agents, herd, aimed),
             _ => {}
@@ -25,8 +27,9 @@ pub(super) fn aims(ctx: &mut Ctx<'_>, s: &Scenario) {
 }
 
 /// One link fault's aim; true when it has one.
-fn link(ctx: &mut Ctx<'_>, st: &Spanned<Step>, a: &LinkAction, herd: Option<usize>) -> bool {
-    let span = match (&a.share, &a.agents) {
+fn link(ctx: &mut Ctx<'_>, st: &Spanned<Step>, a: AimKeys<'_>, herd: Option<usize>) -> bool {
+    let (share, agents) = a;
+    let span = match (share, agents) {
         (None, None) => return false,
         (Some(p), _) => p.span,
         (None, Some(list)) => list.first().map_or(st.span, |n| n.span),
@@ -42,14 +45,14 @@ fn link(ctx: &mut Ctx<'_>, st: &Spanned<Step>, a: &LinkAction, herd: Option<usiz
         );
         return true;
     };
-    if a.share.is_some() && a.agents.is_some() {
+    if share.is_some() && agents.is_some() {
         ctx.d.semantic(
             span,
             "give `share` or `agents`, not both",
             Some("`share: 10%` lets the seed choose; `agents: [...]` names them".into()),
         );
     }
-    if let Some(p) = &a.share {
+    if let Some(p) = share {
         if !(1..=100).contains(&p.value.0) {
             ctx.d.semantic(
                 p.span,
@@ -59,7 +62,7 @@ fn link(ctx: &mut Ctx<'_>, st: &Spanned<Step>, a: &LinkAction, herd: Option<usiz
         }
     }
     let mut seen = HashSet::new();
-    for name in a.agents.iter().flatten() {
+    for name in agents.into_iter().flatten() {
         match herd_index(&name.value) {
             Some(i) if i < n => {
                 if !seen.insert(i) {
@@ -81,7 +84,7 @@ fn link(ctx: &mut Ctx<'_>, st: &Spanned<Step>, a: &LinkAction, herd: Option<usiz
             ),
         }
     }
-    if a.agents.as_ref().is_some_and(|l| l.is_empty()) {
+    if agents.is_some_and(|l| l.is_empty()) {
         ctx.d.semantic(
             span,
             "`agents` names no agent",

@@ -117,6 +117,8 @@ fn step() -> impl Strategy<Value = Step> {
                     ms: sp(ms),
                     jitter_ms: j.map(sp),
                     marker: m,
+                    share: None,
+                    agents: None,
                 })
             }),
         (
