@@ -1,5 +1,5 @@
-//! docs/coverage.md as text: the table of [`super::Table`], its counts, and the mutation-score
-//! section (a documented command; the score is filled in by whoever runs it).
+//! docs/coverage.md as text: the table of [`super::Table`], its counts, and a pointer to the
+//! mutation score (docs/mutation.md: measured, not generated).
 
 use std::fmt::Write as _;
 
@@ -27,58 +27,9 @@ that has neither.
 const MUTANTS: &str = "
 ## Mutation score of the certification
 
-Not measured yet: one certification pass takes about 14 minutes on 2 cores, so the few hundred
-mutants of the reference desktop's decision code need a larger machine (or shards). The documented
-command (written for `cargo-mutants` 26.2 or later, whose JSON listing carries each mutant's `file`,
-`name` and `diff`; not run yet), from the repository root, with `jq`, `patch` and `git` installed:
-
-```sh
-cargo install cargo-mutants --locked
-export CARGO_PROFILE_DEV_DEBUG=line-tables-only
-cargo build -p bc-harness -p bc-mock -p bc-toxiproxy -p bc-desktops --bins
-cargo mutants --list --json --package bc-desktops \\
-  --file fixtures/desktops/src/policy.rs --file fixtures/desktops/src/preferred.rs \\
-  --file fixtures/desktops/src/session.rs --file fixtures/desktops/src/link.rs > mutants.json
-base=$(sha256sum target/debug/bc-reference-desktop | cut -d' ' -f1)
-mkdir -p mutants.out
-jq -c '.[]' mutants.json | while read -r m; do
-  name=$(jq -r .name <<<\"$m\"); file=$(jq -r .file <<<\"$m\")
-  # The diff's header names the mutation, not a path: apply it to its file explicitly.
-  if ! jq -r .diff <<<\"$m\" | patch -s \"$file\"; then
-    echo \"$name unapplied\" >> mutants.out/results; git checkout -- \"$file\"; continue
-  fi
-  # Rebuild the desktop from the mutated tree; a binary equal to the unmutated one means the
-  # build did not pick the mutant up, and the run would certify the original desktop.
-  if ! cargo build -q -p bc-desktops --bin bc-reference-desktop; then
-    echo \"$name unviable\" >> mutants.out/results
-  elif [ \"$(sha256sum target/debug/bc-reference-desktop | cut -d' ' -f1)\" = \"$base\" ]; then
-    echo \"$name same-binary\" >> mutants.out/results
-  else
-    target/debug/bc-harness run suites/certification --runtime local --budget 10s --jobs 4 \\
-      --retry-errors 2 --profile fixtures/desktops/reference.profile.yaml \\
-      --desktop \"target/debug/bc-reference-desktop --config {config}\" > mutants.out/last.txt
-    case $? in 0) r=survived ;; 1) r=killed ;; *) r=error ;; esac   # 3: the harness, not the desktop
-    echo \"$name $r\" >> mutants.out/results
-  fi
-  git checkout -- \"$file\"
-done
-cargo build -q -p bc-desktops --bin bc-reference-desktop   # back to the unmutated desktop
-grep -c ' killed$' mutants.out/results; grep -c ' survived$' mutants.out/results
-```
-
-All certification files run for every mutant: each of the four files is used by every rule's path
-(policy decides every switch, link every loss, session every login, preferred the site chosen), so a
-narrower per-file selection would only save time. The loop runs the desktop as the reference profile
-declares it; mutants in the failback and Stat-Server-loss branches are only exercised by the kill
-matrix's extra rows (`--failback` on bc01 and bc12, `--stat-loss-triggers-dr` on bc08): run those two
-invocations as well for a survivor there before calling it one. To shard, split `mutants.json` (`jq '.[K::N]'`) over
-machines. A mutant whose run ends `error` (exit 3) counts as neither killed nor survived: re-run it.
-The score is killed / (killed + survived); every survivor gets a line here (equivalent, and why) or
-a new scenario.
-
-| measured | mutants | killed | survived | unviable | score |
-|---|---|---|---|---|---|
-| not measured yet | - | - | - | - | - |
+How many mutants of the reference desktop's decision code the certification kills, with every
+survivor accounted for, is measured by `scripts/mutation-score` and reported in docs/mutation.md
+(measured data, so not generated here).
 ";
 
 fn cell(s: &str) -> String {
