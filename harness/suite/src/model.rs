@@ -691,6 +691,9 @@ pub enum Step {
     PartitionOneWay(OneWayFault),
     /// The server answers login requests with an error (until healed).
     RejectLogins(ServerAction),
+    /// The server pair turns every new client away with `EventError 429 overloaded, retry after
+    /// 3000 ms` (until healed); clients already there stay.
+    Overload(ServerAction),
     /// Set the preferred site at a configuration level.
     SetPreferredSite(SetPreferredSite),
     /// Clear the preferred site at a configuration level.
@@ -736,6 +739,9 @@ pub enum Invariant {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         per: Option<Spanned<HumanDuration>>,
     },
+    /// After an overload answer the desktop does not try that server again before the delay it
+    /// was given (HERD-3 for one desktop).
+    HonoursOverload,
     /// At most `count` sessions re-opened at the same site in any window of `per` (BC-11: a
     /// degraded link below the declared keep-alive timeout must not churn the sessions).
     MaxReconnects {

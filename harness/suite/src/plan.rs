@@ -240,6 +240,7 @@ fn herd(h: &Herd, preferred: Option<Site>) -> HerdPlan {
 fn invariant(i: &Invariant, budget: Duration) -> PlannedInvariant {
     match i {
         Invariant::NeverLoggedInAtBothPeers => PlannedInvariant::NeverLoggedInAtBothPeers,
+        Invariant::HonoursOverload => PlannedInvariant::HonoursOverload,
         Invariant::NeverSplit { longer_than } => PlannedInvariant::NeverSplit {
             longer_than: longer_than.value.0,
         },

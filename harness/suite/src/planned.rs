@@ -234,6 +234,8 @@ pub enum Action {
     },
     /// The server answers login requests with an error until healed.
     RejectLogins(ServerTarget<Site>),
+    /// Every new client of the server pair is turned away as overloaded (until healed).
+    Overload(ServerTarget<Site>),
     /// Write (`Some`) or remove (`None`) `business-continuity/preferred-site` on one object.
     SetPreferredSite {
         /// The level.
@@ -441,6 +443,8 @@ pub enum HealTarget {
 pub enum PlannedInvariant {
     /// Never logged in at both SIP Server peers at once.
     NeverLoggedInAtBothPeers,
+    /// HERD-3 for one desktop: no retry of an overloaded server before its advertised delay.
+    HonoursOverload,
     /// Never connected to both sites' servers for longer than this.
     NeverSplit {
         /// Tolerance.

@@ -31,6 +31,7 @@ impl Step {
         "flap",
         "partition_one_way",
         "reject_logins",
+        "overload",
         "set_preferred_site",
         "clear_preferred_site",
         "deliver_call",
@@ -71,6 +72,7 @@ impl Step {
             Step::Flap(_) => "flap",
             Step::PartitionOneWay(_) => "partition_one_way",
             Step::RejectLogins(_) => "reject_logins",
+            Step::Overload(_) => "overload",
             Step::SetPreferredSite(_) => "set_preferred_site",
             Step::ClearPreferredSite(_) => "clear_preferred_site",
             Step::DeliverCall(_) => "deliver_call",
@@ -99,7 +101,8 @@ impl Step {
             | Step::RestoreServer(a)
             | Step::HaFailover(a)
             | Step::HaSwitchover(a)
-            | Step::RejectLogins(a) => a.marker.as_ref(),
+            | Step::RejectLogins(a)
+            | Step::Overload(a) => a.marker.as_ref(),
             Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => a.marker.as_ref(),
             Step::Latency(f) => f.marker.as_ref(),
             Step::Jitter(f) => f.marker.as_ref(),
@@ -134,7 +137,8 @@ impl Step {
             | Step::RestoreServer(a)
             | Step::HaFailover(a)
             | Step::HaSwitchover(a)
-            | Step::RejectLogins(a) => vec![a.server.value.site],
+            | Step::RejectLogins(a)
+            | Step::Overload(a) => vec![a.server.value.site],
             Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => vec![a.link.value.site],
             Step::Latency(f) => vec![f.link.value.site],
             Step::Jitter(f) => vec![f.link.value.site],
@@ -181,6 +185,7 @@ impl Step {
                 | Step::Flap(_)
                 | Step::PartitionOneWay(_)
                 | Step::RejectLogins(_)
+                | Step::Overload(_)
         )
     }
 

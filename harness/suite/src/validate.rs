@@ -434,7 +434,7 @@ fn has_steps(ctx: &mut Ctx<'_>, s: &Scenario) -> bool {
 fn invariants(ctx: &mut Ctx<'_>, s: &Scenario) {
     for inv in &s.invariants {
         match &inv.value {
-            Invariant::NeverLoggedInAtBothPeers => {}
+            Invariant::NeverLoggedInAtBothPeers | Invariant::HonoursOverload => {}
             Invariant::NeverSplit { longer_than } => ctx.duration("longer_than", longer_than, true),
             Invariant::MaxSwitchovers { count: _, per }
             | Invariant::MaxReconnects { count: _, per } => {

@@ -69,7 +69,8 @@ fn look(spec: &CheckSpec, from: i64) -> Option<Look<'_>> {
         | CheckSpec::PhoneRegistered { .. }
         | CheckSpec::PhoneRang { .. }
         | CheckSpec::PhoneDialed { .. }
-        | CheckSpec::HerdBurst { .. } => None,
+        | CheckSpec::HerdBurst { .. }
+        | CheckSpec::HonoursOverload => None,
     }
 }
 

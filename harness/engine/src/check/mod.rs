@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod herd;
 pub mod invariant;
 pub mod measure;
+pub mod overload;
 pub mod phone;
 pub mod rules;
 pub mod spec;

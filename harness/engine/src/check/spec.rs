@@ -111,6 +111,8 @@ pub enum CheckSpec {
         /// Deadline after the step.
         within_ms: u64,
     },
+    /// HERD-3 for one desktop: no connection to an overloaded server before the delay it gave.
+    HonoursOverload,
     /// HERD-2: after the scenario's first fault, no `window_ms` window holds the first contacts
     /// of more than `max_percent` of the herd's `agents` (a herd's fleet check).
     HerdBurst {
@@ -217,6 +219,7 @@ impl CheckSpec {
             } => format!(
                 "fleet: at most {max_percent} % of {agents} agents' first contacts in any {window_ms} ms after the fault"
             ),
+            CheckSpec::HonoursOverload => "invariant honours_overload".into(),
         }
     }
 
@@ -311,6 +314,9 @@ impl CheckSpec {
             } => format!(
                 "the {agents} agents' reconnections disperse after the first fault: no {window_ms} ms window holds more than {max_percent} % of their first contacts at a CS Proxy"
             ),
+            CheckSpec::HonoursOverload => {
+                "no connection to a server that answered `overloaded` before the delay it asked for".into()
+            }
         }
     }
 
@@ -324,6 +330,7 @@ impl CheckSpec {
             CheckSpec::PhoneRang { .. } => Some("PH-2"),
             CheckSpec::PhoneDialed { .. } => Some("PH-3"),
             CheckSpec::HerdBurst { .. } => Some("HERD-2"),
+            CheckSpec::HonoursOverload => Some("HERD-3"),
             _ => None,
         }
     }
@@ -346,6 +353,7 @@ impl CheckSpec {
                 | CheckSpec::PhoneRegistered { .. }
                 | CheckSpec::DesktopAlive
                 | CheckSpec::HerdBurst { .. }
+                | CheckSpec::HonoursOverload
         )
     }
 

@@ -121,6 +121,21 @@ impl ControlClient {
             })
     }
 
+    /// `POST /capacity` with these limits (`{}` lifts them); the answer (`limits`, `counters`).
+    pub async fn set_capacity(
+        &self,
+        instance: &str,
+        base: &str,
+        limits: &serde_json::Value,
+    ) -> Result<serde_json::Value, EnvError> {
+        self.call(
+            instance,
+            "POST /capacity",
+            self.http.post(format!("{base}/capacity")).json(limits),
+        )
+        .await
+    }
+
     pub async fn reset(&self, instance: &str, base: &str) -> Result<(), EnvError> {
         let _: serde_json::Value = self
             .call(

@@ -63,7 +63,10 @@ fn fault_step(f: &FaultOp, marker: &str) -> String {
         FaultOp::KillServer(m) | FaultOp::StopServer(m) | FaultOp::FreezeServer(m) => {
             format!("{}: {{server: {m}, marker: {marker}}}", f.keyword())
         }
-        FaultOp::HaFailover(s, k) | FaultOp::HaSwitchover(s, k) | FaultOp::RejectLogins(s, k) => {
+        FaultOp::HaFailover(s, k)
+        | FaultOp::HaSwitchover(s, k)
+        | FaultOp::RejectLogins(s, k)
+        | FaultOp::Overload(s, k) => {
             format!("{}: {{server: {s}/{k}, marker: {marker}}}", f.keyword())
         }
         FaultOp::Link(l, k) => {

@@ -160,6 +160,10 @@ impl Gen<'_> {
                 let s = self.site(m);
                 FaultOp::RejectLogins(s, self.kind())
             }
+            "overload" => {
+                let s = self.site(m);
+                FaultOp::Overload(s, self.kind())
+            }
             "flap" => {
                 let period_ms = self.rng.random_range(2..=8) * 500;
                 let count = self.rng.random_range(1..=3);

@@ -51,7 +51,7 @@ fn break_capable(f: &FaultOp, spec: &Spec) -> bool {
             kind_counts(m.kind)
         }
         FaultOp::Link(l, k) => k.is_blocking() && l.kind.is_none_or(kind_counts),
-        FaultOp::RejectLogins(_, k) => kind_counts(*k),
+        FaultOp::RejectLogins(_, k) | FaultOp::Overload(_, k) => kind_counts(*k),
         _ => false,
     }
 }

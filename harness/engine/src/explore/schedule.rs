@@ -180,6 +180,8 @@ pub enum FaultOp {
     },
     /// Login requests rejected by the pair.
     RejectLogins(Site, ServerKind),
+    /// New clients of the pair turned away as overloaded (retry after 3 s).
+    Overload(Site, ServerKind),
     /// Write (`Some`) or clear (`None`) the preferred site at a level.
     PreferredSite(Level, Option<Site>),
     /// A call through this site's SIP Server peer.
@@ -200,6 +202,7 @@ impl FaultOp {
             FaultOp::Link(_, k) => k.keyword(),
             FaultOp::Flap { .. } => "flap",
             FaultOp::RejectLogins(..) => "reject_logins",
+            FaultOp::Overload(..) => "overload",
             FaultOp::PreferredSite(_, Some(_)) => "set_preferred_site",
             FaultOp::PreferredSite(_, None) => "clear_preferred_site",
             FaultOp::DeliverCall(_) => "deliver_call",
@@ -218,7 +221,7 @@ impl FaultOp {
 }
 
 /// Every fault keyword the generator can draw (for `--focus`).
-pub const FAULT_KINDS: [&str; 22] = [
+pub const FAULT_KINDS: [&str; 23] = [
     "kill_site",
     "stop_site",
     "kill_server",
@@ -238,6 +241,7 @@ pub const FAULT_KINDS: [&str; 22] = [
     "flap",
     "partition_one_way",
     "reject_logins",
+    "overload",
     "set_preferred_site",
     "clear_preferred_site",
     "deliver_call",

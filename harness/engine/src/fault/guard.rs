@@ -32,6 +32,8 @@ pub(crate) enum HealAction {
     EnableProxies(Vec<String>),
     /// Remove these (proxy, toxic) pairs.
     RemoveToxics(Vec<(String, String)>),
+    /// Lift the overload (every capacity limit) of these instances.
+    Overload(Vec<InstanceId>),
     /// Set login rejection on these instances.
     RejectLogins {
         instances: Vec<InstanceId>,
@@ -236,6 +238,7 @@ async fn execute(shared: &Shared, action: &HealAction) -> Result<Vec<String>, St
         HealAction::RejectLogins { instances, on } => {
             super::logins::set(shared, instances, *on).await
         }
+        HealAction::Overload(ids) => super::overload::set(shared, ids, false).await,
         HealAction::SetPreferred {
             object_type,
             dbid,

@@ -13,6 +13,8 @@ mod guard;
 mod ha;
 mod link;
 mod logins;
+mod overload;
+pub use overload::OVERLOAD_RETRY_MS;
 mod process;
 mod select;
 
@@ -111,6 +113,9 @@ pub enum Fault {
         server: ServerKind,
         on: bool,
     },
+    /// Both instances of the pair turn new clients away as overloaded (EventError 429, retry
+    /// after [`OVERLOAD_RETRY_MS`]). Heal: limits lifted.
+    Overload { site: String, server: ServerKind },
     /// Sets (`Some`) or removes (`None`) `business-continuity/preferred-site` on an object, on every
     /// CS Proxy instance. Heal: the previous value.
     SetPreferredSite {
@@ -190,6 +195,7 @@ impl fmt::Display for Fault {
                 }
                 write!(f, "{links} every {}ms x{count}", period.as_millis())
             }
+            Fault::Overload { site, server } => write!(f, "overload {site}.{}", server.as_str()),
             Fault::RejectLogins { site, server, on } => {
                 write!(
                     f,
@@ -288,6 +294,9 @@ impl Faults for Environment {
                 period,
                 count,
             } => flap::apply(&self.shared, fault, links, lf, *period, *count).await?,
+            Fault::Overload { site, server } => {
+                overload::apply(&self.shared, fault, site, *server).await?
+            }
             Fault::RejectLogins { site, server, on } => {
                 logins::apply(&self.shared, fault, site, *server, *on).await?
             }

@@ -192,6 +192,14 @@ const ROWS: &[Row] = &[
         suites: &["bc06-old-session-unmasked.yaml"],
         expect: Expect::Killed("BC-6"),
     },
+    Row {
+        name: "ignore-overload",
+        flags: "--defect ignore-overload",
+        caps: BASE,
+        // Only an overload answer shows it: both CS Proxy pairs say "retry after 3000 ms".
+        suites: &["bc03-initial-login.yaml"],
+        expect: Expect::Killed("BC-3"),
+    },
 ];
 
 async fn run_row(row: &Row, jobs: usize, budget: Duration) -> Vec<ScenarioResult> {
@@ -360,6 +368,13 @@ async fn kill_matrix() {
 /// against the defect and pass against the reference with the same declared capabilities.
 /// `(defect flags, reference flags, capabilities, suite file, run id)`.
 const QUICK: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "--defect ignore-overload",
+        "",
+        BASE,
+        "bc03-initial-login.yaml",
+        "cert-initial-login/config-servers-overloaded[preferred=A]",
+    ),
     (
         "--defect never-switches",
         "",

@@ -99,7 +99,10 @@ pub(crate) fn hit(a: &Action) -> Option<Hit> {
         Action::KillServer(t) => (Fault::Killed, t.site, one(t.server), t.role),
         Action::StopServer(t) => (Fault::Stopped, t.site, one(t.server), t.role),
         Action::FreezeServer(t) => (Fault::Frozen, t.site, one(t.server), t.role),
-        Action::RejectLogins(t) => (Fault::LoginRejected, t.site, one(t.server), t.role),
+        // An overload answer is a rejected login (429 rather than 403) for the rows' purpose.
+        Action::RejectLogins(t) | Action::Overload(t) => {
+            (Fault::LoginRejected, t.site, one(t.server), t.role)
+        }
         Action::HaFailover { site, server } => (Fault::HaFailover, *site, one(*server), None),
         Action::HaSwitchover { site, server } => (Fault::HaSwitchover, *site, one(*server), None),
         Action::Link { link, fault } => {

@@ -1,7 +1,7 @@
 //! Each check spec's checker: the one place a spec becomes the incremental check that judges it.
 
 use super::CheckSpec;
-use crate::check::{alive, expect, fleet, invariant, phone, Check};
+use crate::check::{alive, expect, fleet, invariant, overload, phone, Check};
 
 /// The checker of `spec`.
 pub(super) fn checker(spec: &CheckSpec) -> Box<dyn Check> {
@@ -70,5 +70,6 @@ pub(super) fn checker(spec: &CheckSpec) -> Box<dyn Check> {
             window_ms,
             max_percent,
         } => Box::new(fleet::Burst::new(agents, window_ms, max_percent)),
+        CheckSpec::HonoursOverload => Box::new(overload::HonoursOverload::new()),
     }
 }

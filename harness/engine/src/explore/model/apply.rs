@@ -73,7 +73,8 @@ impl Model {
             | FaultOp::KillServer(_)
             | FaultOp::StopServer(_)
             | FaultOp::FreezeServer(_)
-            | FaultOp::RejectLogins(..) => true,
+            | FaultOp::RejectLogins(..)
+            | FaultOp::Overload(..) => true,
             FaultOp::Link(_, k) => k.is_blocking(),
             _ => false,
         }

@@ -199,7 +199,9 @@ impl Model {
                     return SiteState::Broken
                 }
                 FaultOp::Flap { link, .. } if link.touches(site, kind) => st = SiteState::Uncertain,
-                FaultOp::RejectLogins(s, k) if s == site && k == kind => st = SiteState::Uncertain,
+                FaultOp::RejectLogins(s, k) | FaultOp::Overload(s, k) if s == site && k == kind => {
+                    st = SiteState::Uncertain
+                }
                 _ => {}
             }
         }

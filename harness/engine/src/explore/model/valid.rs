@@ -54,12 +54,8 @@ impl Model {
                     && link.kind.is_none_or(|k| kinds.contains(&k))
                     && !self.link_busy(link)
             }
-            FaultOp::RejectLogins(s, k) => {
-                kinds.contains(k)
-                    && !self
-                        .active
-                        .values()
-                        .any(|f| f.fault == FaultOp::RejectLogins(*s, *k))
+            FaultOp::RejectLogins(s, k) | FaultOp::Overload(s, k) => {
+                kinds.contains(k) && !self.active.values().any(|a| a.fault == *f)
             }
             FaultOp::PreferredSite(..) | FaultOp::DeliverCall(_) => true,
         }

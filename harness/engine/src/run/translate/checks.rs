@@ -93,6 +93,7 @@ pub fn invariants(sc: &PlannedScenario) -> Vec<CheckSpec> {
             bc_suite::PlannedInvariant::NeverLoggedInAtBothPeers => {
                 CheckSpec::NeverLoggedInAtBothPeers
             }
+            bc_suite::PlannedInvariant::HonoursOverload => CheckSpec::HonoursOverload,
             bc_suite::PlannedInvariant::NeverSplit { longer_than } => CheckSpec::NeverSplit {
                 longer_than_ms: longer_than.as_millis() as u64,
             },

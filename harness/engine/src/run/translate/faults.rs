@@ -181,6 +181,13 @@ pub fn injection(
 /// The configuration change and call actions (they act on objects, not on members or links).
 fn config_or_call(a: &Action, dn: &str) -> Option<Injection> {
     let (fault, effects) = match a {
+        Action::Overload(t) => (
+            Fault::Overload {
+                site: t.site.as_str().into(),
+                server: t.server,
+            },
+            vec![eff(t.site, Some(t.server), None, Change::RejectingLogins)],
+        ),
         Action::RejectLogins(t) => {
             let k = t.server;
             (

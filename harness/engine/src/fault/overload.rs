@@ -1,0 +1,74 @@
+//! Overload: both instances of a pair turn every new client away with `EventError 429 overloaded,
+//! retry after N ms` (`POST /capacity`, max_clients 0), confirmed by the limits they report back.
+
+use super::guard::{Applied, HealAction};
+use super::select::resolve_servers;
+use super::{Fault, FaultError, ServerSelector};
+use crate::env::shared::Shared;
+use crate::env::{now_us, InstanceId, InstanceState};
+use bc_protocol::ServerKind;
+
+/// The delay an overloaded server asks for (docs/suite-format.md, `overload`).
+pub const OVERLOAD_RETRY_MS: u64 = 3000;
+
+pub(super) async fn apply(
+    shared: &Shared,
+    fault: &Fault,
+    site: &str,
+    server: ServerKind,
+) -> Result<Applied, FaultError> {
+    let selector = ServerSelector {
+        site: site.to_string(),
+        server,
+        role: None,
+    };
+    let ids =
+        resolve_servers(&shared.topology, &selector).map_err(|reason| FaultError::Invalid {
+            fault: fault.to_string(),
+            reason,
+        })?;
+    let actions = set(shared, &ids, true)
+        .await
+        .map_err(|reason| FaultError::NotConfirmed {
+            fault: fault.to_string(),
+            reason,
+        })?;
+    Ok(Applied::new(
+        now_us(),
+        actions,
+        vec![HealAction::Overload(ids)],
+    ))
+}
+
+/// Sets the overload on (or lifts every limit from) each running instance among `ids`.
+pub(crate) async fn set(
+    shared: &Shared,
+    ids: &[InstanceId],
+    on: bool,
+) -> Result<Vec<String>, String> {
+    let limits = match on {
+        true => {
+            serde_json::json!({"max_clients": 0, "answer": "error", "retry_after_ms": OVERLOAD_RETRY_MS})
+        }
+        false => serde_json::json!({}),
+    };
+    let mut out = Vec::new();
+    for id in ids {
+        if shared.runtime.status(id).map_err(|e| e.to_string())?.state != InstanceState::Running {
+            out.push(format!("{id} not running: skipped"));
+            continue;
+        }
+        let url = shared.control_url(id).map_err(|e| e.to_string())?;
+        let got = shared
+            .control
+            .set_capacity(&id.to_string(), &url, &limits)
+            .await
+            .map_err(|e| e.to_string())?;
+        let max = got["limits"]["max_clients"].as_u64();
+        if on != (max == Some(0)) {
+            return Err(format!("{id} reports limits {}", got["limits"]));
+        }
+        out.push(format!("{id}: overload {}", if on { "on" } else { "off" }));
+    }
+    Ok(out)
+}
