@@ -54,7 +54,7 @@ impl Model {
                     && link.kind.is_none_or(|k| kinds.contains(&k))
                     && !self.link_busy(link)
             }
-            FaultOp::RejectLogins(s, k) | FaultOp::Overload(s, k) => {
+            FaultOp::RejectLogins(_, k) | FaultOp::Overload(_, k) => {
                 kinds.contains(k) && !self.active.values().any(|a| a.fault == *f)
             }
             FaultOp::PreferredSite(..) | FaultOp::DeliverCall(_) => true,
