@@ -190,11 +190,12 @@ pub fn herd3_overload_honoured(
         "HERD-3 no retry of an overloaded server before its advertised delay",
         t,
         format!(
-            "{} of {} overload answers retried early by {} agents; first: {} tried {} again {} \
+            "{} of {} overload answers retried early by {} agent{}; first: {} tried {} again {} \
              after being told to wait {} ({} early)",
             early.len(),
             answers.len(),
             agents.len(),
+            if agents.len() == 1 { "" } else { "s" },
             first.agent,
             first.server,
             secs(t - first.at_us),

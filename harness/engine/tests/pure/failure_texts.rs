@@ -211,6 +211,12 @@ fn invariant_cases() -> Vec<Case> {
             })],
         },
         Case {
+            name: "overload-retried-early",
+            timeline: "overload-retried-early",
+            rules: &["BC-3"],
+            checks: vec![start(CheckSpec::HonoursOverload)],
+        },
+        Case {
             name: "early-exit",
             timeline: "early-exit",
             rules: &["BC-9"],
