@@ -157,6 +157,27 @@ async fn run_herd(defect: Option<&str>, n: usize, procs: usize, loss: Loss) -> S
             site_of.insert(agent_id.clone(), e.site.clone());
         }
     }
+    // Then the floor settles: on a loaded machine a login at A can be answered after the desktop
+    // gave up on it and moved to B; such an agent is not in the herd (it is not at A), so the
+    // floor is taken once no login or registration has been seen for a while (bounded).
+    let settle = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut last_move = tokio::time::Instant::now();
+    loop {
+        let quiet_at = (last_move + Duration::from_millis(700)).min(settle);
+        let Ok(Some(e)) = tokio::time::timeout_at(quiet_at, events.recv()).await else {
+            break;
+        };
+        match &e.kind {
+            EventKind::AgentLogin { agent_id, .. } => {
+                site_of.insert(agent_id.clone(), e.site.clone());
+                last_move = tokio::time::Instant::now();
+            }
+            EventKind::ClientRegistered { .. }
+            | EventKind::ClientConnected { .. }
+            | EventKind::ClientDisconnected { .. } => last_move = tokio::time::Instant::now(),
+            _ => {}
+        }
+    }
     let herd: std::collections::BTreeSet<String> = site_of
         .into_iter()
         .filter(|(_, s)| s == "A")
@@ -193,7 +214,10 @@ fn classify(
                     user_name: Some(u), ..
                 },
             ) => {
-                first_contact_b.entry(u.clone()).or_insert(e.ts_us);
+                // Only the herd's agents (username agentNNNN, agent id NNNN) count.
+                if herd.contains(u.trim_start_matches("agent")) {
+                    first_contact_b.entry(u.clone()).or_insert(e.ts_us);
+                }
             }
             ("B", ServerKind::SipServer, EventKind::AgentLogin { agent_id, .. })
                 if herd.contains(agent_id) =>
@@ -229,6 +253,14 @@ fn report(name: &str, s: &Seen) -> [Status; 3] {
         herd::attempts_per_agent_minute(&s.attempts_a, n)
     );
     eprintln!("  HERD-1 {h1:?}\n  HERD-2 {h2:?}\n  HERD-4 {h4:?}");
+    // The first contacts' offsets from the fault, in ms: what a HERD-2 failure was made of.
+    let mut offsets: Vec<i64> = s
+        .first_contact_b
+        .iter()
+        .map(|t| (t - s.fault_us) / 1000)
+        .collect();
+    offsets.sort_unstable();
+    eprintln!("  first contacts at B (ms after the fault): {offsets:?}");
     [h1, h2, h4]
 }
 
