@@ -213,11 +213,9 @@ fn classify(
                 EventKind::ClientRegistered {
                     user_name: Some(u), ..
                 },
-            ) => {
                 // Only the herd's agents (username agentNNNN, agent id NNNN) count.
-                if herd.contains(u.trim_start_matches("agent")) {
-                    first_contact_b.entry(u.clone()).or_insert(e.ts_us);
-                }
+            ) if herd.contains(u.trim_start_matches("agent")) => {
+                first_contact_b.entry(u.clone()).or_insert(e.ts_us);
             }
             ("B", ServerKind::SipServer, EventKind::AgentLogin { agent_id, .. })
                 if herd.contains(agent_id) =>
