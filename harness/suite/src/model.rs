@@ -224,6 +224,27 @@ short_payload! {
 }
 
 short_payload! {
+    /// A server pair turned overloaded: `A/config_server` or `{server: ..., answer: refuse, marker: name}`.
+    pub struct OverloadAction / OverloadActionLong {
+        "The server pair: `SITE/KIND`." server: ServerTarget as "server",
+        "How a new client is turned away (default `error`)." answer: Spanned<OverloadAnswer>,
+        "Name of the marker this step sets (default: the step keyword)." marker: Spanned<String>,
+    }
+}
+
+/// How an overloaded server turns a new client away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OverloadAnswer {
+    /// `EventError 429 overloaded, retry after 3000 ms`: the desktop is told how long to wait.
+    #[default]
+    Error,
+    /// The connection is accepted and closed at once, with no answer (a server past its
+    /// connection limit): the desktop only learns that it failed, and must back off by itself.
+    Refuse,
+}
+
+short_payload! {
     /// Links from the desktop: `A`, `A/sip_server`, `A/sip_server/backup` or `{link: ..., marker: name}`.
     pub struct LinkAction / LinkActionLong {
         "The links: `SITE`, `SITE/KIND` or `SITE/KIND/ROLE`." link: LinkTarget as "link",
@@ -691,9 +712,10 @@ pub enum Step {
     PartitionOneWay(OneWayFault),
     /// The server answers login requests with an error (until healed).
     RejectLogins(ServerAction),
-    /// The server pair turns every new client away with `EventError 429 overloaded, retry after
-    /// 3000 ms` (until healed); clients already there stay.
-    Overload(ServerAction),
+    /// The server pair turns every new client away (until healed): `EventError 429 overloaded,
+    /// retry after 3000 ms`, or with `answer: refuse` a connection closed at once; clients already
+    /// there stay.
+    Overload(OverloadAction),
     /// Set the preferred site at a configuration level.
     SetPreferredSite(SetPreferredSite),
     /// Clear the preferred site at a configuration level.
@@ -742,6 +764,15 @@ pub enum Invariant {
     /// After an overload answer the desktop does not try that server again before the delay it
     /// was given (HERD-3 for one desktop).
     HonoursOverload,
+    /// At most `count` connections turned away by overloaded servers in any window of `per`
+    /// (HERD-4 for one desktop: it backs off instead of hammering servers that turn it away).
+    MaxAttempts {
+        /// Most turned-away connections allowed per window.
+        count: Spanned<u32>,
+        /// Window length (default: the budget).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        per: Option<Spanned<HumanDuration>>,
+    },
     /// At most `count` sessions re-opened at the same site in any window of `per` (BC-11: a
     /// degraded link below the declared keep-alive timeout must not churn the sessions).
     MaxReconnects {

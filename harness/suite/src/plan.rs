@@ -248,6 +248,10 @@ fn invariant(i: &Invariant, budget: Duration) -> PlannedInvariant {
             count: count.value,
             per: dur(per, budget),
         },
+        Invariant::MaxAttempts { count, per } => PlannedInvariant::MaxAttempts {
+            count: count.value,
+            per: dur(per, budget),
+        },
         Invariant::MaxReconnects { count, per } => PlannedInvariant::MaxReconnects {
             count: count.value,
             per: dur(per, budget),

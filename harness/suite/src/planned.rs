@@ -235,7 +235,7 @@ pub enum Action {
     /// The server answers login requests with an error until healed.
     RejectLogins(ServerTarget<Site>),
     /// Every new client of the server pair is turned away as overloaded (until healed).
-    Overload(ServerTarget<Site>),
+    Overload(ServerTarget<Site>, crate::model::OverloadAnswer),
     /// Write (`Some`) or remove (`None`) `business-continuity/preferred-site` on one object.
     SetPreferredSite {
         /// The level.
@@ -454,6 +454,14 @@ pub enum PlannedInvariant {
     /// At most `count` switchovers in any window `per`.
     MaxSwitchovers {
         /// Allowed switchovers.
+        count: u32,
+        /// Window (defaults to the budget).
+        #[serde(serialize_with = "ser_dur")]
+        per: Duration,
+    },
+    /// At most `count` connections turned away by overloaded servers in any window `per`.
+    MaxAttempts {
+        /// Allowed turned-away connections.
         count: u32,
         /// Window (defaults to the budget).
         #[serde(serialize_with = "ser_dur")]

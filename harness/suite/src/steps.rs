@@ -101,8 +101,8 @@ impl Step {
             | Step::RestoreServer(a)
             | Step::HaFailover(a)
             | Step::HaSwitchover(a)
-            | Step::RejectLogins(a)
-            | Step::Overload(a) => a.marker.as_ref(),
+            | Step::RejectLogins(a) => a.marker.as_ref(),
+            Step::Overload(a) => a.marker.as_ref(),
             Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => a.marker.as_ref(),
             Step::Latency(f) => f.marker.as_ref(),
             Step::Jitter(f) => f.marker.as_ref(),
@@ -137,8 +137,8 @@ impl Step {
             | Step::RestoreServer(a)
             | Step::HaFailover(a)
             | Step::HaSwitchover(a)
-            | Step::RejectLogins(a)
-            | Step::Overload(a) => vec![a.server.value.site],
+            | Step::RejectLogins(a) => vec![a.server.value.site],
+            Step::Overload(a) => vec![a.server.value.site],
             Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => vec![a.link.value.site],
             Step::Latency(f) => vec![f.link.value.site],
             Step::Jitter(f) => vec![f.link.value.site],

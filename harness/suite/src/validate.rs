@@ -437,7 +437,8 @@ fn invariants(ctx: &mut Ctx<'_>, s: &Scenario) {
             Invariant::NeverLoggedInAtBothPeers | Invariant::HonoursOverload => {}
             Invariant::NeverSplit { longer_than } => ctx.duration("longer_than", longer_than, true),
             Invariant::MaxSwitchovers { count: _, per }
-            | Invariant::MaxReconnects { count: _, per } => {
+            | Invariant::MaxReconnects { count: _, per }
+            | Invariant::MaxAttempts { count: _, per } => {
                 if let Some(p) = per {
                     ctx.duration("per", p, false);
                 }

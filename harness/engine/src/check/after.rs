@@ -70,7 +70,8 @@ fn look(spec: &CheckSpec, from: i64) -> Option<Look<'_>> {
         | CheckSpec::PhoneRang { .. }
         | CheckSpec::PhoneDialed { .. }
         | CheckSpec::HerdBurst { .. }
-        | CheckSpec::HonoursOverload => None,
+        | CheckSpec::HonoursOverload
+        | CheckSpec::MaxAttempts { .. } => None,
     }
 }
 

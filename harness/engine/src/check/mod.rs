@@ -3,6 +3,7 @@
 
 pub mod after;
 pub mod alive;
+pub mod attempts;
 pub mod eval;
 pub mod expect;
 pub mod fleet;

@@ -113,6 +113,14 @@ pub enum CheckSpec {
     },
     /// HERD-3 for one desktop: no connection to an overloaded server before the delay it gave.
     HonoursOverload,
+    /// HERD-4 for one desktop: at most `count` connections turned away by overloaded servers in
+    /// any window of `per_ms`.
+    MaxAttempts {
+        /// Allowed.
+        count: u32,
+        /// Window.
+        per_ms: u64,
+    },
     /// HERD-2: after the scenario's first fault, no `window_ms` window holds the first contacts
     /// of more than `max_percent` of the herd's `agents` (a herd's fleet check).
     HerdBurst {
@@ -220,6 +228,9 @@ impl CheckSpec {
                 "fleet: at most {max_percent} % of {agents} agents' first contacts in any {window_ms} ms after the fault"
             ),
             CheckSpec::HonoursOverload => "invariant honours_overload".into(),
+            CheckSpec::MaxAttempts { count, per_ms } => {
+                format!("invariant max_attempts {count} per {}", dur(*per_ms))
+            }
         }
     }
 
@@ -317,6 +328,10 @@ impl CheckSpec {
             CheckSpec::HonoursOverload => {
                 "no connection to a server that answered `overloaded` before the delay it asked for".into()
             }
+            CheckSpec::MaxAttempts { count, per_ms } => format!(
+                "at most {count} connection(s) turned away by overloaded servers in any {}: backing off, not hammering",
+                dur(*per_ms)
+            ),
         }
     }
 
@@ -331,6 +346,7 @@ impl CheckSpec {
             CheckSpec::PhoneDialed { .. } => Some("PH-3"),
             CheckSpec::HerdBurst { .. } => Some("HERD-2"),
             CheckSpec::HonoursOverload => Some("HERD-3"),
+            CheckSpec::MaxAttempts { .. } => Some("HERD-4"),
             _ => None,
         }
     }
@@ -354,6 +370,7 @@ impl CheckSpec {
                 | CheckSpec::DesktopAlive
                 | CheckSpec::HerdBurst { .. }
                 | CheckSpec::HonoursOverload
+                | CheckSpec::MaxAttempts { .. }
         )
     }
 

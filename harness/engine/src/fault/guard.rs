@@ -238,7 +238,7 @@ async fn execute(shared: &Shared, action: &HealAction) -> Result<Vec<String>, St
         HealAction::RejectLogins { instances, on } => {
             super::logins::set(shared, instances, *on).await
         }
-        HealAction::Overload(ids) => super::overload::set(shared, ids, false).await,
+        HealAction::Overload(ids) => super::overload::set(shared, ids, None).await,
         HealAction::SetPreferred {
             object_type,
             dbid,

@@ -113,9 +113,14 @@ pub enum Fault {
         server: ServerKind,
         on: bool,
     },
-    /// Both instances of the pair turn new clients away as overloaded (EventError 429, retry
-    /// after [`OVERLOAD_RETRY_MS`]). Heal: limits lifted.
-    Overload { site: String, server: ServerKind },
+    /// Both instances of the pair turn new clients away as overloaded: EventError 429, retry
+    /// after [`OVERLOAD_RETRY_MS`], or (`refuse`) the connection closed at once with no answer.
+    /// Heal: limits lifted.
+    Overload {
+        site: String,
+        server: ServerKind,
+        refuse: bool,
+    },
     /// Sets (`Some`) or removes (`None`) `business-continuity/preferred-site` on an object, on every
     /// CS Proxy instance. Heal: the previous value.
     SetPreferredSite {
@@ -195,7 +200,14 @@ impl fmt::Display for Fault {
                 }
                 write!(f, "{links} every {}ms x{count}", period.as_millis())
             }
-            Fault::Overload { site, server } => write!(f, "overload {site}.{}", server.as_str()),
+            Fault::Overload {
+                site,
+                server,
+                refuse,
+            } => {
+                let how = if *refuse { " (refusing)" } else { "" };
+                write!(f, "overload {site}.{}{how}", server.as_str())
+            }
             Fault::RejectLogins { site, server, on } => {
                 write!(
                     f,
@@ -294,9 +306,11 @@ impl Faults for Environment {
                 period,
                 count,
             } => flap::apply(&self.shared, fault, links, lf, *period, *count).await?,
-            Fault::Overload { site, server } => {
-                overload::apply(&self.shared, fault, site, *server).await?
-            }
+            Fault::Overload {
+                site,
+                server,
+                refuse,
+            } => overload::apply(&self.shared, fault, site, *server, *refuse).await?,
             Fault::RejectLogins { site, server, on } => {
                 logins::apply(&self.shared, fault, site, *server, *on).await?
             }

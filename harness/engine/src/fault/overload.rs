@@ -1,5 +1,6 @@
 //! Overload: both instances of a pair turn every new client away with `EventError 429 overloaded,
-//! retry after N ms` (`POST /capacity`, max_clients 0), confirmed by the limits they report back.
+//! retry after N ms`, or by closing it at once (`POST /capacity`, max_clients 0), confirmed by the
+//! limits they report back.
 
 use super::guard::{Applied, HealAction};
 use super::select::resolve_servers;
@@ -16,6 +17,7 @@ pub(super) async fn apply(
     fault: &Fault,
     site: &str,
     server: ServerKind,
+    refuse: bool,
 ) -> Result<Applied, FaultError> {
     let selector = ServerSelector {
         site: site.to_string(),
@@ -27,12 +29,18 @@ pub(super) async fn apply(
             fault: fault.to_string(),
             reason,
         })?;
-    let actions = set(shared, &ids, true)
-        .await
-        .map_err(|reason| FaultError::NotConfirmed {
-            fault: fault.to_string(),
-            reason,
-        })?;
+    let answer = if refuse {
+        Answer::Refuse
+    } else {
+        Answer::Error
+    };
+    let actions =
+        set(shared, &ids, Some(answer))
+            .await
+            .map_err(|reason| FaultError::NotConfirmed {
+                fault: fault.to_string(),
+                reason,
+            })?;
     Ok(Applied::new(
         now_us(),
         actions,
@@ -40,17 +48,29 @@ pub(super) async fn apply(
     ))
 }
 
-/// Sets the overload on (or lifts every limit from) each running instance among `ids`.
+/// How the overloaded instances turn a new client away.
+#[derive(Clone, Copy)]
+pub(crate) enum Answer {
+    /// `EventError 429`, retry after [`OVERLOAD_RETRY_MS`].
+    Error,
+    /// The connection closed at once, no answer.
+    Refuse,
+}
+
+/// Sets the overload on (`Some`, answered that way) or lifts every limit (`None`) from each
+/// running instance among `ids`.
 pub(crate) async fn set(
     shared: &Shared,
     ids: &[InstanceId],
-    on: bool,
+    answer: Option<Answer>,
 ) -> Result<Vec<String>, String> {
-    let limits = match on {
-        true => {
+    let on = answer.is_some();
+    let limits = match answer {
+        Some(Answer::Error) => {
             serde_json::json!({"max_clients": 0, "answer": "error", "retry_after_ms": OVERLOAD_RETRY_MS})
         }
-        false => serde_json::json!({}),
+        Some(Answer::Refuse) => serde_json::json!({"max_clients": 0, "answer": "refuse"}),
+        None => serde_json::json!({}),
     };
     let mut out = Vec::new();
     for id in ids {

@@ -200,6 +200,14 @@ const ROWS: &[Row] = &[
         suites: &["bc03-initial-login.yaml"],
         expect: Expect::Killed("BC-3"),
     },
+    Row {
+        name: "tight-retry",
+        flags: "--defect tight-retry",
+        caps: BASE,
+        // Only servers that turn it away without an answer show its attempts (HERD-4).
+        suites: &["bc09-liveness.yaml"],
+        expect: Expect::Killed("BC-9"),
+    },
 ];
 
 async fn run_row(row: &Row, jobs: usize, budget: Duration) -> Vec<ScenarioResult> {
@@ -374,6 +382,13 @@ const QUICK: &[(&str, &str, &str, &str, &str)] = &[
         BASE,
         "bc03-initial-login.yaml",
         "cert-initial-login/config-servers-overloaded[preferred=A]",
+    ),
+    (
+        "--defect tight-retry",
+        "",
+        BASE,
+        "bc09-liveness.yaml",
+        "cert-liveness/both-sites-turn-clients-away[preferred=B]",
     ),
     (
         "--defect never-switches",

@@ -217,6 +217,15 @@ fn invariant_cases() -> Vec<Case> {
             checks: vec![start(CheckSpec::HonoursOverload)],
         },
         Case {
+            name: "attempts-hammered",
+            timeline: "attempts-hammered",
+            rules: &["BC-9"],
+            checks: vec![start(CheckSpec::MaxAttempts {
+                count: 40,
+                per_ms: 10_000,
+            })],
+        },
+        Case {
             name: "early-exit",
             timeline: "early-exit",
             rules: &["BC-9"],

@@ -100,7 +100,7 @@ pub(crate) fn hit(a: &Action) -> Option<Hit> {
         Action::StopServer(t) => (Fault::Stopped, t.site, one(t.server), t.role),
         Action::FreezeServer(t) => (Fault::Frozen, t.site, one(t.server), t.role),
         // An overload answer is a rejected login (429 rather than 403) for the rows' purpose.
-        Action::RejectLogins(t) | Action::Overload(t) => {
+        Action::RejectLogins(t) | Action::Overload(t, _) => {
             (Fault::LoginRejected, t.site, one(t.server), t.role)
         }
         Action::HaFailover { site, server } => (Fault::HaFailover, *site, one(*server), None),

@@ -42,7 +42,10 @@ impl Planner<'_> {
             Step::PartitionOneWay(f) => self.one_way(f),
             Step::Flap(f) => self.flap(f),
             Step::RejectLogins(a) => Action::RejectLogins(a.server.value.resolve(p)),
-            Step::Overload(a) => Action::Overload(a.server.value.resolve(p)),
+            Step::Overload(a) => Action::Overload(
+                a.server.value.resolve(p),
+                a.answer.as_ref().map(|x| x.value).unwrap_or_default(),
+            ),
             Step::SetPreferredSite(c) => {
                 self.preferred_site(c.level.value, c.name.as_ref(), Some(self.site(&c.site)))?
             }

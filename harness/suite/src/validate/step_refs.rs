@@ -25,8 +25,8 @@ pub(super) fn step_refs(
         | Step::FreezeServer(a)
         | Step::ThawServer(a)
         | Step::RestoreServer(a)
-        | Step::RejectLogins(a)
-        | Step::Overload(a) => ctx.server(&a.server, preferred),
+        | Step::RejectLogins(a) => ctx.server(&a.server, preferred),
+        Step::Overload(a) => ctx.server(&a.server, preferred),
         Step::HaFailover(a) | Step::HaSwitchover(a) => ha_pair(ctx, &st.value, a, preferred),
         Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => ctx.link(&a.link, preferred),
         Step::PartitionOneWay(f) => ctx.link(&f.link, preferred),

@@ -1,7 +1,7 @@
 //! Each check spec's checker: the one place a spec becomes the incremental check that judges it.
 
 use super::CheckSpec;
-use crate::check::{alive, expect, fleet, invariant, overload, phone, Check};
+use crate::check::{alive, attempts, expect, fleet, invariant, overload, phone, Check};
 
 /// The checker of `spec`.
 pub(super) fn checker(spec: &CheckSpec) -> Box<dyn Check> {
@@ -71,5 +71,8 @@ pub(super) fn checker(spec: &CheckSpec) -> Box<dyn Check> {
             max_percent,
         } => Box::new(fleet::Burst::new(agents, window_ms, max_percent)),
         CheckSpec::HonoursOverload => Box::new(overload::HonoursOverload::new()),
+        CheckSpec::MaxAttempts { count, per_ms } => {
+            Box::new(attempts::MaxAttempts::new(name, count, per_ms))
+        }
     }
 }

@@ -103,6 +103,10 @@ pub fn invariants(sc: &PlannedScenario) -> Vec<CheckSpec> {
                     per_ms: per.as_millis() as u64,
                 }
             }
+            bc_suite::PlannedInvariant::MaxAttempts { count, per } => CheckSpec::MaxAttempts {
+                count: *count,
+                per_ms: per.as_millis() as u64,
+            },
             bc_suite::PlannedInvariant::MaxReconnects { count, per } => CheckSpec::MaxReconnects {
                 count: *count,
                 per_ms: per.as_millis() as u64,

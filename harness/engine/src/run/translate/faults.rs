@@ -181,10 +181,11 @@ pub fn injection(
 /// The configuration change and call actions (they act on objects, not on members or links).
 fn config_or_call(a: &Action, dn: &str) -> Option<Injection> {
     let (fault, effects) = match a {
-        Action::Overload(t) => (
+        Action::Overload(t, answer) => (
             Fault::Overload {
                 site: t.site.as_str().into(),
                 server: t.server,
+                refuse: *answer == bc_suite::OverloadAnswer::Refuse,
             },
             vec![eff(t.site, Some(t.server), None, Change::RejectingLogins)],
         ),
