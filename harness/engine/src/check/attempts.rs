@@ -104,7 +104,6 @@ impl Check for MaxAttempts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::Subject;
     use bc_protocol::{ObservedEvent, Role, ServerKind};
 
     fn turned_away(ts_us: i64, site: &str) -> Entry {
@@ -128,22 +127,9 @@ mod tests {
         }
     }
 
-    fn state() -> SessionState {
-        SessionState::new(Subject {
-            scenario: "s".into(),
-            username: "agent1001".into(),
-            agent_id: String::new(),
-            dn: String::new(),
-            sites: vec!["A".into(), "B".into()],
-            uses_stat_server: false,
-            client_timeout_ms: 2_000,
-            rules: Vec::new(),
-        })
-    }
-
     #[test]
     fn a_window_too_full_fails_and_a_paced_desktop_passes() {
-        let st = state();
+        let st = crate::check::test_state("agent1001");
         let mut c = MaxAttempts::new("invariant max_attempts 3 per 1s".into(), 3, 1000);
         for k in 0..10 {
             // One every 400 ms: at most 3 in any second.
@@ -167,7 +153,7 @@ mod tests {
 
     #[test]
     fn nothing_turned_away_is_not_exercised() {
-        let st = state();
+        let st = crate::check::test_state("agent1001");
         let mut c = MaxAttempts::new("n".into(), 3, 1000);
         assert!(matches!(c.finish(1, &st), Status::NotExercised { .. }));
     }

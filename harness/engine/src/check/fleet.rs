@@ -83,7 +83,6 @@ impl Check for Burst {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::Subject;
     use bc_protocol::{ObservedEvent, Role};
 
     fn contact(ts_us: i64, user: &str) -> Entry {
@@ -106,16 +105,7 @@ mod tests {
     }
 
     fn burst(entries: &[Entry]) -> Status {
-        let st = SessionState::new(Subject {
-            scenario: "s".into(),
-            username: "herd".into(),
-            agent_id: String::new(),
-            dn: String::new(),
-            sites: vec!["A".into(), "B".into()],
-            uses_stat_server: false,
-            client_timeout_ms: 2_000,
-            rules: Vec::new(),
-        });
+        let st = crate::check::test_state("herd");
         let mut b = Burst::new(4, 100, 50);
         for e in entries {
             b.on_entry(e, &st);

@@ -17,6 +17,21 @@ pub mod spec;
 pub mod status;
 pub mod text;
 
+/// A session state for checker unit tests: one subject (`username`) at the two sites A and B.
+#[cfg(test)]
+pub(crate) fn test_state(username: &str) -> SessionState {
+    SessionState::new(crate::observe::Subject {
+        scenario: "s".into(),
+        username: username.into(),
+        agent_id: String::new(),
+        dn: String::new(),
+        sites: vec!["A".into(), "B".into()],
+        uses_stat_server: false,
+        client_timeout_ms: 2_000,
+        rules: Vec::new(),
+    })
+}
+
 use crate::observe::{Entry, SessionState};
 
 pub use eval::{replay, Activation, Evaluator, Outcome, Registered};
