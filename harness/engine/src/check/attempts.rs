@@ -104,27 +104,15 @@ impl Check for MaxAttempts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bc_protocol::{ObservedEvent, Role, ServerKind};
 
     fn turned_away(ts_us: i64, site: &str) -> Entry {
-        let event = ObservedEvent {
-            seq: 0,
-            ts_us,
-            site: site.into(),
-            server: ServerKind::ConfigServer,
-            role: Role::Primary,
-            conn: Some(1),
-            kind: EventKind::Overloaded {
-                limit: "max_clients".into(),
-                retry_after_ms: 0,
-                answer: "refuse".into(),
-                user_name: None,
-            },
+        let kind = EventKind::Overloaded {
+            limit: "max_clients".into(),
+            retry_after_ms: 0,
+            answer: "refuse".into(),
+            user_name: None,
         };
-        Entry {
-            ts_us,
-            kind: EntryKind::Observed { event },
-        }
+        crate::check::test_observed(ts_us, site, kind)
     }
 
     #[test]

@@ -83,25 +83,13 @@ impl Check for Burst {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bc_protocol::{ObservedEvent, Role};
 
     fn contact(ts_us: i64, user: &str) -> Entry {
-        let event = ObservedEvent {
-            seq: 0,
-            ts_us,
-            site: "B".into(),
-            server: ServerKind::ConfigServer,
-            role: Role::Primary,
-            conn: Some(1),
-            kind: EventKind::ClientRegistered {
-                client_name: "desk".into(),
-                user_name: Some(user.into()),
-            },
+        let kind = EventKind::ClientRegistered {
+            client_name: "desk".into(),
+            user_name: Some(user.into()),
         };
-        Entry {
-            ts_us,
-            kind: EntryKind::Observed { event },
-        }
+        crate::check::test_observed(ts_us, "B", kind)
     }
 
     fn burst(entries: &[Entry]) -> Status {

@@ -17,6 +17,24 @@ pub mod spec;
 pub mod status;
 pub mod text;
 
+/// An observation for checker unit tests: `kind` seen at `site`'s primary CS Proxy on conn 1.
+#[cfg(test)]
+pub(crate) fn test_observed(ts_us: i64, site: &str, kind: bc_protocol::EventKind) -> Entry {
+    let event = bc_protocol::ObservedEvent {
+        seq: 0,
+        ts_us,
+        site: site.into(),
+        server: bc_protocol::ServerKind::ConfigServer,
+        role: bc_protocol::Role::Primary,
+        conn: Some(1),
+        kind,
+    };
+    Entry {
+        ts_us,
+        kind: crate::observe::EntryKind::Observed { event },
+    }
+}
+
 /// A session state for checker unit tests: one subject (`username`) at the two sites A and B.
 #[cfg(test)]
 pub(crate) fn test_state(username: &str) -> SessionState {
