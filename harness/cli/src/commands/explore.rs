@@ -46,6 +46,15 @@ pub struct Args {
     /// Longest pause between operations.
     #[arg(long, value_name = "DURATION", default_value = "1500ms")]
     max_wait: String,
+    /// Probability that a fault or heal right after the desktop was made to move waits for the
+    /// desktop's connection or login at the site it moves to (an `on:` trigger) instead of a time;
+    /// 0: never.
+    #[arg(long, value_name = "P", default_value_t = GenConfig::default().triggers)]
+    triggers: f64,
+    /// Environments side by side: cases run in batches of this many, and so do shrink candidates
+    /// (default: 2 per core on the local runtime, 1 per core on Docker).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
     /// Only these fault kinds, comma separated (e.g. `black_hole,freeze_server`; default all).
     #[arg(long, value_name = "a,b")]
     focus: Option<String>,
@@ -104,8 +113,10 @@ fn options(a: Args) -> Result<(ExploreOptions, PathBuf, PathBuf), String> {
             })
             .unwrap_or_default(),
         max_wait_ms: duration("max-wait", &a.max_wait)?.as_millis() as u64,
+        triggers: a.triggers,
         ..GenConfig::default()
     };
+    o.jobs = a.jobs;
     o.gen.validate()?;
     o.agent = a.agent;
     o.config = a.config;

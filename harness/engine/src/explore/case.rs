@@ -23,12 +23,13 @@ pub(super) struct CaseRun {
     pub index: Vec<usize>,
 }
 
-/// Runs cases in one session (one environment, reset between cases).
+/// Runs cases in sessions of the runner (one environment each, reset between cases): one case at
+/// a time, or a batch side by side, one per session (`--jobs`).
 pub(super) struct Explorer<'a> {
     pub opts: &'a ExploreOptions,
     pub spec: Spec,
     pub config: PathBuf,
-    pub session: Session,
+    pub sessions: Vec<Session>,
     pub cancel: watch::Receiver<bool>,
 }
 
@@ -106,27 +107,45 @@ impl Explorer<'_> {
         }
     }
 
-    /// Runs the case of schedule `s` with budget `budget_ms`; `Err` when it could not run (no
-    /// usable environment, or a suite that does not plan, which is a bug).
-    pub async fn run(
-        &mut self,
+    /// The planned scenario of schedule `s` at budget `budget_ms`, its suite text and the step
+    /// index of each operation.
+    fn prepare(
+        &self,
         s: &Schedule,
         budget_ms: u64,
-        emit: &(dyn Fn(RunEvent) + Send + Sync),
-    ) -> Result<CaseRun, String> {
+    ) -> Result<(PlannedScenario, String, Vec<usize>), String> {
         let spec = self.spec_at(budget_ms);
         let res = resolve(s, &spec);
         let (text, index) = emit_indexed(&res, &spec, &self.meta(s.seed, Vec::new()));
-        let sc = self.plan(&text, s.seed)?;
-        let result = self
-            .session
-            .run(&sc, s.seed, self.cancel.clone(), emit)
-            .await?;
-        Ok(CaseRun {
-            result,
-            text,
-            index,
-        })
+        Ok((self.plan(&text, s.seed)?, text, index))
+    }
+
+    /// Runs up to one case per session side by side (schedule and budget each); the results in
+    /// the same order, each `Err` when it could not run (no usable environment, or a suite that
+    /// does not plan, which is a bug). Extra cases beyond the sessions are not run.
+    pub async fn run_batch(
+        &mut self,
+        batch: &[(Schedule, u64)],
+        emit: &(dyn Fn(RunEvent) + Send + Sync),
+    ) -> Vec<Result<CaseRun, String>> {
+        let planned: Vec<_> = batch
+            .iter()
+            .take(self.sessions.len())
+            .map(|(s, budget_ms)| self.prepare(s, *budget_ms))
+            .collect();
+        let cancel = &self.cancel;
+        let runs = self.sessions.iter_mut().zip(planned).zip(batch).map(
+            |((session, planned), (s, _))| async move {
+                let (sc, text, index) = planned?;
+                let result = session.run(&sc, s.seed, cancel.clone(), emit).await?;
+                Ok(CaseRun {
+                    result,
+                    text,
+                    index,
+                })
+            },
+        );
+        futures::future::join_all(runs).await
     }
 
     /// The result of a case that could not run, named like the suite it would have been.
@@ -141,7 +160,7 @@ impl Explorer<'_> {
             preferred_site: Some(self.spec.preferred.as_str().into()),
             budget_ms: self.spec.budget_ms,
         };
-        self.session.error_result(info, s.seed, message)
+        self.sessions[0].error_result(info, s.seed, message)
     }
 }
 

@@ -141,6 +141,7 @@ pub fn emit_indexed(res: &Resolved, spec: &Spec, meta: &SuiteMeta) -> (String, V
     let mut latest = "start".to_string();
     let mut heals = 0;
     let mut restores = 0;
+    let mut triggers = 0;
     for r in &res.ops {
         index.push(count.get());
         let t = &r.op;
@@ -148,7 +149,22 @@ pub fn emit_indexed(res: &Resolved, spec: &Spec, meta: &SuiteMeta) -> (String, V
             Op::Checkpoint => t.wait_ms + spec.budget_ms,
             _ => t.wait_ms,
         };
-        if pause > 0 {
+        if let Some(on) = t.on {
+            // The pause becomes the trigger's `after`; a trigger that never fires within one
+            // budget makes the case inconclusive, never a pass.
+            triggers += 1;
+            let after = match t.wait_ms {
+                0 => String::new(),
+                ms => format!(", after: {}", dur(ms)),
+            };
+            step(
+                &mut y,
+                format!(
+                    "on: {{{on}, timeout: {}{after}, marker: on{triggers}}}",
+                    dur(spec.budget_ms)
+                ),
+            );
+        } else if pause > 0 {
             step(&mut y, format!("wait: {}", dur(pause)));
         }
         match t.op {

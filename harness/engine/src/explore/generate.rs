@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::model::{Model, Spec};
 use super::schedule::{
-    FaultOp, HealVia, Link, LinkKind, Member, Op, Schedule, TimedOp, FAULT_KINDS,
+    FaultOp, HealVia, Link, LinkKind, Member, Op, Schedule, TimedOp, Trigger, FAULT_KINDS,
 };
 
 /// How schedules are drawn.
@@ -24,6 +24,10 @@ pub struct GenConfig {
     pub max_wait_ms: u64,
     /// Probability that a fault targets the site where the desktop should be.
     pub target_current: f64,
+    /// Probability that a fault or heal right after the desktop was made to move is placed on a
+    /// trigger at the site it moves to (its connection or its login there) instead of at a time:
+    /// the races a time cannot hit (`--triggers`; 0: never).
+    pub triggers: f64,
 }
 
 impl Default for GenConfig {
@@ -34,6 +38,7 @@ impl Default for GenConfig {
             focus: Vec::new(),
             max_wait_ms: 1500,
             target_current: 0.75,
+            triggers: 0.5,
         }
     }
 }
@@ -58,6 +63,12 @@ impl GenConfig {
         if !(0.0..=1.0).contains(&self.target_current) {
             return Err("target_current must be within 0..1".into());
         }
+        if !(0.0..=1.0).contains(&self.triggers) {
+            return Err(format!(
+                "--triggers must be a probability within 0..1, not {}",
+                self.triggers
+            ));
+        }
         Ok(())
     }
 
@@ -76,6 +87,9 @@ impl GenConfig {
 
 struct Gen<'a> {
     rng: ChaCha8Rng,
+    /// Trigger choices draw from their own stream: they do not shift the draws of operations,
+    /// so `--triggers 0` gives a seed's operations as before triggers existed.
+    trigger_rng: ChaCha8Rng,
     cfg: &'a GenConfig,
     spec: &'a Spec,
 }
@@ -215,6 +229,23 @@ impl Gen<'_> {
         }
     }
 
+    /// A trigger for `op` at the site the last operation moved the desktop to, when drawn and
+    /// valid right after that operation (no pause: the trigger is armed as the move begins).
+    fn trigger(&mut self, m: &Model, op: &Op) -> Option<Trigger> {
+        let site = m.moved_to?;
+        if !matches!(op, Op::Fault { .. } | Op::Heal { .. })
+            || !self.trigger_rng.random_bool(self.cfg.triggers)
+        {
+            return None;
+        }
+        let t = match self.trigger_rng.random_range(0..3) {
+            0 => Trigger::Connects(site, ServerKind::ConfigServer),
+            1 => Trigger::Connects(site, ServerKind::SipServer),
+            _ => Trigger::Login(site),
+        };
+        (m.can(op) && m.can_trigger(&t, op)).then_some(t)
+    }
+
     fn wait(&mut self) -> u64 {
         if self.rng.random_bool(0.3) {
             0
@@ -226,10 +257,14 @@ impl Gen<'_> {
     }
 }
 
+/// Mixed into the seed of the trigger stream ("trigger" in ASCII).
+const TRIGGER_STREAM: u64 = 0x74_7269_6767_6572;
+
 /// Draws a schedule for a seed. Pure: the same seed, spec and config give the same schedule.
 pub fn generate(seed: u64, spec: &Spec, cfg: &GenConfig) -> Schedule {
     let mut g = Gen {
         rng: ChaCha8Rng::seed_from_u64(seed),
+        trigger_rng: ChaCha8Rng::seed_from_u64(seed ^ TRIGGER_STREAM),
         cfg,
         spec,
     };
@@ -294,7 +329,14 @@ pub fn generate(seed: u64, spec: &Spec, cfg: &GenConfig) -> Schedule {
         if !probe.can(&op) {
             continue;
         }
-        let t = TimedOp { wait_ms, op };
+        let t = match g.trigger(&m, &op) {
+            Some(on) => TimedOp {
+                wait_ms: 0,
+                op,
+                on: Some(on),
+            },
+            None => TimedOp::at(wait_ms, op),
+        };
         if let Op::Fault { .. } = op {
             next_id += 1;
         }

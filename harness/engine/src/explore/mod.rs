@@ -16,7 +16,9 @@ pub use emit::{emit, emit_indexed, SuiteMeta};
 pub use generate::{generate, GenConfig};
 pub use model::{Model, SiteState, Spec};
 pub use resolve::{resolve, Resolved};
-pub use schedule::{FaultOp, HealVia, Link, LinkKind, Member, Op, Schedule, TimedOp, FAULT_KINDS};
+pub use schedule::{
+    FaultOp, HealVia, Link, LinkKind, Member, Op, Schedule, TimedOp, Trigger, FAULT_KINDS,
+};
 pub use shrink::{
     shrink, Candidate, Outcome, ShrinkLimits, Shrinker, Shrunk, StopReason, DEFAULT_MIN_BUDGET,
 };

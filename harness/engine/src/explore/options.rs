@@ -53,6 +53,9 @@ pub struct ExploreOptions {
     pub proxy_image: Option<String>,
     /// Progress lines (seeds, replay commands, shrink steps); `None`: stderr.
     pub progress: Option<Progress>,
+    /// Environments run side by side: cases, then shrink candidates, in batches of this many
+    /// (`None`: the runner's default for the runtime).
+    pub jobs: Option<usize>,
 }
 
 impl ExploreOptions {
@@ -76,6 +79,7 @@ impl ExploreOptions {
             keepalive: KeepAlive::default(),
             proxy_image: None,
             progress: None,
+            jobs: None,
         }
     }
 
@@ -115,6 +119,10 @@ impl ExploreOptions {
         if let Some(image) = &self.proxy_image {
             c.push("--toxiproxy-image".into());
             c.push(quote(image));
+        }
+        if self.gen.triggers != GenConfig::default().triggers {
+            c.push("--triggers".into());
+            c.push(self.gen.triggers.to_string());
         }
         if !self.gen.focus.is_empty() {
             c.push("--focus".into());

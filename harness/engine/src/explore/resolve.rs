@@ -65,9 +65,9 @@ pub fn resolve(s: &Schedule, spec: &Spec) -> Resolved {
     // dropping an operation never shortens the time a timer had to fire.
     let mut carried = 0;
     for t in &s.ops {
-        let t = &TimedOp {
+        let mut t = TimedOp {
             wait_ms: t.wait_ms + carried,
-            op: t.op,
+            ..*t
         };
         // Validity is judged after the pause (a pause can end a flap).
         let mut probe = m.clone();
@@ -77,6 +77,10 @@ pub fn resolve(s: &Schedule, spec: &Spec) -> Resolved {
             continue;
         }
         carried = 0;
+        // A trigger whose cause was dropped may never fire: the operation stays, at its time.
+        if t.on.is_some_and(|on| !probe.can_trigger(&on, &t.op)) {
+            t.on = None;
+        }
         let expect_site = match t.op {
             Op::Checkpoint => probe.checkpoint_site().flatten(),
             _ => None,
@@ -87,12 +91,9 @@ pub fn resolve(s: &Schedule, spec: &Spec) -> Resolved {
         };
         let at_ms = probe.now_ms;
         m = probe;
-        m.apply(&TimedOp {
-            wait_ms: 0,
-            op: t.op,
-        });
+        m.apply(&TimedOp::at(0, t.op));
         ops.push(ResolvedOp {
-            op: *t,
+            op: t,
             expect_site,
             at_ms,
             healed,

@@ -1,5 +1,5 @@
-//! Real exploration: N seeded cases run one after another in one session (the runner's), the
-//! first failure shrunk with real runs and written as a reproducing suite.
+//! Real exploration: N seeded cases run in sessions of the runner (`--jobs` of them side by side),
+//! the first failure shrunk with real runs (candidates side by side too) and written as a suite.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,12 +23,13 @@ use crate::event::RunEvent;
 use crate::run::{check_desktop, Session, Settings, Shape};
 
 /// What the checks of the options give: the options with the output directory made absolute,
-/// the model's spec, the configuration database and the session settings.
+/// the model's spec, the configuration database, the session settings and the jobs.
 struct Checked {
     opts: ExploreOptions,
     spec: Spec,
     config: PathBuf,
     settings: Settings,
+    jobs: usize,
 }
 
 /// Checks the options, the desktop and the configuration database before anything starts.
@@ -36,6 +37,9 @@ async fn check(opts: ExploreOptions) -> Result<Checked, ExploreError> {
     opts.gen.validate().map_err(ExploreError::Usage)?;
     if opts.cases == 0 {
         return Err(ExploreError::Usage("--cases must be at least 1".into()));
+    }
+    if opts.jobs == Some(0) {
+        return Err(ExploreError::Usage("--jobs must be at least 1".into()));
     }
     if opts.budget.is_zero() || opts.budget > Duration::from_secs(3600) {
         return Err(ExploreError::Usage(
@@ -89,11 +93,16 @@ async fn check(opts: ExploreOptions) -> Result<Checked, ExploreError> {
         attach: None,
         keep_env: false,
     };
+    let jobs = opts
+        .jobs
+        .unwrap_or_else(|| crate::run::default_jobs(runtime))
+        .max(1);
     Ok(Checked {
         opts: ExploreOptions { out_dir, ..opts },
         spec,
         config,
         settings,
+        jobs,
     })
 }
 
@@ -110,6 +119,7 @@ pub async fn explore(
         spec,
         config,
         settings,
+        jobs,
     } = check(opts).await?;
     let forward = {
         let sink = sink.clone();
@@ -118,22 +128,34 @@ pub async fn explore(
         }
     };
     let runtime = settings.runtime_name.clone();
-    let mut session = Session::new(Arc::new(settings), 0);
-    session
-        .prepare(&Shape::of_config(config.clone()), &forward)
-        .await
-        .map_err(ExploreError::Environment)?;
+    let settings = Arc::new(settings);
+    let mut sessions: Vec<Session> = (0..jobs)
+        .map(|job| Session::new(settings.clone(), job))
+        .collect();
+    let shape = Shape::of_config(config.clone());
+    let started = futures::future::join_all(
+        sessions
+            .iter_mut()
+            .map(|s| async { s.prepare(&shape, &forward).await }),
+    )
+    .await;
+    if let Some(Err(e)) = started.into_iter().find(Result::is_err) {
+        for s in &mut sessions {
+            s.shutdown().await;
+        }
+        return Err(ExploreError::Environment(e));
+    }
     let mut ex = Explorer {
         opts: &opts,
         spec,
         config,
-        session,
+        sessions,
         cancel: cancel.clone(),
     };
     forward(RunEvent::RunStarted {
         to_run: opts.cases,
         skipped: 0,
-        jobs: 1,
+        jobs,
         desktop: opts.desktop.clone(),
         runtime,
         seed: opts.seed,
@@ -161,19 +183,24 @@ pub async fn explore(
         summary: report.summary.clone(),
         duration_ms: t0.elapsed().as_millis() as u64,
     });
-    ex.session.shutdown().await;
+    for s in &mut ex.sessions {
+        s.shutdown().await;
+    }
     Ok(report)
 }
 
-/// Runs the cases until the first failure (shrunk and written), the end, `--max-time` or Ctrl-C.
+/// Runs the cases, a batch of one per session side by side, until the first failure in case
+/// order (shrunk and written), the end, `--max-time` or Ctrl-C.
 async fn cases(
     ex: &mut Explorer<'_>,
     t0: Instant,
     forward: &(dyn Fn(RunEvent) + Send + Sync),
 ) -> ExploreReport {
     let opts = ex.opts;
+    let jobs = ex.sessions.len();
     let mut report = ExploreReport::default();
-    for case in 0..opts.cases {
+    let mut case = 0;
+    while case < opts.cases {
         if *ex.cancel.borrow() {
             report.summary.interrupted = true;
             break;
@@ -185,59 +212,77 @@ async fn cases(
             ));
             break;
         }
-        let case_seed = opts.seed.wrapping_add(case as u64);
-        let schedule = generate(case_seed, &ex.spec, &opts.gen);
-        opts.say(&format!(
-            "explore: case {}/{} seed {case_seed}: {} operations; replay: {}",
-            case + 1,
-            opts.cases,
-            schedule.ops.len(),
-            opts.replay_command(case_seed)
-        ));
-        let run = match ex.run(&schedule, ex.spec.budget_ms, forward).await {
-            Ok(r) => r,
-            Err(e) => {
-                let r = ex.error_result(&schedule, e);
-                report.summary.add(r.verdict);
-                report.cases_run += 1;
-                forward(RunEvent::ScenarioFinished {
-                    result: Box::new(r),
-                });
-                break;
-            }
-        };
-        report.cases_run += 1;
-        report.summary.add(run.result.verdict);
-        let verdict = run.result.verdict;
-        forward(RunEvent::ScenarioFinished {
-            result: Box::new(run.result.clone()),
-        });
+        let first = case;
+        let batch: Vec<(Schedule, u64)> = (first..(first + jobs).min(opts.cases))
+            .map(|c| {
+                let case_seed = opts.seed.wrapping_add(c as u64);
+                let schedule = generate(case_seed, &ex.spec, &opts.gen);
+                opts.say(&format!(
+                    "explore: case {}/{} seed {case_seed}: {} operations ({} on triggers); replay: {}",
+                    c + 1,
+                    opts.cases,
+                    schedule.ops.len(),
+                    schedule.triggers(),
+                    opts.replay_command(case_seed)
+                ));
+                (schedule, ex.spec.budget_ms)
+            })
+            .collect();
+        case += batch.len();
+        let runs = ex.run_batch(&batch, forward).await;
+        let mut failed = None;
+        let mut broken = false;
+        for (i, r) in runs.into_iter().enumerate() {
+            let result = match r {
+                Ok(run) => {
+                    let result = run.result.clone();
+                    if result.verdict == Verdict::Fail && failed.is_none() {
+                        failed = Some((first + i, run));
+                    }
+                    result
+                }
+                // The environment could not be used (or a bug): no later case can run.
+                Err(e) => {
+                    broken = true;
+                    ex.error_result(&batch[i].0, e)
+                }
+            };
+            report.cases_run += 1;
+            report.summary.add(result.verdict);
+            forward(RunEvent::ScenarioFinished {
+                result: Box::new(result),
+            });
+        }
         if *ex.cancel.borrow() {
             report.summary.interrupted = true;
             break;
         }
-        // A harness error says nothing about the desktop: go on with the next case (the
-        // environment is reset; if that fails, exploration stops above).
-        if verdict != Verdict::Fail {
-            continue;
+        // A harness error or an inconclusive case says nothing about the desktop: go on with the
+        // next cases (each environment is reset; if that fails, exploration stops here).
+        if let Some((c, run)) = failed {
+            let schedule = batch[c - first].0.clone();
+            let target = signatures(&run.result)
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let (shrunk, best) = shrink(ex, &schedule, &target, run).await;
+            let written = write_failure(ex, c, &schedule, &target, &shrunk, &best);
+            if written.suite_path.as_os_str().is_empty() {
+                report.summary.errors += 1;
+            }
+            report.failure = Some(written);
+            break;
         }
-        let target = signatures(&run.result)
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        let (shrunk, best) = shrink(ex, &schedule, &target, run).await;
-        let written = write_failure(ex, case, &schedule, &target, &shrunk, &best);
-        if written.suite_path.as_os_str().is_empty() {
-            report.summary.errors += 1;
+        if broken {
+            break;
         }
-        report.failure = Some(written);
-        break;
     }
     report
 }
 
-/// Shrinks a failing case with real runs, each candidate with its own budget; says each candidate's
-/// verdict and each accepted step. Returns the result and the last failing run.
+/// Shrinks a failing case with real runs, each candidate with its own budget, a batch of one per
+/// session side by side; says each candidate's verdict and each accepted step. Returns the result
+/// and the last failing run.
 async fn shrink(
     ex: &mut Explorer<'_>,
     schedule: &Schedule,
@@ -245,8 +290,9 @@ async fn shrink(
     run: CaseRun,
 ) -> (super::shrink::Shrunk, CaseRun) {
     let opts = ex.opts;
+    let jobs = ex.sessions.len();
     opts.say(&format!(
-        "explore: case seed {} failed: {target}; shrinking (at most {} runs, {}; budget {} halved down to at least {})",
+        "explore: case seed {} failed: {target}; shrinking (at most {} runs, {}, {jobs} side by side; budget {} halved down to at least {})",
         schedule.seed,
         opts.shrink.max_runs,
         dur(opts.shrink.max_time.as_millis() as u64),
@@ -258,41 +304,59 @@ async fn shrink(
     let silent = |_: RunEvent| {};
     let mut best = run;
     let mut steps = 0;
-    while let Some(c) = shrinker.next_candidate() {
+    loop {
         if *ex.cancel.borrow() {
             break;
         }
         let before = shrinker.best().clone();
-        let (o, kept) = match ex.run(&c.schedule, c.budget_ms, &silent).await {
-            Ok(r) => {
-                let o = outcome(&r.result);
-                let kept = shrinker.report(&o);
-                if kept {
-                    best = r;
-                }
-                (o, kept)
-            }
-            Err(e) => {
-                let o = Outcome::Other(e);
-                shrinker.report(&o);
-                (o, false)
-            }
-        };
-        opts.say(&format!(
-            "explore: shrink run {}: {} operations, budget {}, waits {}: {}",
-            shrinker.runs(),
-            c.schedule.ops.len(),
-            dur(c.budget_ms),
-            secs(c.waits_ms()),
-            match &o {
+        let first_run = shrinker.runs() + 1;
+        let batch = shrinker.next_batch(jobs);
+        if batch.is_empty() {
+            break;
+        }
+        let runs = ex
+            .run_batch(
+                &batch
+                    .iter()
+                    .map(|c| (c.schedule.clone(), c.budget_ms))
+                    .collect::<Vec<_>>(),
+                &silent,
+            )
+            .await;
+        let outcomes: Vec<Outcome> = runs
+            .iter()
+            .map(|r| match r {
+                Ok(r) => outcome(&r.result),
+                Err(e) => Outcome::Other(e.clone()),
+            })
+            .collect();
+        let kept = shrinker.report_batch(&outcomes);
+        for (i, (c, o)) in batch.iter().zip(&outcomes).enumerate() {
+            let verdict = match o {
                 Outcome::Pass => "passed".to_string(),
-                _ if kept => "fails the same way (kept)".to_string(),
-                Outcome::Fail { signatures } =>
-                    format!("fails differently: {}", signatures.join("; ")),
+                _ if kept == Some(i) => "fails the same way (kept)".to_string(),
+                _ if shrinker.reproduces(o) => {
+                    "fails the same way (an earlier candidate of its batch was kept)".to_string()
+                }
+                Outcome::Fail { signatures } => {
+                    format!("fails differently: {}", signatures.join("; "))
+                }
                 Outcome::Other(v) => v.clone(),
+            };
+            opts.say(&format!(
+                "explore: shrink run {}: {} operations ({} on triggers), budget {}, waits {}: {verdict}",
+                first_run + i,
+                c.schedule.ops.len(),
+                c.schedule.triggers(),
+                dur(c.budget_ms),
+                secs(c.waits_ms()),
+            ));
+        }
+        if let Some(i) = kept {
+            let c = &batch[i];
+            if let Some(Ok(r)) = runs.into_iter().nth(i) {
+                best = r;
             }
-        ));
-        if kept {
             steps += 1;
             opts.say(&format!(
                 "explore: shrink step {steps} accepted: {} -> {} operations, budget {} -> {}, waits {} -> {} ({} runs, {} so far)",

@@ -279,13 +279,65 @@ pub enum Op {
     Checkpoint,
 }
 
-/// An operation and the pause before it.
+/// What the desktop does that sets off an operation placed on a trigger (the suite's `on:`
+/// step, armed in the mock that sees it when the operation before began, holding the message
+/// until the operation is applied). Only placed right after an operation that makes the desktop
+/// move to the trigger's site, where it must connect and log in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The desktop opens a connection to this pair (held before it is served).
+    Connects(Site, ServerKind),
+    /// The desktop's `RequestAgentLogin` at this site's SIP Server: handled at once, its answer
+    /// held until the operation is applied.
+    Login(Site),
+}
+
+impl Trigger {
+    /// The site it waits at.
+    pub fn site(&self) -> Site {
+        match self {
+            Trigger::Connects(s, _) | Trigger::Login(s) => *s,
+        }
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::Connects(s, k) => write!(f, "connects: {s}/{k}"),
+            Trigger::Login(s) => {
+                write!(
+                    f,
+                    "desktop_sends: RequestAgentLogin, at: {s}/sip_server, hold: reply"
+                )
+            }
+        }
+    }
+}
+
+/// An operation and the pause before it, or the trigger it waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct TimedOp {
-    /// Pause before the operation, ms (0: right after the previous one, overlapping it).
+    /// Pause before the operation, ms (0: right after the previous one, overlapping it); with a
+    /// trigger, the pause after the trigger fired (`after:`).
     pub wait_ms: u64,
     /// The operation.
     pub op: Op,
+    /// Placed on a trigger instead of at a time (faults and heals only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on: Option<Trigger>,
+}
+
+impl TimedOp {
+    /// An operation at a time (after a pause).
+    pub fn at(wait_ms: u64, op: Op) -> TimedOp {
+        TimedOp {
+            wait_ms,
+            op,
+            on: None,
+        }
+    }
 }
 
 /// A whole schedule: operations in order; the final heal and settling are implied.
@@ -305,5 +357,9 @@ impl Schedule {
     /// True without operations.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+    /// Operations placed on triggers.
+    pub fn triggers(&self) -> usize {
+        self.ops.iter().filter(|o| o.on.is_some()).count()
     }
 }

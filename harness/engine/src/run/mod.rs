@@ -19,6 +19,7 @@ pub use crate::event::{HarnessTiming, RunEvent, ScenarioInfo, ScenarioResult, Su
 pub use attach::Attach;
 pub use keep::{KeepSlot, KeptEnv, KeptScenario};
 pub use load::{load_runs, parse_capabilities, LoadError, PlannedRun};
+pub use order::default_jobs;
 pub use profile::{load_profile, DeclaredTimers, Profile};
 pub use runner::{run, signal_cancel, RunError, RunOptions};
 pub use scenario::{MAX_LATENESS_MS, STALL_MS};

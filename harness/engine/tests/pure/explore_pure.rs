@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bc_engine::explore::{
     emit, generate, resolve, shrink, Candidate, FaultOp, GenConfig, HealVia, Link, LinkKind, Model,
-    Op, Outcome, Schedule, ShrinkLimits, Shrinker, Spec, StopReason, SuiteMeta, TimedOp,
+    Op, Outcome, Schedule, ShrinkLimits, Shrinker, Spec, StopReason, SuiteMeta, TimedOp, Trigger,
     FAULT_KINDS,
 };
 use bc_suite::{PlanOptions, Site};
@@ -164,17 +164,16 @@ fn a_checkpoint_expects_the_clean_site_when_the_other_is_broken() {
                         LinkKind::BlackHole,
                     ),
                 },
+                on: None,
             },
-            TimedOp {
-                wait_ms: 0,
-                op: Op::Checkpoint,
-            },
+            TimedOp::at(0, Op::Checkpoint),
             TimedOp {
                 wait_ms: 0,
                 op: Op::Heal {
                     id: 1,
                     via: HealVia::Marker,
                 },
+                on: None,
             },
             // Healing twice is healing what is not broken: dropped.
             TimedOp {
@@ -183,6 +182,7 @@ fn a_checkpoint_expects_the_clean_site_when_the_other_is_broken() {
                     id: 1,
                     via: HealVia::Marker,
                 },
+                on: None,
             },
         ],
     };
@@ -233,6 +233,9 @@ proptest! {
             let mut probe = m.clone();
             probe.advance(t.wait_ms);
             prop_assert!(probe.can(&t.op), "{:?}", t);
+            if let Some(on) = t.on {
+                prop_assert!(probe.can_trigger(&on, &t.op), "{:?}", t);
+            }
             if let Op::Heal { id, .. } = t.op {
                 prop_assert!(injected.contains_key(&id), "heal before its fault");
                 prop_assert!(probe.active().contains_key(&id), "healing what is not broken");
@@ -336,6 +339,8 @@ fn the_shrinker_finds_one_minimal_failures() {
         }
         sizes.push(best.ops.len());
         assert!(out.schedule.ops.iter().all(|o| o.wait_ms == 0));
+        // The fake fails whatever the timing: a trigger only makes the schedule harder to read.
+        assert_eq!(out.schedule.triggers(), 0, "{best:?}");
         if checked == 5 {
             break;
         }
@@ -647,4 +652,210 @@ fn print_example() {
     let spec = Spec::new(6000, Site::B);
     let s = generate(env("SEED", 3) as u64, &spec, &cfg);
     println!("{}", emit(&resolve(&s, &spec), &spec, &meta(s.seed)));
+}
+
+#[test]
+fn triggers_follow_a_move_to_their_site_and_are_written_as_on_steps() {
+    let cfg = GenConfig {
+        min_ops: 10,
+        max_ops: 20,
+        ..GenConfig::default()
+    };
+    let mut seen = 0;
+    for seed in 0..60u64 {
+        let s = generate(seed, &spec(), &cfg);
+        let mut m = Model::new(&spec());
+        for t in &s.ops {
+            if let Some(on) = t.on {
+                seen += 1;
+                assert_eq!(m.moved_to, Some(on.site()), "seed {seed}: {t:?}");
+                assert_eq!(t.wait_ms, 0, "armed as the move begins");
+                assert!(matches!(t.op, Op::Fault { .. } | Op::Heal { .. }));
+            }
+            m.apply(t);
+        }
+        if s.triggers() > 0 {
+            let text = suite_text(&s);
+            assert_eq!(
+                text.matches("      - on: {").count(),
+                s.triggers(),
+                "{text}"
+            );
+            load_and_plan(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+    }
+    assert!(seen >= 10, "only {seen} triggers in 60 schedules");
+    let off = GenConfig {
+        triggers: 0.0,
+        ..cfg.clone()
+    };
+    assert!((0..60u64).all(|seed| generate(seed, &spec(), &off).triggers() == 0));
+    assert!(GenConfig {
+        triggers: 1.5,
+        ..cfg
+    }
+    .validate()
+    .unwrap_err()
+    .contains("--triggers"));
+}
+
+/// The desktop sits at B: a black hole there moves it to A, and a heal placed on its connection
+/// to A's CS Proxy is the preferred site returning mid-switchover.
+fn returning_mid_switchover() -> Schedule {
+    let hole = Op::Fault {
+        id: 1,
+        fault: FaultOp::Link(
+            Link {
+                site: Site::B,
+                kind: None,
+                role: None,
+            },
+            LinkKind::BlackHole,
+        ),
+    };
+    let heal = Op::Heal {
+        id: 1,
+        via: HealVia::Marker,
+    };
+    Schedule {
+        seed: 3,
+        ops: vec![
+            TimedOp::at(200, hole),
+            TimedOp {
+                wait_ms: 0,
+                op: heal,
+                on: Some(Trigger::Connects(
+                    Site::A,
+                    bc_suite::ServerKind::ConfigServer,
+                )),
+            },
+            TimedOp::at(0, Op::Checkpoint),
+        ],
+    }
+}
+
+#[test]
+fn a_trigger_is_written_before_its_operation_and_dropped_with_its_cause() {
+    let s = returning_mid_switchover();
+    assert_eq!(resolve(&s, &spec()).schedule(s.seed), s);
+    let text = suite_text(&s);
+    assert!(
+        text.contains(
+            "      - on: {connects: A/config_server, timeout: 5s, marker: on1}\n      - heal: f1\n"
+        ),
+        "{text}"
+    );
+    load_and_plan(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    // A login trigger holds the answer, and a pause carried onto it becomes its `after`.
+    let mut login = s.clone();
+    login.ops[1].on = Some(Trigger::Login(Site::A));
+    login.ops[1].wait_ms = 300;
+    let text = suite_text(&login);
+    assert!(
+        text.contains("on: {desktop_sends: RequestAgentLogin, at: A/sip_server, hold: reply, timeout: 5s, after: 300ms, marker: on1}"),
+        "{text}"
+    );
+    load_and_plan(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    // Without the black hole the desktop never moves: the heal is dropped, and a trigger placed
+    // after an operation that moves nothing stays at its time.
+    let mut wrong = s.clone();
+    wrong.ops[1].on = Some(Trigger::Connects(Site::B, bc_suite::ServerKind::SipServer));
+    assert_eq!(resolve(&wrong, &spec()).schedule(3).triggers(), 0);
+}
+
+/// A fake desktop that only a race breaks: it fails when an operation lands on a trigger.
+fn fake_race(s: &Schedule) -> Outcome {
+    if resolve(s, &spec()).schedule(s.seed).triggers() > 0 {
+        Outcome::Fail {
+            signatures: vec!["expect_logged_in".into()],
+        }
+    } else {
+        Outcome::Pass
+    }
+}
+
+#[test]
+fn shrinking_keeps_a_trigger_that_matters_and_drops_one_that_does_not() {
+    let cfg = GenConfig {
+        min_ops: 12,
+        max_ops: 20,
+        ..GenConfig::default()
+    };
+    let s = (0..200u64)
+        .map(|seed| generate(seed, &spec(), &cfg))
+        .find(|s| s.triggers() > 0 && s.ops.len() >= 8)
+        .expect("a schedule with a trigger");
+    let limits = ShrinkLimits {
+        max_runs: 500,
+        max_time: Duration::from_secs(60),
+        ..ShrinkLimits::default()
+    };
+    let out = shrink(&s, "expect_logged_in", &spec(), limits, None, |c| {
+        fake_race(&c.schedule)
+    });
+    assert_eq!(out.stop, StopReason::Minimal);
+    // The move and the operation on its trigger: nothing else matters.
+    assert_eq!(out.schedule.ops.len(), 2, "{:?}", out.schedule);
+    assert_eq!(out.schedule.triggers(), 1);
+}
+
+#[test]
+fn a_batch_shrink_keeps_the_first_reproducing_candidate_and_ends_as_small() {
+    let cfg = GenConfig {
+        min_ops: 15,
+        max_ops: 30,
+        focus: vec!["black_hole".into(), "latency".into(), "kill_server".into()],
+        ..GenConfig::default()
+    };
+    let limits = ShrinkLimits {
+        max_runs: 500,
+        max_time: Duration::from_secs(60),
+        ..ShrinkLimits::default()
+    };
+    let mut checked = 0;
+    for seed in 0..200u64 {
+        let s = generate(seed, &spec(), &cfg);
+        if fake_no_keepalive(&s) == Outcome::Pass {
+            continue;
+        }
+        checked += 1;
+        let sequential = shrink(&s, "expect_logged_in", &spec(), limits, None, |c| {
+            fake_no_keepalive(&c.schedule)
+        });
+        let mut sh = Shrinker::new(&s, "expect_logged_in", &spec(), limits, None);
+        let mut batches = 0;
+        loop {
+            let batch = sh.next_batch(3);
+            if batch.is_empty() {
+                break;
+            }
+            batches += 1;
+            assert!(batch.len() <= 3);
+            let outcomes: Vec<Outcome> = batch
+                .iter()
+                .map(|c| fake_no_keepalive(&c.schedule))
+                .collect();
+            let first = outcomes.iter().position(|o| *o != Outcome::Pass);
+            assert_eq!(sh.report_batch(&outcomes), first);
+            if let Some(i) = first {
+                assert_eq!(sh.best(), &batch[i]);
+            }
+        }
+        let batched = sh.finish();
+        assert_eq!(batched.stop, StopReason::Minimal);
+        assert!(matches!(
+            fake_no_keepalive(&batched.schedule),
+            Outcome::Fail { .. }
+        ));
+        assert_eq!(
+            batched.schedule.ops.len(),
+            sequential.schedule.ops.len(),
+            "seed {seed}"
+        );
+        assert!(batches < batched.runs, "candidates ran side by side");
+        if checked == 4 {
+            break;
+        }
+    }
+    assert!(checked >= 3);
 }

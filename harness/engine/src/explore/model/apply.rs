@@ -83,20 +83,44 @@ impl Model {
     /// Applies a valid operation (check with [`Model::can`] first).
     pub fn apply(&mut self, t: &TimedOp) {
         self.advance(t.wait_ms);
+        self.moved_to = None;
         match t.op {
             Op::Fault { id, fault } => self.apply_fault(id, fault),
             Op::Heal { id, via } => self.apply_heal(id, via),
             Op::Checkpoint => {
+                // A checkpoint that names a site fails unless the desktop is there.
+                if let Some(Some(site)) = self.checkpoint_site() {
+                    self.known = Some(site);
+                }
                 self.advance(self.spec.budget_ms);
                 self.settled = true;
             }
         }
+        self.track_known(&t.op);
         // A conformant desktop leaves a broken site for a clean one.
         let cur = self.current;
         if self.site_state(cur) == SiteState::Broken
             && self.site_state(cur.other()) == SiteState::Clean
         {
             self.current = cur.other();
+        }
+    }
+
+    /// Where the desktop certainly is after `op` (see [`Model::known`]), and whether `op` made it
+    /// move for certain.
+    fn track_known(&mut self, op: &Op) {
+        let Some(k) = self.known else {
+            return;
+        };
+        if matches!(op, Op::Heal { .. }) && self.spec.failback {
+            self.known = None;
+        } else if self.site_state(k) != SiteState::Clean {
+            self.known = None;
+            if self.site_state(k) == SiteState::Broken
+                && self.site_state(k.other()) == SiteState::Clean
+            {
+                self.moved_to = Some(k.other());
+            }
         }
     }
 

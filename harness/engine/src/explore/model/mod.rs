@@ -124,6 +124,14 @@ pub struct Model {
     settled: bool,
     /// Where a conformant desktop is most likely logged in.
     pub current: Site,
+    /// Where the desktop certainly is: the preferred site at the start, the site a checkpoint
+    /// found it at; unknown from the moment its site stops being clean (it may be leaving) or,
+    /// with failback, after a heal (it may be returning).
+    pub known: Option<Site>,
+    /// The site the last operation certainly made the desktop move to: it broke the site where the
+    /// desktop was known to be while the other was clean, so the desktop must now connect and log
+    /// in there, and an operation placed on a trigger at that site will be set off.
+    pub moved_to: Option<Site>,
 }
 
 impl Model {
@@ -149,6 +157,8 @@ impl Model {
             ha_armed: false,
             settled: true,
             current: spec.preferred,
+            known: Some(spec.preferred),
+            moved_to: None,
         }
     }
 

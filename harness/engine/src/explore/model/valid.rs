@@ -1,10 +1,10 @@
 //! Which operations the model accepts now: faults that can be injected in the current state,
 //! heals that apply to an active fault, checkpoints where a site is certainly usable.
 
-use bc_suite::Role;
+use bc_suite::{Role, ServerKind};
 
 use super::{Model, Proc};
-use crate::explore::schedule::{FaultOp, HealVia, Link, Member, Op};
+use crate::explore::schedule::{FaultOp, HealVia, Link, Member, Op, Trigger};
 
 impl Model {
     fn any_active_except_degradation(&self) -> bool {
@@ -81,6 +81,16 @@ impl Model {
                 _ => false,
             },
         }
+    }
+
+    /// Whether `op` may be placed on trigger `t` now: a fault or heal, right after the operation
+    /// that made the desktop move to the trigger's site (so it will connect and log in there; a
+    /// trigger anywhere else may never fire). Stat Server connections are not awaited: a
+    /// desktop that does not declare `stat_server` may never open one.
+    pub fn can_trigger(&self, t: &Trigger, op: &Op) -> bool {
+        matches!(op, Op::Fault { .. } | Op::Heal { .. })
+            && self.moved_to == Some(t.site())
+            && !matches!(t, Trigger::Connects(_, ServerKind::StatServer))
     }
 
     /// Whether the operation is valid now.

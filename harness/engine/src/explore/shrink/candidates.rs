@@ -1,5 +1,6 @@
 //! The smaller schedules one shrink step tries: chunks of operations (with and without their
-//! pauses), pauses zeroed and halved, simpler flaps, and the prefix; each replayed through the model.
+//! pauses), pauses zeroed and halved, triggers dropped, simpler flaps, and the prefix; each
+//! replayed through the model.
 
 use crate::explore::model::Spec;
 use crate::explore::resolve::resolve;
@@ -9,9 +10,14 @@ use crate::explore::schedule::{FaultOp, Op, Schedule};
 /// saves nothing a reader would notice.
 const MIN_HALVED_MS: u64 = 500;
 
-/// The size order shrinking minimises: operations first, then total pause.
-pub(super) fn size(s: &Schedule) -> (usize, u64) {
-    (s.ops.len(), s.ops.iter().map(|o| o.wait_ms).sum())
+/// The size order shrinking minimises: operations first, then triggers (an operation at a time
+/// is simpler to read than one set off by the desktop), then total pause.
+pub(super) fn size(s: &Schedule) -> (usize, usize, u64) {
+    (
+        s.ops.len(),
+        s.triggers(),
+        s.ops.iter().map(|o| o.wait_ms).sum(),
+    )
 }
 
 /// The first `hint` operations of `s` (those started when the failure was decided), when smaller.
@@ -84,6 +90,14 @@ pub(super) fn candidates(s: &Schedule, spec: &Spec) -> Vec<Schedule> {
         if s.ops[i].wait_ms >= MIN_HALVED_MS {
             let mut c = s.clone();
             c.ops[i].wait_ms /= 2;
+            out.push(norm(c));
+        }
+    }
+    // Operations at a time instead of on their trigger (the race may not matter).
+    for i in 0..n {
+        if s.ops[i].on.is_some() {
+            let mut c = s.clone();
+            c.ops[i].on = None;
             out.push(norm(c));
         }
     }

@@ -124,7 +124,8 @@ pub struct Shrinker {
     queue: VecDeque<Candidate>,
     /// Try the budget before the queue (until a shorter budget fails to reproduce).
     budget_first: bool,
-    pending: Option<Candidate>,
+    /// The candidates handed out and not yet reported, in order.
+    pending: Vec<Candidate>,
     runs: usize,
     accepted: usize,
     stop: Option<StopReason>,
@@ -156,7 +157,7 @@ impl Shrinker {
             t0: Instant::now(),
             tried: HashSet::new(),
             budget_first: true,
-            pending: None,
+            pending: Vec::new(),
             runs: 0,
             accepted: 0,
             stop: None,
@@ -218,6 +219,29 @@ impl Shrinker {
 
     /// The next candidate to run, or `None` when done (see [`Shrinker::finish`]).
     pub fn next_candidate(&mut self) -> Option<Candidate> {
+        self.next_batch(1).pop()
+    }
+
+    /// Up to `n` candidates to run side by side, in the order a sequential shrink would try them;
+    /// empty when done. Report their outcomes, in the same order, with [`Shrinker::report_batch`].
+    pub fn next_batch(&mut self, n: usize) -> Vec<Candidate> {
+        let mut batch = Vec::new();
+        while batch.len() < n.max(1) {
+            match self.take() {
+                Some(c) => batch.push(c),
+                None => break,
+            }
+        }
+        // A batch cut short still runs, and its outcomes may bring new candidates: the next
+        // call decides again whether shrinking is over (and why).
+        if !batch.is_empty() {
+            self.stop = None;
+        }
+        self.pending = batch.clone();
+        batch
+    }
+
+    fn take(&mut self) -> Option<Candidate> {
         if self.stop.is_some() {
             return None;
         }
@@ -238,7 +262,6 @@ impl Shrinker {
                 return None;
             }
             self.runs += 1;
-            self.pending = Some(c.clone());
             return Some(c);
         }
     }
@@ -246,25 +269,37 @@ impl Shrinker {
     /// The outcome of the candidate last returned; returns true when it reproduced (it is then
     /// the best candidate).
     pub fn report(&mut self, outcome: &Outcome) -> bool {
-        let Some(c) = self.pending.take() else {
-            return false;
-        };
-        let shorter_budget = c.budget_ms < self.best.budget_ms;
-        match outcome {
-            Outcome::Fail { signatures } if signatures.contains(&self.target) => {
-                self.best = c;
+        self.report_batch(std::slice::from_ref(outcome)).is_some()
+    }
+
+    /// Whether an outcome reproduces the failure being shrunk.
+    pub fn reproduces(&self, outcome: &Outcome) -> bool {
+        matches!(outcome, Outcome::Fail { signatures } if signatures.contains(&self.target))
+    }
+
+    /// The outcomes of the last batch, in its order. The first that reproduced becomes the best
+    /// candidate (what a sequential shrink would have kept) and its index is returned; the
+    /// candidates after it were measured against the old best, so they are forgotten and may be
+    /// proposed again.
+    pub fn report_batch(&mut self, outcomes: &[Outcome]) -> Option<usize> {
+        let pending = std::mem::take(&mut self.pending);
+        for (i, (c, outcome)) in pending.iter().zip(outcomes).enumerate() {
+            let shorter_budget = c.budget_ms < self.best.budget_ms;
+            if self.reproduces(outcome) {
+                for later in &pending[i + 1..] {
+                    self.tried.remove(later);
+                }
+                self.best = c.clone();
                 self.accepted += 1;
                 self.budget_first |= shorter_budget;
                 self.refill();
-                true
+                return Some(i);
             }
-            _ => {
-                if shorter_budget {
-                    self.budget_first = false;
-                }
-                false
+            if shorter_budget {
+                self.budget_first = false;
             }
         }
+        None
     }
 
     /// The smallest reproducing candidate so far.
