@@ -185,6 +185,14 @@ const ROWS: &[Row] = &[
         expect: Expect::Killed("BC-3"),
     },
     Row {
+        name: "half-switch",
+        flags: "--defect half-switch",
+        caps: BASE,
+        // Only a race catches it: the SIP link must close during a login whose CS Proxy link is open.
+        suites: &["bc03-bc05-races.yaml"],
+        expect: Expect::Killed("BC-5"),
+    },
+    Row {
         name: "leak-lost-session",
         flags: "--defect leak-lost-session",
         caps: BASE,
@@ -510,6 +518,13 @@ const QUICK: &[(&str, &str, &str, &str, &str)] = &[
         "cert-races/site-killed-during-login[preferred=B]",
     ),
     (
+        "--defect half-switch",
+        "",
+        BASE,
+        "bc03-bc05-races.yaml",
+        "cert-races/switch-cut-as-preferred-returns[preferred=A]",
+    ),
+    (
         "--defect leak-lost-session",
         "",
         BASE,
@@ -609,6 +624,11 @@ const SAME_ON_DOCKER: &[(&str, &str, &str)] = &[
         "--defect stick-mid-login",
         "bc03-bc05-races.yaml",
         "cert-races/site-killed-during-login[preferred=B]",
+    ),
+    (
+        "--defect half-switch",
+        "bc03-bc05-races.yaml",
+        "cert-races/switch-cut-as-preferred-returns[preferred=B]",
     ),
 ];
 
