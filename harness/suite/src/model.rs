@@ -425,6 +425,12 @@ pub struct FlapFault {
     /// Marker name (default `flap`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marker: Option<Spanned<String>>,
+    /// In a herd: only this share of the agents' links (`10%`), chosen by the run's seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<Spanned<crate::aim::Percent>>,
+    /// In a herd: only these agents' links (`[herd0001, herd0007]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Vec<Spanned<String>>>,
 }
 
 /// The direction a one-way partition cuts (Jepsen's asymmetric partition).

@@ -266,7 +266,7 @@ pub type AimKeys<'a> = (
     Option<&'a Vec<Spanned<String>>>,
 );
 
-/// The aim keys of a step that takes them: every link fault but `flap`.
+/// The aim keys of a step that takes them: every link fault, `flap` included.
 pub fn aim_keys(step: &Step) -> Option<AimKeys<'_>> {
     macro_rules! keys {
         ($f:expr) => {
@@ -282,6 +282,7 @@ pub fn aim_keys(step: &Step) -> Option<AimKeys<'_>> {
         Step::LimitData(f) => keys!(f),
         Step::Slicer(f) => keys!(f),
         Step::PartitionOneWay(f) => keys!(f),
+        Step::Flap(f) => keys!(f),
         _ => None,
     }
 }

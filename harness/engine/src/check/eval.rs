@@ -56,6 +56,8 @@ pub struct Evaluator {
     pending: Vec<usize>,
     /// Per lane, the checks about other agents (`add_among`).
     outside: std::collections::HashMap<usize, Vec<usize>>,
+    /// The group each check about some agents names, by handle (`add_among`).
+    groups: std::collections::HashMap<usize, fleet::Group>,
     slack_us: i64,
     hold: Option<i64>,
 }
@@ -71,6 +73,7 @@ impl Evaluator {
             router: None,
             pending: Vec::new(),
             outside: Default::default(),
+            groups: Default::default(),
             slack_us: slack_ms as i64 * 1000,
             hold: None,
         }
@@ -105,12 +108,14 @@ impl Evaluator {
     }
 
     /// Registers a check in the lanes of `members` only (a herd's expectation about the agents
-    /// aimed faults hit, or those they spared); the other lanes hold it as outside their agent.
+    /// aimed faults hit, or those they spared: `group`, which its merged failure names); the other
+    /// lanes hold it as outside their agent.
     pub fn add_among(
         &mut self,
         spec: CheckSpec,
         activation: Activation,
         members: &[usize],
+        group: fleet::Group,
     ) -> usize {
         let tl = &self.timeline;
         let mut h = 0;
@@ -124,6 +129,7 @@ impl Evaluator {
                 self.outside.entry(k).or_default().push(h);
             }
         }
+        self.groups.insert(h, group);
         h
     }
 
@@ -211,7 +217,7 @@ impl Evaluator {
                 outside: self.outside.get(&k).cloned().unwrap_or_default(),
             })
             .collect();
-        let mut out = fleet::merge(&per);
+        let mut out = fleet::merge(&per, &self.groups);
         if let Some(f) = &self.fleet {
             out.checks.extend(f.checks().cloned());
         }

@@ -9,8 +9,10 @@ use super::herd::{herd2_dispersed, HerdBounds};
 use super::{Check, Status};
 use crate::observe::{Entry, EntryKind, SessionState};
 
+mod group;
 mod merge;
 
+pub use group::Group;
 pub use merge::{merge, named_list, AgentOutcome};
 
 /// HERD-2 over the timeline: after the scenario's first fault, each agent's first registration at

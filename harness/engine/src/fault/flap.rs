@@ -1,6 +1,7 @@
 //! Flapping links, every mode behind one guard: the link fault on for half a period (down), off for
 //! the other half (up), `count` times. The first down is applied inline, the rest by a task.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use bc_toxiproxy::client::Toxic;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::aimed::{aimable, aimed_toxics, lists};
 use super::guard::{Applied, HealAction};
 use super::link::{link_names, link_toxics, remove_toxics, set_enabled, toxic_targets};
 use super::{Fault, FaultError, LinkFault, LinkSelector};
@@ -78,7 +80,8 @@ impl Down {
     }
 }
 
-/// Adds the toxics, then reads every proxy back; the effect time is when the last one was added.
+/// Adds the toxics, then reads every proxy back (with the clients an aimed toxic names); the effect
+/// time is when the last one was added.
 async fn add_toxics(
     shared: &Shared,
     list: &[(String, Toxic)],
@@ -95,13 +98,20 @@ async fn add_toxics(
     let at = now_us();
     for (p, t) in list {
         let state = shared.toxi.proxy(p).await.map_err(|e| e.to_string())?;
-        if !state.toxics.iter().any(|x| x.name == t.name) {
-            return Err(format!("{p} does not list toxic {}", t.name));
+        if !lists(&state.toxics, t) {
+            let aimed = if t.clients.is_empty() {
+                ""
+            } else {
+                " aimed at its clients (a fault proxy without the `clients` extension, docs/toxiproxy.md)"
+            };
+            return Err(format!("{p} does not list toxic {}{aimed}", t.name));
         }
     }
     Ok((at, actions))
 }
 
+/// Starts flapping; with `clients`, only the links of the agents connecting from them flap (their
+/// toxics aimed at them, as `aimed` does it; a herd has no phone, so no SIP link).
 pub(super) async fn apply(
     shared: &Arc<Shared>,
     fault: &Fault,
@@ -109,6 +119,7 @@ pub(super) async fn apply(
     lf: &LinkFault,
     period: Duration,
     count: u32,
+    clients: Option<&[IpAddr]>,
 ) -> Result<Applied, FaultError> {
     let name = fault.to_string();
     let invalid = |reason: String| FaultError::Invalid {
@@ -121,14 +132,22 @@ pub(super) async fn apply(
     if period < Duration::from_millis(2) {
         return Err(invalid("period must be at least 2 ms".into()));
     }
+    if let Some(clients) = clients {
+        aimable(shared, clients).map_err(invalid)?;
+    }
     let (mut proxies, sip) = link_names(shared, links).map_err(invalid)?;
     let tag = format!("bc{}", shared.faults.next_id());
-    let down = match link_toxics(lf, &tag) {
-        None => {
+    let down = match (clients, link_toxics(lf, &tag)) {
+        (Some(clients), _) => Down::Toxics(toxic_targets(
+            &proxies,
+            None,
+            &aimed_toxics(lf, &tag, clients),
+        )),
+        (None, None) => {
             proxies.extend(sip);
             Down::Refuse(proxies.clone())
         }
-        Some(toxics) => Down::Toxics(toxic_targets(&proxies, sip.as_deref(), &toxics)),
+        (None, Some(toxics)) => Down::Toxics(toxic_targets(&proxies, sip.as_deref(), &toxics)),
     };
     let start = Instant::now();
     let (at, mut actions) = down
@@ -139,8 +158,9 @@ pub(super) async fn apply(
             reason,
         })?;
     let half = period / 2;
+    let whom = clients.map_or(String::new(), |c| format!(" for {} client(s)", c.len()));
     actions.push(format!(
-        "flapping {} link(s): {count} x ({} ms down, {} ms up) in the background",
+        "flapping {} link(s){whom}: {count} x ({} ms down, {} ms up) in the background",
         proxies.len(),
         half.as_millis(),
         half.as_millis()

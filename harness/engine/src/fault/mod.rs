@@ -18,6 +18,7 @@ pub use overload::OVERLOAD_RETRY_MS;
 mod process;
 mod select;
 
+pub use aimed::AimedAt;
 pub use flap::FlapPhase;
 pub use guard::{FaultGuard, FaultOutcome, HealReport};
 pub use link::{link_toxics, BLACK_HOLE_TOXIC};
@@ -88,23 +89,22 @@ pub enum Fault {
         links: LinkSelector,
         fault: LinkFault,
     },
-    /// A fault on the links of some agents of a herd only (those connecting from `clients`, the
-    /// agents named in `agents` of `of`). Heal: remove it.
+    /// A fault on the links of some agents of a herd only (those `aim` names). Heal: remove it.
     AimedLink {
         links: LinkSelector,
         fault: LinkFault,
-        clients: Vec<std::net::IpAddr>,
-        agents: Vec<String>,
-        of: usize,
+        aim: AimedAt,
     },
     /// `count` cycles of: `fault` on the links for `period / 2` (down), then none for `period / 2`
     /// (up), in the background after the first down; each phase reports on the guard's
-    /// [`FaultGuard::take_phases`]. Heal: stop flapping, links up.
+    /// [`FaultGuard::take_phases`]. With `aim`, only those agents' links flap. Heal: stop
+    /// flapping, links up.
     Flap {
         links: LinkSelector,
         fault: LinkFault,
         period: Duration,
         count: u32,
+        aim: Option<AimedAt>,
     },
     /// Both instances of the pair answer logins with EventError 403 (`on`), or stop doing so.
     /// Heal of `on: true`: rejection off.
@@ -173,24 +173,15 @@ impl fmt::Display for Fault {
                 write!(f, "ha_switchover {site}.{}", server.as_str())
             }
             Fault::Link { links, fault } => write!(f, "{} {links}", link::describe(fault)),
-            Fault::AimedLink {
-                links,
-                fault,
-                agents,
-                of,
-                ..
-            } => write!(
-                f,
-                "{} {links} (for {} of {of} agents: {})",
-                link::describe(fault),
-                agents.len(),
-                crate::check::fleet::named_list(agents)
-            ),
+            Fault::AimedLink { links, fault, aim } => {
+                write!(f, "{} {links} {aim}", link::describe(fault))
+            }
             Fault::Flap {
                 links,
                 fault,
                 period,
                 count,
+                aim,
             } => {
                 // Refusing is the original flap mode: its name stays as it was in timelines.
                 if *fault != LinkFault::Refuse {
@@ -198,7 +189,11 @@ impl fmt::Display for Fault {
                 } else {
                     write!(f, "flap ")?;
                 }
-                write!(f, "{links} every {}ms x{count}", period.as_millis())
+                write!(f, "{links} every {}ms x{count}", period.as_millis())?;
+                match aim {
+                    Some(aim) => write!(f, " {aim}"),
+                    None => Ok(()),
+                }
             }
             Fault::Overload {
                 site,
@@ -297,15 +292,18 @@ impl Faults for Environment {
             Fault::AimedLink {
                 links,
                 fault: lf,
-                clients,
-                ..
-            } => aimed::apply(&self.shared, fault, links, lf, clients).await?,
+                aim,
+            } => aimed::apply(&self.shared, fault, links, lf, &aim.clients).await?,
             Fault::Flap {
                 links,
                 fault: lf,
                 period,
                 count,
-            } => flap::apply(&self.shared, fault, links, lf, *period, *count).await?,
+                aim,
+            } => {
+                let clients = aim.as_ref().map(|a| a.clients.as_slice());
+                flap::apply(&self.shared, fault, links, lf, *period, *count, clients).await?
+            }
             Fault::Overload {
                 site,
                 server,

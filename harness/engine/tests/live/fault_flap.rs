@@ -20,6 +20,7 @@ fn black_hole_flap(period: Duration, count: u32) -> Fault {
         fault: LinkFault::BlackHole,
         period,
         count,
+        aim: None,
     }
 }
 

@@ -288,6 +288,7 @@ async fn a_selector_covers_a_whole_site_and_flapping_is_bounded() {
             fault: LinkFault::Refuse,
             period,
             count: 2,
+            aim: None,
         })
         .await
         .unwrap();
@@ -314,6 +315,7 @@ async fn a_selector_covers_a_whole_site_and_flapping_is_bounded() {
             fault: LinkFault::Refuse,
             period: Duration::from_millis(100),
             count: 50,
+            aim: None,
         })
         .await
         .unwrap();

@@ -13,6 +13,8 @@ use bc_engine::env::{EnvConfig, Environment, InstanceId, RuntimeKind, Topology};
 use bc_protocol::{EventKind, ObservedEvent, ServerKind};
 use bc_test_support::harness_bins;
 
+mod flap;
+
 /// How long after the fault the herd has to be logged in at B (HERD-1's deadline).
 const BUDGET: Duration = Duration::from_secs(10);
 
@@ -339,8 +341,25 @@ async fn a_herd_suite_passes_the_reference_and_catches_lock_step_reconnection() 
 }
 
 /// Runs one suite on the local runtime with the reference desktop (and a defect); returns the
-/// journal's one scenario result.
+/// journal's one scenario result, its timeline cut to the fault entries.
 async fn run_suite(suite: &Path, defect: Option<&str>) -> serde_json::Value {
+    let mut result = run_suite_whole(suite, defect).await;
+    // The timeline is long: only its fault entries are asserted on.
+    let faults: Vec<serde_json::Value> = result["timeline"]["entries"]
+        .as_array()
+        .map(|es| {
+            es.iter()
+                .filter(|e| e["entry"] == "fault")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    result["timeline"] = serde_json::json!({ "faults": faults });
+    result
+}
+
+/// Runs one suite as [`run_suite`] does; returns the scenario result with its whole timeline.
+async fn run_suite_whole(suite: &Path, defect: Option<&str>) -> serde_json::Value {
     use bc_engine::report::{self, Journal, JunitReport, Reporters};
     let tmp = tempfile::tempdir().unwrap();
     let mut desktop = format!(
@@ -386,19 +405,7 @@ async fn run_suite(suite: &Path, defect: Option<&str>) -> serde_json::Value {
         .filter(|e| e["event"] == "scenario_finished")
         .collect();
     assert_eq!(finished.len(), 1, "one herd scenario");
-    let mut result = finished[0]["result"].clone();
-    // The timeline is long: only its fault entries are asserted on.
-    let faults: Vec<serde_json::Value> = result["timeline"]["entries"]
-        .as_array()
-        .map(|es| {
-            es.iter()
-                .filter(|e| e["entry"] == "fault")
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
-    result["timeline"] = serde_json::json!({ "faults": faults });
-    result
+    finished[0]["result"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+mod herd;
+
 use bc_engine::check::{replay, text, Activation, CheckSpec, Outcome, Status};
 use bc_engine::observe::Timeline;
 use bc_protocol::ServerKind;

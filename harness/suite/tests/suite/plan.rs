@@ -256,3 +256,30 @@ fn one_way_partitions_plan_to_a_link_fault_with_their_direction_and_heal() {
         })
     );
 }
+
+#[test]
+fn a_flap_in_a_herd_is_aimed_like_the_other_link_faults() {
+    let l = load(
+        "agent: agent1001\ntopology: {stat_server: false}\nscenarios:\n  - id: s\n    herd: {agents: 40}\n    steps:\n      - flap: {link: A, period: 2s, count: 3, mode: black_hole, share: 10%, marker: wobble}\n      - flap: {link: B/sip_server, period: 1s, count: 2, agents: [herd0007, herd0002]}\n      - expect_logged_in: {site: B, agents: hit}\n      - expect_stays_logged_in: {site: A, for: 5s, agents: spared}\n",
+    );
+    let run = &plan(&l, &PlanOptions::default()).unwrap()[0];
+    assert_eq!(
+        run.steps[1].action,
+        Action::Flap {
+            link: LinkTarget {
+                site: Site::A,
+                server: None,
+                role: None
+            },
+            mode: FlapMode::BlackHole,
+            period: Duration::from_secs(2),
+            count: 3
+        }
+    );
+    assert_eq!(run.steps[1].marker.as_deref(), Some("wobble"));
+    assert_eq!(run.steps[1].aim, Some(Aim::Share(10)));
+    // Named agents by herd index, in order, whatever order the suite lists them in.
+    assert_eq!(run.steps[2].aim, Some(Aim::Agents(vec![1, 6])));
+    assert_eq!(run.steps[3].among, Some(AgentGroup::Hit));
+    assert_eq!(run.steps[4].among, Some(AgentGroup::Spared));
+}

@@ -137,7 +137,9 @@ fn step() -> impl Strategy<Value = Step> {
                 period: sp(p),
                 count: sp(c),
                 mode: mode.map(sp),
-                marker: m
+                marker: m,
+                share: None,
+                agents: None,
             })),
         (
             prop::sample::select(vec![Level::Tenant, Level::AgentGroup, Level::Person]),

@@ -4,8 +4,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::{Activation, Registered};
+use crate::check::after::{self, After};
 use crate::check::measure::{MeasureSpec, Measured, Measurer};
-use crate::check::{after, rules, Check, CheckSpec, Status};
+use crate::check::{rules, Check, CheckSpec, Status};
 use crate::observe::{Entry, EntryKind, SessionState, Subject, Timeline};
 
 /// Lines of timeline quoted in a failure.
@@ -17,6 +18,8 @@ struct Slot {
     reg: Registered,
     check: Box<dyn Check>,
     active: bool,
+    /// A herd agent's look past the check's failure, fed its own entries.
+    after: Option<After>,
 }
 
 /// One agent's state, checks and measurements.
@@ -29,6 +32,9 @@ pub(super) struct Lane {
     cursor: i64,
     /// Where checks were decided since the caller last took them (their deciding instants).
     pub decided_at: Vec<i64>,
+    /// A herd agent's lane looks past a failure at the entries it folds in, its own: the whole
+    /// timeline has the other agents' too. A lone agent's failures look at the whole timeline.
+    own_after: bool,
 }
 
 fn guarded(check: &mut Box<dyn Check>, f: impl FnOnce(&mut Box<dyn Check>) -> Status) -> Status {
@@ -56,6 +62,7 @@ impl Lane {
             steps_seen: Vec::new(),
             cursor: i64::MIN,
             decided_at: Vec::new(),
+            own_after: false,
         }
     }
 
@@ -63,6 +70,7 @@ impl Lane {
     pub fn herd_agent(subject: Subject) -> Lane {
         let mut lane = Lane::new(subject);
         lane.state = lane.state.herd_agent();
+        lane.own_after = true;
         lane
     }
 
@@ -89,6 +97,7 @@ impl Lane {
             },
             check,
             active: false,
+            after: None,
         });
         self.slots.len() - 1
     }
@@ -108,6 +117,7 @@ impl Lane {
             },
             check,
             active: false,
+            after: None,
         });
         let i = self.slots.len() - 1;
         let now = self.state.now_us();
@@ -154,6 +164,9 @@ impl Lane {
 
     pub fn process(&mut self, e: &Entry, tl: &Timeline) {
         self.cursor = e.ts_us;
+        for a in self.slots.iter_mut().filter_map(|s| s.after.as_mut()) {
+            a.before(e, &self.state);
+        }
         self.state.apply(e);
         for m in &mut self.measurers {
             m.on_entry(e, &self.state);
@@ -173,6 +186,10 @@ impl Lane {
                 let s = guarded(&mut self.slots[i].check, |c| c.on_entry(e, st));
                 self.set(i, s, tl);
             }
+        }
+        // After the checks: a failure decided on this entry looks at it too (it is past the deadline).
+        for a in self.slots.iter_mut().filter_map(|s| s.after.as_mut()) {
+            a.after(e, &self.state);
         }
     }
 
@@ -200,9 +217,15 @@ impl Lane {
                 self.set(i, s, tl);
             }
         }
+        let start = tl.start_us().unwrap_or(0);
         for slot in &mut self.slots {
-            if let Status::Fail(f) = &mut slot.reg.status {
-                after::complete(&slot.reg.spec, f, tl);
+            let Status::Fail(f) = &mut slot.reg.status else {
+                continue;
+            };
+            match (&slot.after, self.own_after) {
+                (Some(a), _) => a.fill(f, start, &self.state),
+                (None, true) => {}
+                (None, false) => after::complete(&slot.reg.spec, f, tl),
             }
         }
     }
@@ -227,6 +250,9 @@ impl Lane {
             f.expected = spec.expected();
             let from = f.deadline_us.unwrap_or(f.at_us).min(f.at_us) - EXCERPT_BEFORE_US;
             f.excerpt = tl.excerpt(from, f.at_us, EXCERPT_LINES);
+            if self.own_after {
+                self.slots[i].after = After::new(spec, f, &self.state);
+            }
         }
         if s.is_decided() && !self.slots[i].reg.status.is_decided() {
             self.decided_at.push(self.cursor);

@@ -1,11 +1,12 @@
 //! A herd's per-agent outcomes merged into one line per check: the worst status wins, a failure
 //! says how many agents broke the check and which, measurements become p50 / p95 / max.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::super::herd::percentile;
 use super::super::measure::Measured;
 use super::super::{Outcome, Registered, Status, Verdict};
+use super::Group;
 
 /// Agents named in a merged line before "and N more".
 const NAMED_AGENTS: usize = 8;
@@ -40,10 +41,20 @@ fn named(agents: &[&str]) -> String {
     s
 }
 
-/// One check over every agent: the worst status wins; a failure is the earliest one, its text
-/// saying how many agents broke the check and which.
-fn merge_status(per: &[(&str, &Status)]) -> Status {
+/// The agents a merged check was about, for its text: `3 agents`, or for a group of a herd of
+/// `total`, `the 3 agents hit by `cut` (of 40)`.
+fn whom(n: usize, group: Option<(&Group, usize)>) -> String {
+    match group {
+        None => format!("{n} agents"),
+        Some((g, total)) => format!("the {n} {g} (of {total})"),
+    }
+}
+
+/// One check over every agent (of its group, if it names one): the worst status wins; a failure
+/// is the earliest one, its text saying how many agents broke the check, which, and of whom.
+fn merge_status(per: &[(&str, &Status)], group: Option<(&Group, usize)>) -> Status {
     let n = per.len();
+    let whom = whom(n, group);
     let worst = per
         .iter()
         .map(|(_, s)| s.verdict())
@@ -77,7 +88,7 @@ fn merge_status(per: &[(&str, &Status)]) -> Status {
                 .expect("a failure is there");
             let mut f = first.clone();
             f.observed = format!(
-                "{} of {n} agents broke it ({}); first, agent {a}: {}",
+                "{} of {whom} broke it ({}); first, agent {a}: {}",
                 failed.len(),
                 named(&failed),
                 f.observed
@@ -97,7 +108,7 @@ fn merge_status(per: &[(&str, &Status)]) -> Status {
                 })
                 .unwrap_or_default();
             Status::unknown(format!(
-                "{} of {n} agents ({}): {reason}",
+                "{} of {whom} ({}): {reason}",
                 unknown.len(),
                 named(&unknown)
             ))
@@ -116,8 +127,9 @@ fn merge_status(per: &[(&str, &Status)]) -> Status {
     }
 }
 
-/// Every check merged over the agents, and each measurement as p50, p95 and max over them.
-pub fn merge(per: &[AgentOutcome]) -> Outcome {
+/// Every check merged over the agents (those of its group, by check position in `groups`), and
+/// each measurement as p50, p95 and max over them.
+pub fn merge(per: &[AgentOutcome], groups: &HashMap<usize, Group>) -> Outcome {
     let first = per.first().map(|p| p.checks.len()).unwrap_or(0);
     let checks = (0..first)
         .map(|i| {
@@ -126,13 +138,16 @@ pub fn merge(per: &[AgentOutcome]) -> Outcome {
                 .filter(|p| !p.outside.contains(&i))
                 .filter_map(|p| p.checks.get(i).map(|c| (p.agent.as_str(), &c.status)))
                 .collect();
-            let status = if statuses.is_empty() {
+            let group = groups.get(&i).map(|g| (g, per.len()));
+            let status = match (statuses.is_empty(), group) {
                 // A group with nobody in it: nothing was checked, which is never a pass.
-                Status::NotExercised {
+                (true, Some((g, total))) => Status::NotExercised {
+                    reason: format!("none of the {total} agents is among the {g}"),
+                },
+                (true, None) => Status::NotExercised {
                     reason: "the group of agents it is about is empty".into(),
-                }
-            } else {
-                merge_status(&statuses)
+                },
+                (false, _) => merge_status(&statuses, group),
             };
             Registered {
                 status,
@@ -209,18 +224,46 @@ mod tests {
         );
         spared.outside = vec![0];
         let hit = agent("herd0001", Status::Pass, Some(1_000));
-        assert_eq!(merge(&[hit, spared]).checks[0].status, Status::Pass);
+        let groups = HashMap::from([(0, Group::Hit(vec!["cut".into()]))]);
+        assert_eq!(
+            merge(&[hit, spared], &groups).checks[0].status,
+            Status::Pass
+        );
         let mut none = agent(
             "herd0001",
             Status::NotExercised { reason: "x".into() },
             None,
         );
         none.outside = vec![0];
-        let merged = merge(&[none]);
-        assert!(
-            matches!(&merged.checks[0].status, Status::NotExercised { reason } if reason.contains("empty")),
-            "{:?}",
-            merged.checks[0].status
+        let spared = HashMap::from([(0, Group::Spared(vec!["cut".into()]))]);
+        let merged = merge(&[none], &spared);
+        assert_eq!(
+            merged.checks[0].status,
+            Status::NotExercised {
+                reason: "none of the 1 agents is among the agents spared by `cut`".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_failure_about_a_group_says_which_group_and_of_how_many() {
+        let late = Failure::new("x", 2_000, "seen late");
+        let mut spared = agent("herd0003", Status::Pass, None);
+        spared.outside = vec![0];
+        let out = merge(
+            &[
+                agent("herd0001", Status::Fail(late), None),
+                agent("herd0002", Status::Pass, None),
+                spared,
+            ],
+            &HashMap::from([(0, Group::Hit(vec!["cut".into()]))]),
+        );
+        let Status::Fail(f) = &out.checks[0].status else {
+            panic!("{:?}", out.checks[0].status)
+        };
+        assert_eq!(
+            f.observed,
+            "1 of the 2 agents hit by `cut` (of 3) broke it (herd0001); first, agent herd0001: seen late"
         );
     }
 
@@ -230,11 +273,14 @@ mod tests {
     fn one_failing_agent_fails_the_check_and_is_named_with_the_first_failure() {
         let late = Failure::new("x", 2_000, "seen late");
         let early = Failure::new("x", 1_000, "seen early");
-        let out = merge(&[
-            agent("a", Status::Pass, Some(10)),
-            agent("b", Status::Fail(late), Some(30)),
-            agent("c", Status::Fail(early), None),
-        ]);
+        let out = merge(
+            &[
+                agent("a", Status::Pass, Some(10)),
+                agent("b", Status::Fail(late), Some(30)),
+                agent("c", Status::Fail(early), None),
+            ],
+            &HashMap::new(),
+        );
         let Status::Fail(f) = &out.checks[0].status else {
             panic!("{:?}", out.checks[0].status)
         };
@@ -259,15 +305,21 @@ mod tests {
 
     #[test]
     fn a_check_passes_when_every_agent_passed_and_waits_while_one_is_pending() {
-        let pass = merge(&[
-            agent("a", Status::Pass, None),
-            agent("b", Status::Pass, None),
-        ]);
+        let pass = merge(
+            &[
+                agent("a", Status::Pass, None),
+                agent("b", Status::Pass, None),
+            ],
+            &HashMap::new(),
+        );
         assert_eq!(pass.checks[0].status, Status::Pass);
-        let pending = merge(&[
-            agent("a", Status::Pass, None),
-            agent("b", Status::Pending, None),
-        ]);
+        let pending = merge(
+            &[
+                agent("a", Status::Pass, None),
+                agent("b", Status::Pending, None),
+            ],
+            &HashMap::new(),
+        );
         assert_eq!(pending.checks[0].status, Status::Pending);
         let names: Vec<String> = (0..12).map(|i| format!("h{i}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();

@@ -43,10 +43,9 @@ pub(super) async fn inject(
     };
     let mut inj = inj;
     if let Some(chosen) = d.aims.get(&step.index) {
-        inj.fault = match super::herd::aimed(inj.fault, chosen, d.herd_agents) {
-            Ok(f) => f,
-            Err(e) => return Err(d.harness_error(format!("step `{description}`: {e}"))),
-        };
+        if let Err(e) = super::herd::aimed(&mut inj, chosen, d.herd_agents) {
+            return Err(d.harness_error(format!("step `{description}`: {e}")));
+        }
     }
     let is_call = matches!(inj.fault, Fault::DeliverCall { .. });
     d.hold_step(Some(step_ts));

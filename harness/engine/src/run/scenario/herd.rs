@@ -7,10 +7,12 @@ use std::path::PathBuf;
 use bc_suite::{AgentGroup, HerdPlan, PlannedScenario};
 
 use super::driver::{Driver, Stop};
+use crate::check::fleet::Group;
 use crate::check::CheckSpec;
 use crate::env::{floor, Environment};
-use crate::fault::Fault;
+use crate::fault::{AimedAt, Fault};
 use crate::observe::Subject;
+use crate::run::translate::Injection;
 
 /// HERD-2's window (docs/rules.md).
 const BURST_WINDOW_MS: u64 = 100;
@@ -113,16 +115,62 @@ pub(super) fn group(aims: &HashMap<usize, Vec<usize>>, g: AgentGroup, agents: us
         .collect()
 }
 
-/// A link fault made to reach only the `chosen` agents of a herd of `of` (their source addresses).
-pub(super) fn aimed(fault: Fault, chosen: &[usize], of: usize) -> Result<Fault, String> {
-    match fault {
-        Fault::Link { links, fault } => Ok(Fault::AimedLink {
+/// A group in the words of its failures: the aimed faults that make it, by marker, in step order.
+pub(super) fn group_name(
+    sc: &PlannedScenario,
+    aims: &HashMap<usize, Vec<usize>>,
+    g: AgentGroup,
+) -> Group {
+    let faults = sc
+        .steps
+        .iter()
+        .filter(|s| aims.contains_key(&s.index))
+        .map(|s| {
+            s.marker
+                .clone()
+                .unwrap_or_else(|| crate::run::translate::describe(&s.action))
+        })
+        .collect();
+    match g {
+        AgentGroup::Hit => Group::Hit(faults),
+        AgentGroup::Spared => Group::Spared(faults),
+    }
+}
+
+/// A link fault (a flap included) made to reach only the `chosen` agents of a herd of `of` (their
+/// source addresses); a flap's down phases, when it records them, say whom they are for.
+pub(super) fn aimed(inj: &mut Injection, chosen: &[usize], of: usize) -> Result<(), String> {
+    let aim = AimedAt {
+        clients: chosen.iter().map(|i| floor::source_address(*i)).collect(),
+        agents: chosen.iter().map(|i| floor::username(*i)).collect(),
+        of,
+    };
+    inj.fault = match inj.fault.clone() {
+        Fault::Link { links, fault } => Fault::AimedLink { links, fault, aim },
+        Fault::Flap {
             links,
             fault,
-            clients: chosen.iter().map(|i| floor::source_address(*i)).collect(),
-            agents: chosen.iter().map(|i| floor::username(*i)).collect(),
-            of,
-        }),
-        other => Err(format!("`{other}` cannot be aimed at some agents")),
-    }
+            period,
+            count,
+            aim: None,
+        } => {
+            if inj.per_phase.is_some() {
+                let phase = Fault::AimedLink {
+                    links: links.clone(),
+                    fault: fault.clone(),
+                    aim: aim.clone(),
+                };
+                inj.per_phase = Some(format!("{phase} (flapping)"));
+            }
+            Fault::Flap {
+                links,
+                fault,
+                period,
+                count,
+                aim: Some(aim),
+            }
+        }
+        other => return Err(format!("`{other}` cannot be aimed at some agents")),
+    };
+    Ok(())
 }

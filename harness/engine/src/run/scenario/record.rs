@@ -5,7 +5,7 @@ use bc_suite::PlannedStep;
 use tokio::sync::mpsc;
 
 use super::driver::{Driver, Stop};
-use crate::fault::{FaultGuard, FaultOutcome, FlapPhase, HealReport};
+use crate::fault::{Fault, FaultGuard, FaultOutcome, FlapPhase, HealReport};
 use crate::observe::{Effect, EntryKind};
 use crate::run::translate::Injection;
 
@@ -28,6 +28,8 @@ struct PerPhase {
     marker: Option<String>,
     description: String,
     effects: Vec<Effect>,
+    /// The agents an aimed flap reaches: each down phase's effects are theirs alone.
+    agents: Vec<String>,
 }
 
 impl Injected {
@@ -108,7 +110,7 @@ impl Driver<'_> {
         };
         let marker = step.marker.clone();
         let agents = match guard.fault() {
-            crate::fault::Fault::AimedLink { agents, .. } => agents.clone(),
+            Fault::AimedLink { aim, .. } | Fault::Flap { aim: Some(aim), .. } => aim.agents.clone(),
             _ => Vec::new(),
         };
         let id = self.record_fault(
@@ -117,12 +119,13 @@ impl Driver<'_> {
             marker.clone(),
             description,
             inj.effects.clone(),
-            agents,
+            agents.clone(),
         );
         let per_phase = inj.per_phase.map(|description| PerPhase {
             marker,
             description,
             effects: inj.effects,
+            agents,
         });
         let injected = Injected {
             phases: guard.take_phases(),
@@ -187,9 +190,13 @@ impl Driver<'_> {
             (_, None) => {}
             (FlapPhase::Down { at_us }, Some(p)) => {
                 let at = from.map_or(at_us, |f| at_us.max(f));
-                let (marker, description, effects) =
-                    (p.marker.clone(), p.description.clone(), p.effects.clone());
-                i.id = Some(self.record_fault(at, None, marker, description, effects, Vec::new()));
+                let (marker, description, effects, agents) = (
+                    p.marker.clone(),
+                    p.description.clone(),
+                    p.effects.clone(),
+                    p.agents.clone(),
+                );
+                i.id = Some(self.record_fault(at, None, marker, description, effects, agents));
             }
             (FlapPhase::Up { at_us }, Some(p)) => {
                 if let Some(id) = i.id.take() {

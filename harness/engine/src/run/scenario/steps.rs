@@ -62,7 +62,7 @@ pub(super) async fn execute(
         );
         if let Some(spec) = translate::expectation(&step.action, sc, ctx.capabilities, ctx.timers) {
             d.record_marker(step_ts, step.marker.as_deref());
-            let h = register(d, step, spec);
+            let h = register(d, sc, step, spec);
             d.drive(std::future::pending::<()>(), move |ev| ev.decided(h))
                 .await?;
             continue;
@@ -122,6 +122,7 @@ pub(super) async fn execute(
 /// Registers an expectation at its step: for every agent, or in a herd for the group it names.
 fn register(
     d: &mut Driver<'_>,
+    sc: &PlannedScenario,
     step: &bc_suite::PlannedStep,
     spec: crate::check::CheckSpec,
 ) -> usize {
@@ -129,7 +130,8 @@ fn register(
     match step.among {
         Some(g) => {
             let members = herd::group(&d.aims, g, d.herd_agents);
-            d.ev.add_among(spec, activation, &members)
+            let named = herd::group_name(sc, &d.aims, g);
+            d.ev.add_among(spec, activation, &members, named)
         }
         None => d.ev.add(spec, activation),
     }

@@ -302,6 +302,7 @@ fn flap(
             fault: lf,
             period,
             count,
+            aim: None,
         },
     }
 }
