@@ -13,7 +13,8 @@ use super::resolve::resolve;
 use super::schedule::Schedule;
 use crate::event::{RunEvent, ScenarioResult};
 use crate::observe::EntryKind;
-use crate::run::Session;
+use crate::run::{Session, Shape};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One case as run: the result and the suite text it ran.
 pub(super) struct CaseRun {
@@ -121,36 +122,84 @@ impl Explorer<'_> {
     }
 
     /// Runs up to one case per session side by side (schedule and budget each); the results in
-    /// the same order, each `Err` when it could not run (no usable environment, or a suite that
-    /// does not plan, which is a bug). Extra cases beyond the sessions are not run.
+    /// the same order. When a run finishes and `settles` says its result decides the batch (a
+    /// failure, a reproducing candidate), the runs after it are cut short: their results are
+    /// `Ok(None)`, as those of runs beyond the sessions. `Err`: the case could not run (no usable
+    /// environment, or a suite that does not plan, which is a bug).
     pub async fn run_batch(
         &mut self,
         batch: &[(Schedule, u64)],
         emit: &(dyn Fn(RunEvent) + Send + Sync),
-    ) -> Vec<Result<CaseRun, String>> {
+        settles: &(dyn Fn(&CaseRun) -> bool + Send + Sync),
+    ) -> Vec<Result<Option<CaseRun>, String>> {
         let planned: Vec<_> = batch
             .iter()
             .take(self.sessions.len())
             .map(|(s, budget_ms)| self.prepare(s, *budget_ms))
             .collect();
-        let cancel = &self.cancel;
-        let runs = self.sessions.iter_mut().zip(planned).zip(batch).map(
-            |((session, planned), (s, _))| async move {
+        let n = planned.len();
+        let (cut_tx, cut_rx): (Vec<_>, Vec<_>) = (0..n).map(|_| watch::channel(false)).unzip();
+        let cut: Vec<AtomicBool> = (0..n).map(|_| AtomicBool::new(false)).collect();
+        let (done_tx, mut done_rx) = watch::channel(false);
+        let mut global = self.cancel.clone();
+        let shape = Shape::of_config(self.config.clone());
+        let (cut_tx, cut, shape) = (&cut_tx, &cut, &shape);
+        let runs = self
+            .sessions
+            .iter_mut()
+            .zip(planned)
+            .zip(batch)
+            .zip(cut_rx)
+            .enumerate()
+            .map(|(i, (((session, planned), (s, _)), rx))| async move {
                 let (sc, text, index) = planned?;
-                let result = session.run(&sc, s.seed, cancel.clone(), emit).await?;
-                Ok(CaseRun {
+                // A run cut short may have left its environment to be replaced.
+                session.prepare(shape, emit).await?;
+                let result = session.run(&sc, s.seed, rx, emit).await?;
+                if cut[i].load(Ordering::SeqCst) {
+                    return Ok(None);
+                }
+                let run = CaseRun {
                     result,
                     text,
                     index,
-                })
-            },
-        );
-        futures::future::join_all(runs).await
+                };
+                if settles(&run) {
+                    for (flag, tx) in cut.iter().zip(cut_tx).skip(i + 1) {
+                        flag.store(true, Ordering::SeqCst);
+                        let _ = tx.send(true);
+                    }
+                }
+                Ok(Some(run))
+            });
+        let all = async {
+            let mut out = futures::future::join_all(runs).await;
+            let _ = done_tx.send(true);
+            out.resize_with(batch.len(), || Ok(None));
+            out
+        };
+        // Ctrl-C reaches every run of the batch.
+        let relay = async {
+            tokio::select! {
+                _ = global.wait_for(|v| *v) => {
+                    for tx in cut_tx {
+                        let _ = tx.send(true);
+                    }
+                }
+                _ = done_rx.wait_for(|v| *v) => {}
+            }
+        };
+        tokio::join!(all, relay).0
     }
 
     /// The result of a case that could not run, named like the suite it would have been.
     pub fn error_result(&self, s: &Schedule, message: String) -> ScenarioResult {
-        let info = crate::event::ScenarioInfo {
+        self.sessions[0].error_result(self.info(s), s.seed, message)
+    }
+
+    /// How the case of schedule `s` is named in the reports.
+    pub fn info(&self, s: &Schedule) -> crate::event::ScenarioInfo {
+        crate::event::ScenarioInfo {
             id: format!("{}/case", suite_id(s.seed)),
             suite_id: suite_id(s.seed),
             file: self.suite_path(s.seed).display().to_string(),
@@ -159,8 +208,7 @@ impl Explorer<'_> {
             rules: Vec::new(),
             preferred_site: Some(self.spec.preferred.as_str().into()),
             budget_ms: self.spec.budget_ms,
-        };
-        self.sessions[0].error_result(info, s.seed, message)
+        }
     }
 }
 

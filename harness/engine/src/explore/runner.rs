@@ -229,18 +229,31 @@ async fn cases(
             })
             .collect();
         case += batch.len();
-        let runs = ex.run_batch(&batch, forward).await;
+        let fails = |r: &CaseRun| r.result.verdict == Verdict::Fail;
+        let runs = ex.run_batch(&batch, forward, &fails).await;
         let mut failed = None;
         let mut broken = false;
         for (i, r) in runs.into_iter().enumerate() {
             let result = match r {
-                Ok(run) => {
+                Ok(Some(run)) => {
                     let result = run.result.clone();
                     if result.verdict == Verdict::Fail && failed.is_none() {
                         failed = Some((first + i, run));
                     }
                     result
                 }
+                // Cut short: an earlier case of the batch failed first (the runner's fail-fast
+                // wording: not run, no verdict of its own).
+                Ok(None) => crate::event::ScenarioResult::skipped(
+                    ex.info(&batch[i].0),
+                    format!(
+                        "not run: cancelled, an earlier case of its batch failed (seed {})",
+                        failed
+                            .as_ref()
+                            .map_or(0, |(c, _)| opts.seed.wrapping_add(*c as u64))
+                    ),
+                    batch[i].0.seed,
+                ),
                 // The environment could not be used (or a bug): no later case can run.
                 Err(e) => {
                     broken = true;
@@ -314,6 +327,7 @@ async fn shrink(
         if batch.is_empty() {
             break;
         }
+        let reproduces = |r: &CaseRun| shrinker.reproduces(&outcome(&r.result));
         let runs = ex
             .run_batch(
                 &batch
@@ -321,12 +335,16 @@ async fn shrink(
                     .map(|c| (c.schedule.clone(), c.budget_ms))
                     .collect::<Vec<_>>(),
                 &silent,
+                &reproduces,
             )
             .await;
         let outcomes: Vec<Outcome> = runs
             .iter()
             .map(|r| match r {
-                Ok(r) => outcome(&r.result),
+                Ok(Some(r)) => outcome(&r.result),
+                Ok(None) => Outcome::Other(
+                    "not needed: cut short, an earlier candidate of its batch reproduced".into(),
+                ),
                 Err(e) => Outcome::Other(e.clone()),
             })
             .collect();
@@ -354,7 +372,7 @@ async fn shrink(
         }
         if let Some(i) = kept {
             let c = &batch[i];
-            if let Some(Ok(r)) = runs.into_iter().nth(i) {
+            if let Some(Ok(Some(r))) = runs.into_iter().nth(i) {
                 best = r;
             }
             steps += 1;
