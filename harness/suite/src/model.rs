@@ -779,6 +779,16 @@ pub enum Invariant {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         per: Option<Spanned<HumanDuration>>,
     },
+    /// After a round in which servers of every site turned the desktop away, it pauses before
+    /// the next round: the mean pause between rounds is at least `min_mean_pause`, judged once
+    /// `rounds` rounds were seen (HERD-4 for one desktop: it backs off between retry rounds).
+    BacksOff {
+        /// Least mean pause between the end of one round and the start of the next.
+        min_mean_pause: Spanned<HumanDuration>,
+        /// Fewest rounds (the first included, so `rounds - 1` pauses) over which the mean is
+        /// judged; with fewer the invariant is not exercised. At least 2.
+        rounds: Spanned<u32>,
+    },
     /// At most `count` sessions re-opened at the same site in any window of `per` (BC-11: a
     /// degraded link below the declared keep-alive timeout must not churn the sessions).
     MaxReconnects {

@@ -252,6 +252,13 @@ fn invariant(i: &Invariant, budget: Duration) -> PlannedInvariant {
             count: count.value,
             per: dur(per, budget),
         },
+        Invariant::BacksOff {
+            min_mean_pause,
+            rounds,
+        } => PlannedInvariant::BacksOff {
+            min_mean_pause: min_mean_pause.value.0,
+            rounds: rounds.value,
+        },
         Invariant::MaxReconnects { count, per } => PlannedInvariant::MaxReconnects {
             count: count.value,
             per: dur(per, budget),

@@ -467,6 +467,15 @@ pub enum PlannedInvariant {
         #[serde(serialize_with = "ser_dur")]
         per: Duration,
     },
+    /// HERD-4 for one desktop: the mean pause between rounds of turned-away attempts is at least
+    /// `min_mean_pause`, judged once `rounds` rounds were seen.
+    BacksOff {
+        /// Least mean pause.
+        #[serde(serialize_with = "ser_dur")]
+        min_mean_pause: Duration,
+        /// Fewest rounds to judge.
+        rounds: u32,
+    },
     /// At most `count` same-site reconnections in any window `per`.
     MaxReconnects {
         /// Allowed reconnections.

@@ -443,6 +443,19 @@ fn invariants(ctx: &mut Ctx<'_>, s: &Scenario) {
                     ctx.duration("per", p, false);
                 }
             }
+            Invariant::BacksOff {
+                min_mean_pause,
+                rounds,
+            } => {
+                ctx.duration("min_mean_pause", min_mean_pause, false);
+                if rounds.value < 2 {
+                    ctx.d.semantic(
+                        rounds.span,
+                        "`rounds` must be at least 2: a pause lies between two rounds",
+                        Some("write `rounds: 5` for the mean of 4 pauses".into()),
+                    );
+                }
+            }
         }
     }
 }

@@ -82,7 +82,8 @@ fn look(spec: &CheckSpec, from: i64) -> Option<Look> {
         | CheckSpec::PhoneDialed { .. }
         | CheckSpec::HerdBurst { .. }
         | CheckSpec::HonoursOverload
-        | CheckSpec::MaxAttempts { .. } => None,
+        | CheckSpec::MaxAttempts { .. }
+        | CheckSpec::BacksOff { .. } => None,
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod after;
 pub mod alive;
 pub mod attempts;
+pub mod backoff;
 pub mod eval;
 pub mod expect;
 pub mod fleet;

@@ -121,6 +121,14 @@ pub enum CheckSpec {
         /// Window.
         per_ms: u64,
     },
+    /// HERD-4 for one desktop: a mean pause of at least `min_mean_pause_ms` between rounds in which
+    /// servers of every site turned it away, judged once `rounds` rounds were seen.
+    BacksOff {
+        /// Least mean pause.
+        min_mean_pause_ms: u64,
+        /// Fewest rounds (the first included) to judge.
+        rounds: u32,
+    },
     /// HERD-2: after the scenario's first fault, no `window_ms` window holds the first contacts
     /// of more than `max_percent` of the herd's `agents` (a herd's fleet check).
     HerdBurst {
@@ -231,6 +239,9 @@ impl CheckSpec {
             CheckSpec::MaxAttempts { count, per_ms } => {
                 format!("invariant max_attempts {count} per {}", dur(*per_ms))
             }
+            CheckSpec::BacksOff { min_mean_pause_ms: m, rounds } => {
+                format!("invariant backs_off at least {} on average over {rounds} rounds", dur(*m))
+            }
         }
     }
 
@@ -332,6 +343,9 @@ impl CheckSpec {
                 "at most {count} connection(s) turned away by overloaded servers in any {}: backing off, not hammering",
                 dur(*per_ms)
             ),
+            CheckSpec::BacksOff { min_mean_pause_ms: m, rounds } => {
+                super::backoff::expected(&dur(*m), *rounds)
+            }
         }
     }
 
@@ -346,7 +360,7 @@ impl CheckSpec {
             CheckSpec::PhoneDialed { .. } => Some("PH-3"),
             CheckSpec::HerdBurst { .. } => Some("HERD-2"),
             CheckSpec::HonoursOverload => Some("HERD-3"),
-            CheckSpec::MaxAttempts { .. } => Some("HERD-4"),
+            CheckSpec::MaxAttempts { .. } | CheckSpec::BacksOff { .. } => Some("HERD-4"),
             _ => None,
         }
     }
@@ -371,6 +385,7 @@ impl CheckSpec {
                 | CheckSpec::HerdBurst { .. }
                 | CheckSpec::HonoursOverload
                 | CheckSpec::MaxAttempts { .. }
+                | CheckSpec::BacksOff { .. }
         )
     }
 

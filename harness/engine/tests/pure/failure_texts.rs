@@ -227,6 +227,19 @@ fn invariant_cases() -> Vec<Case> {
                 per_ms: 10_000,
             })],
         },
+        // Recorded from mutant 72 (`Policy::backoff` -> 0, docs/mutation.md) on
+        // cert-liveness/backs-off-between-rounds; of each site's run of turned-away connections
+        // only the first and the last two are kept (the check reads the runs' ends; of the last
+        // run at B, which the excerpt shows, the last six), the servers' event numbers closed up.
+        Case {
+            name: "no-pause-between-rounds",
+            timeline: "no-pause-between-rounds",
+            rules: &["BC-9"],
+            checks: vec![start(CheckSpec::BacksOff {
+                min_mean_pause_ms: 100,
+                rounds: 7,
+            })],
+        },
         Case {
             name: "early-exit",
             timeline: "early-exit",
@@ -319,6 +332,9 @@ fn failure_texts_match_the_pinned_ones() {
         "max_switchovers",
         "no_switchover_on_ha_failover",
         "desktop_alive",
+        "honours_overload",
+        "max_attempts",
+        "backs_off",
     ];
     for k in every {
         if !failing.contains(k) {

@@ -1,7 +1,7 @@
 //! Each check spec's checker: the one place a spec becomes the incremental check that judges it.
 
 use super::CheckSpec;
-use crate::check::{alive, attempts, expect, fleet, invariant, overload, phone, Check};
+use crate::check::{alive, attempts, backoff, expect, fleet, invariant, overload, phone, Check};
 
 /// The checker of `spec`.
 pub(super) fn checker(spec: &CheckSpec) -> Box<dyn Check> {
@@ -74,5 +74,9 @@ pub(super) fn checker(spec: &CheckSpec) -> Box<dyn Check> {
         CheckSpec::MaxAttempts { count, per_ms } => {
             Box::new(attempts::MaxAttempts::new(name, count, per_ms))
         }
+        CheckSpec::BacksOff {
+            min_mean_pause_ms,
+            rounds,
+        } => Box::new(backoff::BacksOff::new(name, min_mean_pause_ms, rounds)),
     }
 }

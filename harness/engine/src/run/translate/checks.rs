@@ -107,6 +107,13 @@ pub fn invariants(sc: &PlannedScenario) -> Vec<CheckSpec> {
                 count: *count,
                 per_ms: per.as_millis() as u64,
             },
+            bc_suite::PlannedInvariant::BacksOff {
+                min_mean_pause,
+                rounds,
+            } => CheckSpec::BacksOff {
+                min_mean_pause_ms: min_mean_pause.as_millis() as u64,
+                rounds: *rounds,
+            },
             bc_suite::PlannedInvariant::MaxReconnects { count, per } => CheckSpec::MaxReconnects {
                 count: *count,
                 per_ms: per.as_millis() as u64,
