@@ -45,6 +45,9 @@ fn options(defect: Option<&str>, dir: &Path) -> ExploreOptions {
     o.out_dir = dir.join("failures");
     o.budget = Duration::from_secs(6);
     o.settle = Duration::from_millis(2500);
+    // Two environments side by side: cases and shrink candidates run in batches, as by default,
+    // without loading the test machine with the default's four.
+    o.jobs = Some(2);
     o.shrink = ShrinkLimits {
         max_runs: 10,
         max_time: Duration::from_secs(240),
