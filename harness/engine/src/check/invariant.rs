@@ -6,18 +6,6 @@ use bc_protocol::ServerKind;
 use super::{Check, Failure, Status};
 use crate::observe::{Change, Entry, EntryKind, SessionState};
 
-/// Pass at the end unless observations were lost (then nothing can be claimed) or what the
-/// invariant is about never happened (`unexercised` says what).
-fn end_status(st: &SessionState, unexercised: Option<&str>) -> Status {
-    if !st.gaps().is_empty() {
-        return Status::unknown(format!("observations lost: {}", st.gaps().join("; ")));
-    }
-    match unexercised {
-        Some(reason) => Status::not_exercised(reason),
-        None => Status::Pass,
-    }
-}
-
 /// A fault entry that changed something: what could provoke a switchover.
 fn took_effect(e: &Entry) -> bool {
     matches!(&e.kind, EntryKind::Fault { effects, .. } if !effects.is_empty())
@@ -76,7 +64,7 @@ impl Check for NeverBothPeers {
     }
     fn finish(&mut self, _end_us: i64, st: &SessionState) -> Status {
         let never = "the agent never logged in on sip_server: no login to overlap";
-        end_status(st, st.current_site().is_none().then_some(never))
+        Status::at_end(st, st.current_site().is_none().then_some(never))
     }
 }
 
@@ -140,7 +128,7 @@ impl Check for NeverSplit {
     }
     fn finish(&mut self, _end_us: i64, st: &SessionState) -> Status {
         let never = "the desktop never held a session: nothing to split";
-        end_status(st, (!self.held_session).then_some(never))
+        Status::at_end(st, (!self.held_session).then_some(never))
     }
 }
 
@@ -260,7 +248,7 @@ impl Check for MaxInWindow {
         None
     }
     fn finish(&mut self, _end_us: i64, st: &SessionState) -> Status {
-        end_status(st, (!self.provoked).then_some(self.counted.never))
+        Status::at_end(st, (!self.provoked).then_some(self.counted.never))
     }
 }
 
@@ -327,6 +315,6 @@ impl Check for NoSwitchoverOnHa {
     }
     fn finish(&mut self, _end_us: i64, st: &SessionState) -> Status {
         let never = "no HA failover took effect: nothing to be transparent about";
-        end_status(st, (!self.ha_seen).then_some(never))
+        Status::at_end(st, (!self.ha_seen).then_some(never))
     }
 }

@@ -36,12 +36,6 @@ impl Window {
     }
 }
 
-/// `unknown` when observations were lost: nothing can be claimed then.
-fn lost(st: &SessionState) -> Option<Status> {
-    (!st.gaps().is_empty())
-        .then(|| Status::unknown(format!("observations lost: {}", st.gaps().join("; "))))
-}
-
 /// One site the phone must be registered at by `deadline_us`.
 struct Owed {
     site: String,
@@ -194,7 +188,7 @@ impl Check for PhoneRegistered {
         if !matches!(s, Status::Pending) {
             return s;
         }
-        if let Some(s) = lost(st) {
+        if let Some(s) = Status::if_lost(st) {
             return s;
         }
         if self.met == 0 {
@@ -290,7 +284,7 @@ impl Check for PhoneRang {
     }
 
     fn finish(&mut self, end_us: i64, st: &SessionState) -> Status {
-        if let Some(s) = lost(st) {
+        if let Some(s) = Status::if_lost(st) {
             return s;
         }
         let by = format!(
@@ -382,7 +376,7 @@ impl Check for PhoneDialed {
     }
 
     fn finish(&mut self, end_us: i64, st: &SessionState) -> Status {
-        if let Some(s) = lost(st) {
+        if let Some(s) = Status::if_lost(st) {
             return s;
         }
         Status::Fail(Failure::new(

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{CheckSpec, Registered};
+use crate::observe::SessionState;
 
 /// What one check says so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +60,23 @@ impl Status {
     pub fn unknown(reason: impl Into<String>) -> Status {
         Status::Unknown {
             reason: reason.into(),
+        }
+    }
+    /// `unknown` when observations were lost (nothing can be claimed then), else `None`.
+    pub fn if_lost(st: &SessionState) -> Option<Status> {
+        (!st.gaps().is_empty())
+            .then(|| Status::unknown(format!("observations lost: {}", st.gaps().join("; "))))
+    }
+    /// The end of a scenario-long check that found nothing wrong: unknown when observations were
+    /// lost, not exercised when what it is about never happened (`unexercised` says what), else
+    /// a pass.
+    pub fn at_end(st: &SessionState, unexercised: Option<&str>) -> Status {
+        if let Some(s) = Status::if_lost(st) {
+            return s;
+        }
+        match unexercised {
+            Some(reason) => Status::not_exercised(reason),
+            None => Status::Pass,
         }
     }
 }

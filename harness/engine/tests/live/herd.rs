@@ -342,6 +342,19 @@ async fn a_herd_suite_passes_the_reference_and_catches_lock_step_reconnection() 
 
 /// Runs one suite on the local runtime with the reference desktop (and a defect); returns the
 /// journal's one scenario result, its timeline cut to the fault entries.
+/// A suite text as a file under the workspace's `target/tmp` (so its `config:` path resolves by
+/// walking up to the repository), removed when dropped.
+fn temp_suite(text: &str) -> tempfile::NamedTempFile {
+    let dir = bc_test_support::workspace_root().join("target/tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let suite = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile_in(&dir)
+        .unwrap();
+    std::fs::write(suite.path(), text).unwrap();
+    suite
+}
+
 async fn run_suite(suite: &Path, defect: Option<&str>) -> serde_json::Value {
     let mut result = run_suite_whole(suite, defect).await;
     // The timeline is long: only its fault entries are asserted on.
@@ -417,13 +430,7 @@ async fn a_share_of_a_herd_loses_its_link_and_only_those_agents_switch() {
     )
     .unwrap()
     .replace("agents: 200", "agents: 40");
-    let dir = bc_test_support::workspace_root().join("target/tmp");
-    std::fs::create_dir_all(&dir).unwrap();
-    let suite = tempfile::Builder::new()
-        .suffix(".yaml")
-        .tempfile_in(&dir)
-        .unwrap();
-    std::fs::write(suite.path(), text).unwrap();
+    let suite = temp_suite(&text);
     let result = run_suite(suite.path(), None).await;
     assert_eq!(result["verdict"], "pass", "{result:#}");
     let faults = result["timeline"]["faults"].as_array().unwrap();

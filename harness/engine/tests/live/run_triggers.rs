@@ -58,7 +58,7 @@ fn notes(r: &ScenarioResult) -> Vec<String> {
 
 /// Every race passes and says, on its timeline, that the fault landed inside its window.
 fn assert_races_pass(rs: &[ScenarioResult]) {
-    assert_eq!(rs.len(), 6, "3 races x 2 preferred sites");
+    assert_eq!(rs.len(), 12, "6 races x 2 preferred sites");
     for r in rs {
         let n = notes(r);
         assert_eq!(

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{run_suite_whole, ONE_AT_A_TIME};
+use super::{run_suite_whole, temp_suite, ONE_AT_A_TIME};
 
 /// Down phases of the flap (`count`), and its period: 1 s down, then 1 s up, three times.
 const COUNT: usize = 3;
@@ -104,13 +104,7 @@ fn connections_at_a(entries: &[Value]) -> Vec<Conn> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_aimed_flap_resets_the_chosen_agents_while_down_and_never_the_others() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let dir = bc_test_support::workspace_root().join("target/tmp");
-    std::fs::create_dir_all(&dir).unwrap();
-    let suite = tempfile::Builder::new()
-        .suffix(".yaml")
-        .tempfile_in(&dir)
-        .unwrap();
-    std::fs::write(suite.path(), SUITE).unwrap();
+    let suite = temp_suite(SUITE);
     let result = run_suite_whole(suite.path(), None).await;
     assert_eq!(
         result["verdict"], "pass",
