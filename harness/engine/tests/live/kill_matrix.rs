@@ -188,7 +188,7 @@ const ROWS: &[Row] = &[
         name: "half-switch",
         flags: "--defect half-switch",
         caps: BASE,
-        // Only a race catches it: the SIP link must close during a login whose CS Proxy link is open.
+        // The SIP link must close during a login whose CS Proxy link is open (races; bc03 sip-server-reset).
         suites: &["bc03-bc05-races.yaml"],
         expect: Expect::Killed("BC-5"),
     },
