@@ -81,14 +81,6 @@ impl Check for MaxAttempts {
         ))
     }
 
-    fn on_time(&mut self, _now_us: i64, _st: &SessionState) -> Status {
-        Status::Pending
-    }
-
-    fn deadline_us(&self) -> Option<i64> {
-        None
-    }
-
     /// No server turned the desktop away: nothing was counted (never a pass).
     fn finish(&mut self, _end_us: i64, st: &SessionState) -> Status {
         let nothing = "no server turned the desktop away: nothing to count";

@@ -124,14 +124,6 @@ impl Check for BacksOff {
         Status::Pending
     }
 
-    fn on_time(&mut self, _now_us: i64, _st: &SessionState) -> Status {
-        Status::Pending
-    }
-
-    fn deadline_us(&self) -> Option<i64> {
-        None
-    }
-
     /// The mean over every pause seen; fewer rounds than asked: not exercised (never a pass).
     fn finish(&mut self, _end_us: i64, st: &SessionState) -> Status {
         let nothing = "no server turned the desktop away: no round to time";

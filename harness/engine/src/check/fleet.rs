@@ -65,14 +65,6 @@ impl Check for Burst {
         Status::Pending
     }
 
-    fn on_time(&mut self, _now_us: i64, _st: &SessionState) -> Status {
-        Status::Pending
-    }
-
-    fn deadline_us(&self) -> Option<i64> {
-        None
-    }
-
     fn finish(&mut self, _end_us: i64, _st: &SessionState) -> Status {
         let Some(fault_us) = self.fault_us else {
             return Status::not_exercised("the scenario injected no fault");

@@ -65,10 +65,15 @@ pub trait Check: Send {
     fn start(&mut self, at_us: i64, st: &SessionState) -> Status;
     /// After an entry was folded into the state.
     fn on_entry(&mut self, e: &Entry, st: &SessionState) -> Status;
-    /// Time moved to `now_us` (all entries up to it are folded in).
-    fn on_time(&mut self, now_us: i64, st: &SessionState) -> Status;
-    /// The next instant at which `on_time` may decide, if any.
-    fn deadline_us(&self) -> Option<i64>;
+    /// Time moved to `now_us` (all entries up to it are folded in). By default time alone
+    /// decides nothing (checks without a deadline).
+    fn on_time(&mut self, _now_us: i64, _st: &SessionState) -> Status {
+        Status::Pending
+    }
+    /// The next instant at which `on_time` may decide, if any (by default none).
+    fn deadline_us(&self) -> Option<i64> {
+        None
+    }
     /// The scenario ended at `end_us` while still pending.
     fn finish(&mut self, end_us: i64, st: &SessionState) -> Status;
     /// A duration the check measured (name, µs), if any.

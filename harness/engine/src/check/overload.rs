@@ -75,14 +75,6 @@ impl Check for HonoursOverload {
         }
     }
 
-    fn on_time(&mut self, _now_us: i64, _st: &SessionState) -> Status {
-        Status::Pending
-    }
-
-    fn deadline_us(&self) -> Option<i64> {
-        None
-    }
-
     /// No overload answer at all: nothing was checked (never a pass).
     fn finish(&mut self, _end_us: i64, _st: &SessionState) -> Status {
         herd3_overload_honoured(&self.answers, &self.attempts)
