@@ -92,15 +92,7 @@ impl Check for MaxAttempts {
 mod tests {
     use super::*;
 
-    fn turned_away(ts_us: i64, site: &str) -> Entry {
-        let kind = EventKind::Overloaded {
-            limit: "max_clients".into(),
-            retry_after_ms: 0,
-            answer: "refuse".into(),
-            user_name: None,
-        };
-        crate::check::test_observed(ts_us, site, kind)
-    }
+    use crate::check::test_turned_away as turned_away;
 
     #[test]
     fn a_window_too_full_fails_and_a_paced_desktop_passes() {

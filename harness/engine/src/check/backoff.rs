@@ -166,13 +166,7 @@ mod tests {
     use super::*;
 
     fn turned_away(ts_ms: i64, site: &str) -> Entry {
-        let kind = EventKind::Overloaded {
-            limit: "max_clients".into(),
-            retry_after_ms: 0,
-            answer: "refuse".into(),
-            user_name: None,
-        };
-        crate::check::test_observed(ts_ms * 1000, site, kind)
+        crate::check::test_turned_away(ts_ms * 1000, site)
     }
 
     /// Rounds of the reference's shape: 2 s at A then 2 s at B, an attempt every 100 ms, and the

@@ -36,6 +36,19 @@ pub(crate) fn test_observed(ts_us: i64, site: &str, kind: bc_protocol::EventKind
     }
 }
 
+/// A connection turned away without an answer (`overload` with `answer: refuse`) at `site`, for
+/// the unit tests of the checkers that count or time such attempts.
+#[cfg(test)]
+pub(crate) fn test_turned_away(ts_us: i64, site: &str) -> Entry {
+    let kind = bc_protocol::EventKind::Overloaded {
+        limit: "max_clients".into(),
+        retry_after_ms: 0,
+        answer: "refuse".into(),
+        user_name: None,
+    };
+    test_observed(ts_us, site, kind)
+}
+
 /// A session state for checker unit tests: one subject (`username`) at the two sites A and B.
 #[cfg(test)]
 pub(crate) fn test_state(username: &str) -> SessionState {

@@ -291,6 +291,15 @@ fn fake_no_keepalive(s: &Schedule) -> Outcome {
     Outcome::Pass
 }
 
+/// The first `k` schedules drawn with `cfg` from seeds `0..seeds` that the fake desktop fails.
+fn failing(cfg: &GenConfig, seeds: u64, k: usize, fake: fn(&Schedule) -> Outcome) -> Vec<Schedule> {
+    (0..seeds)
+        .map(|seed| generate(seed, &spec(), cfg))
+        .filter(|s| fake(s) != Outcome::Pass)
+        .take(k)
+        .collect()
+}
+
 #[test]
 fn the_shrinker_finds_one_minimal_failures() {
     let cfg = GenConfig {
@@ -299,17 +308,17 @@ fn the_shrinker_finds_one_minimal_failures() {
         focus: vec!["black_hole".into(), "latency".into(), "kill_server".into()],
         ..GenConfig::default()
     };
-    let mut checked = 0;
+    let schedules = failing(&cfg, 200, 5, fake_no_keepalive);
+    assert!(
+        schedules.len() >= 3,
+        "too few failing schedules: {}",
+        schedules.len()
+    );
     let mut sizes = Vec::new();
-    for seed in 0..200u64 {
-        let s = generate(seed, &spec(), &cfg);
-        if fake_no_keepalive(&s) == Outcome::Pass {
-            continue;
-        }
-        checked += 1;
+    for s in &schedules {
         let mut runs = 0;
         let out = shrink(
-            &s,
+            s,
             "expect_logged_in",
             &spec(),
             ShrinkLimits {
@@ -341,11 +350,7 @@ fn the_shrinker_finds_one_minimal_failures() {
         assert!(out.schedule.ops.iter().all(|o| o.wait_ms == 0));
         // The fake fails whatever the timing: a trigger only makes the schedule harder to read.
         assert_eq!(out.schedule.triggers(), 0, "{best:?}");
-        if checked == 5 {
-            break;
-        }
     }
-    assert!(checked >= 3, "too few failing schedules: {checked}");
     // A black hole and the checkpoint that catches it is the usual minimum.
     assert!(sizes.contains(&2), "{sizes:?}");
 }
@@ -391,15 +396,14 @@ fn the_shrinker_halves_pauses_down_to_the_timer_that_matters() {
         focus: vec!["black_hole".into()],
         ..GenConfig::default()
     };
-    let mut checked = 0;
-    for seed in 0..300u64 {
-        let s = generate(seed, &spec(), &cfg);
-        if fake_slow_timer(&s) == Outcome::Pass {
-            continue;
-        }
-        checked += 1;
+    let schedules = failing(&cfg, 300, 3, fake_slow_timer);
+    assert!(
+        !schedules.is_empty(),
+        "no schedule fails the slow-timer desktop"
+    );
+    for s in &schedules {
         let out = shrink(
-            &s,
+            s,
             "expect_logged_in",
             &spec(),
             ShrinkLimits {
@@ -421,11 +425,7 @@ fn the_shrinker_halves_pauses_down_to_the_timer_that_matters() {
             "{total} ms (from {before}): {best:?}"
         );
         assert!(best.ops.len() <= 4, "{best:?}");
-        if checked == 3 {
-            break;
-        }
     }
-    assert!(checked >= 1, "no schedule fails the slow-timer desktop");
 }
 
 #[test]
@@ -812,17 +812,13 @@ fn a_batch_shrink_keeps_the_first_reproducing_candidate_and_ends_as_small() {
         max_time: Duration::from_secs(60),
         ..ShrinkLimits::default()
     };
-    let mut checked = 0;
-    for seed in 0..200u64 {
-        let s = generate(seed, &spec(), &cfg);
-        if fake_no_keepalive(&s) == Outcome::Pass {
-            continue;
-        }
-        checked += 1;
-        let sequential = shrink(&s, "expect_logged_in", &spec(), limits, None, |c| {
+    let schedules = failing(&cfg, 200, 4, fake_no_keepalive);
+    assert!(schedules.len() >= 3);
+    for s in &schedules {
+        let sequential = shrink(s, "expect_logged_in", &spec(), limits, None, |c| {
             fake_no_keepalive(&c.schedule)
         });
-        let mut sh = Shrinker::new(&s, "expect_logged_in", &spec(), limits, None);
+        let mut sh = Shrinker::new(s, "expect_logged_in", &spec(), limits, None);
         let mut batches = 0;
         loop {
             let batch = sh.next_batch(3);
@@ -850,12 +846,9 @@ fn a_batch_shrink_keeps_the_first_reproducing_candidate_and_ends_as_small() {
         assert_eq!(
             batched.schedule.ops.len(),
             sequential.schedule.ops.len(),
-            "seed {seed}"
+            "seed {}",
+            s.seed
         );
         assert!(batches < batched.runs, "candidates ran side by side");
-        if checked == 4 {
-            break;
-        }
     }
-    assert!(checked >= 3);
 }
