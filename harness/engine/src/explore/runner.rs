@@ -248,9 +248,7 @@ async fn cases(
                     ex.info(&batch[i].0),
                     format!(
                         "not run: cancelled, an earlier case of its batch failed (seed {})",
-                        failed
-                            .as_ref()
-                            .map_or(0, |(c, _)| opts.seed.wrapping_add(*c as u64))
+                        failed.as_ref().map_or(0, |(c, _)| batch[*c - first].0.seed)
                     ),
                     batch[i].0.seed,
                 ),
