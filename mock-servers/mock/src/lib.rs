@@ -11,6 +11,7 @@ pub mod control_capacity;
 pub mod control_holds;
 pub mod dispatch;
 pub mod holds;
+pub mod keepalive;
 pub mod observer;
 pub mod options;
 pub mod server;

@@ -57,6 +57,10 @@ pub struct CommonArgs {
     /// Close a client from which no line arrived for this long.
     #[arg(long)]
     pub client_timeout_ms: Option<u64>,
+    /// Observe keep-alives one by one (`each`) or as one summary per connection at its end
+    /// (`summary`, for floors of thousands of clients; see `crate::keepalive`).
+    #[arg(long, value_enum, default_value = "each")]
+    pub keepalive_events: crate::keepalive::KeepaliveEvents,
     /// Capacity: at most this many registered clients at once (see docs/control.md, "Capacity").
     #[arg(long)]
     pub max_clients: Option<usize>,
@@ -113,6 +117,7 @@ pub struct Options {
     pub config: Option<PathBuf>,
     pub ping_interval: Option<Duration>,
     pub client_timeout: Option<Duration>,
+    pub keepalive_events: crate::keepalive::KeepaliveEvents,
     pub sync_listen: Option<SocketAddr>,
     pub sync_to: Option<String>,
     pub peers: Vec<String>,
@@ -135,6 +140,7 @@ impl Options {
             config: None,
             ping_interval: None,
             client_timeout: None,
+            keepalive_events: crate::keepalive::KeepaliveEvents::Each,
             sync_listen: None,
             sync_to: None,
             peers: Vec::new(),
@@ -170,6 +176,7 @@ impl From<Cli> for Options {
                 .client_timeout_ms
                 .filter(|&n| n > 0)
                 .map(Duration::from_millis),
+            keepalive_events: c.keepalive_events,
             sync_listen: sip.as_ref().and_then(|s| s.sync_listen),
             sync_to: sip.as_ref().and_then(|s| s.sync_to.clone()),
             sip: sip.as_ref().and_then(|s| {

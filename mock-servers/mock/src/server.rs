@@ -71,6 +71,18 @@ impl Running {
     }
 }
 
+/// Tells the keep-alive counts of every live connection each period, until the instance finishes.
+async fn keepalive_periods(inst: Arc<Instance>) {
+    let mut every = tokio::time::interval(crate::keepalive::SUMMARY_EVERY);
+    every.tick().await;
+    loop {
+        tokio::select! {
+            _ = inst.finished.cancelled() => return,
+            _ = every.tick() => inst.keepalive_period(),
+        }
+    }
+}
+
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr)
         .await
@@ -136,6 +148,9 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
             }
         }
     });
+    if inst.opts.keepalive_events == crate::keepalive::KeepaliveEvents::Summary {
+        tokio::spawn(keepalive_periods(inst.clone()));
+    }
     let router = control::router(inst.clone());
     let i = inst.clone();
     tokio::spawn(async move {

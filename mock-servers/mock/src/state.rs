@@ -86,6 +86,8 @@ pub struct Instance {
     pub holds: crate::holds::Holds,
     /// Declared capacity limits and their counters (`crate::capacity`).
     pub capacity: crate::capacity::Capacity,
+    /// Keep-alive counters per connection, when they are summarised (`crate::keepalive`).
+    tallies: crate::keepalive::Tallies,
 }
 
 impl Instance {
@@ -118,6 +120,7 @@ impl Instance {
             listen: Mutex::new(String::new()),
             holds: crate::holds::Holds::default(),
             capacity: crate::capacity::Capacity::new(capacity),
+            tallies: crate::keepalive::Tallies::default(),
         })
     }
 
@@ -129,7 +132,28 @@ impl Instance {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Tells every live connection's keep-alive counts of the period that ends now (summary mode).
+    pub fn keepalive_period(&self) {
+        for (c, summary) in self.tallies.period() {
+            self.obs.emit(Some(c), summary);
+        }
+    }
+
     pub fn emit(&self, conn: Option<u64>, kind: EventKind) {
+        if let (crate::keepalive::KeepaliveEvents::Summary, Some(c)) =
+            (self.opts.keepalive_events, conn)
+        {
+            match kind {
+                EventKind::ClientConnected { .. } => self.tallies.open(c),
+                EventKind::ClientDisconnected { .. } => {
+                    if let Some(summary) = self.tallies.close(c) {
+                        self.obs.emit(conn, summary);
+                    }
+                }
+                _ if self.tallies.count(c, &kind) => return,
+                _ => {}
+            }
+        }
         self.obs.emit(conn, kind);
     }
 

@@ -85,6 +85,17 @@ pub enum EventKind {
         seq: i64,
         inbound: bool,
     },
+    /// A connection's keep-alives, counted instead of observed one by one (a mock run with
+    /// `--keepalive-events summary`): told every 5 s for the period since the last one, and just
+    /// before its `client_disconnected`. `longest_gap_ms`: the longest time in the period the
+    /// client was not heard keeping alive (a silence still running counted up to now).
+    KeepaliveSummary {
+        pings_in: u64,
+        pongs_in: u64,
+        pings_out: u64,
+        pongs_out: u64,
+        longest_gap_ms: u64,
+    },
     /// CS Proxy answered a RequestReadObjects.
     ObjectsRead {
         object_type: ObjectType,

@@ -81,6 +81,8 @@ fn look(spec: &CheckSpec, from: i64) -> Option<Look> {
         | CheckSpec::PhoneRang { .. }
         | CheckSpec::PhoneDialed { .. }
         | CheckSpec::HerdBurst { .. }
+        | CheckSpec::HerdLoggedIn { .. }
+        | CheckSpec::HerdAttempts { .. }
         | CheckSpec::HonoursOverload
         | CheckSpec::MaxAttempts { .. }
         | CheckSpec::BacksOff { .. } => None,

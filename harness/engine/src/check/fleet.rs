@@ -1,5 +1,7 @@
 //! A herd's evaluation: the per-agent outcomes merged into one line per check (how many agents
-//! broke it, the first one's failure) and HERD-2, the fleet check over every agent's first contact.
+//! broke it, the first one's failure), and the fleet checks over all of them: HERD-2 over every
+//! agent's first contact (here), HERD-1 over their logins at the survivor (`survivor`),
+//! HERD-4 over the connections servers turned away (`hammer`).
 
 use std::collections::BTreeMap;
 
@@ -10,10 +12,14 @@ use super::{Check, Status};
 use crate::observe::{Entry, EntryKind, SessionState};
 
 mod group;
+mod hammer;
 mod merge;
+mod survivor;
 
 pub use group::Group;
+pub use hammer::Hammer;
 pub use merge::{merge, named_list, AgentOutcome};
+pub use survivor::Survivor;
 
 /// HERD-2 over the timeline: after the scenario's first fault, each agent's first registration at
 /// any CS Proxy is its first contact; no 100 ms window may hold more than the declared share.

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::Check;
 
 mod build;
+mod class;
+mod fleet;
 
 /// One check, with every parameter concrete (durations in ms, sites as `A`/`B`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,6 +141,22 @@ pub enum CheckSpec {
         /// The largest share of the agents one window may hold, percent.
         max_percent: u32,
     },
+    /// HERD-1: by the scenario's first fault + `within_ms`, every one of the herd's `agents` is
+    /// logged in at a site that fault left alone (a herd's fleet check).
+    HerdLoggedIn {
+        /// The herd's size.
+        agents: u32,
+        /// From the first fault.
+        within_ms: u64,
+    },
+    /// HERD-4 over a herd: connections turned away by overloaded servers, in the busiest minute,
+    /// at most `per_agent_minute` per agent of the herd's `agents` (a herd's fleet check).
+    HerdAttempts {
+        /// The herd's size.
+        agents: u32,
+        /// The bound, attempts per agent per minute.
+        per_agent_minute: u32,
+    },
 }
 
 fn kinds(servers: &[ServerKind]) -> String {
@@ -228,19 +246,21 @@ impl CheckSpec {
                 site,
                 within_ms,
             } => format!("phone_dials {number} via {site} within {}", dur(*within_ms)),
-            CheckSpec::HerdBurst {
-                agents,
-                window_ms,
-                max_percent,
-            } => format!(
-                "fleet: at most {max_percent} % of {agents} agents' first contacts in any {window_ms} ms after the fault"
-            ),
+            CheckSpec::HerdBurst { .. }
+            | CheckSpec::HerdAttempts { .. }
+            | CheckSpec::HerdLoggedIn { .. } => self.fleet_describe(),
             CheckSpec::HonoursOverload => "invariant honours_overload".into(),
             CheckSpec::MaxAttempts { count, per_ms } => {
                 format!("invariant max_attempts {count} per {}", dur(*per_ms))
             }
-            CheckSpec::BacksOff { min_mean_pause_ms: m, rounds } => {
-                format!("invariant backs_off at least {} on average over {rounds} rounds", dur(*m))
+            CheckSpec::BacksOff {
+                min_mean_pause_ms: m,
+                rounds,
+            } => {
+                format!(
+                    "invariant backs_off at least {} on average over {rounds} rounds",
+                    dur(*m)
+                )
             }
         }
     }
@@ -329,13 +349,9 @@ impl CheckSpec {
                 "the phone's INVITE to {number} reaches the SIP Server peer at {site} within {}",
                 dur(*within_ms)
             ),
-            CheckSpec::HerdBurst {
-                agents,
-                window_ms,
-                max_percent,
-            } => format!(
-                "the {agents} agents' reconnections disperse after the first fault: no {window_ms} ms window holds more than {max_percent} % of their first contacts at a CS Proxy"
-            ),
+            CheckSpec::HerdBurst { .. }
+            | CheckSpec::HerdAttempts { .. }
+            | CheckSpec::HerdLoggedIn { .. } => self.fleet_expected(),
             CheckSpec::HonoursOverload => {
                 "no connection to a server that answered `overloaded` before the delay it asked for".into()
             }
@@ -347,46 +363,6 @@ impl CheckSpec {
                 super::backoff::expected(&dur(*m), *rounds)
             }
         }
-    }
-
-    /// The rule the check enforces by itself, whatever scenario uses it.
-    pub fn own_rule(&self) -> Option<&'static str> {
-        match self {
-            CheckSpec::NeverLoggedInAtBothPeers => Some("BC-6"),
-            CheckSpec::NeverSplit { .. } => Some("BC-5"),
-            CheckSpec::NoSwitchoverOnHaFailover => Some("BC-7"),
-            CheckSpec::PhoneRegistered { .. } => Some("PH-1"),
-            CheckSpec::PhoneRang { .. } => Some("PH-2"),
-            CheckSpec::PhoneDialed { .. } => Some("PH-3"),
-            CheckSpec::HerdBurst { .. } => Some("HERD-2"),
-            CheckSpec::HonoursOverload => Some("HERD-3"),
-            CheckSpec::MaxAttempts { .. } | CheckSpec::BacksOff { .. } => Some("HERD-4"),
-            _ => None,
-        }
-    }
-
-    /// True for the desktop-alive guard, which every scenario has: it does not count when telling
-    /// whether a scenario exercised anything.
-    pub fn is_guard(&self) -> bool {
-        matches!(self, CheckSpec::DesktopAlive)
-    }
-
-    /// True for scenario-long invariants (active from the start).
-    pub fn is_invariant(&self) -> bool {
-        matches!(
-            self,
-            CheckSpec::NeverLoggedInAtBothPeers
-                | CheckSpec::NeverSplit { .. }
-                | CheckSpec::MaxSwitchovers { .. }
-                | CheckSpec::MaxReconnects { .. }
-                | CheckSpec::NoSwitchoverOnHaFailover
-                | CheckSpec::PhoneRegistered { .. }
-                | CheckSpec::DesktopAlive
-                | CheckSpec::HerdBurst { .. }
-                | CheckSpec::HonoursOverload
-                | CheckSpec::MaxAttempts { .. }
-                | CheckSpec::BacksOff { .. }
-        )
     }
 
     /// The checker.

@@ -92,6 +92,27 @@ pub struct KeepAlive {
     pub ping_interval_ms: Option<u64>,
     /// Server drops a client silent for this long; `None` = off.
     pub client_timeout_ms: Option<u64>,
+    /// Keep-alives counted per connection and told once at its end (`keepalive_summary`)
+    /// instead of one event per Ping and Pong (`--keepalive-events summary`): for herds, where
+    /// they would be most of the event stream.
+    pub summarise: bool,
+}
+
+impl KeepAlive {
+    /// The mock's command-line arguments for these settings (both runtimes).
+    pub fn mock_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(ms) = self.ping_interval_ms {
+            args.extend(["--ping-interval-ms".into(), ms.to_string()]);
+        }
+        if let Some(ms) = self.client_timeout_ms {
+            args.extend(["--client-timeout-ms".into(), ms.to_string()]);
+        }
+        if self.summarise {
+            args.extend(["--keepalive-events".into(), "summary".into()]);
+        }
+        args
+    }
 }
 
 impl Default for KeepAlive {
@@ -99,6 +120,7 @@ impl Default for KeepAlive {
         KeepAlive {
             ping_interval_ms: Some(500),
             client_timeout_ms: Some(2000),
+            summarise: false,
         }
     }
 }

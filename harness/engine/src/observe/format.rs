@@ -12,6 +12,7 @@ pub fn is_noise(kind: &EntryKind) -> bool {
             o.kind,
             EventKind::Ping { .. }
                 | EventKind::Pong { .. }
+                | EventKind::KeepaliveSummary { .. }
                 | EventKind::Request { .. }
                 | EventKind::ObjectsRead { .. }
         ),

@@ -219,6 +219,8 @@ impl Session {
         if let Some(ms) = shape.client_timeout_ms {
             cfg.keepalive.client_timeout_ms = Some(ms);
         }
+        // A floor's keep-alives would be most of its event stream; nothing judges them one by one.
+        cfg.keepalive.summarise |= !shape.floor.is_empty();
         cfg.proxy_image = s.proxy_image.clone();
         cfg.sip = s.phone.is_some();
         let mut env = match &s.attach {

@@ -241,7 +241,7 @@ fn report(name: &str, s: &Seen) -> [Status; 3] {
     let n = s.herd;
     let b = HerdBounds::default();
     let deadline = s.fault_us + BUDGET.as_micros() as i64;
-    let h1 = herd::herd1_logged_in(n, &s.logins_b, s.fault_us, deadline, &b);
+    let h1 = herd::herd1_logged_in(n, &s.logins_b, 0, s.fault_us, deadline, &b);
     let h2 = herd::herd2_dispersed("HERD-2", n, &s.first_contact_b, s.fault_us, &b);
     let h4 = herd::herd4_no_hammering(n, &s.attempts_a, &b);
     let [p50, p95, max] = herd::switchover_percentiles(&s.logins_b, s.fault_us);
@@ -307,16 +307,45 @@ async fn a_refusing_site_sees_bounded_attempts_from_a_jittered_herd() {
 }
 
 /// The herd suite through the runner (`herd:` in the suite language): every agent checked against
-/// every expectation, HERD-2 over all of them. The jittered reference passes; `no-jitter` breaks
-/// HERD-2 and only HERD-2.
+/// every expectation, HERD-1 and HERD-2 over all of them, keep-alives summarised. The jittered
+/// reference passes; `no-jitter` breaks HERD-2 and only HERD-2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_herd_suite_passes_the_reference_and_catches_lock_step_reconnection() {
     let _one = ONE_AT_A_TIME.lock().await;
     let suite = bc_test_support::workspace_root().join("suites/herds/herd-site-loss.yaml");
-    let reference = run_suite(&suite, None).await;
+    let reference = run_suite_whole(&suite, None).await;
     assert_eq!(
         reference["verdict"], "pass",
-        "the reference passes the herd: {reference:#}"
+        "the reference passes the herd: {:#}",
+        reference["failures"]
+    );
+    // HERD-1 is a fleet check of a whole-site loss, and it passed.
+    let herd1: Vec<&serde_json::Value> = reference["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["spec"].to_string().contains("herd_logged_in"))
+        .collect();
+    assert_eq!(
+        herd1.len(),
+        1,
+        "one HERD-1 check: {:#}",
+        reference["checks"]
+    );
+    assert_eq!(herd1[0]["status"], "pass", "{:#}", herd1[0]);
+    // A floor's keep-alives are summarised per connection, never observed one by one.
+    let kinds: Vec<&str> = reference["timeline"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"]["kind"].as_str())
+        .collect();
+    let count = |k: &str| kinds.iter().filter(|&&x| x == k).count();
+    assert_eq!(count("ping") + count("pong"), 0, "no keep-alive one by one");
+    assert!(
+        count("keepalive_summary") >= 40,
+        "a summary for each connection that closed (site A's at least): {}",
+        count("keepalive_summary")
     );
     let measured = reference["measurements"].as_array().unwrap();
     for name in ["switchover p50", "switchover p95", "switchover max"] {

@@ -70,6 +70,13 @@ pub(super) fn checker(spec: &CheckSpec) -> Box<dyn Check> {
             window_ms,
             max_percent,
         } => Box::new(fleet::Burst::new(agents, window_ms, max_percent)),
+        CheckSpec::HerdLoggedIn { agents, within_ms } => {
+            Box::new(fleet::Survivor::new(agents, within_ms))
+        }
+        CheckSpec::HerdAttempts {
+            agents,
+            per_agent_minute,
+        } => Box::new(fleet::Hammer::new(agents, per_agent_minute)),
         CheckSpec::HonoursOverload => Box::new(overload::HonoursOverload::new()),
         CheckSpec::MaxAttempts { count, per_ms } => {
             Box::new(attempts::MaxAttempts::new(name, count, per_ms))

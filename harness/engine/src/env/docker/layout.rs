@@ -123,12 +123,7 @@ pub fn mock_args(
         "--config".into(),
         CONFIG_PATH.into(),
     ];
-    if let Some(ms) = keepalive.ping_interval_ms {
-        args.extend(["--ping-interval-ms".into(), ms.to_string()]);
-    }
-    if let Some(ms) = keepalive.client_timeout_ms {
-        args.extend(["--client-timeout-ms".into(), ms.to_string()]);
-    }
+    args.extend(keepalive.mock_args());
     if id.server == ServerKind::SipServer {
         // The HA pair's state-sync link: the backup listens, the primary connects to it.
         match id.role {

@@ -190,12 +190,7 @@ pub(super) fn plan(
             "--config".into(),
             config.clone(),
         ];
-        if let Some(ms) = ka.ping_interval_ms {
-            args.extend(["--ping-interval-ms".into(), ms.to_string()]);
-        }
-        if let Some(ms) = ka.client_timeout_ms {
-            args.extend(["--client-timeout-ms".into(), ms.to_string()]);
-        }
+        args.extend(ka.mock_args());
         if id.server == ServerKind::SipServer {
             let sync_addr = sync[&id.site];
             match id.role {

@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use bc_suite::{AgentGroup, HerdPlan, PlannedScenario};
+use bc_suite::{Action, AgentGroup, HerdPlan, PlannedScenario};
 
 use super::driver::{Driver, Stop};
 use crate::check::fleet::Group;
+use crate::check::herd::HerdBounds;
 use crate::check::CheckSpec;
 use crate::env::{floor, Environment};
 use crate::fault::{AimedAt, Fault};
@@ -79,16 +80,54 @@ pub(super) fn connection_files(d: &mut Driver<'_>, h: &HerdPlan) -> Result<Vec<P
     Ok(files)
 }
 
-/// The fleet checks of a herd scenario.
+/// The fleet checks of a herd scenario: HERD-2 always; HERD-1 where the first fault takes a whole
+/// site from every agent (after an aimed or partial fault, agents rightly stay where they are);
+/// HERD-4 where servers turn clients away (`overload`), the only place attempts can be counted.
 pub(super) fn fleet_checks(sc: &PlannedScenario) -> Vec<CheckSpec> {
     let Some(h) = &sc.herd else {
         return Vec::new();
     };
-    vec![CheckSpec::HerdBurst {
+    let mut checks = vec![CheckSpec::HerdBurst {
         agents: h.agents,
         window_ms: BURST_WINDOW_MS,
         max_percent: h.max_burst_percent,
-    }]
+    }];
+    // Steps that make no Fault entry on the timeline come before the first one that does.
+    let first_fault = sc.steps.iter().find(|s| {
+        !matches!(
+            s.action,
+            Action::StartDesktop
+                | Action::Wait(_)
+                | Action::Mark
+                | Action::On(_)
+                | Action::ExpectLoggedIn { .. }
+                | Action::ExpectStaysLoggedIn { .. }
+                | Action::ExpectDisconnected { .. }
+                | Action::ExpectCallAnswered { .. }
+        )
+    });
+    if first_fault.is_some_and(|s| {
+        s.aim.is_none() && matches!(s.action, Action::KillSite(_) | Action::StopSite(_))
+    }) {
+        checks.insert(
+            0,
+            CheckSpec::HerdLoggedIn {
+                agents: h.agents,
+                within_ms: u64::try_from(sc.budget.as_millis()).unwrap_or(u64::MAX),
+            },
+        );
+    }
+    if sc
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, Action::Overload(..)))
+    {
+        checks.push(CheckSpec::HerdAttempts {
+            agents: h.agents,
+            per_agent_minute: HerdBounds::default().max_attempts_per_agent_minute as u32,
+        });
+    }
+    checks
 }
 
 /// The agents (0-based) each aimed fault of a herd scenario hits, by step index: computed from the

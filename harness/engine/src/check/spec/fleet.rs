@@ -1,0 +1,54 @@
+//! The words of the herds' fleet checks (HERD-1, HERD-2, HERD-4): how a report names each one and
+//! what it expects, kept beside each other and out of the single-desktop checks' lists.
+
+use super::{dur, CheckSpec};
+
+impl CheckSpec {
+    /// `describe` of the herds' fleet checks.
+    pub(super) fn fleet_describe(&self) -> String {
+        match self {
+            CheckSpec::HerdBurst {
+                agents,
+                window_ms,
+                max_percent,
+            } => format!(
+                "fleet: at most {max_percent} % of {agents} agents' first contacts in any {window_ms} ms after the fault"
+            ),
+            CheckSpec::HerdAttempts {
+                agents,
+                per_agent_minute,
+            } => format!(
+                "fleet: at most {per_agent_minute} turned-away connections per agent per minute ({agents} agents)"
+            ),
+            CheckSpec::HerdLoggedIn { agents, within_ms } => format!(
+                "fleet: all {agents} agents logged in at the survivor within {} of the fault",
+                dur(*within_ms)
+            ),
+            _ => String::new(),
+        }
+    }
+
+    /// `expected` of the herds' fleet checks.
+    pub(super) fn fleet_expected(&self) -> String {
+        match self {
+            CheckSpec::HerdBurst {
+                agents,
+                window_ms,
+                max_percent,
+            } => format!(
+                "the {agents} agents' reconnections disperse after the first fault: no {window_ms} ms window holds more than {max_percent} % of their first contacts at a CS Proxy"
+            ),
+            CheckSpec::HerdAttempts {
+                agents,
+                per_agent_minute,
+            } => format!(
+                "the {agents} agents do not hammer overloaded servers: in the busiest minute, at most {per_agent_minute} connections turned away per agent"
+            ),
+            CheckSpec::HerdLoggedIn { agents, within_ms } => format!(
+                "every one of the {agents} agents is logged in at a SIP Server of a site the first fault left alone within {} of that fault",
+                dur(*within_ms)
+            ),
+            _ => String::new(),
+        }
+    }
+}
