@@ -124,10 +124,43 @@ impl ConfigDb {
         t: ObjectType,
         filter: &BTreeMap<String, serde_json::Value>,
     ) -> Vec<CfgObject> {
-        self.objects(t)
-            .into_iter()
-            .filter(|o| matches(o, filter))
-            .collect()
+        // The identifying attributes are compared on the stored records first, so that a floor
+        // of thousands of persons is not turned into objects (and JSON) on every login's read.
+        let keep = |dbid: i64, name: &str, user: Option<&str>| {
+            filter.iter().all(|(k, want)| match k.as_str() {
+                "DBID" => scalar_is(want, &dbid.to_string()),
+                "Name" => scalar_is(want, name),
+                "UserName" => user.is_some_and(|u| scalar_is(want, u)),
+                _ => true,
+            })
+        };
+        let objects: Vec<CfgObject> = match t {
+            ObjectType::CfgTenant => self
+                .tenants
+                .iter()
+                .filter(|x| keep(x.dbid, &x.name, None))
+                .map(tenant_obj)
+                .collect(),
+            ObjectType::CfgAgentGroup => self
+                .agent_groups
+                .iter()
+                .filter(|x| keep(x.dbid, &x.name, None))
+                .map(group_obj)
+                .collect(),
+            ObjectType::CfgPerson => self
+                .persons
+                .iter()
+                .filter(|x| keep(x.dbid, &x.name, Some(&x.username)))
+                .map(person_obj)
+                .collect(),
+            ObjectType::CfgDN => self
+                .dns
+                .iter()
+                .filter(|x| keep(x.dbid, &x.number, None))
+                .map(dn_obj)
+                .collect(),
+        };
+        objects.into_iter().filter(|o| matches(o, filter)).collect()
     }
 
     /// Merges an annex into an object (a null option value removes the option) and returns the object.
@@ -243,6 +276,16 @@ pub fn matches(obj: &CfgObject, filter: &BTreeMap<String, serde_json::Value>) ->
         Some(have) => values_equal(have, want),
         None => false,
     })
+}
+
+/// Whether a filter value equals a scalar attribute written as text (numbers compared as text, as
+/// [`values_equal`] does); a filter value of another shape is left to [`matches`].
+fn scalar_is(want: &serde_json::Value, have: &str) -> bool {
+    match want {
+        serde_json::Value::String(s) => s == have,
+        serde_json::Value::Number(n) => n.to_string() == have,
+        _ => true,
+    }
 }
 
 fn values_equal(have: &serde_json::Value, want: &serde_json::Value) -> bool {

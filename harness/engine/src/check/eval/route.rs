@@ -1,11 +1,12 @@
 //! A herd's routing of timeline entries to its agents' lanes: an observation on a client connection
-//! goes to the agent that connection belongs to, learned from its registration; the rest to all.
+//! goes to the agent that connection belongs to, learned from its registration; a desktop's output
+//! line to the one agent it names by username; the rest to all.
 
 use std::collections::HashMap;
 
 use bc_protocol::{EventKind, Role, ServerKind};
 
-use crate::observe::{Entry, EntryKind, Subject};
+use crate::observe::{DesktopEvent, Entry, EntryKind, Subject};
 
 /// A client connection: instance (site, kind, HA slot) and the connection id there.
 type ConnKey = (String, ServerKind, Role, u64);
@@ -70,6 +71,15 @@ impl Router {
         }
     }
 
+    /// The one agent a desktop's output line names by username (a word of the line), if exactly one.
+    fn named_in_line(&self, line: &str) -> Option<usize> {
+        let mut named = line
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.'))
+            .filter_map(|w| self.by_user.get(w).copied());
+        let first = named.next()?;
+        named.all(|k| k == first).then_some(first)
+    }
+
     /// Where entry `index` goes.
     pub fn route(&mut self, index: usize, e: &Entry) -> Route {
         if let EntryKind::Fault { agents, .. } = &e.kind {
@@ -77,6 +87,14 @@ impl Router {
                 let lanes = agents.iter().filter_map(|a| self.by_user.get(a).copied());
                 return Route::Aimed(lanes.collect());
             }
+        }
+        if let EntryKind::Desktop(DesktopEvent::Log { line, .. }) = &e.kind {
+            // A line naming one agent of the floor is that agent's: a floor's desktops print
+            // thousands of lines, and every lane taking each of them was most of the work.
+            return match self.named_in_line(line) {
+                Some(k) => Route::One(k, Vec::new()),
+                None => Route::All,
+            };
         }
         let EntryKind::Observed { event: o } = &e.kind else {
             return Route::All;
@@ -108,5 +126,45 @@ impl Router {
             self.owner.insert(key, None);
         }
         Route::Nowhere
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(line: &str) -> Entry {
+        Entry {
+            ts_us: 0,
+            kind: EntryKind::Desktop(DesktopEvent::Log {
+                line: line.into(),
+                stderr: false,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_desktop_line_goes_to_the_one_agent_it_names() {
+        let subjects: Vec<Subject> = ["herd0001", "herd0002", "herd0003"]
+            .iter()
+            .map(|u| Subject {
+                username: (*u).into(),
+                ..crate::check::test_state("x").subject().clone()
+            })
+            .collect();
+        let mut r = Router::new(subjects.iter());
+        let to = |r: &mut Router, l: &str| match r.route(0, &log(l)) {
+            Route::One(k, _) => Some(k),
+            Route::All => None,
+            _ => panic!("a log line goes to one lane or to all"),
+        };
+        assert_eq!(
+            to(&mut r, "[2] connect_failed agent=herd0002 site=A"),
+            Some(1)
+        );
+        assert_eq!(to(&mut r, "agent herd0003: herd0003 again"), Some(2));
+        assert_eq!(to(&mut r, "starting 3 agents"), None, "names nobody");
+        assert_eq!(to(&mut r, "herd0001 and herd0002"), None, "names two");
+        assert_eq!(to(&mut r, "agent=herd00011"), None, "a word, not a prefix");
     }
 }
