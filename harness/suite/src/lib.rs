@@ -34,6 +34,7 @@
 //! [`load`] and [`validate`] (the passes), [`diagnostic`] (miette rendering), [`plan`].
 
 pub mod aim;
+pub mod capacity;
 pub mod config;
 pub mod coverage;
 pub mod diagnostic;
@@ -57,6 +58,7 @@ pub mod validate;
 pub mod vocab;
 
 pub use aim::{herd_index, herd_username, AgentGroup, Aim, Percent};
+pub use capacity::{Capacities, Capacity, CapacityPlan};
 pub use diagnostic::{render_plain, Diagnostics, Phase, SuiteError};
 pub use discover::discover;
 pub use duration::HumanDuration;

@@ -94,6 +94,9 @@ pub struct Topology {
     /// for the desktop: whether the desktop drops a hidden old session itself shows (BC-6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_client_timeout: Option<Spanned<HumanDuration>>,
+    /// Declared server capacity per server kind (default: infinitely fast, never overloaded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::capacity::Capacities>,
 }
 
 impl Topology {
@@ -121,6 +124,7 @@ impl Default for Topology {
             stat_server: true,
             ha: true,
             server_client_timeout: None,
+            capacity: None,
         }
     }
 }

@@ -193,6 +193,12 @@ fn plan_run(
             .server_client_timeout
             .as_ref()
             .map(|d| d.value.0),
+        capacity: suite
+            .topology
+            .capacity
+            .as_ref()
+            .map(|c| c.plan())
+            .unwrap_or_default(),
         config_path: loaded.config_path.clone(),
         agent: agent.to_string(),
         preferred_site: preferred,

@@ -58,6 +58,9 @@ pub struct PlannedScenario {
         serialize_with = "ser_opt_dur"
     )]
     pub server_client_timeout: Option<Duration>,
+    /// Declared server capacity, one entry per limited server kind (`topology.capacity`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capacity: Vec<crate::capacity::CapacityPlan>,
     /// Resolved path of the configuration database YAML.
     pub config_path: PathBuf,
     /// Username of the agent.

@@ -210,6 +210,10 @@ pub(crate) fn validate(
         }
     }
 
+    if let Some(c) = &suite.topology.capacity {
+        c.validate(d, suite.topology.stat_server);
+    }
+
     // Configuration database.
     let (cfg_rel, cfg_span) = match &suite.config {
         Some(c) => (c.value.clone(), c.span),

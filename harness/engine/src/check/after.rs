@@ -83,6 +83,7 @@ fn look(spec: &CheckSpec, from: i64) -> Option<Look> {
         | CheckSpec::HerdBurst { .. }
         | CheckSpec::HerdLoggedIn { .. }
         | CheckSpec::HerdAttempts { .. }
+        | CheckSpec::HerdWaited { .. }
         | CheckSpec::HonoursOverload
         | CheckSpec::MaxAttempts { .. }
         | CheckSpec::BacksOff { .. } => None,

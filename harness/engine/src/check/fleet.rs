@@ -1,7 +1,8 @@
 //! A herd's evaluation: the per-agent outcomes merged into one line per check (how many agents
 //! broke it, the first one's failure), and the fleet checks over all of them: HERD-2 over every
 //! agent's first contact (here), HERD-1 over their logins at the survivor (`survivor`),
-//! HERD-4 over the connections servers turned away (`hammer`).
+//! HERD-3 over the overload answers by count (`waited`), HERD-4 over the connections servers
+//! turned away (`hammer`).
 
 use std::collections::BTreeMap;
 
@@ -15,11 +16,13 @@ mod group;
 mod hammer;
 mod merge;
 mod survivor;
+mod waited;
 
 pub use group::Group;
 pub use hammer::Hammer;
 pub use merge::{merge, named_list, AgentOutcome};
 pub use survivor::Survivor;
+pub use waited::Waited;
 
 /// HERD-2 over the timeline: after the scenario's first fault, each agent's first registration at
 /// any CS Proxy is its first contact; no 100 ms window may hold more than the declared share.

@@ -149,6 +149,12 @@ pub enum CheckSpec {
         /// From the first fault.
         within_ms: u64,
     },
+    /// HERD-3 over a herd, by count: no instance gives more overload answers within the delay it
+    /// asks for than the herd's `agents` (each waiting as told gets at most one there).
+    HerdWaited {
+        /// The herd's size.
+        agents: u32,
+    },
     /// HERD-4 over a herd: connections turned away by overloaded servers, in the busiest minute,
     /// at most `per_agent_minute` per agent of the herd's `agents` (a herd's fleet check).
     HerdAttempts {
@@ -248,6 +254,7 @@ impl CheckSpec {
             } => format!("phone_dials {number} via {site} within {}", dur(*within_ms)),
             CheckSpec::HerdBurst { .. }
             | CheckSpec::HerdAttempts { .. }
+            | CheckSpec::HerdWaited { .. }
             | CheckSpec::HerdLoggedIn { .. } => self.fleet_describe(),
             CheckSpec::HonoursOverload => "invariant honours_overload".into(),
             CheckSpec::MaxAttempts { count, per_ms } => {
@@ -351,6 +358,7 @@ impl CheckSpec {
             ),
             CheckSpec::HerdBurst { .. }
             | CheckSpec::HerdAttempts { .. }
+            | CheckSpec::HerdWaited { .. }
             | CheckSpec::HerdLoggedIn { .. } => self.fleet_expected(),
             CheckSpec::HonoursOverload => {
                 "no connection to a server that answered `overloaded` before the delay it asked for".into()

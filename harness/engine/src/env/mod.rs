@@ -18,6 +18,7 @@
 
 pub(crate) mod attached;
 pub mod bins;
+pub mod capacity;
 pub mod clock;
 pub mod connection;
 pub mod control;

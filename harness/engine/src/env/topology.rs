@@ -194,6 +194,8 @@ impl ConfigDb {
 pub struct Topology {
     sites: Vec<String>,
     stat_server: bool,
+    /// Declared server capacity, per limited server kind (none: infinitely fast servers).
+    capacity: Vec<super::capacity::Capacity>,
     config_db_path: PathBuf,
     db: ConfigDb,
 }
@@ -208,6 +210,7 @@ impl Topology {
         Ok(Topology {
             sites: vec!["A".into(), "B".into()],
             stat_server: true,
+            capacity: Vec::new(),
             config_db_path,
             db,
         })
@@ -240,6 +243,17 @@ impl Topology {
     pub fn with_stat_server(mut self, on: bool) -> Topology {
         self.stat_server = on;
         self
+    }
+
+    /// Declares server capacity (a suite's `topology.capacity`).
+    pub fn with_capacity(mut self, capacity: Vec<super::capacity::Capacity>) -> Topology {
+        self.capacity = capacity;
+        self
+    }
+
+    /// The declared server capacity, per limited server kind.
+    pub fn capacity(&self) -> &[super::capacity::Capacity] {
+        &self.capacity
     }
 
     pub fn sites(&self) -> &[String] {

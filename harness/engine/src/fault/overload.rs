@@ -57,8 +57,9 @@ pub(crate) enum Answer {
     Refuse,
 }
 
-/// Sets the overload on (`Some`, answered that way) or lifts every limit (`None`) from each
-/// running instance among `ids`.
+/// Sets the overload on (`Some`, answered that way) or back to the declared capacity (`None`:
+/// the suite's `topology.capacity` for the instance's kind, else no limit) on each running
+/// instance among `ids`.
 pub(crate) async fn set(
     shared: &Shared,
     ids: &[InstanceId],
@@ -74,6 +75,15 @@ pub(crate) async fn set(
     };
     let mut out = Vec::new();
     for id in ids {
+        let declared = shared
+            .topology
+            .capacity()
+            .iter()
+            .find(|c| c.server == id.server);
+        let limits = match (on, declared) {
+            (false, Some(c)) => c.json(),
+            _ => limits.clone(),
+        };
         if shared.runtime.status(id).map_err(|e| e.to_string())?.state != InstanceState::Running {
             out.push(format!("{id} not running: skipped"));
             continue;

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 use super::keep::{KeptEnv, KeptScenario};
 use super::scenario::{info, left_the_plan, run_scenario, ScenarioContext};
 use crate::check::Verdict;
+use crate::env::capacity::Capacity;
 use crate::env::{now_us, DesktopSpec, EnvConfig, Environment, KeepAlive, RuntimeKind, Topology};
 use crate::event::{RunEvent, ScenarioInfo, ScenarioResult};
 
@@ -109,13 +110,15 @@ pub fn check_desktop(command: &str) -> Result<DesktopSpec, String> {
 }
 
 /// The shape of environment a scenario needs; equal shapes share an environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Shape {
     config: PathBuf,
     sites: Vec<String>,
     stat_server: bool,
     /// The suite's mock client timeout (`topology.server_client_timeout`), else the run's.
     client_timeout_ms: Option<u64>,
+    /// The suite's declared server capacity (`topology.capacity`).
+    capacity: Vec<Capacity>,
     /// A herd's generated agents, as each one's preferred site in agent order (empty: no herd):
     /// the configuration database gets them added (`env::floor`).
     floor: Vec<String>,
@@ -131,6 +134,7 @@ impl Shape {
             client_timeout_ms: sc
                 .server_client_timeout
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            capacity: sc.capacity.iter().map(capacity).collect(),
             floor: sc
                 .herd
                 .as_ref()
@@ -146,6 +150,7 @@ impl Shape {
             sites: vec!["A".into(), "B".into()],
             stat_server: true,
             client_timeout_ms: None,
+            capacity: Vec::new(),
             floor: Vec::new(),
         }
     }
@@ -165,9 +170,24 @@ impl Shape {
         };
         let topo = Topology::load(path)
             .and_then(|t| t.with_sites(self.sites.clone()))
-            .map(|t| t.with_stat_server(self.stat_server))
+            .map(|t| {
+                t.with_stat_server(self.stat_server)
+                    .with_capacity(self.capacity.clone())
+            })
             .map_err(|e| e.to_string())?;
         Ok((topo, dir))
+    }
+}
+
+/// A kind's declared limits as the environment applies them.
+fn capacity(c: &bc_suite::CapacityPlan) -> Capacity {
+    Capacity {
+        server: c.server,
+        max_clients: c.max_clients,
+        login_rate: c.login_rate,
+        login_burst: c.login_burst,
+        retry_after_ms: c.retry_after_ms,
+        refuse: c.answer == bc_suite::OverloadAnswer::Refuse,
     }
 }
 

@@ -370,6 +370,40 @@ async fn a_herd_suite_passes_the_reference_and_catches_lock_step_reconnection() 
     assert!(observed.contains("first contacts"), "{observed}");
 }
 
+/// A declared capacity (`topology.capacity`): site B's SIP Server admits 5 logins a second when
+/// the floor arrives from A. The reference waits as told and the herd is whole in time (HERD-1);
+/// `ignore-overload` comes back at once and breaks HERD-3, judged by count since a SIP Server's
+/// overload answers name no agent, and only HERD-3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_herd_meets_a_sip_server_with_a_login_rate() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let suite = bc_test_support::workspace_root().join("suites/herds/herd-capacity.yaml");
+    let reference = run_suite_whole(&suite, None).await;
+    assert_eq!(
+        reference["verdict"], "pass",
+        "the reference passes: {:#}",
+        reference["failures"]
+    );
+    let turned_away = reference["timeline"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["kind"] == "overloaded" && e["event"]["server"] == "sip_server")
+        .count();
+    assert!(turned_away > 0, "the SIP Servers' login rate was reached");
+    let eager = run_suite(&suite, Some("ignore-overload")).await;
+    assert_eq!(eager["verdict"], "fail", "{eager:#}");
+    let failures = eager["failures"].as_array().unwrap();
+    let rules: Vec<&str> = failures
+        .iter()
+        .flat_map(|f| f["rules"].as_array().unwrap())
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert_eq!(rules, ["HERD-3"], "only HERD-3 breaks: {failures:#?}");
+    let observed = failures[0]["observed"].as_str().unwrap();
+    assert!(observed.contains("retries came early"), "{observed}");
+}
+
 /// Runs one suite on the local runtime with the reference desktop (and a defect); returns the
 /// journal's one scenario result, its timeline cut to the fault entries.
 /// A suite text as a file under the workspace's `target/tmp` (so its `config:` path resolves by

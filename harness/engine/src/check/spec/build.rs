@@ -73,6 +73,7 @@ pub(super) fn checker(spec: &CheckSpec) -> Box<dyn Check> {
         CheckSpec::HerdLoggedIn { agents, within_ms } => {
             Box::new(fleet::Survivor::new(agents, within_ms))
         }
+        CheckSpec::HerdWaited { agents } => Box::new(fleet::Waited::new(agents)),
         CheckSpec::HerdAttempts {
             agents,
             per_agent_minute,

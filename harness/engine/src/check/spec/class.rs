@@ -15,7 +15,7 @@ impl CheckSpec {
             CheckSpec::PhoneDialed { .. } => Some("PH-3"),
             CheckSpec::HerdLoggedIn { .. } => Some("HERD-1"),
             CheckSpec::HerdBurst { .. } => Some("HERD-2"),
-            CheckSpec::HonoursOverload => Some("HERD-3"),
+            CheckSpec::HonoursOverload | CheckSpec::HerdWaited { .. } => Some("HERD-3"),
             CheckSpec::MaxAttempts { .. }
             | CheckSpec::BacksOff { .. }
             | CheckSpec::HerdAttempts { .. } => Some("HERD-4"),
@@ -43,6 +43,7 @@ impl CheckSpec {
                 | CheckSpec::HerdBurst { .. }
                 | CheckSpec::HerdLoggedIn { .. }
                 | CheckSpec::HerdAttempts { .. }
+                | CheckSpec::HerdWaited { .. }
                 | CheckSpec::HonoursOverload
                 | CheckSpec::MaxAttempts { .. }
                 | CheckSpec::BacksOff { .. }

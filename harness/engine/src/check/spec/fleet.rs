@@ -1,4 +1,4 @@
-//! The words of the herds' fleet checks (HERD-1, HERD-2, HERD-4): how a report names each one and
+//! The words of the herds' fleet checks (HERD-1 to HERD-4): how a report names each one and
 //! what it expects, kept beside each other and out of the single-desktop checks' lists.
 
 use super::{dur, CheckSpec};
@@ -19,6 +19,9 @@ impl CheckSpec {
                 per_agent_minute,
             } => format!(
                 "fleet: at most {per_agent_minute} turned-away connections per agent per minute ({agents} agents)"
+            ),
+            CheckSpec::HerdWaited { agents } => format!(
+                "fleet: no server gives more overload answers within its retry delay than the {agents} agents"
             ),
             CheckSpec::HerdLoggedIn { agents, within_ms } => format!(
                 "fleet: all {agents} agents logged in at the survivor within {} of the fault",
@@ -43,6 +46,9 @@ impl CheckSpec {
                 per_agent_minute,
             } => format!(
                 "the {agents} agents do not hammer overloaded servers: in the busiest minute, at most {per_agent_minute} connections turned away per agent"
+            ),
+            CheckSpec::HerdWaited { agents } => format!(
+                "the {agents} agents wait the delay an overloaded server asks for: each is turned away by one server at most once within that delay, so no server gives more than {agents} overload answers within it"
             ),
             CheckSpec::HerdLoggedIn { agents, within_ms } => format!(
                 "every one of the {agents} agents is logged in at a SIP Server of a site the first fault left alone within {} of that fault",

@@ -42,6 +42,8 @@ pub(super) struct Plan<'a> {
     /// Contents of the configuration database YAML, baked into the mock image.
     pub config_yaml: &'a [u8],
     pub keepalive: KeepAlive,
+    /// Declared server capacity (each kind's limits on every instance of it).
+    pub capacity: &'a [crate::env::capacity::Capacity],
     pub ready_timeout: Duration,
 }
 
@@ -207,7 +209,11 @@ fn mock_spec(
     ContainerSpec {
         name: host_of(id),
         image: image.to_string(),
-        args: mock_args(id, plan.instances, plan.keepalive, &host_of),
+        args: [
+            mock_args(id, plan.instances, plan.keepalive, &host_of),
+            crate::env::capacity::mock_args(plan.capacity, id.server),
+        ]
+        .concat(),
         labels,
         network: network.to_string(),
         publish: vec![MOCK_CONTROL_PORT],

@@ -81,6 +81,7 @@ impl DockerRuntime {
             instances: &order,
             config_yaml: &config_yaml,
             keepalive: cfg.keepalive,
+            capacity: cfg.topology.capacity(),
             ready_timeout: cfg.ready_timeout.max(MIN_READY_TIMEOUT),
         };
         let launched = launch(docker, images, &plan).await.map_err(env_error)?;

@@ -82,7 +82,8 @@ pub(super) fn connection_files(d: &mut Driver<'_>, h: &HerdPlan) -> Result<Vec<P
 
 /// The fleet checks of a herd scenario: HERD-2 always; HERD-1 where the first fault takes a whole
 /// site from every agent (after an aimed or partial fault, agents rightly stay where they are);
-/// HERD-4 where servers turn clients away (`overload`), the only place attempts can be counted.
+/// HERD-4 where servers turn clients away (an `overload` step, or a declared capacity), the only
+/// place attempts can be counted.
 pub(super) fn fleet_checks(sc: &PlannedScenario) -> Vec<CheckSpec> {
     let Some(h) = &sc.herd else {
         return Vec::new();
@@ -117,11 +118,13 @@ pub(super) fn fleet_checks(sc: &PlannedScenario) -> Vec<CheckSpec> {
             },
         );
     }
-    if sc
-        .steps
-        .iter()
-        .any(|s| matches!(s.action, Action::Overload(..)))
+    if !sc.capacity.is_empty()
+        || sc
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, Action::Overload(..)))
     {
+        checks.push(CheckSpec::HerdWaited { agents: h.agents });
         checks.push(CheckSpec::HerdAttempts {
             agents: h.agents,
             per_agent_minute: HerdBounds::default().max_attempts_per_agent_minute as u32,
