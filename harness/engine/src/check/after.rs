@@ -84,6 +84,7 @@ fn look(spec: &CheckSpec, from: i64) -> Option<Look> {
         | CheckSpec::HerdLoggedIn { .. }
         | CheckSpec::HerdAttempts { .. }
         | CheckSpec::HerdWaited { .. }
+        | CheckSpec::HerdReturn { .. }
         | CheckSpec::HonoursOverload
         | CheckSpec::MaxAttempts { .. }
         | CheckSpec::BacksOff { .. } => None,

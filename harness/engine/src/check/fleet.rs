@@ -26,11 +26,21 @@ pub use waited::Waited;
 
 /// HERD-2 over the timeline: after the scenario's first fault, each agent's first registration at
 /// any CS Proxy is its first contact; no 100 ms window may hold more than the declared share.
+/// HERD-7 is the same measure after a site's return, over the agents' SIP logins at that site.
 pub struct Burst {
     agents: usize,
     bounds: HerdBounds,
+    anchor: Anchor,
     fault_us: Option<i64>,
     first: BTreeMap<String, i64>,
+}
+
+/// What the first contacts are counted after.
+enum Anchor {
+    /// HERD-2: the scenario's first fault; contacts at any site.
+    FirstFault,
+    /// HERD-7: the marker of a site's return; the agents' SIP logins at that site.
+    Return { marker: String, site: String },
 }
 
 impl Burst {
@@ -44,8 +54,27 @@ impl Burst {
                 max_window_share: f64::from(max_percent) / 100.0,
                 ..HerdBounds::default()
             },
+            anchor: Anchor::FirstFault,
             fault_us: None,
             first: BTreeMap::new(),
+        }
+    }
+
+    /// HERD-7: the same bound on the first contacts at `site` after the marker `marker` (the
+    /// step that brought the site back).
+    pub fn returning(
+        agents: u32,
+        window_ms: u64,
+        max_percent: u32,
+        site: &str,
+        marker: &str,
+    ) -> Burst {
+        Burst {
+            anchor: Anchor::Return {
+                marker: marker.to_string(),
+                site: site.to_string(),
+            },
+            ..Burst::new(agents, window_ms, max_percent)
         }
     }
 }
@@ -56,9 +85,29 @@ impl Check for Burst {
     }
 
     fn on_entry(&mut self, e: &Entry, _st: &SessionState) -> Status {
-        match &e.kind {
-            EntryKind::Fault { .. } if self.fault_us.is_none() => self.fault_us = Some(e.ts_us),
-            EntryKind::Observed { event } if self.fault_us.is_some() => {
+        match (&e.kind, &self.anchor) {
+            (EntryKind::Fault { .. }, Anchor::FirstFault) if self.fault_us.is_none() => {
+                self.fault_us = Some(e.ts_us)
+            }
+            (EntryKind::Marker { name }, Anchor::Return { marker, .. })
+                if self.fault_us.is_none() && name == marker =>
+            {
+                self.fault_us = Some(e.ts_us)
+            }
+            // A return is the agent's SIP login at the site: a desktop that fails back may probe
+            // the site (registrations) long before it returns, and a probe is not a return.
+            (EntryKind::Observed { event }, Anchor::Return { site, .. })
+                if self.fault_us.is_some() =>
+            {
+                if let (ServerKind::SipServer, EventKind::AgentLogin { agent_id, .. }) =
+                    (event.server, &event.kind)
+                {
+                    if event.site == *site {
+                        self.first.entry(agent_id.clone()).or_insert(e.ts_us);
+                    }
+                }
+            }
+            (EntryKind::Observed { event }, Anchor::FirstFault) if self.fault_us.is_some() => {
                 if let (
                     ServerKind::ConfigServer,
                     EventKind::ClientRegistered {
@@ -75,11 +124,24 @@ impl Check for Burst {
     }
 
     fn finish(&mut self, _end_us: i64, _st: &SessionState) -> Status {
-        let Some(fault_us) = self.fault_us else {
-            return Status::not_exercised("the scenario injected no fault");
-        };
         let contacts: Vec<i64> = self.first.values().copied().collect();
-        herd2_dispersed("HERD-2", self.agents, &contacts, fault_us, &self.bounds)
+        match (&self.anchor, self.fault_us) {
+            (Anchor::FirstFault, None) => Status::not_exercised("the scenario injected no fault"),
+            (Anchor::FirstFault, Some(at)) => {
+                herd2_dispersed("HERD-2", self.agents, &contacts, at, &self.bounds)
+            }
+            (Anchor::Return { marker, .. }, None) => {
+                Status::not_exercised(format!("the marker `{marker}` was never set"))
+            }
+            (Anchor::Return { site, marker }, Some(_)) if contacts.is_empty() => {
+                Status::not_exercised(format!(
+                    "no agent came back to site {site} after `{marker}`"
+                ))
+            }
+            (Anchor::Return { .. }, Some(at)) => {
+                herd2_dispersed("HERD-7", self.agents, &contacts, at, &self.bounds)
+            }
+        }
     }
 }
 
@@ -141,5 +203,73 @@ mod tests {
             f.observed
         );
         assert!(matches!(burst(&[before]), Status::NotExercised { .. }));
+    }
+
+    #[test]
+    fn a_return_counts_the_first_contacts_at_the_returned_site_after_its_marker() {
+        let st = crate::check::test_state("herd");
+        let judge = |entries: &[Entry]| {
+            let mut b = Burst::returning(4, 100, 50, "A", "back");
+            for e in entries {
+                b.on_entry(e, &st);
+            }
+            b.finish(10_000_000, &st)
+        };
+        let back = Entry {
+            ts_us: 1_000,
+            kind: EntryKind::Marker {
+                name: "back".into(),
+            },
+        };
+        let at_a = |ts, u: &str| {
+            let kind = EventKind::AgentLogin {
+                dn: String::new(),
+                agent_id: u.into(),
+                state: bc_protocol::AgentState::Ready,
+            };
+            let mut e = crate::check::test_observed(ts, "A", kind);
+            if let EntryKind::Observed { event } = &mut e.kind {
+                event.server = ServerKind::SipServer;
+            }
+            e
+        };
+        // Three agents' registrations at A (probes) in one window do not count; their logins at A
+        // are spread.
+        let probe_at_a = |ts, u: &str| {
+            let kind = EventKind::ClientRegistered {
+                client_name: "desk".into(),
+                user_name: Some(u.into()),
+            };
+            crate::check::test_observed(ts, "A", kind)
+        };
+        let spread = [
+            back.clone(),
+            probe_at_a(200_000, "a"),
+            probe_at_a(201_000, "b"),
+            probe_at_a(202_000, "c"),
+            at_a(300_000, "a"),
+            at_a(700_000, "b"),
+        ];
+        assert_eq!(judge(&spread), Status::Pass);
+        let lock_step = [
+            back.clone(),
+            at_a(300_000, "a"),
+            at_a(301_000, "b"),
+            at_a(302_000, "c"),
+        ];
+        let Status::Fail(f) = judge(&lock_step) else {
+            panic!("three of four returns in one window")
+        };
+        assert!(f.check.starts_with("HERD-7"), "{}", f.check);
+        assert!(
+            f.observed.ends_with("after the site's return"),
+            "{}",
+            f.observed
+        );
+        assert!(matches!(judge(&[back]), Status::NotExercised { .. }));
+        assert!(matches!(
+            judge(&[at_a(5, "a")]),
+            Status::NotExercised { .. }
+        ));
     }
 }

@@ -133,19 +133,24 @@ pub fn herd2_dispersed(
         return Status::not_exercised("no agent contacted the survivor after the fault");
     }
     let (most, at) = busiest_window(first_contacts, b.window_us);
+    let (what, after) = if rule == "HERD-7" {
+        ("returns", "the site's return")
+    } else {
+        ("first contacts", "the fault")
+    };
     let share = most as f64 / agents as f64;
     if share <= b.max_window_share + 1e-9 {
         return Status::Pass;
     }
     Status::Fail(Failure::new(
         format!(
-            "{rule} no {} ms window holds more than {:.0} % of {agents} agents' first contacts",
+            "{rule} no {} ms window holds more than {:.0} % of {agents} agents' {what}",
             b.window_us / 1000,
             b.max_window_share * 100.0
         ),
         at,
         format!(
-            "{most} of {agents} first contacts ({:.1} %) fell in the {} ms from {} after the fault",
+            "{most} of {agents} {what} ({:.1} %) fell in the {} ms from {} after {after}",
             share * 100.0,
             b.window_us / 1000,
             secs(at - fault_us)

@@ -141,6 +141,20 @@ pub enum CheckSpec {
         /// The largest share of the agents one window may hold, percent.
         max_percent: u32,
     },
+    /// HERD-7: after the step that brought `site` back (its marker `from`), no `window_ms` window
+    /// holds the first contacts there of more than `max_percent` of the herd's `agents`.
+    HerdReturn {
+        /// The herd's size.
+        agents: u32,
+        /// The window.
+        window_ms: u64,
+        /// The largest share of the agents one window may hold, percent.
+        max_percent: u32,
+        /// The site that came back.
+        site: String,
+        /// The marker of its return.
+        from: String,
+    },
     /// HERD-1: by the scenario's first fault + `within_ms`, every one of the herd's `agents` is
     /// logged in at a site that fault left alone (a herd's fleet check).
     HerdLoggedIn {
@@ -255,6 +269,7 @@ impl CheckSpec {
             CheckSpec::HerdBurst { .. }
             | CheckSpec::HerdAttempts { .. }
             | CheckSpec::HerdWaited { .. }
+            | CheckSpec::HerdReturn { .. }
             | CheckSpec::HerdLoggedIn { .. } => self.fleet_describe(),
             CheckSpec::HonoursOverload => "invariant honours_overload".into(),
             CheckSpec::MaxAttempts { count, per_ms } => {
@@ -359,6 +374,7 @@ impl CheckSpec {
             CheckSpec::HerdBurst { .. }
             | CheckSpec::HerdAttempts { .. }
             | CheckSpec::HerdWaited { .. }
+            | CheckSpec::HerdReturn { .. }
             | CheckSpec::HerdLoggedIn { .. } => self.fleet_expected(),
             CheckSpec::HonoursOverload => {
                 "no connection to a server that answered `overloaded` before the delay it asked for".into()

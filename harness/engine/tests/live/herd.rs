@@ -404,6 +404,45 @@ async fn a_herd_meets_a_sip_server_with_a_login_rate() {
     assert!(observed.contains("retries came early"), "{observed}");
 }
 
+/// HERD-7: a floor that fails back (BC-12, `--failback`) returns to its preferred site spread out,
+/// as it left it; `no-jitter` returns in lock-step and breaks HERD-2 and HERD-7, and only those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_herd_fails_back_spread_out() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let suite = bc_test_support::workspace_root().join("suites/herds/herd-failback.yaml");
+    let caps = || vec![bc_suite::Capability::Failback];
+    let reference = run_suite_with(&suite, "--failback", caps()).await;
+    assert_eq!(
+        reference["verdict"], "pass",
+        "the reference passes: {:#}",
+        reference["failures"]
+    );
+    let herd7: Vec<&serde_json::Value> = reference["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["spec"]["check"] == "herd_return")
+        .collect();
+    assert_eq!(
+        herd7.len(),
+        1,
+        "one HERD-7 check: {:#}",
+        reference["checks"]
+    );
+    assert_eq!(herd7[0]["status"]["status"], "pass", "{:#}", herd7[0]);
+    let lock_step = run_suite_with(&suite, "--failback --defect no-jitter", caps()).await;
+    assert_eq!(lock_step["verdict"], "fail", "{lock_step:#}");
+    let mut rules: Vec<&str> = lock_step["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["rules"].as_array().unwrap())
+        .filter_map(|r| r.as_str())
+        .collect();
+    rules.sort();
+    assert_eq!(rules, ["HERD-2", "HERD-7"], "{:#}", lock_step["failures"]);
+}
+
 /// Runs one suite on the local runtime with the reference desktop (and a defect); returns the
 /// journal's one scenario result, its timeline cut to the fault entries.
 /// A suite text as a file under the workspace's `target/tmp` (so its `config:` path resolves by
@@ -437,16 +476,25 @@ async fn run_suite(suite: &Path, defect: Option<&str>) -> serde_json::Value {
 
 /// Runs one suite as [`run_suite`] does; returns the scenario result with its whole timeline.
 async fn run_suite_whole(suite: &Path, defect: Option<&str>) -> serde_json::Value {
+    let flags = defect.map(|d| format!("--defect {d}")).unwrap_or_default();
+    run_suite_with(suite, &flags, Vec::new()).await
+}
+
+/// Runs one suite as [`run_suite_whole`] does, the desktop given `flags` and declaring
+/// `capabilities`.
+async fn run_suite_with(
+    suite: &Path,
+    flags: &str,
+    capabilities: Vec<bc_suite::Capability>,
+) -> serde_json::Value {
     use bc_engine::report::{self, Journal, JunitReport, Reporters};
     let tmp = tempfile::tempdir().unwrap();
-    let mut desktop = format!(
-        "{} --config {{config}}",
+    let desktop = format!(
+        "{} --config {{config}} {flags}",
         harness_bins().join("bc-reference-desktop").display()
     );
-    if let Some(d) = defect {
-        desktop.push_str(&format!(" --defect {d}"));
-    }
     let mut o = bc_engine::run::RunOptions::new(vec![suite.to_path_buf()], desktop);
+    o.capabilities = capabilities;
     o.runtime = RuntimeKind::Local;
     o.bin_dir = Some(harness_bins());
     o.seed = 11;

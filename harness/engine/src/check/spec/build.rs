@@ -73,6 +73,19 @@ pub(super) fn checker(spec: &CheckSpec) -> Box<dyn Check> {
         CheckSpec::HerdLoggedIn { agents, within_ms } => {
             Box::new(fleet::Survivor::new(agents, within_ms))
         }
+        CheckSpec::HerdReturn {
+            agents,
+            window_ms,
+            max_percent,
+            site,
+            from,
+        } => Box::new(fleet::Burst::returning(
+            agents,
+            window_ms,
+            max_percent,
+            &site,
+            &from,
+        )),
         CheckSpec::HerdWaited { agents } => Box::new(fleet::Waited::new(agents)),
         CheckSpec::HerdAttempts {
             agents,

@@ -15,6 +15,7 @@ impl CheckSpec {
             CheckSpec::PhoneDialed { .. } => Some("PH-3"),
             CheckSpec::HerdLoggedIn { .. } => Some("HERD-1"),
             CheckSpec::HerdBurst { .. } => Some("HERD-2"),
+            CheckSpec::HerdReturn { .. } => Some("HERD-7"),
             CheckSpec::HonoursOverload | CheckSpec::HerdWaited { .. } => Some("HERD-3"),
             CheckSpec::MaxAttempts { .. }
             | CheckSpec::BacksOff { .. }
@@ -44,6 +45,7 @@ impl CheckSpec {
                 | CheckSpec::HerdLoggedIn { .. }
                 | CheckSpec::HerdAttempts { .. }
                 | CheckSpec::HerdWaited { .. }
+                | CheckSpec::HerdReturn { .. }
                 | CheckSpec::HonoursOverload
                 | CheckSpec::MaxAttempts { .. }
                 | CheckSpec::BacksOff { .. }

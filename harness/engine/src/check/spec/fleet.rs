@@ -1,4 +1,4 @@
-//! The words of the herds' fleet checks (HERD-1 to HERD-4): how a report names each one and
+//! The words of the herds' fleet checks (HERD-1 to HERD-4, HERD-7): how a report names each one and
 //! what it expects, kept beside each other and out of the single-desktop checks' lists.
 
 use super::{dur, CheckSpec};
@@ -19,6 +19,15 @@ impl CheckSpec {
                 per_agent_minute,
             } => format!(
                 "fleet: at most {per_agent_minute} turned-away connections per agent per minute ({agents} agents)"
+            ),
+            CheckSpec::HerdReturn {
+                agents,
+                window_ms,
+                max_percent,
+                site,
+                from,
+            } => format!(
+                "fleet: at most {max_percent} % of {agents} agents' returns (SIP logins) at {site} in any {window_ms} ms after `{from}`"
             ),
             CheckSpec::HerdWaited { agents } => format!(
                 "fleet: no server gives more overload answers within its retry delay than the {agents} agents"
@@ -46,6 +55,15 @@ impl CheckSpec {
                 per_agent_minute,
             } => format!(
                 "the {agents} agents do not hammer overloaded servers: in the busiest minute, at most {per_agent_minute} connections turned away per agent"
+            ),
+            CheckSpec::HerdReturn {
+                agents,
+                window_ms,
+                max_percent,
+                site,
+                from,
+            } => format!(
+                "the {agents} agents' returns to site {site} disperse after `{from}` brought it back: no {window_ms} ms window holds more than {max_percent} % of their first SIP logins there"
             ),
             CheckSpec::HerdWaited { agents } => format!(
                 "the {agents} agents wait the delay an overloaded server asks for: each is turned away by one server at most once within that delay, so no server gives more than {agents} overload answers within it"

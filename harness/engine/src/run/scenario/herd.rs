@@ -80,7 +80,7 @@ pub(super) fn connection_files(d: &mut Driver<'_>, h: &HerdPlan) -> Result<Vec<P
     Ok(files)
 }
 
-/// The fleet checks of a herd scenario: HERD-2 always; HERD-1 where the first fault takes a whole
+/// The fleet checks of a herd scenario: HERD-2 always; HERD-7 after each `restore_site`; HERD-1 where the first fault takes a whole
 /// site from every agent (after an aimed or partial fault, agents rightly stay where they are);
 /// HERD-4 where servers turn clients away (an `overload` step, or a declared capacity), the only
 /// place attempts can be counted.
@@ -117,6 +117,19 @@ pub(super) fn fleet_checks(sc: &PlannedScenario) -> Vec<CheckSpec> {
                 within_ms: u64::try_from(sc.budget.as_millis()).unwrap_or(u64::MAX),
             },
         );
+    }
+    // HERD-7: each return of a site is spread like the loss (a desktop that fails back goes
+    // there; one that does not leaves the check not exercised).
+    for s in &sc.steps {
+        if let (Action::RestoreSite(site), Some(marker)) = (&s.action, &s.marker) {
+            checks.push(CheckSpec::HerdReturn {
+                agents: h.agents,
+                window_ms: BURST_WINDOW_MS,
+                max_percent: h.max_burst_percent,
+                site: site.as_str().to_string(),
+                from: marker.clone(),
+            });
+        }
     }
     if !sc.capacity.is_empty()
         || sc
