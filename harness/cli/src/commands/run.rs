@@ -77,6 +77,11 @@ pub struct Args {
     /// up to N times; every report says how often.
     #[arg(long, value_name = "N", default_value_t = 0)]
     retry_errors: u32,
+    /// The harness's own lateness (decision lag, timer overshoot; the feed delay may be twice it)
+    /// past which a scenario is `error`, e.g. `2s` (default 500ms). Raising it lets a loaded
+    /// machine or a large herd finish; the report then is not a certificate.
+    #[arg(long, value_name = "DURATION")]
+    max_lateness: Option<String>,
     #[command(flatten)]
     attach: AttachArgs,
     #[command(flatten)]
@@ -218,6 +223,9 @@ fn options(a: Args) -> Result<(RunOptions, ReportArgs, PathBuf), String> {
     opts.filter = a.filter;
     opts.seed = seed_or_clock(a.seed);
     opts.retry_errors = a.retry_errors;
+    if let Some(l) = a.max_lateness.as_deref() {
+        opts.max_lateness = duration("max-lateness", l)?;
+    }
     if a.repeat == 0 {
         return Err("--repeat must be at least 1".into());
     }
@@ -341,8 +349,11 @@ mod tests {
             "stat_server",
             "--retry-errors",
             "2",
+            "--max-lateness",
+            "2s",
         ])
         .unwrap();
+        assert_eq!(o.max_lateness, std::time::Duration::from_secs(2));
         assert_eq!(o.retry_errors, 2);
         assert_eq!(o.runtime, RuntimeKind::Local);
         assert_eq!(o.seed, 7);

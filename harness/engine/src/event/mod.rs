@@ -298,6 +298,9 @@ pub enum RunEvent {
         /// The pass policy of repeated runs (`all`, `most`, `any`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pass_policy: Option<String>,
+        /// The harness's own lateness bound, ms, when raised from the default (`--max-lateness`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_lateness_ms: Option<u64>,
     },
     /// An environment is being started (it can take a while).
     EnvironmentStarting {

@@ -177,6 +177,7 @@ pub async fn explore(
         plan: Vec::new(),
         repeat: None,
         pass_policy: None,
+        max_lateness_ms: None,
     });
     let report = cases(&mut ex, t0, &forward).await;
     forward(RunEvent::RunFinished {

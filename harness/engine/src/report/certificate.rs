@@ -12,6 +12,7 @@ pub struct Policy {
     filter: Option<String>,
     partition: Option<String>,
     budget_ms: Option<u64>,
+    max_lateness_ms: Option<u64>,
     harness_version: String,
     identified: bool,
     ran: usize,
@@ -30,6 +31,7 @@ impl Policy {
                 suites,
                 filter,
                 budget_ms,
+                max_lateness_ms,
                 harness_version,
                 desktop_identity,
                 partition,
@@ -40,6 +42,7 @@ impl Policy {
                 self.exploration = suites.is_empty();
                 self.filter = filter.clone();
                 self.budget_ms = *budget_ms;
+                self.max_lateness_ms = *max_lateness_ms;
                 self.harness_version = harness_version.clone();
                 self.identified = desktop_identity
                     .as_ref()
@@ -96,6 +99,11 @@ impl Policy {
         }
         if let Some(b) = self.budget_ms {
             out.push(format!("--budget {b}ms: not the suites' standard budgets"));
+        }
+        if let Some(l) = self.max_lateness_ms {
+            out.push(format!(
+                "--max-lateness {l}ms: not the harness's standard lateness bound"
+            ));
         }
         if self.harness_version.is_empty() {
             out.push("the harness version is not recorded".into());

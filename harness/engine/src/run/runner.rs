@@ -162,6 +162,8 @@ async fn run_started(
         plan,
         repeat: (opts.repeat > 1).then_some(opts.repeat),
         pass_policy: (opts.repeat > 1).then(|| opts.pass_policy.as_str().to_string()),
+        max_lateness_ms: (opts.max_lateness != Duration::from_millis(MAX_LATENESS_MS))
+            .then_some(opts.max_lateness.as_millis() as u64),
     }
 }
 

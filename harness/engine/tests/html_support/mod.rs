@@ -112,6 +112,7 @@ pub fn journal(results: Vec<ScenarioResult>) -> Journal {
         plan: Vec::new(),
         repeat: None,
         pass_policy: None,
+        max_lateness_ms: None,
     });
     let mut summary = Summary::default();
     for r in results {

@@ -85,6 +85,7 @@ fn split() -> CheckSpec {
 fn cases() -> Vec<Case> {
     let mut v = expectation_cases();
     v.extend(invariant_cases());
+    v.extend(herd_cases());
     v
 }
 
@@ -171,6 +172,71 @@ fn expectation_cases() -> Vec<Case> {
     ]
 }
 
+/// The herds' fleet checks' failures, from recorded herd timelines.
+fn herd_cases() -> Vec<Case> {
+    vec![
+        // Recorded from `--defect ignore-overload` on suites/herds/herd-capacity.yaml (40 agents;
+        // B's SIP Server admits 5 logins/s): the first 50 of A's SIP Server's overload answers at
+        // the initial login, 0.34 s of them, the servers' event numbers closed up.
+        Case {
+            name: "herd-overload-ignored",
+            timeline: "herd-overload-ignored",
+            rules: &["BC-4", "BC-5"],
+            checks: vec![start(CheckSpec::HerdWaited { agents: 40 })],
+        },
+        // Recorded from `--defect no-jitter` on suites/herds/herd-site-loss.yaml (seed 11): the
+        // fault, then each agent's first CS Proxy registration after it (30 agents preferred A).
+        Case {
+            name: "herd-lock-step-reconnection",
+            timeline: "herd-lock-step-reconnection",
+            rules: &["BC-4", "BC-5", "BC-6"],
+            checks: vec![start(CheckSpec::HerdBurst {
+                agents: 40,
+                window_ms: 100,
+                max_percent: 20,
+            })],
+        },
+        // Recorded from the reference on suites/herds/herd-site-loss.yaml (seed 11), its SIP
+        // logins and logouts; the logins at B of the last ten agents to arrive are removed, as
+        // from a floor ten of whose agents never made it.
+        Case {
+            name: "herd-ten-never-arrive",
+            timeline: "herd-ten-never-arrive",
+            rules: &["BC-4", "BC-5", "BC-6"],
+            checks: vec![start(CheckSpec::HerdLoggedIn {
+                agents: 40,
+                within_ms: 3_000,
+            })],
+        },
+        // Recorded from `--failback --defect no-jitter` on suites/herds/herd-failback.yaml
+        // (seed 13): the markers, then the agents' SIP logins at A after `back`.
+        Case {
+            name: "herd-lock-step-failback",
+            timeline: "herd-lock-step-failback",
+            rules: &["BC-4", "BC-12"],
+            checks: vec![start(CheckSpec::HerdReturn {
+                agents: 40,
+                window_ms: 100,
+                max_percent: 20,
+                site: "A".into(),
+                from: "back".into(),
+            })],
+        },
+        // Recorded from `--defect tight-retry` as a herd of 4 agents in one process, both CS Proxy
+        // pairs refusing every new connection (`overload` with `answer: refuse`) for 12 s: the
+        // first 500 of its 7,996 turned-away connections.
+        Case {
+            name: "herd-hammered",
+            timeline: "herd-hammered",
+            rules: &["BC-9"],
+            checks: vec![start(CheckSpec::HerdAttempts {
+                agents: 4,
+                per_agent_minute: 120,
+            })],
+        },
+    ]
+}
+
 /// The invariants' failures, each named with the rule of its scenario or its own, and a scenario
 /// that exercised nothing.
 fn invariant_cases() -> Vec<Case> {
@@ -238,65 +304,6 @@ fn invariant_cases() -> Vec<Case> {
             checks: vec![start(CheckSpec::BacksOff {
                 min_mean_pause_ms: 100,
                 rounds: 7,
-            })],
-        },
-        // Recorded from `--defect ignore-overload` on suites/herds/herd-capacity.yaml (40 agents;
-        // B's SIP Server admits 5 logins/s): the first 50 of A's SIP Server's overload answers at
-        // the initial login, 0.34 s of them, the servers' event numbers closed up.
-        Case {
-            name: "herd-overload-ignored",
-            timeline: "herd-overload-ignored",
-            rules: &["BC-4", "BC-5"],
-            checks: vec![start(CheckSpec::HerdWaited { agents: 40 })],
-        },
-        // Recorded from `--defect no-jitter` on suites/herds/herd-site-loss.yaml (seed 11): the
-        // fault, then each agent's first CS Proxy registration after it (30 agents preferred A).
-        Case {
-            name: "herd-lock-step-reconnection",
-            timeline: "herd-lock-step-reconnection",
-            rules: &["BC-4", "BC-5", "BC-6"],
-            checks: vec![start(CheckSpec::HerdBurst {
-                agents: 40,
-                window_ms: 100,
-                max_percent: 20,
-            })],
-        },
-        // Recorded from the reference on suites/herds/herd-site-loss.yaml (seed 11), its SIP
-        // logins and logouts; the logins at B of the last ten agents to arrive are removed, as
-        // from a floor ten of whose agents never made it.
-        Case {
-            name: "herd-ten-never-arrive",
-            timeline: "herd-ten-never-arrive",
-            rules: &["BC-4", "BC-5", "BC-6"],
-            checks: vec![start(CheckSpec::HerdLoggedIn {
-                agents: 40,
-                within_ms: 3_000,
-            })],
-        },
-        // Recorded from `--failback --defect no-jitter` on suites/herds/herd-failback.yaml
-        // (seed 13): the markers, then the agents' SIP logins at A after `back`.
-        Case {
-            name: "herd-lock-step-failback",
-            timeline: "herd-lock-step-failback",
-            rules: &["BC-4", "BC-12"],
-            checks: vec![start(CheckSpec::HerdReturn {
-                agents: 40,
-                window_ms: 100,
-                max_percent: 20,
-                site: "A".into(),
-                from: "back".into(),
-            })],
-        },
-        // Recorded from `--defect tight-retry` as a herd of 4 agents in one process, both CS Proxy
-        // pairs refusing every new connection (`overload` with `answer: refuse`) for 12 s: the
-        // first 500 of its 7,996 turned-away connections.
-        Case {
-            name: "herd-hammered",
-            timeline: "herd-hammered",
-            rules: &["BC-9"],
-            checks: vec![start(CheckSpec::HerdAttempts {
-                agents: 4,
-                per_agent_minute: 120,
             })],
         },
         Case {
