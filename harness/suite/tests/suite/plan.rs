@@ -283,3 +283,21 @@ fn a_flap_in_a_herd_is_aimed_like_the_other_link_faults() {
     assert_eq!(run.steps[3].among, Some(AgentGroup::Hit));
     assert_eq!(run.steps[4].among, Some(AgentGroup::Spared));
 }
+
+#[test]
+fn declared_capacity_is_planned_per_server_kind_with_defaults() {
+    let l = load(
+        "agent: agent1001\ntopology:\n  capacity:\n    sip_server: {login_rate: 500, retry_after: 2s}\n    config_server: {max_clients: 10, answer: refuse}\nscenarios:\n  - id: s\n    steps:\n      - expect_logged_in: {site: A}\n",
+    );
+    let runs = plan(&l, &PlanOptions::default()).unwrap();
+    let c = &runs[0].capacity;
+    assert_eq!(c.len(), 2, "{c:?}");
+    assert_eq!(c[0].server, ServerKind::ConfigServer);
+    assert_eq!(c[0].max_clients, Some(10));
+    assert_eq!(c[0].answer, OverloadAnswer::Refuse);
+    assert_eq!(c[1].server, ServerKind::SipServer);
+    assert_eq!(c[1].login_rate, Some(500.0));
+    assert_eq!(c[1].login_burst, None);
+    assert_eq!(c[1].retry_after_ms, Some(2000));
+    assert_eq!(c[1].answer, OverloadAnswer::Error);
+}
