@@ -77,6 +77,11 @@ pub struct Args {
     /// up to N times; every report says how often.
     #[arg(long, value_name = "N", default_value_t = 0)]
     retry_errors: u32,
+    /// With --repeat: judge a floor of N agents synthesised from each run's repetitions (HERD-1
+    /// and HERD-2 on the measured delays, drawn for N agents; at least 10 repetitions), reported as
+    /// a run `RUN-ID (herd of N from K runs)`. For a desktop that cannot be started N times.
+    #[arg(long, value_name = "N")]
+    herd_of: Option<u32>,
     /// The harness's own lateness (decision lag, timer overshoot; the feed delay may be twice it)
     /// past which a scenario is `error`, e.g. `2s` (default 500ms). Raising it lets a loaded
     /// machine or a large herd finish; the report then is not a certificate.
@@ -230,6 +235,13 @@ fn options(a: Args) -> Result<(RunOptions, ReportArgs, PathBuf), String> {
         return Err("--repeat must be at least 1".into());
     }
     opts.repeat = a.repeat;
+    if a.herd_of.is_some() && a.repeat < 2 {
+        return Err("--herd-of needs --repeat (at least 10 repetitions to judge a herd)".into());
+    }
+    if a.herd_of == Some(0) {
+        return Err("--herd-of must be at least 1".into());
+    }
+    opts.herd_of = a.herd_of;
     opts.until_fail = a.until_fail;
     opts.fail_fast = a.fail_fast;
     opts.phone = a.phone;

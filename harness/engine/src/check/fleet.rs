@@ -16,6 +16,7 @@ mod group;
 mod hammer;
 mod merge;
 mod survivor;
+pub mod synth;
 mod waited;
 
 pub use group::Group;

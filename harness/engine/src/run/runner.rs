@@ -73,6 +73,9 @@ pub struct RunOptions {
     /// The agent's SIP phone (`--phone builtin [FLAGS]` or a command with `{config}`): SIP on
     /// the wire, one phone per scenario, started before the desktop. Local runtime only.
     pub phone: Option<String>,
+    /// With `repeat`: judge a floor of this many agents synthesised from each run's repetitions
+    /// (`--herd-of`, `check::fleet::synth`), reported as a run of its own.
+    pub herd_of: Option<u32>,
 }
 
 impl RunOptions {
@@ -101,6 +104,7 @@ impl RunOptions {
             pass_policy: PassPolicy::All,
             keep_env: None,
             phone: None,
+            herd_of: None,
         }
     }
 }
@@ -226,22 +230,9 @@ pub async fn run(
 ) -> Result<Summary, RunError> {
     let t0 = Instant::now();
     let desktop = check_desktop(&opts.desktop).map_err(RunError::Desktop)?;
-    let phone = match &opts.phone {
-        Some(p) => Some(check_phone(p, opts.bin_dir.as_deref()).map_err(RunError::Usage)?),
-        None => None,
-    };
+    let phone = phone_of(&mut opts)?;
     if opts.jobs == Some(0) {
         return Err(RunError::Usage("--jobs must be at least 1".into()));
-    }
-    // `phone` is what --phone provides: phone scenarios run exactly when a phone is there.
-    match (&phone, opts.capabilities.contains(&Capability::Phone)) {
-        (Some(_), false) => opts.capabilities.push(Capability::Phone),
-        (None, true) => {
-            return Err(RunError::Usage(
-                "the capability `phone` comes from --phone, not from a declaration\nhint: add --phone builtin (or your phone's command), or drop `phone` from the capabilities".into(),
-            ))
-        }
-        _ => {}
     }
     let (runs, suite_hash, plan) = planned(&opts)?;
     let (skipped, to_run): (Vec<PlannedRun>, Vec<PlannedRun>) =
@@ -313,12 +304,15 @@ pub async fn run(
         )));
     }
     drop(shared);
-    let finished = forward(&mut rx, &sink, &mut summary, opts.repeat > 1).await;
+    let mut finished = forward(&mut rx, &sink, &mut summary, opts.repeat > 1).await;
     for h in handles {
         if let Err(e) = h.await {
             summary.errors += 1;
             tracing::error!(error = %e, "a runner worker failed");
         }
+    }
+    if let Some(agents) = opts.herd_of.filter(|_| !*cancel.borrow()) {
+        add_synthesised_herds(&mut finished, &mut summary, &sink, agents, opts.seed);
     }
     summary.interrupted = *cancel.borrow();
     let _ = sink.send(RunEvent::RunFinished {
@@ -328,8 +322,61 @@ pub async fn run(
     Ok(by_policy(summary, &finished, opts.pass_policy))
 }
 
+/// The checked `--phone`; the capability `phone` follows it (phone scenarios run exactly when a
+/// phone is there, and it cannot be declared without one).
+fn phone_of(opts: &mut RunOptions) -> Result<Option<crate::env::DesktopSpec>, RunError> {
+    let phone = match &opts.phone {
+        Some(p) => Some(check_phone(p, opts.bin_dir.as_deref()).map_err(RunError::Usage)?),
+        None => None,
+    };
+    match (&phone, opts.capabilities.contains(&Capability::Phone)) {
+        (Some(_), false) => opts.capabilities.push(Capability::Phone),
+        (None, true) => {
+            return Err(RunError::Usage(
+                "the capability `phone` comes from --phone, not from a declaration\nhint: add --phone builtin (or your phone's command), or drop `phone` from the capabilities".into(),
+            ))
+        }
+        _ => {}
+    }
+    Ok(phone)
+}
+
+/// Reports the synthesised herd of each repeated run as a run of its own, counted in `summary`.
+fn add_synthesised_herds(
+    finished: &mut Vec<ScenarioResult>,
+    summary: &mut Summary,
+    sink: &mpsc::UnboundedSender<RunEvent>,
+    agents: u32,
+    seed: u64,
+) {
+    for r in synthesised_herds(finished, agents, seed) {
+        summary.add(r.verdict);
+        let _ = sink.send(RunEvent::ScenarioFinished {
+            result: Box::new(r.clone()),
+        });
+        finished.push(r);
+    }
+}
+
+/// The synthesised herd of each repeated run (`--herd-of`), from its repetitions' timelines.
+fn synthesised_herds(results: &[ScenarioResult], agents: u32, seed: u64) -> Vec<ScenarioResult> {
+    repeat::groups(results)
+        .iter()
+        .filter_map(|g| {
+            let reps: Vec<&ScenarioResult> = results
+                .iter()
+                .filter(|r| {
+                    let (base, k) = repeat::split_id(&r.info.id);
+                    base == g.id && k.is_some()
+                })
+                .collect();
+            crate::check::fleet::synth::result(g, &reps, agents, seed)
+        })
+        .collect()
+}
+
 /// The exit's summary of a repeated run: one verdict per run under the pass policy (the reports
-/// count every repetition).
+/// count every repetition), and the runs that are no repetition (a synthesised herd) as they are.
 fn by_policy(summary: Summary, results: &[ScenarioResult], policy: PassPolicy) -> Summary {
     let groups = repeat::groups(results);
     if groups.is_empty() {
@@ -341,6 +388,11 @@ fn by_policy(summary: Summary, results: &[ScenarioResult], policy: PassPolicy) -
     };
     for g in groups {
         s.add(g.verdict(policy));
+    }
+    for r in results {
+        if repeat::split_id(&r.info.id).1.is_none() {
+            s.add(r.verdict);
+        }
     }
     // Inapplicable runs (never queued) and failed workers still count.
     let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count();

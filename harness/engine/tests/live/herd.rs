@@ -443,6 +443,50 @@ async fn a_herd_fails_back_spread_out() {
     assert_eq!(rules, ["HERD-2", "HERD-7"], "{:#}", lock_step["failures"]);
 }
 
+/// A herd synthesised from one desktop's repeated runs (`--repeat 20 --herd-of 2000`): the
+/// reference's spread delays make a floor that passes HERD-1 and HERD-2; `no-jitter`'s equal
+/// ones make a floor in lock-step, and the synthesised run fails HERD-2 alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_herd_synthesised_from_repeated_runs_of_one_desktop() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let suite =
+        bc_test_support::workspace_root().join("suites/certification/bc04-bc05-loss-of-login.yaml");
+    let synthesised = |flags: &str| {
+        let desktop = format!(
+            "{} --config {{config}} {flags}",
+            harness_bins().join("bc-reference-desktop").display()
+        );
+        let mut o = bc_engine::run::RunOptions::new(vec![suite.clone()], desktop);
+        o.filter = Some("site-killed[preferred=A]".into());
+        o.repeat = 20;
+        o.herd_of = Some(2000);
+        o.jobs = Some(2);
+        o.budget = Some(Duration::from_secs(10));
+        async move {
+            let results = journal_results(o).await;
+            assert_eq!(results.len(), 21, "20 repetitions and the herd");
+            results
+                .into_iter()
+                .find(|r| {
+                    r["info"]["id"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with("(herd of 2000 from 20 runs)")
+                })
+                .expect("the synthesised herd is a run of its own")
+        }
+    };
+    let reference = synthesised("").await;
+    assert_eq!(reference["verdict"], "pass", "{reference:#}");
+    let lock_step = synthesised("--defect no-jitter").await;
+    assert_eq!(lock_step["verdict"], "fail", "{lock_step:#}");
+    let failures = lock_step["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert_eq!(failures[0]["rules"][0], "HERD-2");
+    let observed = failures[0]["observed"].as_str().unwrap();
+    assert!(observed.contains("measured runs"), "{observed}");
+}
+
 /// Runs one suite on the local runtime with the reference desktop (and a defect); returns the
 /// journal's one scenario result, its timeline cut to the fault entries.
 /// A suite text as a file under the workspace's `target/tmp` (so its `config:` path resolves by
@@ -487,17 +531,26 @@ async fn run_suite_with(
     flags: &str,
     capabilities: Vec<bc_suite::Capability>,
 ) -> serde_json::Value {
-    use bc_engine::report::{self, Journal, JunitReport, Reporters};
-    let tmp = tempfile::tempdir().unwrap();
     let desktop = format!(
         "{} --config {{config}} {flags}",
         harness_bins().join("bc-reference-desktop").display()
     );
     let mut o = bc_engine::run::RunOptions::new(vec![suite.to_path_buf()], desktop);
     o.capabilities = capabilities;
+    let finished = journal_results(o).await;
+    assert_eq!(finished.len(), 1, "one herd scenario");
+    finished[0].clone()
+}
+
+/// Runs `o` on the local runtime (seed 11 unless set); every scenario result of its journal.
+async fn journal_results(mut o: bc_engine::run::RunOptions) -> Vec<serde_json::Value> {
+    use bc_engine::report::{self, Journal, JunitReport, Reporters};
+    let tmp = tempfile::tempdir().unwrap();
     o.runtime = RuntimeKind::Local;
     o.bin_dir = Some(harness_bins());
-    o.seed = 11;
+    if o.seed == 0 {
+        o.seed = 11;
+    }
     let journal_path = tmp.path().join("journal.json");
     let reporters = Reporters {
         console: None,
@@ -523,14 +576,14 @@ async fn run_suite_with(
     assert!(problems.is_empty(), "{problems:?}");
     let journal: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&journal_path).unwrap()).unwrap();
-    let finished: Vec<&serde_json::Value> = journal["events"]
+    let finished: Vec<serde_json::Value> = journal["events"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| e["event"] == "scenario_finished")
+        .map(|e| e["result"].clone())
         .collect();
-    assert_eq!(finished.len(), 1, "one herd scenario");
-    finished[0]["result"].clone()
+    finished
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
