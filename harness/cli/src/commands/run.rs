@@ -381,6 +381,10 @@ mod tests {
         assert!(e.contains("possible values: auto, local, docker"), "{e}");
         let e = parse(&["--budget", "0s"]).err().unwrap();
         assert!(e.contains("--budget must be positive"), "{e}");
+        let e = parse(&["--herd-of", "2000"]).err().unwrap();
+        assert!(e.contains("--herd-of needs --repeat"), "{e}");
+        let (o, _) = parse(&["--herd-of", "2000", "--repeat", "20"]).unwrap();
+        assert_eq!((o.herd_of, o.repeat), (Some(2000), 20));
         let e = parse(&["--partition", "hash:4/3"]).err().unwrap();
         assert!(e.contains("the shard must be 1..=n"), "{e}");
         let (o, _) = parse(&["--partition", "slice:2/3"]).unwrap();
