@@ -358,15 +358,7 @@ async fn a_herd_suite_passes_the_reference_and_catches_lock_step_reconnection() 
         );
     }
     let lock_step = run_suite(&suite, Some("no-jitter")).await;
-    assert_eq!(lock_step["verdict"], "fail", "{lock_step:#}");
-    let failures = lock_step["failures"].as_array().unwrap();
-    let rules: Vec<&str> = failures
-        .iter()
-        .flat_map(|f| f["rules"].as_array().unwrap())
-        .filter_map(|r| r.as_str())
-        .collect();
-    assert_eq!(rules, ["HERD-2"], "only HERD-2 breaks: {failures:#?}");
-    let observed = failures[0]["observed"].as_str().unwrap();
+    let observed = broken_only(&lock_step, &["HERD-2"]);
     assert!(observed.contains("first contacts"), "{observed}");
 }
 
@@ -392,15 +384,7 @@ async fn a_herd_meets_a_sip_server_with_a_login_rate() {
         .count();
     assert!(turned_away > 0, "the SIP Servers' login rate was reached");
     let eager = run_suite(&suite, Some("ignore-overload")).await;
-    assert_eq!(eager["verdict"], "fail", "{eager:#}");
-    let failures = eager["failures"].as_array().unwrap();
-    let rules: Vec<&str> = failures
-        .iter()
-        .flat_map(|f| f["rules"].as_array().unwrap())
-        .filter_map(|r| r.as_str())
-        .collect();
-    assert_eq!(rules, ["HERD-3"], "only HERD-3 breaks: {failures:#?}");
-    let observed = failures[0]["observed"].as_str().unwrap();
+    let observed = broken_only(&eager, &["HERD-3"]);
     assert!(observed.contains("retries came early"), "{observed}");
 }
 
@@ -431,16 +415,21 @@ async fn a_herd_fails_back_spread_out() {
     );
     assert_eq!(herd7[0]["status"]["status"], "pass", "{:#}", herd7[0]);
     let lock_step = run_suite_with(&suite, "--failback --defect no-jitter", caps()).await;
-    assert_eq!(lock_step["verdict"], "fail", "{lock_step:#}");
-    let mut rules: Vec<&str> = lock_step["failures"]
-        .as_array()
-        .unwrap()
+    broken_only(&lock_step, &["HERD-2", "HERD-7"]);
+}
+
+/// Asserts that `result` failed breaking exactly `rules` (sorted); the first failure's observation.
+fn broken_only(result: &serde_json::Value, rules: &[&str]) -> String {
+    assert_eq!(result["verdict"], "fail", "{result:#}");
+    let failures = result["failures"].as_array().unwrap();
+    let mut broken: Vec<&str> = failures
         .iter()
         .flat_map(|f| f["rules"].as_array().unwrap())
         .filter_map(|r| r.as_str())
         .collect();
-    rules.sort();
-    assert_eq!(rules, ["HERD-2", "HERD-7"], "{:#}", lock_step["failures"]);
+    broken.sort_unstable();
+    assert_eq!(broken, rules, "only {rules:?} break: {failures:#?}");
+    failures[0]["observed"].as_str().unwrap().to_string()
 }
 
 /// A herd synthesised from one desktop's repeated runs (`--repeat 20 --herd-of 2000`): the
