@@ -2,11 +2,13 @@
 //! stream of RunEvents that every report consumes.
 
 pub mod attach;
+mod herd_synth;
 pub mod identity;
 pub mod keep;
 pub mod load;
 pub mod order;
 pub mod partition;
+mod phone;
 pub mod profile;
 pub mod runner;
 pub mod scenario;

@@ -15,7 +15,7 @@ use super::order::default_jobs;
 use super::partition::{shard, Partition};
 use super::profile::DeclaredTimers;
 use super::scenario::{info, MAX_LATENESS_MS};
-use super::session::{check_desktop, check_phone, Session, Settings};
+use super::session::{check_desktop, Session, Settings};
 use super::worker::{forward, repetitions, worker, Shared};
 use crate::check::Verdict;
 use crate::env::{now_us, KeepAlive, RuntimeKind};
@@ -230,7 +230,7 @@ pub async fn run(
 ) -> Result<Summary, RunError> {
     let t0 = Instant::now();
     let desktop = check_desktop(&opts.desktop).map_err(RunError::Desktop)?;
-    let phone = phone_of(&mut opts)?;
+    let phone = super::phone::phone_of(&mut opts)?;
     if opts.jobs == Some(0) {
         return Err(RunError::Usage("--jobs must be at least 1".into()));
     }
@@ -312,7 +312,7 @@ pub async fn run(
         }
     }
     if let Some(agents) = opts.herd_of.filter(|_| !*cancel.borrow()) {
-        add_synthesised_herds(&mut finished, &mut summary, &sink, agents, opts.seed);
+        super::herd_synth::add(&mut finished, &mut summary, &sink, agents, opts.seed);
     }
     summary.interrupted = *cancel.borrow();
     let _ = sink.send(RunEvent::RunFinished {
@@ -320,59 +320,6 @@ pub async fn run(
         duration_ms: t0.elapsed().as_millis() as u64,
     });
     Ok(by_policy(summary, &finished, opts.pass_policy))
-}
-
-/// The checked `--phone`; the capability `phone` follows it (phone scenarios run exactly when a
-/// phone is there, and it cannot be declared without one).
-fn phone_of(opts: &mut RunOptions) -> Result<Option<crate::env::DesktopSpec>, RunError> {
-    let phone = match &opts.phone {
-        Some(p) => Some(check_phone(p, opts.bin_dir.as_deref()).map_err(RunError::Usage)?),
-        None => None,
-    };
-    match (&phone, opts.capabilities.contains(&Capability::Phone)) {
-        (Some(_), false) => opts.capabilities.push(Capability::Phone),
-        (None, true) => {
-            return Err(RunError::Usage(
-                "the capability `phone` comes from --phone, not from a declaration\nhint: add --phone builtin (or your phone's command), or drop `phone` from the capabilities".into(),
-            ))
-        }
-        _ => {}
-    }
-    Ok(phone)
-}
-
-/// Reports the synthesised herd of each repeated run as a run of its own, counted in `summary`.
-fn add_synthesised_herds(
-    finished: &mut Vec<ScenarioResult>,
-    summary: &mut Summary,
-    sink: &mpsc::UnboundedSender<RunEvent>,
-    agents: u32,
-    seed: u64,
-) {
-    for r in synthesised_herds(finished, agents, seed) {
-        summary.add(r.verdict);
-        let _ = sink.send(RunEvent::ScenarioFinished {
-            result: Box::new(r.clone()),
-        });
-        finished.push(r);
-    }
-}
-
-/// The synthesised herd of each repeated run (`--herd-of`), from its repetitions' timelines.
-fn synthesised_herds(results: &[ScenarioResult], agents: u32, seed: u64) -> Vec<ScenarioResult> {
-    repeat::groups(results)
-        .iter()
-        .filter_map(|g| {
-            let reps: Vec<&ScenarioResult> = results
-                .iter()
-                .filter(|r| {
-                    let (base, k) = repeat::split_id(&r.info.id);
-                    base == g.id && k.is_some()
-                })
-                .collect();
-            crate::check::fleet::synth::result(g, &reps, agents, seed)
-        })
-        .collect()
 }
 
 /// The exit's summary of a repeated run: one verdict per run under the pass policy (the reports

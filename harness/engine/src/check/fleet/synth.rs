@@ -11,9 +11,7 @@
 //! synthetic client meets a server here), and with fewer than [`MIN_RUNS`] samples nothing at all.
 
 use crate::check::herd::{busiest_window, HerdBounds};
-use crate::check::{Activation, CheckSpec, Failure, Registered, Status, Verdict};
-use crate::event::repeat::Group;
-use crate::event::{ScenarioInfo, ScenarioResult};
+use crate::check::{Failure, Status};
 use crate::observe::{EntryKind, Timeline};
 use bc_protocol::{EventKind, ServerKind};
 
@@ -141,95 +139,6 @@ fn wilson_lower(x: usize, n: usize) -> f64 {
     let centre = p + z * z / (2.0 * n);
     let spread = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
     (centre - spread) / (1.0 + z * z / n)
-}
-
-/// The synthesised herd of a repeated run as a result of its own (`RUN-ID (herd of N from K
-/// runs)`), so that every report and the exit code carry it like any run: HERD-1 within the run's
-/// budget and HERD-2, their failures naming their rules. `None` when no repetition ran.
-pub fn result(
-    g: &Group,
-    repetitions: &[&ScenarioResult],
-    agents: u32,
-    seed: u64,
-) -> Option<ScenarioResult> {
-    let first = repetitions.first()?;
-    // A repetition that ended in `error` (or was not run) is no measurement of the desktop.
-    let samples: Vec<Sample> = repetitions
-        .iter()
-        .filter(|r| matches!(r.verdict, Verdict::Pass | Verdict::Fail))
-        .filter_map(|r| r.timeline.as_ref().and_then(sample))
-        .collect();
-    let budget_ms = first.info.budget_ms;
-    let [h1, h2] = judge(
-        &samples,
-        agents as usize,
-        i64::try_from(budget_ms).unwrap_or(i64::MAX / 1000) * 1000,
-    );
-    let specs = [
-        CheckSpec::HerdLoggedIn {
-            agents,
-            within_ms: budget_ms,
-        },
-        CheckSpec::HerdBurst {
-            agents,
-            window_ms: 100,
-            max_percent: 20,
-        },
-    ];
-    let mut checks = Vec::new();
-    let mut failures = Vec::new();
-    for (spec, mut status) in specs.into_iter().zip([h1, h2]) {
-        if let Status::Fail(f) = &mut status {
-            f.rules = spec
-                .own_rule()
-                .map(|r| vec![r.to_string()])
-                .unwrap_or_default();
-            f.expected = format!(
-                "{} (a floor of {agents} synthesised from {} measured runs of one desktop)",
-                spec.expected(),
-                samples.len()
-            );
-            failures.push(f.clone());
-        }
-        checks.push(Registered {
-            spec,
-            activation: Activation::Start,
-            status,
-        });
-    }
-    // Either check undecided makes the herd inconclusive: a pass of the other is not a herd's pass.
-    let verdict = checks.iter().fold(Verdict::Pass, |v, c| match c.status {
-        Status::Pass => v,
-        Status::Fail(_) => v.worsen(Verdict::Fail),
-        _ => v.worsen(Verdict::Inconclusive),
-    });
-    let inconclusive = crate::check::inconclusive_reasons(&checks);
-    Some(ScenarioResult {
-        info: ScenarioInfo {
-            id: format!(
-                "{} (herd of {agents} from {} runs)",
-                g.id,
-                repetitions.len()
-            ),
-            rules: vec!["HERD-1".into(), "HERD-2".into()],
-            ..first.info.clone()
-        },
-        verdict,
-        failures,
-        errors: Vec::new(),
-        inconclusive,
-        skip_reason: None,
-        checks,
-        measurements: Vec::new(),
-        started_us: first.started_us,
-        duration_ms: 0,
-        log_tail: Vec::new(),
-        seed,
-        runtime: first.runtime.clone(),
-        timeline: None,
-        timing: None,
-        retries: 0,
-    })
 }
 
 #[cfg(test)]
