@@ -1,11 +1,13 @@
 //! `run --repeat K --herd-of N`: each repeated run's synthesised herd (`check::fleet::synth`)
 //! reported as a run of its own, so that every report and the exit code carry it.
 
+use std::collections::BTreeMap;
+
 use tokio::sync::mpsc;
 
 use crate::check::fleet::synth::{judge, sample, Sample};
 use crate::check::{Activation, CheckSpec, Registered, Status, Verdict};
-use crate::event::repeat::{self, Group};
+use crate::event::repeat;
 use crate::event::{RunEvent, ScenarioInfo, ScenarioResult, Summary};
 
 /// Reports the synthesised herd of each repeated run as a run of its own, counted in `summary`.
@@ -27,18 +29,15 @@ pub(super) fn add(
 
 /// The synthesised herd of each repeated run (`--herd-of`), from its repetitions' timelines.
 fn herds(results: &[ScenarioResult], agents: u32, seed: u64) -> Vec<ScenarioResult> {
-    repeat::groups(results)
-        .iter()
-        .filter_map(|g| {
-            let reps: Vec<&ScenarioResult> = results
-                .iter()
-                .filter(|r| {
-                    let (base, k) = repeat::split_id(&r.info.id);
-                    base == g.id && k.is_some()
-                })
-                .collect();
-            result(g, &reps, agents, seed)
-        })
+    let mut by_run: BTreeMap<&str, Vec<&ScenarioResult>> = BTreeMap::new();
+    for r in results {
+        if let (base, Some(_)) = repeat::split_id(&r.info.id) {
+            by_run.entry(base).or_default().push(r);
+        }
+    }
+    by_run
+        .into_iter()
+        .filter_map(|(id, reps)| result(id, &reps, agents, seed))
         .collect()
 }
 
@@ -46,7 +45,7 @@ fn herds(results: &[ScenarioResult], agents: u32, seed: u64) -> Vec<ScenarioResu
 /// runs)`), so that every report and the exit code carry it like any run: HERD-1 within the run's
 /// budget and HERD-2, their failures naming their rules. `None` when no repetition ran.
 fn result(
-    g: &Group,
+    id: &str,
     repetitions: &[&ScenarioResult],
     agents: u32,
     seed: u64,
@@ -105,11 +104,7 @@ fn result(
     let inconclusive = crate::check::inconclusive_reasons(&checks);
     Some(ScenarioResult {
         info: ScenarioInfo {
-            id: format!(
-                "{} (herd of {agents} from {} runs)",
-                g.id,
-                repetitions.len()
-            ),
+            id: format!("{} (herd of {agents} from {} runs)", id, repetitions.len()),
             rules: vec!["HERD-1".into(), "HERD-2".into()],
             ..first.info.clone()
         },
