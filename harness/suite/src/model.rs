@@ -97,6 +97,12 @@ pub struct Topology {
     /// Declared server capacity per server kind (default: infinitely fast, never overloaded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<crate::capacity::Capacities>,
+    /// SIP Servers keep an agent logged in when its desktop's connection closes (default false:
+    /// the disconnect logs it out). With it, only the desktop's own RequestAgentLogout ends a
+    /// login: a desktop that leaves a site without logging out leaves its agent logged in there,
+    /// which shows as logged in at both peers (BC-6).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub keep_agents_on_disconnect: bool,
 }
 
 impl Topology {
@@ -125,6 +131,7 @@ impl Default for Topology {
             ha: true,
             server_client_timeout: None,
             capacity: None,
+            keep_agents_on_disconnect: false,
         }
     }
 }

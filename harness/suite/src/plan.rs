@@ -199,6 +199,7 @@ fn plan_run(
             .as_ref()
             .map(|c| c.plan())
             .unwrap_or_default(),
+        keep_agents_on_disconnect: suite.topology.keep_agents_on_disconnect,
         config_path: loaded.config_path.clone(),
         agent: agent.to_string(),
         preferred_site: preferred,

@@ -61,6 +61,9 @@ pub struct PlannedScenario {
     /// Declared server capacity, one entry per limited server kind (`topology.capacity`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub capacity: Vec<crate::capacity::CapacityPlan>,
+    /// SIP Servers keep a closed connection's agent logged in (`topology.keep_agents_on_disconnect`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub keep_agents_on_disconnect: bool,
     /// Resolved path of the configuration database YAML.
     pub config_path: PathBuf,
     /// Username of the agent.

@@ -241,7 +241,10 @@ async fn calls(State(inst): Inst, body: Bytes) -> Response {
     }
     err(
         StatusCode::NOT_FOUND,
-        format!("no agent is logged in on dn {} here or at a peer", req.dn),
+        format!(
+            "no Ready agent is logged in on dn {} here or at a peer",
+            req.dn
+        ),
     )
 }
 

@@ -104,6 +104,11 @@ pub struct SipArgs {
     /// What a graceful shutdown answers new SIP INVITEs: 503, or 302 to the peer contact.
     #[arg(long, default_value = "503", value_parser = ["503", "302"])]
     pub sip_shutdown_reject: String,
+    /// Keep an agent logged in when the connection that logged it in closes (the agent stays,
+    /// ownerless, until a RequestAgentLogout or a new connection adopts its DN) instead of
+    /// logging it out: a SIP Server whose agents outlive their desktop's connection.
+    #[arg(long)]
+    pub keep_agents_on_disconnect: bool,
 }
 
 /// Everything one instance needs to run.
@@ -125,6 +130,8 @@ pub struct Options {
     pub capacity: crate::capacity::Limits,
     /// The SIP listener, when configured (sip-server only).
     pub sip: Option<crate::sipwire::SipOptions>,
+    /// A closed connection's agents stay logged in (`--keep-agents-on-disconnect`).
+    pub keep_agents_on_disconnect: bool,
 }
 
 impl Options {
@@ -146,6 +153,7 @@ impl Options {
             peers: Vec::new(),
             capacity: crate::capacity::Limits::default(),
             sip: None,
+            keep_agents_on_disconnect: false,
         }
     }
 }
@@ -191,6 +199,7 @@ impl From<Cli> for Options {
                     },
                 })
             }),
+            keep_agents_on_disconnect: sip.as_ref().is_some_and(|s| s.keep_agents_on_disconnect),
             peers: sip.map(|s| s.peers).unwrap_or_default(),
             capacity: crate::capacity::Limits {
                 max_clients: c.max_clients,

@@ -162,7 +162,8 @@ fn unregister_address(
 }
 
 /// RequestAgentLogin: logs the agent in on the DN (NotReady) and mirrors it to the peer; refused
-/// while logins are rejected, or when another agent holds the DN or this agent another DN.
+/// while logins are rejected, when an agent (this one too) is logged in on the DN, or this agent
+/// on another DN.
 fn agent_login(
     inst: &Arc<Instance>,
     st: &mut State,
@@ -181,13 +182,15 @@ fn agent_login(
         return bad(rid, "AgentID");
     }
     if let Some(a) = st.agents.get(&this_dn) {
-        if a.agent_id != agent_id {
-            return vec![Message::error(
-                rid,
-                error_code::CONFLICT,
-                format!("agent {} is logged in on dn {this_dn}", a.agent_id),
-            )];
-        }
+        // A second login of an agent already logged in is refused, as a SIP Server refuses it:
+        // after an HA failover the backup reports the agent on the DN (EventRegistered) and a
+        // desktop must resume that login, not log in again.
+        let who = if a.agent_id == agent_id {
+            format!("agent {agent_id} is already logged in on dn {this_dn}")
+        } else {
+            format!("agent {} is logged in on dn {this_dn}", a.agent_id)
+        };
+        return vec![Message::error(rid, error_code::CONFLICT, who)];
     } else if let Some(dn) = st.agents.dn_of(&agent_id) {
         return vec![Message::error(
             rid,
@@ -195,24 +198,15 @@ fn agent_login(
             format!("agent {agent_id} is logged in on dn {dn}"),
         )];
     }
-    // Idempotent: a repeated login keeps the state and moves ownership to this connection.
-    let state = match st.agents.get_mut(&this_dn) {
-        Some(slot) => {
-            slot.owner = Some(conn);
-            slot.state
-        }
-        None => {
-            st.agents.insert(
-                this_dn.clone(),
-                AgentSlot {
-                    agent_id: agent_id.clone(),
-                    state: AgentState::NotReady,
-                    owner: Some(conn),
-                },
-            );
-            AgentState::NotReady
-        }
-    };
+    let state = AgentState::NotReady;
+    st.agents.insert(
+        this_dn.clone(),
+        AgentSlot {
+            agent_id: agent_id.clone(),
+            state,
+            owner: Some(conn),
+        },
+    );
     if let Some(c) = st.conns.get_mut(&conn) {
         c.owned.insert(this_dn.clone());
     }
@@ -343,8 +337,10 @@ pub(crate) fn new_conn_id(inst: &Instance, st: &mut State) -> String {
     format!("{}{}{:014}", inst.opts.site, slot, n)
 }
 
-/// Offers a call on a DN if an agent is logged in on it here (and this instance is active):
-/// EventRinging goes to every connection that registered the DN. Returns the ConnID.
+/// Offers a call on a DN if an agent is logged in on it here, Ready (and this instance is active):
+/// EventRinging goes to every connection that registered the DN. Returns the ConnID. Only a Ready
+/// agent, because the calls delivered are routed calls, and routing offers a call to an agent
+/// only when it is Ready: a desktop that logs in and never makes its agent Ready takes no call.
 pub fn deliver_local(
     inst: &Arc<Instance>,
     dn: &str,
@@ -352,7 +348,7 @@ pub fn deliver_local(
     call_type: &str,
 ) -> Option<String> {
     let mut st = inst.lock();
-    if !st.active || !st.agents.contains_key(dn) {
+    if !st.active || st.agents.get(dn).map(|a| a.state) != Some(AgentState::Ready) {
         return None;
     }
     let conn_id = new_conn_id(inst, &mut st);

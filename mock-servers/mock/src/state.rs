@@ -187,12 +187,30 @@ impl Instance {
     }
 
     /// Removes a closed connection; with `logout` its agents are logged out (reason `disconnect`),
-    /// otherwise they stay logged in without an owner.
+    /// otherwise they stay logged in without an owner. An instance run with
+    /// `--keep-agents-on-disconnect` never logs them out here: each one kept is told (`agent_kept`)
+    /// before the disconnect, so an observer never sees the agent's login lapse in between.
     pub fn remove_conn(&self, id: u64, how: bc_protocol::DisconnectHow, logout: bool) {
+        let logout = logout && !self.opts.keep_agents_on_disconnect;
         let mut st = self.lock();
         let Some(entry) = st.conns.remove(&id) else {
             return;
         };
+        if !logout {
+            let mut kept: Vec<&String> = entry.owned.iter().collect();
+            kept.sort();
+            for dn in kept {
+                if let Some(a) = st.agents.get(dn).filter(|a| a.owner == Some(id)) {
+                    self.emit(
+                        Some(id),
+                        EventKind::AgentKept {
+                            dn: dn.clone(),
+                            agent_id: a.agent_id.clone(),
+                        },
+                    );
+                }
+            }
+        }
         self.emit(Some(id), EventKind::ClientDisconnected { how });
         for dn in entry.owned {
             if st.agents.get(&dn).map(|a| a.owner) != Some(Some(id)) {

@@ -122,6 +122,14 @@ pub enum EventKind {
         agent_id: String,
         state: AgentState,
     },
+    /// The connection that logged the agent in is closing and the agent stays logged in without
+    /// it (a SIP Server run with `--keep-agents-on-disconnect`), until a logout or a new
+    /// connection registering the DN takes it over. Told just before that connection's
+    /// `client_disconnected`.
+    AgentKept {
+        dn: String,
+        agent_id: String,
+    },
     /// `reason`: `request`, `disconnect` (its connection closed), `shutdown` (graceful shutdown).
     AgentLogout {
         dn: String,

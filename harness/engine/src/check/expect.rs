@@ -361,10 +361,17 @@ impl Expectation for CallAnswered {
             .map_or(Met::No, Met::Since)
     }
     fn unexercised(&self, marker_us: i64, st: &SessionState) -> Option<String> {
-        (!st.delivered().iter().any(|t| *t >= marker_us))
+        // A refused call was offered: the servers had no Ready agent to give it to.
+        let offered = |t: &i64| *t >= marker_us;
+        (!st.delivered().iter().any(offered) && !st.refused_calls().iter().any(offered))
             .then(|| "no call was delivered since its marker: nothing to answer".to_string())
     }
     fn observed(&self, st: &SessionState) -> String {
-        format!("no call to DN {} answered", st.subject().dn)
+        let dn = &st.subject().dn;
+        if st.delivered().is_empty() && !st.refused_calls().is_empty() {
+            format!("no call to DN {dn} answered: the servers refused it, no Ready agent on the DN at the site or its peers")
+        } else {
+            format!("no call to DN {dn} answered")
+        }
     }
 }

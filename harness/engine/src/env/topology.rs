@@ -196,6 +196,8 @@ pub struct Topology {
     stat_server: bool,
     /// Declared server capacity, per limited server kind (none: infinitely fast servers).
     capacity: Vec<super::capacity::Capacity>,
+    /// SIP Servers keep a closed connection's agents logged in (`--keep-agents-on-disconnect`).
+    keep_agents: bool,
     config_db_path: PathBuf,
     db: ConfigDb,
 }
@@ -211,6 +213,7 @@ impl Topology {
             sites: vec!["A".into(), "B".into()],
             stat_server: true,
             capacity: Vec::new(),
+            keep_agents: false,
             config_db_path,
             db,
         })
@@ -254,6 +257,23 @@ impl Topology {
     /// The declared server capacity, per limited server kind.
     pub fn capacity(&self) -> &[super::capacity::Capacity] {
         &self.capacity
+    }
+
+    /// SIP Servers that keep an agent logged in when its connection closes (a suite's
+    /// `topology.keep_agents_on_disconnect`).
+    pub fn with_keep_agents(mut self, on: bool) -> Topology {
+        self.keep_agents = on;
+        self
+    }
+
+    /// The arguments every instance of `kind` gets from the declared server behaviour (capacity,
+    /// kept agents), at start and at every restart.
+    pub fn server_args(&self, kind: ServerKind) -> Vec<String> {
+        let mut args = super::capacity::mock_args(&self.capacity, kind);
+        if self.keep_agents && kind == ServerKind::SipServer {
+            args.push("--keep-agents-on-disconnect".into());
+        }
+        args
     }
 
     pub fn sites(&self) -> &[String] {

@@ -50,7 +50,16 @@ pub(super) async fn apply(
         .control
         .deliver_call(&sip.to_string(), &url, dn, CALLER_DN)
         .await
-        .map_err(apply_err)?;
+        .map_err(|e| match e {
+            // 404: the servers answered, and had no Ready agent on the DN to offer the call to.
+            crate::env::EnvError::Control { reason, .. } if reason.starts_with("http 404") => {
+                FaultError::CallRefused {
+                    fault: name.clone(),
+                    reason,
+                }
+            }
+            e => apply_err(e),
+        })?;
     let at = now_us();
     let mut a = Applied::new(
         at,
@@ -104,6 +113,13 @@ async fn over_the_wire(
         call.reason,
         call.provisional
     );
+    if call.code == 480 {
+        // Temporarily Unavailable: no Ready agent on the DN (the servers answered).
+        return Err(FaultError::CallRefused {
+            fault: name,
+            reason: heard,
+        });
+    }
     if !(200..300).contains(&call.code) {
         return Err(not_confirmed(heard));
     }

@@ -242,6 +242,10 @@ pub enum FaultError {
     /// It was applied but reading the state back did not show the expected effect.
     #[error("`{fault}` not confirmed: {reason}")]
     NotConfirmed { fault: String, reason: String },
+    /// A call the servers refused: no Ready agent on the DN at the site or its peers. Not the
+    /// harness's failure: the desktop's agent was not there to take it.
+    #[error("`{fault}` refused: {reason}")]
+    CallRefused { fault: String, reason: String },
     /// Healing failed.
     #[error("cannot heal `{fault}`: {reason}")]
     Heal { fault: String, reason: String },

@@ -259,6 +259,9 @@ pub enum Change {
     ConfigChanged,
     /// A call delivered.
     CallDelivered,
+    /// A call the servers refused: no Ready agent on the DN at the site or its peers (the
+    /// desktop's state, so the call still counts as offered: `expect_call_answered` fails).
+    CallRefused,
     /// Back to normal (process restarted / thawed, link restored, rejection off).
     Restored,
 }

@@ -95,6 +95,9 @@ fn describe_event(kind: &EventKind) -> String {
             agent_id,
             reason,
         } => format!("agent_logout {agent_id} on {dn} ({reason})"),
+        EventKind::AgentKept { dn, agent_id } => {
+            format!("agent_kept {agent_id} on {dn} (its connection is closing)")
+        }
         EventKind::DnRegistered { dn, agent_id, .. } => {
             format!(
                 "dn_registered {dn}{}",

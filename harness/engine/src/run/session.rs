@@ -119,6 +119,8 @@ pub struct Shape {
     client_timeout_ms: Option<u64>,
     /// The suite's declared server capacity (`topology.capacity`).
     capacity: Vec<Capacity>,
+    /// SIP Servers keep a closed connection's agents (`topology.keep_agents_on_disconnect`).
+    keep_agents: bool,
     /// A herd's generated agents, as each one's preferred site in agent order (empty: no herd):
     /// the configuration database gets them added (`env::floor`).
     floor: Vec<String>,
@@ -135,6 +137,7 @@ impl Shape {
                 .server_client_timeout
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             capacity: sc.capacity.iter().map(capacity).collect(),
+            keep_agents: sc.keep_agents_on_disconnect,
             floor: sc
                 .herd
                 .as_ref()
@@ -151,6 +154,7 @@ impl Shape {
             stat_server: true,
             client_timeout_ms: None,
             capacity: Vec::new(),
+            keep_agents: false,
             floor: Vec::new(),
         }
     }
@@ -173,6 +177,7 @@ impl Shape {
             .map(|t| {
                 t.with_stat_server(self.stat_server)
                     .with_capacity(self.capacity.clone())
+                    .with_keep_agents(self.keep_agents)
             })
             .map_err(|e| e.to_string())?;
         Ok((topo, dir))

@@ -216,6 +216,30 @@ const ROWS: &[Row] = &[
         suites: &["bc09-liveness.yaml"],
         expect: Expect::Killed("BC-9"),
     },
+    Row {
+        name: "relogin",
+        flags: "--defect relogin",
+        caps: BASE,
+        // The SIP Server refuses a second login of an agent the backup still holds.
+        suites: &["bc07-ha-failover.yaml"],
+        expect: Expect::Killed("BC-7"),
+    },
+    Row {
+        name: "never-ready",
+        flags: "--defect never-ready",
+        caps: BASE,
+        // Routed calls reach only a Ready agent.
+        suites: &["bc10-calls.yaml"],
+        expect: Expect::Killed("BC-10"),
+    },
+    Row {
+        name: "skip-logout",
+        flags: "--defect skip-logout",
+        caps: BASE,
+        // Only SIP Servers that keep agents past their connection show the agent left behind.
+        suites: &["bc06-logout.yaml"],
+        expect: Expect::Killed("BC-6"),
+    },
 ];
 
 async fn run_row(row: &Row, jobs: usize, budget: Duration) -> Vec<ScenarioResult> {
@@ -530,6 +554,27 @@ const QUICK: &[(&str, &str, &str, &str, &str)] = &[
         BASE,
         "bc06-old-session-unmasked.yaml",
         "cert-one-peer-unmasked/thawed-server-finds-old-session-closed[preferred=A]",
+    ),
+    (
+        "--defect relogin",
+        "",
+        BASE,
+        "bc07-ha-failover.yaml",
+        "cert-ha-failover/sip-server-failover[preferred=A]",
+    ),
+    (
+        "--defect never-ready",
+        "",
+        BASE,
+        "bc10-calls.yaml",
+        "cert-calls/call-before-fault[preferred=B]",
+    ),
+    (
+        "--defect skip-logout",
+        "",
+        BASE,
+        "bc06-logout.yaml",
+        "cert-logout/config-pair-killed-agent-logged-out[preferred=A]",
     ),
 ];
 

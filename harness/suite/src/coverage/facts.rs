@@ -491,6 +491,11 @@ fn bc6(
         if unmasked && sip && healed && h.fault == Fault::Frozen {
             add(RuleId::Bc6, "dropped_by_desktop_unmasked".into());
         }
+        // Only servers that keep an agent past its connection show whether the desktop logs the
+        // agent out itself (a disconnect logs it out everywhere else).
+        if sc.keep_agents_on_disconnect && branch == "old_session_visible" {
+            add(RuleId::Bc6, "logged_out_by_desktop".into());
+        }
         add(RuleId::Bc6, branch.into());
     }
 }

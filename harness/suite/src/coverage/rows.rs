@@ -51,8 +51,9 @@ const BC11_FAULTS: [Fault; 7] = [
 ];
 
 /// How the old SIP session looks to the servers when the desktop leaves a site (BC-6).
-const BC6_BRANCHES: [(&str, &str); 6] = [
+const BC6_BRANCHES: [(&str, &str); 7] = [
     ("old_session_visible", "CS Proxy pair lost, SIP link healthy: log out of and close the old SIP session before the new login"),
+    ("logged_out_by_desktop", "SIP Servers keep an agent past its connection: the desktop logs its agent out of the site it leaves, closing the link is not enough"),
     ("behind_black_hole_healed", "old session hidden behind a black hole: after the heal, drop it within the keep-alive timeout"),
     ("behind_frozen_server_thawed", "old session behind a frozen SIP Server: after the thaw, never use it again"),
     ("one_way_to_desktop", "server still hears the desktop: close the old session before logging in at the other peer"),

@@ -117,7 +117,7 @@ fn offer(
             dn,
             480,
             "Temporarily Unavailable",
-            "agent logged out",
+            "agent logged out or not Ready",
         );
         return None;
     };

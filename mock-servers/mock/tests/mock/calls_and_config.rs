@@ -20,7 +20,7 @@ async fn calls_are_delivered_locally_or_redirected_through_the_peer() {
     let (_, p) = a.get("/peers").await;
     assert_eq!(p["peers"][1].as_str(), Some(b.control.as_str()));
     let mut agent = b.client().await;
-    agent.sip_login("7001", "1001").await;
+    agent.sip_login_ready("7001", "1001").await;
 
     // Local delivery at B.
     let (s, v) = b
@@ -197,7 +197,7 @@ async fn config_updates_are_pushed_to_registered_clients() {
 async fn event_stream_replays_from_seq_and_follows_live() {
     let m = Mock::spawn("sip-server", "A", "primary", &[]).await;
     let mut c = m.client().await;
-    c.sip_login("7001", "1001").await;
+    c.sip_login_ready("7001", "1001").await;
     let mut ev = m.events(0).await;
     let first = ev.next().await;
     assert_eq!(first.seq, 0);
@@ -253,7 +253,7 @@ async fn event_stream_replays_from_seq_and_follows_live() {
 async fn idle_event_stream_heartbeats_after_every_earlier_event() {
     let m = Mock::spawn("sip-server", "A", "primary", &[]).await;
     let mut c = m.client().await;
-    c.sip_login("7001", "1001").await;
+    c.sip_login_ready("7001", "1001").await;
     let mut ev = m.events(0).await;
     // The history comes first; the first heartbeat follows it and covers every event so far.
     let mut events = Vec::new();
@@ -290,7 +290,7 @@ async fn idle_event_stream_heartbeats_after_every_earlier_event() {
 async fn an_asked_for_mark_is_a_heartbeat_after_every_earlier_event() {
     let m = Mock::spawn("sip-server", "A", "primary", &[]).await;
     let mut c = m.client().await;
-    c.sip_login("7001", "1001").await;
+    c.sip_login_ready("7001", "1001").await;
     // Heartbeats off: the only heartbeat on this stream is the one asked for.
     let mut ev = m.events_with("from=0&heartbeat_ms=0").await;
     ev.wait("agent_login", |_| true).await;

@@ -72,20 +72,28 @@ async fn ha_mirror_and_promotion_keep_the_agent_logged_in() {
             ..
         }
     ));
-    // A repeated login after the failover succeeds and keeps the state.
+    // A second login after the failover is refused: the agent is logged in already, and a
+    // desktop resumes that login (EventRegistered told it) instead of logging in again.
     c.send(&Message::RequestAgentLogin {
         reference_id: 3,
         this_dn: "7001".into(),
         agent_id: "1001".into(),
     })
     .await;
-    assert!(matches!(
-        c.next().await,
-        Message::EventAgentLogin {
-            agent_state: AgentState::Ready,
-            ..
-        }
-    ));
+    match c.next().await {
+        Message::EventError {
+            reference_id: 3,
+            error_code,
+            error_message,
+        } => assert_eq!(
+            (error_code, error_message.as_str()),
+            (
+                bc_protocol::error_code::CONFLICT,
+                "agent 1001 is already logged in on dn 7001"
+            )
+        ),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -116,6 +116,14 @@ async fn an_event_to_the_client_is_held_on_its_nth_occurrence() {
     register_dn(&mut c).await;
     c.send(&login(3)).await;
     assert!(matches!(c.next().await, Message::EventAgentLogin { .. }));
+    // Logged out in between: a second login of an agent already logged in is refused.
+    c.send(&Message::RequestAgentLogout {
+        reference_id: 9,
+        this_dn: "7001".into(),
+        agent_id: "1001".into(),
+    })
+    .await;
+    assert!(matches!(c.next().await, Message::EventAgentLogout { .. }));
     c.send(&login(4)).await;
     let f = fired(&m, id).await;
     assert_eq!(f["message"], "EventAgentLogin");

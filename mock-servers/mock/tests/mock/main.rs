@@ -8,6 +8,7 @@ mod calls_and_config;
 mod fuzz;
 mod ha_and_shutdown;
 mod holds;
+mod kept_agents;
 mod login;
 mod pjsua2_phone;
 mod sip_fuzz;

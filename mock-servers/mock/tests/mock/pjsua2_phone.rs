@@ -49,7 +49,7 @@ async fn a_pjsua2_phone_registers_at_both_peers_and_answers_via_the_survivor() {
     let (_fp, api) = fault_proxy().await;
     let (a, b, pa, pb) = two_sites_behind(&api).await;
     let mut desk = b.client().await;
-    desk.sip_login("7001", "1001").await;
+    desk.sip_login_ready("7001", "1001").await;
     let mut b_ev = b.events(0).await;
 
     let script =

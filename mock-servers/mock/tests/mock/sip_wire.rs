@@ -19,7 +19,7 @@ fn kinds(evs: &[bc_protocol::ObservedEvent], kind: &str) -> Vec<serde_json::Valu
 async fn a_wrong_peer_invite_is_one_302_transaction_and_nowhere_is_480() {
     let ((a, a_sip), (b, b_sip)) = two_sites().await;
     let mut desk = b.client().await;
-    desk.sip_login("7001", "1001").await;
+    desk.sip_login_ready("7001", "1001").await;
     let mut a_ev = a.events(0).await;
 
     let gw = Ua::new().await;
@@ -72,7 +72,7 @@ async fn an_invite_where_the_agent_is_logged_in_rings_the_phone_over_its_registr
         assert!(header(&r, "Contact").unwrap().contains("expires="), "{r}");
     }
     let mut desk = b.client().await;
-    desk.sip_login("7001", "1001").await;
+    desk.sip_login_ready("7001", "1001").await;
 
     let gw = Ua::new().await;
     gw.send(
@@ -130,7 +130,7 @@ async fn the_standby_mirrors_bindings_and_rings_the_phone_after_a_failover() {
     let (s, _) = backup.post("/promote", json!({})).await;
     assert_eq!(s, 200);
     let mut desk = backup.client().await;
-    desk.sip_login("7001", "1001").await;
+    desk.sip_login_ready("7001", "1001").await;
     gw.send(
         backup_sip,
         &invite(backup_sip, gw.local, "7001", "z9hG4bKfo", "call-fo"),
@@ -239,7 +239,7 @@ async fn an_ha_failover_behind_the_udp_proxy_is_invisible_to_the_phone() {
     let (s, v) = crate::common::http_post(&format!("{api}/proxies/sip_b"), moved).await;
     assert_eq!(s, 200, "{v}");
     let mut desk = backup.client().await;
-    desk.sip_login("7001", "1001").await;
+    desk.sip_login_ready("7001", "1001").await;
 
     // The next call via B rings the phone over its mirrored binding, without a new REGISTER.
     let gw = Ua::new().await;

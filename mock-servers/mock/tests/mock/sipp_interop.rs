@@ -92,7 +92,7 @@ async fn sipp_phone_and_gateway_follow_the_302_to_the_logged_in_peer() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ((a, a_sip), (b, b_sip)) = two_sites().await;
     let mut desk = b.client().await;
-    desk.sip_login("7001", "1001").await;
+    desk.sip_login_ready("7001", "1001").await;
     let (mut a_ev, mut b_ev) = (a.events(0).await, b.events(0).await);
 
     let phone_port = free_udp_port().to_string();
@@ -177,7 +177,7 @@ async fn sipp_through_the_udp_fault_proxy_survives_the_loss_of_site_a() {
     // Each peer names the other as clients reach it: through the proxy.
     let (a, b, pa, pb) = two_sites_behind(&api).await;
     let mut desk = b.client().await;
-    desk.sip_login("7001", "1001").await;
+    desk.sip_login_ready("7001", "1001").await;
     let (mut a_ev, mut b_ev) = (a.events(0).await, b.events(0).await);
 
     let phone_port = free_udp_port();

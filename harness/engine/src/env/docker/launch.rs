@@ -42,8 +42,8 @@ pub(super) struct Plan<'a> {
     /// Contents of the configuration database YAML, baked into the mock image.
     pub config_yaml: &'a [u8],
     pub keepalive: KeepAlive,
-    /// Declared server capacity (each kind's limits on every instance of it).
-    pub capacity: &'a [crate::env::capacity::Capacity],
+    /// Each server kind's arguments from the declared server behaviour (capacity, kept agents).
+    pub server_args: std::collections::HashMap<bc_protocol::ServerKind, Vec<String>>,
     pub ready_timeout: Duration,
 }
 
@@ -211,7 +211,7 @@ fn mock_spec(
         image: image.to_string(),
         args: [
             mock_args(id, plan.instances, plan.keepalive, &host_of),
-            crate::env::capacity::mock_args(plan.capacity, id.server),
+            plan.server_args[&id.server].clone(),
         ]
         .concat(),
         labels,

@@ -81,7 +81,10 @@ impl DockerRuntime {
             instances: &order,
             config_yaml: &config_yaml,
             keepalive: cfg.keepalive,
-            capacity: cfg.topology.capacity(),
+            server_args: bc_protocol::ServerKind::ALL
+                .iter()
+                .map(|k| (*k, cfg.topology.server_args(*k)))
+                .collect(),
             ready_timeout: cfg.ready_timeout.max(MIN_READY_TIMEOUT),
         };
         let launched = launch(docker, images, &plan).await.map_err(env_error)?;

@@ -191,10 +191,7 @@ pub(super) fn plan(
             config.clone(),
         ];
         args.extend(ka.mock_args());
-        args.extend(crate::env::capacity::mock_args(
-            topology.capacity(),
-            id.server,
-        ));
+        args.extend(topology.server_args(id.server));
         if id.server == ServerKind::SipServer {
             let sync_addr = sync[&id.site];
             match id.role {

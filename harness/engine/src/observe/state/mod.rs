@@ -9,7 +9,9 @@ use serde::Serialize;
 use crate::observe::entry::{Change, Effect, Entry, EntryKind, Target};
 use crate::observe::timeline::Subject;
 
+mod effects;
 mod herd;
+mod kept;
 mod query;
 
 /// One server instance: site, kind and configured HA slot.
@@ -50,6 +52,10 @@ struct Conn {
     dn_registered: bool,
     agent_logged_in: bool,
     stats: BTreeSet<i64>,
+    /// The server keeps the agent logged in after this connection closes (`agent_kept`): the
+    /// closed connection stays here as the agent's login at that instance until a logout, a new
+    /// connection registering the DN, the instance going standby or down.
+    kept: bool,
 }
 
 /// A DR switchover: the SIP login moved from one site to another.
@@ -99,6 +105,8 @@ pub struct SessionState {
     markers: BTreeMap<String, i64>,
     answered: Vec<i64>,
     delivered: Vec<i64>,
+    /// Times calls to the agent's DN were refused by the servers (no Ready agent to offer them to).
+    refused_calls: Vec<i64>,
     /// Sites at which a SIP REGISTER for the subject's DN was seen (the phone's, with `--phone`).
     phone_sites: BTreeSet<String>,
     /// Targets of SIGKILLs, and the instances among them started again since (`started`): a kill
@@ -135,6 +143,7 @@ impl SessionState {
             markers: BTreeMap::new(),
             answered: Vec::new(),
             delivered: Vec::new(),
+            refused_calls: Vec::new(),
             phone_sites: BTreeSet::new(),
             killed: Vec::new(),
             restarted: BTreeSet::new(),
@@ -169,6 +178,9 @@ impl SessionState {
                 self.faults.insert(*id, effects.clone());
                 if effects.iter().any(|x| x.change == Change::CallDelivered) {
                     self.delivered.push(e.ts_us);
+                }
+                if effects.iter().any(|x| x.change == Change::CallRefused) {
+                    self.refused_calls.push(e.ts_us);
                 }
                 for eff in effects {
                     self.effect(eff, e.ts_us);
@@ -215,38 +227,6 @@ impl SessionState {
                 .any(|t| t.covers(&inst.0, inst.1, inst.2.role()))
     }
 
-    fn effect(&mut self, eff: &Effect, ts: i64) {
-        match eff.change {
-            Change::Killed | Change::Stopped => {
-                if eff.change == Change::Killed {
-                    self.restarted
-                        .retain(|i| !eff.target.covers(&i.0, i.1, i.2.role()));
-                    self.killed.push(eff.target.clone());
-                }
-                self.conns
-                    .retain(|(inst, _), _| !eff.target.covers(&inst.0, inst.1, inst.2.role()));
-                self.closed
-                    .retain(|(inst, _)| !eff.target.covers(&inst.0, inst.1, inst.2.role()));
-                // A restarted process starts its event sequence again.
-                self.last_seq
-                    .retain(|inst, _| !eff.target.covers(&inst.0, inst.1, inst.2.role()));
-            }
-            c if c.is_partition() => self.partitions.push(eff.target.clone()),
-            Change::Restored => {
-                let timeout = self.subject.client_timeout_ms as i64 * 1000;
-                let (healed, kept): (Vec<Target>, Vec<Target>) = self
-                    .partitions
-                    .drain(..)
-                    .partition(|p| overlaps(p, &eff.target));
-                self.partitions = kept;
-                for p in healed {
-                    self.grace.push((p, ts + timeout));
-                }
-            }
-            _ => {}
-        }
-    }
-
     fn observe(&mut self, o: &ObservedEvent) {
         let inst: InstanceKey = (o.site.clone(), o.server, o.role.into());
         if matches!(o.kind, EventKind::Started { .. }) {
@@ -287,6 +267,7 @@ impl SessionState {
         if !self.track_conns {
             return;
         }
+        self.end_kept(&inst, &o.kind, o.conn);
         let Some(conn) = o.conn else { return };
         let key = (inst, conn);
         let s = &self.subject;
@@ -296,7 +277,14 @@ impl SessionState {
                 self.conns.insert(key, Conn::default());
             }
             EventKind::ClientDisconnected { .. } => {
-                self.conns.remove(&key);
+                // A login the server keeps outlives its connection (the agent stays logged in).
+                if !self
+                    .conns
+                    .get(&key)
+                    .is_some_and(|c| c.kept && c.agent_logged_in)
+                {
+                    self.conns.remove(&key);
+                }
                 self.closed.insert(key);
             }
             _ if self.closed.contains(&key) => {}
@@ -323,6 +311,11 @@ impl SessionState {
                         if *dn == s.dn || *agent_id == s.agent_id =>
                     {
                         c.agent_logged_in = false;
+                    }
+                    EventKind::AgentKept { dn, agent_id }
+                        if *dn == s.dn || *agent_id == s.agent_id =>
+                    {
+                        c.kept = true;
                     }
                     EventKind::StatisticOpened { statistic_id, .. } => {
                         c.stats.insert(*statistic_id);
@@ -377,10 +370,4 @@ impl SessionState {
         }
         self.sip_live_sites = live;
     }
-}
-
-fn overlaps(a: &Target, b: &Target) -> bool {
-    a.site == b.site
-        && (a.server.is_none() || b.server.is_none() || a.server == b.server)
-        && (a.role.is_none() || b.role.is_none() || a.role == b.role)
 }

@@ -82,6 +82,11 @@ impl SessionState {
         &self.delivered
     }
 
+    /// Times calls to the agent's DN were refused (no Ready agent at the site or a peer).
+    pub fn refused_calls(&self) -> &[i64] {
+        &self.refused_calls
+    }
+
     /// The latest time a marker was set, if it was.
     pub fn marker(&self, name: &str) -> Option<i64> {
         self.markers.get(name).copied()

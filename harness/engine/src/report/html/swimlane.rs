@@ -53,7 +53,7 @@ pub fn change_class(c: Option<Change>) -> &'static str {
         Some(Change::Refused | Change::Reset | Change::RejectingLogins) => "f-refuse",
         Some(Change::Degraded) => "f-degrade",
         Some(Change::HaFailover) => "f-ha",
-        Some(Change::ConfigChanged | Change::CallDelivered) => "f-change",
+        Some(Change::ConfigChanged | Change::CallDelivered | Change::CallRefused) => "f-change",
         Some(Change::Restored) | None => "f-other",
     }
 }

@@ -6,7 +6,8 @@ use bc_suite::PlannedStep;
 use super::driver::{Driver, Stop};
 use super::record::Injected;
 use crate::env::now_us;
-use crate::fault::{Fault, Faults};
+use crate::fault::{Fault, FaultError, Faults};
+use crate::observe::{Change, Effect};
 use crate::run::translate;
 
 /// A fault-like step: plans its injection, applies and confirms it, records it.
@@ -53,6 +54,18 @@ pub(super) async fn inject(
     d.hold_step(None);
     match r? {
         Some(Ok(guard)) => d.record_injected(step, step_ts, inj, guard),
+        Some(Err(e @ FaultError::CallRefused { .. })) => {
+            // Offered and refused: the timeline holds it, so expect_call_answered fails on it.
+            let effects = inj
+                .effects
+                .iter()
+                .map(|x| Effect {
+                    target: x.target.clone(),
+                    change: Change::CallRefused,
+                })
+                .collect();
+            d.record_call_refused(step_ts, step.marker.as_deref(), e.to_string(), effects);
+        }
         Some(Err(e)) if is_call => {
             // A call nobody can take is the desktop's problem: expect_call_answered judges it.
             d.record_marker(step_ts, step.marker.as_deref());

@@ -77,6 +77,25 @@ impl Driver<'_> {
         self.next_fault
     }
 
+    /// A `deliver_call` the servers refused (no Ready agent to offer it to), as a fault entry whose
+    /// effects say so; nothing to heal.
+    pub fn record_call_refused(
+        &mut self,
+        at: i64,
+        marker: Option<&str>,
+        description: String,
+        effects: Vec<Effect>,
+    ) {
+        self.record_fault(
+            at,
+            marker,
+            marker.map(String::from),
+            description,
+            effects,
+            Vec::new(),
+        );
+    }
+
     /// The heal entry of fault `id` (`None`: of every fault).
     pub fn record_heal(&mut self, at: i64, id: Option<u32>, description: String) {
         self.push(

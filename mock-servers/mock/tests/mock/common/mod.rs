@@ -202,6 +202,21 @@ impl Client {
         .await;
         self.next().await
     }
+
+    /// `sip_login`, then the agent made Ready (routed calls reach only a Ready agent).
+    pub async fn sip_login_ready(&mut self, dn: &str, agent: &str) {
+        assert!(matches!(
+            self.sip_login(dn, agent).await,
+            Message::EventAgentLogin { .. }
+        ));
+        self.send(&Message::RequestAgentReady {
+            reference_id: 4,
+            this_dn: dn.into(),
+            agent_id: agent.into(),
+        })
+        .await;
+        assert!(matches!(self.next().await, Message::EventAgentReady { .. }));
+    }
 }
 
 /// A follower of `GET /events`.
