@@ -266,6 +266,19 @@ async fn deliver_call_through_either_peer() {
         c.recv(WAIT).await,
         Seen::Msg(Message::EventAgentLogin { .. })
     ));
+    // Routed calls reach only a Ready agent.
+    let reference_id = c.next_ref();
+    c.send(&Message::RequestAgentReady {
+        reference_id,
+        this_dn: "7004".into(),
+        agent_id: "1004".into(),
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        c.recv(WAIT).await,
+        Seen::Msg(Message::EventAgentReady { .. })
+    ));
 
     for (via, redirected) in [("A", false), ("B", true)] {
         let g = env

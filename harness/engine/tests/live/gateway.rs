@@ -85,7 +85,8 @@ impl Mock {
         assert_eq!(r.status().as_u16(), 200, "POST {path}");
     }
 
-    /// A desktop: registers the client and the DN and logs the agent in; keep it to stay logged in.
+    /// A desktop: registers the client and the DN, logs the agent in and makes it Ready; keep it
+    /// to stay logged in.
     async fn login(&self, dn: &str, agent: &str) -> BufReader<TcpStream> {
         let mut s = BufReader::new(TcpStream::connect(&self.listen).await.expect("connect"));
         let requests = [
@@ -105,6 +106,12 @@ impl Mock {
                 this_dn: dn.into(),
                 agent_id: agent.into(),
             },
+            // Routed calls reach only a Ready agent.
+            Message::RequestAgentReady {
+                reference_id: 4,
+                this_dn: dn.into(),
+                agent_id: agent.into(),
+            },
         ];
         let mut last = None;
         for m in &requests {
@@ -118,7 +125,7 @@ impl Mock {
             last = Some(decode_line(&answer).expect("a protocol line"));
         }
         assert!(
-            matches!(last, Some(Message::EventAgentLogin { .. })),
+            matches!(last, Some(Message::EventAgentReady { .. })),
             "{last:?}"
         );
         s

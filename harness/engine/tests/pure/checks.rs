@@ -357,6 +357,45 @@ fn call_answered_passes_and_measures() {
     assert_eq!(replay(&t, &checks, &[]).verdict, Verdict::Fail);
 }
 
+/// A call the servers refused (no Ready agent to offer it to) was offered: the check is exercised
+/// and fails, saying why; with no call at all it is not exercised.
+#[test]
+fn a_refused_call_fails_call_answered_and_no_call_leaves_it_not_exercised() {
+    let delivered = load("call-answered");
+    let check = vec![(
+        Activation::Step(2),
+        CheckSpec::CallAnswered {
+            within_ms: 100,
+            from: "deliver_call".into(),
+            measure: None,
+        },
+    )];
+    let mut refused = delivered.clone();
+    refused.entries.retain(|e| {
+        !matches!(&e.kind, EntryKind::Observed { event } if matches!(event.kind, bc_protocol::EventKind::CallAnswered { .. }))
+    });
+    let mut none = refused.clone();
+    for e in &mut refused.entries {
+        if let EntryKind::Fault { effects, .. } = &mut e.kind {
+            for x in effects {
+                x.change = bc_engine::observe::Change::CallRefused;
+            }
+        }
+    }
+    let o = replay(&refused, &check, &[]);
+    assert_eq!(o.verdict, Verdict::Fail, "{:#?}", o.checks);
+    let f = failure_of(&o, "expect_call_answered");
+    assert!(
+        f.observed.contains("the servers refused it, no Ready agent"),
+        "{}",
+        f.observed
+    );
+    none.entries
+        .retain(|e| !matches!(e.kind, EntryKind::Fault { .. }));
+    let o = replay(&none, &check, &[]);
+    assert_eq!(o.verdict, Verdict::Inconclusive, "{:#?}", o.checks);
+}
+
 #[test]
 fn lost_observations_make_invariants_inconclusive() {
     let t = load("lost-events");

@@ -11,6 +11,7 @@ mod checks;
 mod explore_pure;
 mod failure_texts;
 mod html_report;
+mod state_kept;
 mod state_kill;
 mod verify;
 mod watermark;
