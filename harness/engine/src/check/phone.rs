@@ -191,6 +191,15 @@ impl Check for PhoneRegistered {
         if let Some(s) = Status::if_lost(st) {
             return s;
         }
+        // Still owed at the end: neither made nor missed, so no pass (it would be unearned).
+        if let Some(o) = self.owed.first() {
+            return Status::unknown(format!(
+                "scenario ended before PH-1's deadline at {} ({:.1}s after {})",
+                o.site,
+                o.window_us as f64 / 1e6,
+                o.why
+            ));
+        }
         if self.met == 0 {
             return Status::not_exercised("no registration was owed and met");
         }

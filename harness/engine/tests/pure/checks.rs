@@ -386,13 +386,34 @@ fn a_refused_call_fails_call_answered_and_no_call_leaves_it_not_exercised() {
     assert_eq!(o.verdict, Verdict::Fail, "{:#?}", o.checks);
     let f = failure_of(&o, "expect_call_answered");
     assert!(
-        f.observed.contains("the servers refused it, no Ready agent"),
+        f.observed
+            .contains("the servers refused it, no Ready agent"),
         "{}",
         f.observed
     );
     none.entries
         .retain(|e| !matches!(e.kind, EntryKind::Fault { .. }));
     let o = replay(&none, &check, &[]);
+    assert_eq!(o.verdict, Verdict::Inconclusive, "{:#?}", o.checks);
+}
+
+/// PH-1 owed at B (its SIP Server came back) when the scenario ends before the deadline: the
+/// registration was neither made nor missed, so the check is undecided, never a pass.
+#[test]
+fn a_registration_still_owed_at_the_end_is_undecided_not_a_pass() {
+    let full = load("phone-not-registered-again");
+    let check = vec![(
+        Activation::Start,
+        CheckSpec::PhoneRegistered {
+            within_ms: 5_000,
+            return_within_ms: 11_000,
+        },
+    )];
+    assert_eq!(replay(&full, &check, &[]).verdict, Verdict::Fail);
+    let mut cut = full.clone();
+    let end = full.start_us().unwrap() + 12_000_000;
+    cut.entries.retain(|e| e.ts_us < end);
+    let o = replay(&cut, &check, &[]);
     assert_eq!(o.verdict, Verdict::Inconclusive, "{:#?}", o.checks);
 }
 

@@ -86,7 +86,53 @@ fn cases() -> Vec<Case> {
     let mut v = expectation_cases();
     v.extend(invariant_cases());
     v.extend(herd_cases());
+    v.extend(phone_cases());
     v
+}
+
+/// The phone rules (PH-1..PH-3), from `run --phone` with the faulty builtin phones of
+/// docs/kill-matrix.md ("Faulty phones") on suites/certification/ph-phones.yaml, preferred site A,
+/// keep-alives left out.
+fn phone_cases() -> Vec<Case> {
+    let registered = start(CheckSpec::PhoneRegistered {
+        within_ms: 5_000,
+        return_within_ms: 11_000,
+    });
+    vec![
+        // `builtin --no-reregister` on registers-again-after-peer-returns: B's SIP Server pair
+        // is killed and started again; the phone never registers there again.
+        Case {
+            name: "phone-not-registered-again",
+            timeline: "phone-not-registered-again",
+            rules: &["BC-3"],
+            checks: vec![registered.clone()],
+        },
+        // `builtin --no-answer`: the call is redirected from B to A and rings the phone there,
+        // which never answers.
+        Case {
+            name: "phone-never-answers",
+            timeline: "phone-never-answers",
+            rules: &["BC-10"],
+            checks: vec![(
+                Activation::Step(2),
+                CheckSpec::PhoneRang { within_ms: 10_000 },
+            )],
+        },
+        // `builtin --dial-preferred-only`: with A killed, the phone still dials via A.
+        Case {
+            name: "phone-dials-preferred-only",
+            timeline: "phone-dials-preferred-only",
+            rules: &["BC-4", "BC-10"],
+            checks: vec![(
+                Activation::Step(5),
+                CheckSpec::PhoneDialed {
+                    number: "5000".into(),
+                    site: "B".into(),
+                    within_ms: 5_000,
+                },
+            )],
+        },
+    ]
 }
 
 /// The expectations' failures, and the undecided and not-exercised ones.
@@ -407,6 +453,9 @@ fn failure_texts_match_the_pinned_ones() {
         "herd_return",
         "herd_attempts",
         "max_reconnects",
+        "phone_registered",
+        "phone_rang",
+        "phone_dialed",
     ];
     for k in every {
         if !failing.contains(k) {

@@ -25,7 +25,12 @@ fn state() -> SessionState {
 
 /// Agent 1001 logged in on DN 7001 through connection `conn` at A's SIP Server.
 fn logged_in(st: &mut SessionState, conn: u64, seq: u64) -> u64 {
-    st.apply(&sip(1_000, seq, conn, r#""kind":"client_connected","peer":"x""#));
+    st.apply(&sip(
+        1_000,
+        seq,
+        conn,
+        r#""kind":"client_connected","peer":"x""#,
+    ));
     st.apply(&sip(
         1_100,
         seq + 1,
@@ -74,7 +79,12 @@ fn a_kept_login_outlives_its_connection_without_a_lapse_until_a_logout() {
         st.reconnects()
     );
     // A new connection logs the agent out there: the kept login is over.
-    st.apply(&sip(3_000, seq, 2, r#""kind":"client_connected","peer":"y""#));
+    st.apply(&sip(
+        3_000,
+        seq,
+        2,
+        r#""kind":"client_connected","peer":"y""#,
+    ));
     st.apply(&sip(
         3_100,
         seq + 1,
@@ -89,7 +99,12 @@ fn a_kept_login_is_taken_over_by_a_new_connection_and_ends_with_a_demotion() {
     let mut st = state();
     let seq = logged_in(&mut st, 1, 0);
     let seq = closed_but_kept(&mut st, 1, seq);
-    st.apply(&sip(3_000, seq, 2, r#""kind":"client_connected","peer":"y""#));
+    st.apply(&sip(
+        3_000,
+        seq,
+        2,
+        r#""kind":"client_connected","peer":"y""#,
+    ));
     st.apply(&sip(
         3_100,
         seq + 1,
