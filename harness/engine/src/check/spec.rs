@@ -172,7 +172,7 @@ pub enum CheckSpec {
         /// The herd's size.
         agents: u32,
     },
-    /// HERD-5 over a herd: from round 4 on, no 100 ms slot holds more than `max_percent` of a retry
+    /// HERD-5 over a herd: from round 4 on, no 250 ms slot holds more than `max_percent` of a retry
     /// round's agents (each agent's rounds read from the CS Proxy's overload answers to it).
     HerdRounds { agents: u32, max_percent: u32 },
     /// HERD-4 over a herd: connections turned away by overloaded servers, in the busiest minute,
