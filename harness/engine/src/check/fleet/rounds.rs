@@ -52,7 +52,7 @@ pub struct Rounds {
     by_agent: BTreeMap<String, Agent>,
     /// The herd's first named attempt: the origin of the instants in the failure text.
     first_us: Option<i64>,
-    /// Turned-away connections that named no agent (refused at accept), for the not-exercised text.
+    /// Turned-away connections that named no agent, for the not-exercised text.
     unnamed: usize,
 }
 
@@ -98,7 +98,7 @@ impl Check for Rounds {
         }
         let Some(origin) = self.first_us else {
             return Status::not_exercised(format!(
-                "no overload answer named its agent ({} connections turned away at accept name none): no rounds to number",
+                "no overload answer named its agent ({} turned-away connections named none: refused at accept, or not at a CS Proxy): no rounds to number",
                 self.unnamed
             ));
         };
