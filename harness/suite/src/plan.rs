@@ -243,7 +243,7 @@ fn herd(h: &Herd, preferred: Option<Site>) -> HerdPlan {
             .max_round_percent
             .as_ref()
             .map(|p| u32::try_from(p.value).unwrap_or(100))
-            .unwrap_or(55),
+            .unwrap_or(60),
     }
 }
 

@@ -173,7 +173,7 @@ pub enum CheckSpec {
         agents: u32,
     },
     /// HERD-5 over a herd: from round 4 on, no 250 ms slot holds more than `max_percent` of a retry
-    /// round's agents (each agent's rounds read from the CS Proxy's overload answers to it).
+    /// round's agents' intervals from the round before (rounds read from CS Proxy overload answers).
     HerdRounds { agents: u32, max_percent: u32 },
     /// HERD-4 over a herd: connections turned away by overloaded servers, in the busiest minute,
     /// at most `per_agent_minute` per agent of the herd's `agents` (a herd's fleet check).

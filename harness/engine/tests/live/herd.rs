@@ -420,9 +420,10 @@ async fn a_herd_fails_back_spread_out() {
 }
 
 /// HERD-5: a floor that every site turns away (both CS Proxy pairs answer `overloaded`) goes round
-/// the sites in rounds until B has room. The jittered reference's rounds spread (its busiest 250 ms
-/// of round 4 about a third of the floor); `no-jitter`'s stay in step and break HERD-5, besides
-/// HERD-2 when the floor arrives at B in step too, and nothing else.
+/// the sites in rounds until B has room. The jittered reference's agents come back after intervals
+/// of their own (about 40 % of them within one 250 ms into round 4); `no-jitter`'s come back after
+/// the same interval and break HERD-5, besides HERD-2 when the floor arrives at B in step too, and
+/// nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_herd_s_retry_rounds_do_not_stay_in_step() {
     let _one = ONE_AT_A_TIME.lock().await;

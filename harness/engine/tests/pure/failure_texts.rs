@@ -231,7 +231,7 @@ fn herd_cases() -> Vec<Case> {
             rules: &["BC-9"],
             checks: vec![start(CheckSpec::HerdRounds {
                 agents: 40,
-                max_percent: 55,
+                max_percent: 60,
             })],
         },
         // Recorded from `--defect tight-retry` as a herd of 4 agents in one process, both CS Proxy

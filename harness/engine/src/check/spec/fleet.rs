@@ -33,7 +33,7 @@ impl CheckSpec {
                 agents,
                 max_percent,
             } => format!(
-                "fleet: from round 4 on, at most {max_percent} % of a retry round's agents in any 250 ms ({agents} agents)"
+                "fleet: from round 4 on, at most {max_percent} % of a retry round's agents back after intervals within 250 ms ({agents} agents)"
             ),
             CheckSpec::HerdWaited { agents } => format!(
                 "fleet: no server gives more overload answers within its retry delay than the {agents} agents"
@@ -75,7 +75,7 @@ impl CheckSpec {
                 agents,
                 max_percent,
             } => format!(
-                "the {agents} agents' retry rounds do not re-align while every site turns them away: from the fourth round on, no 250 ms slot holds more than {max_percent} % of a round's agents (each agent's first overload answer from a CS Proxy in the round)"
+                "the {agents} agents' retry rounds do not re-align while every site turns them away: from the fourth round on, no 250 ms slot holds more than {max_percent} % of a round's agents' intervals from beginning the round before (each agent's rounds read from the CS Proxies' overload answers to it)"
             ),
             CheckSpec::HerdWaited { agents } => format!(
                 "the {agents} agents wait the delay an overloaded server asks for: each is turned away by one server at most once within that delay, so no server gives more than {agents} overload answers within it"
