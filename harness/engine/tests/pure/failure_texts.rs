@@ -418,6 +418,7 @@ fn failure_texts_match_the_pinned_ones() {
         "herd_logged_in",
         "herd_return",
         "herd_attempts",
+        "herd_rounds",
         "max_reconnects",
     ];
     for k in every {
