@@ -206,6 +206,10 @@ pub struct Herd {
     /// fault may fall in one 100 ms window (default 20).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_burst_percent: Option<Spanned<u64>>,
+    /// HERD-5's bound: the largest percent of a retry round's agents whose intervals from beginning
+    /// the round before may fall in one 250 ms slot, from the fourth round on (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_round_percent: Option<Spanned<u64>>,
 }
 
 /// One site's share of a herd's agents.

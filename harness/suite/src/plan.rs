@@ -240,6 +240,11 @@ fn herd(h: &Herd, preferred: Option<Site>) -> HerdPlan {
             .as_ref()
             .map(|p| u32::try_from(p.value).unwrap_or(100))
             .unwrap_or(20),
+        max_round_percent: h
+            .max_round_percent
+            .as_ref()
+            .map(|p| u32::try_from(p.value).unwrap_or(100))
+            .unwrap_or(60),
     }
 }
 

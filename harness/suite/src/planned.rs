@@ -100,6 +100,8 @@ pub struct HerdPlan {
     pub preferred: Vec<(Site, u32)>,
     /// HERD-2's bound in percent of the agents per 100 ms window.
     pub max_burst_percent: u32,
+    /// HERD-5's bound in percent of a retry round's agents' intervals per 250 ms slot.
+    pub max_round_percent: u32,
 }
 
 impl HerdPlan {

@@ -85,6 +85,7 @@ fn look(spec: &CheckSpec, from: i64) -> Option<Look> {
         | CheckSpec::HerdAttempts { .. }
         | CheckSpec::HerdWaited { .. }
         | CheckSpec::HerdReturn { .. }
+        | CheckSpec::HerdRounds { .. }
         | CheckSpec::HonoursOverload
         | CheckSpec::MaxAttempts { .. }
         | CheckSpec::BacksOff { .. } => None,

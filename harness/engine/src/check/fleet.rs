@@ -2,7 +2,7 @@
 //! broke it, the first one's failure), and the fleet checks over all of them: HERD-2 over every
 //! agent's first contact (here), HERD-1 over their logins at the survivor (`survivor`),
 //! HERD-3 over the overload answers by count (`waited`), HERD-4 over the connections servers
-//! turned away (`hammer`).
+//! turned away (`hammer`), HERD-5 over the agents' retry rounds (`rounds`).
 
 use std::collections::BTreeMap;
 
@@ -15,6 +15,7 @@ use crate::observe::{Entry, EntryKind, SessionState};
 mod group;
 mod hammer;
 mod merge;
+mod rounds;
 mod survivor;
 pub mod synth;
 mod waited;
@@ -22,6 +23,7 @@ mod waited;
 pub use group::Group;
 pub use hammer::Hammer;
 pub use merge::{merge, named_list, AgentOutcome};
+pub use rounds::Rounds;
 pub use survivor::Survivor;
 pub use waited::Waited;
 

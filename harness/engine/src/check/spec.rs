@@ -9,6 +9,9 @@ use super::Check;
 mod build;
 mod class;
 mod fleet;
+mod words;
+
+use words::{dur, kinds};
 
 /// One check, with every parameter concrete (durations in ms, sites as `A`/`B`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,6 +172,9 @@ pub enum CheckSpec {
         /// The herd's size.
         agents: u32,
     },
+    /// HERD-5 over a herd: from round 4 on, no 250 ms slot holds more than `max_percent` of a retry
+    /// round's agents' intervals from the round before (rounds read from CS Proxy overload answers).
+    HerdRounds { agents: u32, max_percent: u32 },
     /// HERD-4 over a herd: connections turned away by overloaded servers, in the busiest minute,
     /// at most `per_agent_minute` per agent of the herd's `agents` (a herd's fleet check).
     HerdAttempts {
@@ -177,22 +183,6 @@ pub enum CheckSpec {
         /// The bound, attempts per agent per minute.
         per_agent_minute: u32,
     },
-}
-
-fn kinds(servers: &[ServerKind]) -> String {
-    servers
-        .iter()
-        .map(|k| k.as_str())
-        .collect::<Vec<_>>()
-        .join(" + ")
-}
-
-fn dur(ms: u64) -> String {
-    if (ms / 1000) * 1000 == ms {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
 }
 
 impl CheckSpec {
@@ -270,6 +260,7 @@ impl CheckSpec {
             | CheckSpec::HerdAttempts { .. }
             | CheckSpec::HerdWaited { .. }
             | CheckSpec::HerdReturn { .. }
+            | CheckSpec::HerdRounds { .. }
             | CheckSpec::HerdLoggedIn { .. } => self.fleet_describe(),
             CheckSpec::HonoursOverload => "invariant honours_overload".into(),
             CheckSpec::MaxAttempts { count, per_ms } => {
@@ -375,6 +366,7 @@ impl CheckSpec {
             | CheckSpec::HerdAttempts { .. }
             | CheckSpec::HerdWaited { .. }
             | CheckSpec::HerdReturn { .. }
+            | CheckSpec::HerdRounds { .. }
             | CheckSpec::HerdLoggedIn { .. } => self.fleet_expected(),
             CheckSpec::HonoursOverload => {
                 "no connection to a server that answered `overloaded` before the delay it asked for".into()

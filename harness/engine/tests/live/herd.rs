@@ -1,6 +1,7 @@
 //! A small herd on the local runtime: a floor of agents (a generated configuration database, a few
 //! multi-agent reference desktop processes) loses site A at once; the fleet rules judge what the
-//! servers saw. The jittered reference passes HERD-1/2/4; `no-jitter` and `tight-retry` fail HERD-2.
+//! servers saw. The jittered reference passes HERD-1/2/4/5; `no-jitter` and `tight-retry` fail
+//! HERD-2, `no-jitter` HERD-5 where every site turns the floor away.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -416,6 +417,53 @@ async fn a_herd_fails_back_spread_out() {
     assert_eq!(herd7[0]["status"]["status"], "pass", "{:#}", herd7[0]);
     let lock_step = run_suite_with(&suite, "--failback --defect no-jitter", caps()).await;
     broken_only(&lock_step, &["HERD-2", "HERD-7"]);
+}
+
+/// HERD-5: a floor that every site turns away (both CS Proxy pairs answer `overloaded`) goes round
+/// the sites in rounds until B has room. The jittered reference's agents come back after intervals
+/// of their own (about 40 % of them within one 250 ms into round 4); `no-jitter`'s come back after
+/// the same interval and break HERD-5, besides HERD-2 when the floor arrives at B in step too, and
+/// nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_herd_s_retry_rounds_do_not_stay_in_step() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let suite = bc_test_support::workspace_root().join("suites/herds/herd-rounds.yaml");
+    let herd5 = |result: &serde_json::Value| -> serde_json::Value {
+        let found: Vec<&serde_json::Value> = result["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["spec"]["check"] == "herd_rounds")
+            .collect();
+        assert_eq!(found.len(), 1, "one HERD-5 check: {:#}", result["checks"]);
+        found[0]["status"].clone()
+    };
+    let reference = run_suite(&suite, None).await;
+    assert_eq!(
+        reference["verdict"], "pass",
+        "the reference passes: {:#}",
+        reference["failures"]
+    );
+    assert_eq!(herd5(&reference)["status"], "pass", "{reference:#}");
+    let lock_step = run_suite(&suite, Some("no-jitter")).await;
+    assert_eq!(lock_step["verdict"], "fail", "{lock_step:#}");
+    assert_eq!(herd5(&lock_step)["status"], "fail", "{lock_step:#}");
+    let failures = lock_step["failures"].as_array().unwrap();
+    let broken: Vec<&str> = failures
+        .iter()
+        .flat_map(|f| f["rules"].as_array().unwrap())
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert!(
+        broken.iter().all(|r| ["HERD-2", "HERD-5"].contains(r)),
+        "only the fleet rules break: {failures:#?}"
+    );
+    let observed = failures
+        .iter()
+        .find(|f| f["rules"][0] == "HERD-5")
+        .and_then(|f| f["observed"].as_str())
+        .unwrap();
+    assert!(observed.starts_with("round 4: "), "{observed}");
 }
 
 /// Asserts that `result` failed breaking exactly `rules` (sorted); the first failure's observation.

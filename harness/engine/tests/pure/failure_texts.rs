@@ -268,6 +268,18 @@ fn herd_cases() -> Vec<Case> {
                 from: "back".into(),
             })],
         },
+        // Recorded from `--defect no-jitter` on suites/herds/herd-rounds.yaml (seed 22): the steps
+        // before B had room and every overload answer that named its agent, the servers' event
+        // numbers closed up.
+        Case {
+            name: "herd-rounds-in-step",
+            timeline: "herd-rounds-in-step",
+            rules: &["BC-9"],
+            checks: vec![start(CheckSpec::HerdRounds {
+                agents: 40,
+                max_percent: 60,
+            })],
+        },
         // Recorded from `--defect tight-retry` as a herd of 4 agents in one process, both CS Proxy
         // pairs refusing every new connection (`overload` with `answer: refuse`) for 12 s: the
         // first 500 of its 7,996 turned-away connections.
@@ -452,6 +464,7 @@ fn failure_texts_match_the_pinned_ones() {
         "herd_logged_in",
         "herd_return",
         "herd_attempts",
+        "herd_rounds",
         "max_reconnects",
         "phone_registered",
         "phone_rang",

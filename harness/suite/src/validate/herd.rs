@@ -32,11 +32,14 @@ pub(super) fn herd(ctx: &mut Ctx<'_>, s: &Scenario, h: &Spanned<Herd>) {
             );
         }
     }
-    if let Some(p) = &h.value.max_burst_percent {
-        if p.value == 0 || p.value > 100 {
+    for (key, p) in [
+        ("max_burst_percent", &h.value.max_burst_percent),
+        ("max_round_percent", &h.value.max_round_percent),
+    ] {
+        if let Some(p) = p.as_ref().filter(|p| p.value == 0 || p.value > 100) {
             ctx.d.semantic(
                 p.span,
-                format!("`herd.max_burst_percent` must be 1 to 100, not {}", p.value),
+                format!("`herd.{key}` must be 1 to 100, not {}", p.value),
                 None,
             );
         }

@@ -301,3 +301,32 @@ fn declared_capacity_is_planned_per_server_kind_with_defaults() {
     assert_eq!(c[1].retry_after_ms, Some(2000));
     assert_eq!(c[1].answer, OverloadAnswer::Error);
 }
+
+#[test]
+fn a_herd_s_bounds_default_and_are_declared_each_from_one_to_a_hundred() {
+    let herd = |bounds: &str| {
+        format!("agent: agent1001\ntopology: {{stat_server: false}}\nscenarios:\n  - id: s\n    herd: {{agents: 40{bounds}}}\n    steps:\n      - expect_logged_in: {{site: A}}\n")
+    };
+    let run = &plan(&load(&herd("")), &PlanOptions::default()).unwrap()[0];
+    let h = run.herd.as_ref().unwrap();
+    assert_eq!((h.max_burst_percent, h.max_round_percent), (20, 60));
+    let declared = load(&herd(", max_burst_percent: 30, max_round_percent: 70"));
+    let h = plan(&declared, &PlanOptions::default()).unwrap()[0]
+        .herd
+        .clone()
+        .unwrap();
+    assert_eq!((h.max_burst_percent, h.max_round_percent), (30, 70));
+    let text = format!(
+        "version: 1\nid: p\nconfig: fixtures/suites/config.yaml\nrules: [BC-4]\n{}",
+        herd(", max_round_percent: 0")
+    );
+    let dir = crate::common::repo().join("fixtures/suites");
+    let Err(d) = load_str("plan.yaml", &text, &dir) else {
+        panic!("a bound of 0 % is refused")
+    };
+    let errors = render_plain(&d.errors);
+    assert!(
+        errors.contains("`herd.max_round_percent` must be 1 to 100, not 0"),
+        "{errors}"
+    );
+}

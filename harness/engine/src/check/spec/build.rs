@@ -87,6 +87,10 @@ pub(super) fn checker(spec: &CheckSpec) -> Box<dyn Check> {
             &from,
         )),
         CheckSpec::HerdWaited { agents } => Box::new(fleet::Waited::new(agents)),
+        CheckSpec::HerdRounds {
+            agents,
+            max_percent,
+        } => Box::new(fleet::Rounds::new(agents, max_percent)),
         CheckSpec::HerdAttempts {
             agents,
             per_agent_minute,

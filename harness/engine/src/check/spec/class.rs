@@ -16,6 +16,7 @@ impl CheckSpec {
             CheckSpec::HerdLoggedIn { .. } => Some("HERD-1"),
             CheckSpec::HerdBurst { .. } => Some("HERD-2"),
             CheckSpec::HerdReturn { .. } => Some("HERD-7"),
+            CheckSpec::HerdRounds { .. } => Some("HERD-5"),
             CheckSpec::HonoursOverload | CheckSpec::HerdWaited { .. } => Some("HERD-3"),
             CheckSpec::MaxAttempts { .. }
             | CheckSpec::BacksOff { .. }
@@ -46,6 +47,7 @@ impl CheckSpec {
                 | CheckSpec::HerdAttempts { .. }
                 | CheckSpec::HerdWaited { .. }
                 | CheckSpec::HerdReturn { .. }
+                | CheckSpec::HerdRounds { .. }
                 | CheckSpec::HonoursOverload
                 | CheckSpec::MaxAttempts { .. }
                 | CheckSpec::BacksOff { .. }

@@ -1,4 +1,4 @@
-//! The words of the herds' fleet checks (HERD-1 to HERD-4, HERD-7): how a report names each one and
+//! The words of the herds' fleet checks (HERD-1 to HERD-5, HERD-7): how a report names each one and
 //! what it expects, kept beside each other and out of the single-desktop checks' lists.
 
 use super::{dur, CheckSpec};
@@ -28,6 +28,12 @@ impl CheckSpec {
                 from,
             } => format!(
                 "fleet: at most {max_percent} % of {agents} agents' returns (SIP logins) at {site} in any {window_ms} ms after `{from}`"
+            ),
+            CheckSpec::HerdRounds {
+                agents,
+                max_percent,
+            } => format!(
+                "fleet: from round 4 on, at most {max_percent} % of a retry round's agents back after intervals within 250 ms ({agents} agents)"
             ),
             CheckSpec::HerdWaited { agents } => format!(
                 "fleet: no server gives more overload answers within its retry delay than the {agents} agents"
@@ -64,6 +70,12 @@ impl CheckSpec {
                 from,
             } => format!(
                 "the {agents} agents' returns to site {site} disperse after `{from}` brought it back: no {window_ms} ms window holds more than {max_percent} % of their first SIP logins there"
+            ),
+            CheckSpec::HerdRounds {
+                agents,
+                max_percent,
+            } => format!(
+                "the {agents} agents' retry rounds do not re-align while every site turns them away: from the fourth round on, no 250 ms slot holds more than {max_percent} % of a round's agents' intervals from beginning the round before (each agent's rounds read from the CS Proxies' overload answers to it)"
             ),
             CheckSpec::HerdWaited { agents } => format!(
                 "the {agents} agents wait the delay an overloaded server asks for: each is turned away by one server at most once within that delay, so no server gives more than {agents} overload answers within it"

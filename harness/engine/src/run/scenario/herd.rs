@@ -83,7 +83,9 @@ pub(super) fn connection_files(d: &mut Driver<'_>, h: &HerdPlan) -> Result<Vec<P
 /// The fleet checks of a herd scenario: HERD-2 always; HERD-7 after each `restore_site`; HERD-1 where the first fault takes a whole
 /// site from every agent (after an aimed or partial fault, agents rightly stay where they are);
 /// HERD-4 where servers turn clients away (an `overload` step, or a declared capacity), the only
-/// place attempts can be counted.
+/// place attempts can be counted; HERD-5 where `overload` steps turn away the CS Proxy pairs of
+/// every site, so that the agents go round the sites in rounds (their answers name the agent only
+/// with `answer: error`; behind `refuse` the check says it could not number the rounds).
 pub(super) fn fleet_checks(sc: &PlannedScenario) -> Vec<CheckSpec> {
     let Some(h) = &sc.herd else {
         return Vec::new();
@@ -141,6 +143,18 @@ pub(super) fn fleet_checks(sc: &PlannedScenario) -> Vec<CheckSpec> {
         checks.push(CheckSpec::HerdAttempts {
             agents: h.agents,
             per_agent_minute: HerdBounds::default().max_attempts_per_agent_minute as u32,
+        });
+    }
+    let every_cs_proxy_overloaded = sc.sites.iter().all(|site| {
+        sc.steps.iter().any(|s| {
+            matches!(&s.action, Action::Overload(t, _)
+                if t.site == *site && t.server == bc_suite::ServerKind::ConfigServer)
+        })
+    });
+    if !sc.sites.is_empty() && every_cs_proxy_overloaded {
+        checks.push(CheckSpec::HerdRounds {
+            agents: h.agents,
+            max_percent: h.max_round_percent,
         });
     }
     checks
