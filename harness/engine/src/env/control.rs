@@ -50,11 +50,13 @@ impl ControlClient {
         call: &str,
         req: reqwest::RequestBuilder,
     ) -> Result<T, EnvError> {
-        let err = |reason: String| EnvError::Control {
+        let err_with = |status: Option<u16>, reason: String| EnvError::Control {
             instance: instance.to_string(),
             call: call.to_string(),
+            status,
             reason,
         };
+        let err = |reason: String| err_with(None, reason);
         let resp = req.send().await.map_err(|e| err(describe(&e)))?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| err(describe(&e)))?;
@@ -63,7 +65,10 @@ impl ControlClient {
                 .ok()
                 .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from))
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
-            return Err(err(format!("http {}: {msg}", status.as_u16())));
+            return Err(err_with(
+                Some(status.as_u16()),
+                format!("http {}: {msg}", status.as_u16()),
+            ));
         }
         let body = if body.is_empty() { &b"null"[..] } else { &body };
         serde_json::from_slice(body).map_err(|e| err(format!("unexpected answer: {e}")))
@@ -117,6 +122,7 @@ impl ControlClient {
             .ok_or_else(|| EnvError::Control {
                 instance: instance.to_string(),
                 call: "POST /reject-logins".into(),
+                status: None,
                 reason: format!("answer lacks `enabled`: {v}"),
             })
     }

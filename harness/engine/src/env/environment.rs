@@ -323,6 +323,7 @@ impl Environment {
                     return Err(EnvError::Control {
                         instance: id.to_string(),
                         call: "POST /reset".into(),
+                        status: None,
                         reason: format!("still active={} after reset", h.active),
                     });
                 }

@@ -56,6 +56,8 @@ pub enum EnvError {
     Control {
         instance: String,
         call: String,
+        /// The HTTP status of an answer that was not a success (none: no answer, or a bad one).
+        status: Option<u16>,
         reason: String,
     },
     #[error("fault proxy call `{call}` failed: {reason}")]

@@ -32,6 +32,7 @@ fn remote_err(call: &str, reason: impl std::fmt::Display) -> EnvError {
     EnvError::Control {
         instance: "env up".into(),
         call: call.into(),
+        status: None,
         reason: reason.to_string(),
     }
 }

@@ -52,12 +52,14 @@ pub(super) async fn apply(
         .await
         .map_err(|e| match e {
             // 404: the servers answered, and had no Ready agent on the DN to offer the call to.
-            crate::env::EnvError::Control { reason, .. } if reason.starts_with("http 404") => {
-                FaultError::CallRefused {
-                    fault: name.clone(),
-                    reason,
-                }
-            }
+            crate::env::EnvError::Control {
+                status: Some(404),
+                reason,
+                ..
+            } => FaultError::CallRefused {
+                fault: name.clone(),
+                reason,
+            },
             e => apply_err(e),
         })?;
     let at = now_us();
