@@ -115,13 +115,6 @@ async fn over_the_wire(
         call.reason,
         call.provisional
     );
-    if call.code == 480 {
-        // Temporarily Unavailable: no Ready agent on the DN (the servers answered).
-        return Err(FaultError::CallRefused {
-            fault: name,
-            reason: heard,
-        });
-    }
     if !(200..300).contains(&call.code) {
         return Err(not_confirmed(heard));
     }
