@@ -94,6 +94,11 @@ pub struct Topology {
     /// for the desktop: whether the desktop drops a hidden old session itself shows (BC-6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_client_timeout: Option<Spanned<HumanDuration>>,
+    /// How often the mocks ping each client (default: the run's setting, 500 ms). A floor of
+    /// thousands of agents declares a realistic one (seconds), as a deployment's ADDP does:
+    /// at 500 ms the keep-alives alone are tens of thousands of messages a second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_ping_interval: Option<Spanned<HumanDuration>>,
     /// Declared server capacity per server kind (default: infinitely fast, never overloaded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<crate::capacity::Capacities>,
@@ -130,6 +135,7 @@ impl Default for Topology {
             stat_server: true,
             ha: true,
             server_client_timeout: None,
+            server_ping_interval: None,
             capacity: None,
             keep_agents_on_disconnect: false,
         }
@@ -210,6 +216,10 @@ pub struct Herd {
     /// the round before may fall in one 250 ms slot, from the fourth round on (default 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_round_percent: Option<Spanned<u64>>,
+    /// Over how long the desktop processes start, evenly spaced: a floor logs in over minutes,
+    /// not at one instant (default: all at once). At most 10 minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<Spanned<HumanDuration>>,
 }
 
 /// One site's share of a herd's agents.

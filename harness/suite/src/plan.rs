@@ -193,6 +193,11 @@ fn plan_run(
             .server_client_timeout
             .as_ref()
             .map(|d| d.value.0),
+        server_ping_interval: suite
+            .topology
+            .server_ping_interval
+            .as_ref()
+            .map(|d| d.value.0),
         capacity: suite
             .topology
             .capacity
@@ -245,6 +250,7 @@ fn herd(h: &Herd, preferred: Option<Site>) -> HerdPlan {
             .as_ref()
             .map(|p| u32::try_from(p.value).unwrap_or(100))
             .unwrap_or(60),
+        ramp: h.ramp.as_ref().map(|r| r.value.get()).unwrap_or_default(),
     }
 }
 

@@ -58,6 +58,12 @@ pub struct PlannedScenario {
         serialize_with = "ser_opt_dur"
     )]
     pub server_client_timeout: Option<Duration>,
+    /// The mocks' ping interval for this run, when the suite sets one (else the run's).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_dur"
+    )]
+    pub server_ping_interval: Option<Duration>,
     /// Declared server capacity, one entry per limited server kind (`topology.capacity`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub capacity: Vec<crate::capacity::CapacityPlan>,
@@ -102,6 +108,8 @@ pub struct HerdPlan {
     pub max_burst_percent: u32,
     /// HERD-5's bound in percent of a retry round's agents' intervals per 250 ms slot.
     pub max_round_percent: u32,
+    /// The desktop processes start evenly spaced over this (zero: all at once).
+    pub ramp: std::time::Duration,
 }
 
 impl HerdPlan {

@@ -189,30 +189,7 @@ pub(crate) fn validate(
     check_caps(d, &suite.requires, &suite.skip_if);
     check_tags(d, &suite.tags);
 
-    // Topology.
-    if suite.topology.sites.is_empty() {
-        d.semantic(suite.id.span, "the topology has no site", None);
-    }
-    let mut seen = HashSet::new();
-    for s in &suite.topology.sites {
-        if !seen.insert(s.value) {
-            d.semantic(s.span, format!("site `{}` is listed twice", s.value), None);
-        }
-    }
-
-    if let Some(t) = &suite.topology.server_client_timeout {
-        if t.value.0.is_zero() {
-            d.semantic(
-                t.span,
-                "`server_client_timeout` must be longer than 0s",
-                Some("leave it out to keep the run's setting (2s by default)".into()),
-            );
-        }
-    }
-
-    if let Some(c) = &suite.topology.capacity {
-        c.validate(d, suite.topology.stat_server);
-    }
+    topology(suite, d);
 
     // Configuration database.
     let (cfg_rel, cfg_span) = match &suite.config {
@@ -273,6 +250,48 @@ pub(crate) fn validate(
         scenario(&mut ctx, suite, sc);
     }
     (config_path, config.unwrap_or_default())
+}
+
+/// The topology: sites listed once, keep-alive settings that make sense, declared capacity.
+fn topology(suite: &Suite, d: &mut Diagnostics) {
+    if suite.topology.sites.is_empty() {
+        d.semantic(suite.id.span, "the topology has no site", None);
+    }
+    let mut seen = HashSet::new();
+    for s in &suite.topology.sites {
+        if !seen.insert(s.value) {
+            d.semantic(s.span, format!("site `{}` is listed twice", s.value), None);
+        }
+    }
+
+    if let Some(t) = &suite.topology.server_client_timeout {
+        if t.value.0.is_zero() {
+            d.semantic(
+                t.span,
+                "`server_client_timeout` must be longer than 0s",
+                Some("leave it out to keep the run's setting (2s by default)".into()),
+            );
+        }
+    }
+
+    if let Some(t) = &suite.topology.server_ping_interval {
+        let timeout = suite
+            .topology
+            .server_client_timeout
+            .as_ref()
+            .map(|c| c.value.0);
+        if t.value.0.is_zero() || timeout.is_some_and(|c| t.value.0 >= c) {
+            d.semantic(
+                t.span,
+                "`server_ping_interval` must be longer than 0s and shorter than `server_client_timeout`",
+                Some("a server pings several times within its client timeout; leave it out to keep the run's 500ms".into()),
+            );
+        }
+    }
+
+    if let Some(c) = &suite.topology.capacity {
+        c.validate(d, suite.topology.stat_server);
+    }
 }
 
 fn budget_check(d: &mut Diagnostics, b: &Spanned<HumanDuration>) {

@@ -60,6 +60,8 @@ pub struct Evaluator {
     groups: std::collections::HashMap<usize, fleet::Group>,
     slack_us: i64,
     hold: Option<i64>,
+    /// The first released entry's instant (see `release`).
+    origin_us: Option<i64>,
 }
 
 impl Evaluator {
@@ -76,6 +78,7 @@ impl Evaluator {
             groups: Default::default(),
             slack_us: slack_ms as i64 * 1000,
             hold: None,
+            origin_us: None,
         }
     }
 
@@ -296,6 +299,14 @@ impl Evaluator {
             self.pending.iter().partition(|i| ready(entries[**i].ts_us));
         self.pending = later;
         now.sort_by_key(|i| (entries[*i].ts_us, *i));
+        // The first entry released is the timeline's first: the watermark lets none come before.
+        if let (None, Some(first)) = (self.origin_us, now.first()) {
+            let origin = entries[*first].ts_us;
+            self.origin_us = Some(origin);
+            for lane in self.lanes.iter_mut().chain(self.fleet.as_mut()) {
+                lane.origin_us = Some(origin);
+            }
+        }
         let tl = &self.timeline;
         for i in now {
             let e = &tl.entries[i];

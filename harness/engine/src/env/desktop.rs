@@ -71,36 +71,9 @@ impl DesktopSpec {
     /// failed start stops the ones already started.
     pub fn spawn_herd(&self, configs: &[PathBuf]) -> Result<Desktop, EnvError> {
         let mut procs = Vec::with_capacity(configs.len());
-        let mut argv0 = Vec::new();
-        for (k, config) in configs.iter().enumerate() {
-            let argv = self.argv_for(config);
-            let mut envs = self.env.clone();
-            envs.push((CONFIG_ENV.into(), config.display().to_string()));
-            for (name, value) in &mut envs {
-                if name == SEED_ENV && k > 0 {
-                    let base: u64 = value.parse().unwrap_or(0);
-                    *value = base.wrapping_add(k as u64).to_string();
-                }
-            }
-            let program = resolve_program(&argv[0], self.cwd.as_deref());
-            let label = if configs.len() > 1 {
-                format!("desktop `{}` #{k}", argv[0])
-            } else {
-                format!("desktop `{}`", argv[0])
-            };
-            let spawned = Supervised::spawn_in(
-                Launch {
-                    program: &program,
-                    args: &argv[1..],
-                    envs: &envs,
-                    label,
-                    log_capacity: self.log_capacity,
-                    stdin: self.stdin,
-                },
-                self.cwd.as_deref(),
-            );
-            match spawned {
-                Ok((proc, _lines)) => procs.push(proc),
+        for k in 0..configs.len() {
+            match self.spawn_nth(configs, k) {
+                Ok(proc) => procs.push(proc),
                 Err(e) => {
                     for p in &procs {
                         let _ = p.signal(libc::SIGKILL, "SIGKILL");
@@ -108,15 +81,63 @@ impl DesktopSpec {
                     return Err(e);
                 }
             }
-            if k == 0 {
-                argv0 = argv;
-            }
         }
+        let argv0 = configs
+            .first()
+            .map(|c| self.argv_for(c))
+            .unwrap_or_default();
         Ok(Desktop {
             procs,
             argv: argv0,
             term_grace: self.term_grace,
         })
+    }
+
+    /// Starts only the first process of a herd whose processes start over a ramp; the runner
+    /// adds the others one by one with [`Desktop::start_next`].
+    pub fn spawn_first(&self, configs: &[PathBuf]) -> Result<Desktop, EnvError> {
+        let first = self.spawn_nth(configs, 0)?;
+        Ok(Desktop {
+            procs: vec![first],
+            argv: configs
+                .first()
+                .map(|c| self.argv_for(c))
+                .unwrap_or_default(),
+            term_grace: self.term_grace,
+        })
+    }
+
+    /// Process `k` of a herd: its connection file, its seed (`BC_HARNESS_SEED + k`) and a label
+    /// that names it among the others.
+    fn spawn_nth(&self, configs: &[PathBuf], k: usize) -> Result<Supervised, EnvError> {
+        let config = &configs[k];
+        let argv = self.argv_for(config);
+        let mut envs = self.env.clone();
+        envs.push((CONFIG_ENV.into(), config.display().to_string()));
+        for (name, value) in &mut envs {
+            if name == SEED_ENV && k > 0 {
+                let base: u64 = value.parse().unwrap_or(0);
+                *value = base.wrapping_add(k as u64).to_string();
+            }
+        }
+        let program = resolve_program(&argv[0], self.cwd.as_deref());
+        let label = if configs.len() > 1 {
+            format!("desktop `{}` #{k}", argv[0])
+        } else {
+            format!("desktop `{}`", argv[0])
+        };
+        Supervised::spawn_in(
+            Launch {
+                program: &program,
+                args: &argv[1..],
+                envs: &envs,
+                label,
+                log_capacity: self.log_capacity,
+                stdin: self.stdin,
+            },
+            self.cwd.as_deref(),
+        )
+        .map(|(proc, _lines)| proc)
     }
 }
 
@@ -148,6 +169,21 @@ impl Desktop {
     /// How many processes.
     pub fn processes(&self) -> usize {
         self.procs.len()
+    }
+
+    /// Starts the herd's next process (a ramped start, [`DesktopSpec::spawn_first`]); false when
+    /// every connection file already has its process.
+    pub fn start_next(
+        &mut self,
+        spec: &DesktopSpec,
+        configs: &[PathBuf],
+    ) -> Result<bool, EnvError> {
+        let k = self.procs.len();
+        if k >= configs.len() {
+            return Ok(false);
+        }
+        self.procs.push(spec.spawn_nth(configs, k)?);
+        Ok(true)
     }
 
     /// The command actually run (the first process's).

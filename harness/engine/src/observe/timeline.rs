@@ -122,14 +122,19 @@ impl Timeline {
     /// noise (pings, pongs, desktop log) left out: what a failure message quotes.
     pub fn excerpt(&self, from_us: i64, to_us: i64, max: usize) -> Vec<String> {
         let start = self.start_us().unwrap_or(0);
-        let lines: Vec<String> = self
-            .sorted()
-            .into_iter()
-            .filter(|e| e.ts_us >= from_us && e.ts_us <= to_us)
-            .filter(|e| !super::format::is_noise(&e.kind))
-            .map(|e| super::format::line(e, start))
+        let mut within: Vec<(usize, &Entry)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.ts_us >= from_us && e.ts_us <= to_us)
+            .filter(|(_, e)| !super::format::is_noise(&e.kind))
             .collect();
-        let skip = lines.len().saturating_sub(max);
-        lines.into_iter().skip(skip).collect()
+        // Only the last `max` are formatted: a herd's window holds thousands of entries.
+        within.sort_by_key(|(i, e)| (e.ts_us, *i));
+        let skip = within.len().saturating_sub(max);
+        within[skip..]
+            .iter()
+            .map(|(_, e)| super::format::line(e, start))
+            .collect()
     }
 }

@@ -117,6 +117,8 @@ pub struct Shape {
     stat_server: bool,
     /// The suite's mock client timeout (`topology.server_client_timeout`), else the run's.
     client_timeout_ms: Option<u64>,
+    /// The suite's mock ping interval (`topology.server_ping_interval`), else the run's.
+    ping_interval_ms: Option<u64>,
     /// The suite's declared server capacity (`topology.capacity`).
     capacity: Vec<Capacity>,
     /// SIP Servers keep a closed connection's agents (`topology.keep_agents_on_disconnect`).
@@ -136,6 +138,9 @@ impl Shape {
             client_timeout_ms: sc
                 .server_client_timeout
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            ping_interval_ms: sc
+                .server_ping_interval
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             capacity: sc.capacity.iter().map(capacity).collect(),
             keep_agents: sc.keep_agents_on_disconnect,
             floor: sc
@@ -153,6 +158,7 @@ impl Shape {
             sites: vec!["A".into(), "B".into()],
             stat_server: true,
             client_timeout_ms: None,
+            ping_interval_ms: None,
             capacity: Vec::new(),
             keep_agents: false,
             floor: Vec::new(),
@@ -241,6 +247,9 @@ impl Session {
         let mut cfg = EnvConfig::new(topology).with_runtime(s.runtime);
         cfg.bin_dir = s.bin_dir.clone();
         cfg.keepalive = s.keepalive;
+        if let Some(ms) = shape.ping_interval_ms {
+            cfg.keepalive.ping_interval_ms = Some(ms);
+        }
         if let Some(ms) = shape.client_timeout_ms {
             cfg.keepalive.client_timeout_ms = Some(ms);
         }

@@ -7,6 +7,9 @@ use super::Ctx;
 use crate::model::{Herd, Scenario, Step, MAX_HERD_AGENTS};
 use crate::span::Spanned;
 
+/// The longest ramp a herd may declare.
+const MAX_RAMP: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Checks a scenario's herd and what it may not be combined with.
 pub(super) fn herd(ctx: &mut Ctx<'_>, s: &Scenario, h: &Spanned<Herd>) {
     let agents = &h.value.agents;
@@ -43,6 +46,13 @@ pub(super) fn herd(ctx: &mut Ctx<'_>, s: &Scenario, h: &Spanned<Herd>) {
                 None,
             );
         }
+    }
+    if let Some(r) = h.value.ramp.as_ref().filter(|r| r.value.get() > MAX_RAMP) {
+        ctx.d.semantic(
+            r.span,
+            format!("`herd.ramp` must be at most 10m, not {}", r.value),
+            Some("a ramp is how long the floor takes to start; the scenario's budgets count after it".into()),
+        );
     }
     if ctx.topo.stat_server {
         ctx.d.semantic(

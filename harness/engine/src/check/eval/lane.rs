@@ -35,6 +35,11 @@ pub(super) struct Lane {
     /// A herd agent's lane looks past a failure at the entries it folds in, its own: the whole
     /// timeline has the other agents' too. A lone agent's failures look at the whole timeline.
     own_after: bool,
+    /// A herd agent's last entries worth quoting, its failure's excerpt: quoting the whole
+    /// timeline would cost each failing agent a pass over every agent's entries.
+    recent: std::collections::VecDeque<Entry>,
+    /// The timeline's first instant (the evaluator's), from which excerpts count time.
+    pub origin_us: Option<i64>,
 }
 
 fn guarded(check: &mut Box<dyn Check>, f: impl FnOnce(&mut Box<dyn Check>) -> Status) -> Status {
@@ -63,6 +68,8 @@ impl Lane {
             cursor: i64::MIN,
             decided_at: Vec::new(),
             own_after: false,
+            recent: std::collections::VecDeque::new(),
+            origin_us: None,
         }
     }
 
@@ -164,6 +171,12 @@ impl Lane {
 
     pub fn process(&mut self, e: &Entry, tl: &Timeline) {
         self.cursor = e.ts_us;
+        if self.own_after && !crate::observe::format::is_noise(&e.kind) {
+            if self.recent.len() == EXCERPT_LINES {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(e.clone());
+        }
         for a in self.slots.iter_mut().filter_map(|s| s.after.as_mut()) {
             a.before(e, &self.state);
         }
@@ -217,7 +230,10 @@ impl Lane {
                 self.set(i, s, tl);
             }
         }
-        let start = tl.start_us().unwrap_or(0);
+        let start = match self.origin_us {
+            Some(o) => o,
+            None => tl.start_us().unwrap_or(0),
+        };
         for slot in &mut self.slots {
             let Status::Fail(f) = &mut slot.reg.status else {
                 continue;
@@ -249,7 +265,16 @@ impl Lane {
             f.rules = rules::of(spec, &self.state.subject().rules, present);
             f.expected = spec.expected();
             let from = f.deadline_us.unwrap_or(f.at_us).min(f.at_us) - EXCERPT_BEFORE_US;
-            f.excerpt = tl.excerpt(from, f.at_us, EXCERPT_LINES);
+            f.excerpt = if self.own_after {
+                let origin = self.origin_us.unwrap_or(0);
+                self.recent
+                    .iter()
+                    .filter(|e| e.ts_us >= from && e.ts_us <= f.at_us)
+                    .map(|e| crate::observe::format::line(e, origin))
+                    .collect()
+            } else {
+                tl.excerpt(from, f.at_us, EXCERPT_LINES)
+            };
             if self.own_after {
                 self.slots[i].after = After::new(spec, f, &self.state);
             }

@@ -62,6 +62,7 @@ impl Router {
                 user_name: Some(u), ..
             } => self.by_user.get(u).copied(),
             EventKind::DnRegistered { dn, .. } => self.by_dn.get(dn).copied(),
+            EventKind::AgentMirrored { dn, .. } => self.by_dn.get(dn).copied(),
             EventKind::AgentLogin { dn, agent_id, .. } => self
                 .by_dn
                 .get(dn)
@@ -100,7 +101,13 @@ impl Router {
             return Route::All;
         };
         let Some(conn) = o.conn else {
-            return Route::All;
+            // An instance's own event (started, promoted) concerns every agent; a backup's
+            // mirror of one agent's login only that agent (thousands in a herd's switchover:
+            // taken by every lane, they were most of the evaluation's work).
+            return match self.named(&o.kind) {
+                Some(k) => Route::One(k, Vec::new()),
+                None => Route::All,
+            };
         };
         let key: ConnKey = (o.site.clone(), o.server, o.role, conn);
         if matches!(o.kind, EventKind::ClientConnected { .. }) {
@@ -166,5 +173,40 @@ mod tests {
         assert_eq!(to(&mut r, "starting 3 agents"), None, "names nobody");
         assert_eq!(to(&mut r, "herd0001 and herd0002"), None, "names two");
         assert_eq!(to(&mut r, "agent=herd00011"), None, "a word, not a prefix");
+    }
+
+    #[test]
+    fn a_backup_s_mirror_goes_to_its_agent_and_an_instance_event_to_all() {
+        let subjects: Vec<Subject> = [("herd0001", "7001"), ("herd0002", "7002")]
+            .iter()
+            .map(|(u, dn)| Subject {
+                username: (*u).into(),
+                dn: (*dn).into(),
+                ..crate::check::test_state("x").subject().clone()
+            })
+            .collect();
+        let mut r = Router::new(subjects.iter());
+        let observed = |kind: EventKind| Entry {
+            ts_us: 0,
+            kind: EntryKind::Observed {
+                event: bc_protocol::ObservedEvent {
+                    seq: 0,
+                    ts_us: 0,
+                    server: ServerKind::SipServer,
+                    site: "A".into(),
+                    role: Role::Backup,
+                    conn: None,
+                    kind,
+                },
+            },
+        };
+        let mirror = observed(EventKind::AgentMirrored {
+            dn: "7002".into(),
+            agent_id: None,
+            state: None,
+        });
+        assert!(matches!(r.route(0, &mirror), Route::One(1, _)));
+        let stopping = observed(EventKind::ShuttingDown);
+        assert!(matches!(r.route(1, &stopping), Route::All));
     }
 }

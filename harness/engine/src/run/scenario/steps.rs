@@ -70,7 +70,7 @@ pub(super) async fn execute(
         match &step.action {
             Action::StartDesktop => {
                 d.record_marker(step_ts, step.marker.as_deref());
-                start_desktop(d, ctx, &configs)?;
+                start_desktop(d, ctx, sc, &configs).await?;
             }
             Action::Wait(dur) => {
                 d.record_marker(step_ts, step.marker.as_deref());
@@ -158,9 +158,65 @@ async fn pin_preferred_site(d: &mut Driver<'_>, sc: &PlannedScenario) -> Result<
     Ok(())
 }
 
-/// `start_desktop`: a fresh desktop with the connection file and the run's seed (a herd: one
-/// process per file).
-fn start_desktop(
+/// `start_desktop`: every process at once, or a herd's over its ramp.
+async fn start_desktop(
+    d: &mut Driver<'_>,
+    ctx: &Ctx<'_>,
+    sc: &PlannedScenario,
+    configs: &[std::path::PathBuf],
+) -> Result<(), Stop> {
+    let ramp = sc.herd.as_ref().map(|h| h.ramp).unwrap_or_default();
+    if ramp.is_zero() || configs.len() < 2 {
+        start_all(d, ctx, configs)
+    } else {
+        start_ramped(d, ctx, configs, ramp).await
+    }
+}
+
+/// `start_desktop` of a herd with a ramp: process k starts k × ramp / (M − 1) after the first,
+/// the servers' feeds read meanwhile (a floor logs in over minutes, not at one instant).
+async fn start_ramped(
+    d: &mut Driver<'_>,
+    ctx: &Ctx<'_>,
+    configs: &[std::path::PathBuf],
+    ramp: std::time::Duration,
+) -> Result<(), Stop> {
+    let mut spec = ctx.desktop.clone();
+    spec.env
+        .push(("BC_HARNESS_SEED".into(), ctx.seed.to_string()));
+    let desk = spec
+        .spawn_first(configs)
+        .map_err(|e| d.harness_error(format!("cannot start the desktop: {e}")))?;
+    d.push(
+        now_us(),
+        EntryKind::Desktop(DesktopEvent::Started {
+            pid: desk.pid(),
+            command: desk.argv().join(" "),
+        }),
+    );
+    d.desktop = Some(desk);
+    let gap = ramp / u32::try_from(configs.len() - 1).unwrap_or(u32::MAX);
+    for k in 1..configs.len() {
+        d.wait(gap).await?;
+        let started = match d.desktop.as_mut() {
+            Some(desk) => desk.start_next(&spec, configs),
+            None => Ok(false),
+        };
+        if let Err(e) = started {
+            return Err(d.harness_error(format!("cannot start desktop process #{k}: {e}")));
+        }
+    }
+    d.note(format!(
+        "herd: {} desktop processes started over {} ms",
+        configs.len(),
+        ramp.as_millis()
+    ));
+    Ok(())
+}
+
+/// A fresh desktop with the connection file and the run's seed (a herd: one process per file,
+/// all at once).
+fn start_all(
     d: &mut Driver<'_>,
     ctx: &Ctx<'_>,
     configs: &[std::path::PathBuf],
