@@ -44,6 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 site: "B".into(),
                 server: Some(ServerKind::SipServer),
                 role: None,
+                group: None,
             },
             fault: LinkFault::BlackHole,
         })

@@ -64,6 +64,9 @@ pub struct PlannedScenario {
     /// SIP Servers keep a closed connection's agent logged in (`topology.keep_agents_on_disconnect`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub keep_agents_on_disconnect: bool,
+    /// Groups of four SIP Servers (`topology.groups`, 1 unless declared).
+    #[serde(skip_serializing_if = "is_one")]
+    pub groups: u32,
     /// Resolved path of the configuration database YAML.
     pub config_path: PathBuf,
     /// Username of the agent.
@@ -131,6 +134,27 @@ impl HerdPlan {
                 self.preferred[k].0
             })
             .collect()
+    }
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+impl Action {
+    /// The group of four SIP Servers a fault aims at (`SITE/sip_server/gN`), if it names one.
+    pub fn group(&self) -> Option<u32> {
+        match self {
+            Action::KillServer(t)
+            | Action::StopServer(t)
+            | Action::FreezeServer(t)
+            | Action::ThawServer(t)
+            | Action::RestoreServer(t)
+            | Action::RejectLogins(t)
+            | Action::Overload(t, _) => t.group,
+            Action::Link { link, .. } | Action::Flap { link, .. } => link.group,
+            _ => None,
+        }
     }
 }
 

@@ -25,6 +25,7 @@ async fn pair(
             site: site.to_string(),
             server,
             role: None,
+            group: None,
         },
     )
     .map_err(invalid)?;

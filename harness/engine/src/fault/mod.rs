@@ -40,6 +40,8 @@ pub struct ServerSelector {
     pub server: ServerKind,
     /// `None` = primary and backup.
     pub role: Option<Role>,
+    /// One group of four SIP Servers, or `None` for every group.
+    pub group: Option<u32>,
 }
 
 /// Desktop links (one fault proxy each) of one site: all servers or one kind, both slots or one.
@@ -50,6 +52,8 @@ pub struct LinkSelector {
     pub server: Option<ServerKind>,
     /// `None` = primary and backup.
     pub role: Option<Role>,
+    /// One group of four SIP Servers, or `None` for every group.
+    pub group: Option<u32>,
 }
 
 /// What happens on a selected link: the suite's word, mapped onto toxics in `link.rs`.
@@ -140,18 +144,25 @@ impl fmt::Display for ServerSelector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}.{}.{}",
+            "{}.{}.{}{}",
             self.site,
             self.server.as_str(),
+            group_part(self.group),
             role_part(self.role)
         )
     }
 }
 
+/// A group as the instance names spell it (`g2.`); none (every group) writes nothing.
+fn group_part(g: Option<u32>) -> String {
+    g.map(|g| format!("g{g}.")).unwrap_or_default()
+}
+
 impl fmt::Display for LinkSelector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let server = self.server.map(ServerKind::as_str).unwrap_or("*");
-        write!(f, "{}.{}.{}", self.site, server, role_part(self.role))
+        let group = group_part(self.group);
+        write!(f, "{}.{server}.{group}{}", self.site, role_part(self.role))
     }
 }
 

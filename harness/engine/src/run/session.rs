@@ -124,6 +124,8 @@ pub struct Shape {
     /// A herd's generated agents, as each one's preferred site in agent order (empty: no herd):
     /// the configuration database gets them added (`env::floor`).
     floor: Vec<String>,
+    /// Groups of four SIP Servers (`topology.groups`).
+    groups: u32,
 }
 
 impl Shape {
@@ -143,6 +145,7 @@ impl Shape {
                 .as_ref()
                 .map(|h| h.deal().iter().map(|s| s.as_str().to_string()).collect())
                 .unwrap_or_default(),
+            groups: sc.groups,
         }
     }
 
@@ -156,6 +159,7 @@ impl Shape {
             capacity: Vec::new(),
             keep_agents: false,
             floor: Vec::new(),
+            groups: 1,
         }
     }
 
@@ -168,8 +172,9 @@ impl Shape {
                 .prefix("bc-floor-")
                 .tempdir()
                 .map_err(|e| format!("cannot create the herd's floor directory: {e}"))?;
-            let path = crate::env::floor::write_floor(&self.config, &self.floor, dir.path())
-                .map_err(|e| e.to_string())?;
+            let path =
+                crate::env::floor::write_floor(&self.config, &self.floor, self.groups, dir.path())
+                    .map_err(|e| e.to_string())?;
             (path, Some(dir))
         };
         let topo = Topology::load(path)
@@ -178,6 +183,7 @@ impl Shape {
                 t.with_stat_server(self.stat_server)
                     .with_capacity(self.capacity.clone())
                     .with_keep_agents(self.keep_agents)
+                    .with_groups(self.groups)
             })
             .map_err(|e| e.to_string())?;
         Ok((topo, dir))

@@ -16,6 +16,7 @@ fn sel(site: &str, server: ServerKind, role: Option<Role>) -> ServerSelector {
         site: site.into(),
         server,
         role,
+        group: None,
     }
 }
 
@@ -367,6 +368,7 @@ async fn ha_failover_and_switchover() {
             site: "A".into(),
             server: None,
             role: None,
+            group: None,
         },
         fault: LinkFault::Refuse,
     })

@@ -24,10 +24,19 @@ pub(super) fn step_refs(
         | Step::StopServer(a)
         | Step::FreezeServer(a)
         | Step::ThawServer(a)
-        | Step::RestoreServer(a)
-        | Step::RejectLogins(a) => ctx.server(&a.server, preferred),
-        Step::Overload(a) => ctx.server(&a.server, preferred),
-        Step::HaFailover(a) | Step::HaSwitchover(a) => ha_pair(ctx, &st.value, a, preferred),
+        | Step::RestoreServer(a) => ctx.server(&a.server, preferred),
+        Step::RejectLogins(a) => {
+            ctx.server(&a.server, preferred);
+            whole_kind(ctx, &st.value, a.server.value.group, a.server.span);
+        }
+        Step::Overload(a) => {
+            ctx.server(&a.server, preferred);
+            whole_kind(ctx, &st.value, a.server.value.group, a.server.span);
+        }
+        Step::HaFailover(a) | Step::HaSwitchover(a) => {
+            ha_pair(ctx, &st.value, a, preferred);
+            whole_kind(ctx, &st.value, a.server.value.group, a.server.span);
+        }
         Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => ctx.link(&a.link, preferred),
         Step::PartitionOneWay(f) => ctx.link(&f.link, preferred),
         Step::Latency(f) => latency(ctx, f, preferred),
@@ -90,6 +99,18 @@ pub(super) fn step_refs(
                 ctx.duration("within", w, false);
             }
         }
+    }
+}
+
+/// Steps that act on a server kind of a site as a whole take no group (`gN`): they have not
+/// learnt to pick one group's pair; the server and link faults have.
+fn whole_kind(ctx: &mut Ctx<'_>, step: &Step, group: Option<u32>, span: crate::span::Span) {
+    if let Some(g) = group {
+        ctx.d.semantic(
+            span,
+            format!("`{}` cannot aim at one group (`g{g}`)", step.keyword()),
+            Some("remove the group: the step acts on every group's pair at the site; `kill_server`, `stop_server`, `freeze_server` and link faults take a group".into()),
+        );
     }
 }
 

@@ -24,6 +24,7 @@ fn eff(site: Site, server: Option<ServerKind>, role: Option<Role>, change: Chang
             site: site.as_str().into(),
             server,
             role,
+            group: None,
         },
         change,
     }
@@ -31,14 +32,14 @@ fn eff(site: Site, server: Option<ServerKind>, role: Option<Role>, change: Chang
 
 /// The pair whose serving member an action needs (a server fault without a role, an HA failover):
 /// the caller asks the environment and passes the answer to [`injection`].
-pub fn serving_pair(a: &Action) -> Option<(Site, ServerKind)> {
+pub fn serving_pair(a: &Action) -> Option<(Site, ServerKind, u32)> {
     match a {
         Action::KillServer(t) | Action::StopServer(t) | Action::FreezeServer(t)
             if t.role.is_none() =>
         {
-            Some((t.site, t.server))
+            Some((t.site, t.server, t.group.unwrap_or(1)))
         }
-        Action::HaFailover { site, server } => Some((*site, *server)),
+        Action::HaFailover { site, server } => Some((*site, *server, 1)),
         _ => None,
     }
 }
@@ -52,6 +53,8 @@ fn serving(t: &ServerTarget<Site>, serving: Option<Role>) -> Result<ServerSelect
         site: t.site.as_str().into(),
         server: t.server,
         role: Some(role),
+        // Validation names a group whenever a SIP Server's serving member of several is meant.
+        group: t.group,
     })
 }
 
@@ -60,6 +63,7 @@ fn links(l: &LinkTarget<Site>) -> LinkSelector {
         site: l.site.as_str().into(),
         server: l.server,
         role: l.role,
+        group: l.group,
     }
 }
 
@@ -69,6 +73,7 @@ fn server_effect(sel: &ServerSelector, change: Change) -> Effect {
             site: sel.site.clone(),
             server: Some(sel.server),
             role: sel.role,
+            group: sel.group,
         },
         change,
     }
@@ -238,6 +243,7 @@ fn slot(t: &ServerTarget<Site>) -> ServerSelector {
         site: t.site.as_str().into(),
         server: t.server,
         role: t.role,
+        group: t.group,
     }
 }
 
@@ -247,6 +253,7 @@ fn link_effect(sel: &LinkSelector, change: Change) -> Effect {
             site: sel.site.clone(),
             server: sel.server,
             role: sel.role,
+            group: sel.group,
         },
         change,
     }
