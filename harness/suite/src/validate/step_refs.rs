@@ -24,7 +24,10 @@ pub(super) fn step_refs(
         | Step::StopServer(a)
         | Step::FreezeServer(a)
         | Step::ThawServer(a)
-        | Step::RestoreServer(a) => ctx.server(&a.server, preferred),
+        | Step::RestoreServer(a) => {
+            ctx.server(&a.server, preferred);
+            serving_group(ctx, &st.value, a);
+        }
         Step::RejectLogins(a) => {
             ctx.server(&a.server, preferred);
             whole_kind(ctx, &st.value, a.server.value.group, a.server.span);
@@ -102,9 +105,50 @@ pub(super) fn step_refs(
     }
 }
 
+/// With several groups, a SIP Server step without a role acts on the member serving one pair:
+/// which group's pair must be said (`A/sip_server/g1`).
+fn serving_group(ctx: &mut Ctx<'_>, step: &Step, a: &ServerAction) {
+    let t = &a.server.value;
+    let serving = matches!(
+        step,
+        Step::KillServer(_) | Step::StopServer(_) | Step::FreezeServer(_)
+    );
+    if serving
+        && ctx.topo.group_count() > 1
+        && t.server == crate::vocab::ServerKind::SipServer
+        && t.group.is_none()
+        && t.role.is_none()
+    {
+        ctx.d.semantic(
+            a.server.span,
+            format!(
+                "`{}` of the serving SIP Server: this topology has {} groups, name one",
+                step.keyword(),
+                ctx.topo.group_count()
+            ),
+            Some(format!("write `{}/sip_server/g1`", t.site)),
+        );
+    }
+}
+
 /// Steps that act on a server kind of a site as a whole take no group (`gN`): they have not
 /// learnt to pick one group's pair; the server and link faults have.
 fn whole_kind(ctx: &mut Ctx<'_>, step: &Step, group: Option<u32>, span: crate::span::Span) {
+    let ha = matches!(step, Step::HaFailover(_) | Step::HaSwitchover(_));
+    if let (true, Step::HaFailover(a) | Step::HaSwitchover(a)) = (ha, step) {
+        if ctx.topo.group_count() > 1 && a.server.value.server == crate::vocab::ServerKind::SipServer
+        {
+            ctx.d.semantic(
+                span,
+                format!(
+                    "`{}` of a SIP Server is not supported with several groups yet",
+                    step.keyword()
+                ),
+                Some("a group's pair can be killed, stopped or frozen member by member (`kill_server: A/sip_server/g1/primary`)".into()),
+            );
+            return;
+        }
+    }
     if let Some(g) = group {
         ctx.d.semantic(
             span,

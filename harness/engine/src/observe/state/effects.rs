@@ -49,4 +49,5 @@ fn overlaps(a: &Target, b: &Target) -> bool {
     a.site == b.site
         && (a.server.is_none() || b.server.is_none() || a.server == b.server)
         && (a.role.is_none() || b.role.is_none() || a.role == b.role)
+        && (a.group.is_none() || b.group.is_none() || a.group == b.group)
 }
