@@ -136,7 +136,8 @@ fn serving_group(ctx: &mut Ctx<'_>, step: &Step, a: &ServerAction) {
 fn whole_kind(ctx: &mut Ctx<'_>, step: &Step, group: Option<u32>, span: crate::span::Span) {
     let ha = matches!(step, Step::HaFailover(_) | Step::HaSwitchover(_));
     if let (true, Step::HaFailover(a) | Step::HaSwitchover(a)) = (ha, step) {
-        if ctx.topo.group_count() > 1 && a.server.value.server == crate::vocab::ServerKind::SipServer
+        if ctx.topo.group_count() > 1
+            && a.server.value.server == crate::vocab::ServerKind::SipServer
         {
             ctx.d.semantic(
                 span,
