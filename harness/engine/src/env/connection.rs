@@ -87,6 +87,7 @@ impl ConnectionFile {
         sip: &[SipLink],
     ) -> Result<ConnectionFile, EnvError> {
         let grouped = topology.groups() > 1;
+        let own = topology.group_of(agent)?;
         let pair = |site: &String, server, group| -> Result<PairAddrs, EnvError> {
             let addr = |role| {
                 let id = InstanceId::new(site.clone(), server, role).in_group(group);
@@ -106,7 +107,7 @@ impl ConnectionFile {
             for server in topology.servers() {
                 // A SIP Server pair is the agent's group's; the others serve every group.
                 let group = if server == ServerKind::SipServer {
-                    agent.group
+                    own
                 } else {
                     1
                 };
@@ -138,7 +139,7 @@ impl ConnectionFile {
                 .collect(),
             agents: Vec::new(),
             source_address: None,
-            group: grouped.then_some(agent.group),
+            group: grouped.then_some(own),
             groups,
         })
     }

@@ -259,6 +259,19 @@ impl Topology {
         self.groups
     }
 
+    /// The group whose SIP Servers serve `agent`: its DN's group, or 1 with a single group (whose
+    /// SIP Servers serve every DN); a group the topology lacks is an error.
+    pub fn group_of(&self, agent: &Agent) -> Result<u32, EnvError> {
+        match (self.groups, agent.group) {
+            (1, _) => Ok(1),
+            (n, g) if g <= n => Ok(g),
+            (n, g) => Err(EnvError::Topology(format!(
+                "agent {}'s DN {} is on the switch of group {g}, and the topology has {n} groups",
+                agent.username, agent.dn
+            ))),
+        }
+    }
+
     /// The groups an instance of `kind` exists in: every group for a SIP Server, else group 1.
     pub fn groups_of(&self, kind: ServerKind) -> std::ops::RangeInclusive<u32> {
         match kind {

@@ -47,7 +47,8 @@ pub(super) async fn apply(
         .agents()
         .iter()
         .find(|a| a.dn == dn)
-        .map_or(1, |a| a.group);
+        .and_then(|a| shared.topology.group_of(a).ok())
+        .unwrap_or(1);
     let sip = shared
         .active_instance_in(site, ServerKind::SipServer, group)
         .await
