@@ -197,6 +197,25 @@ impl Ctx<'_> {
     }
 }
 
+/// `topology.groups`: 1 to [`crate::MAX_GROUPS`] groups of four SIP Servers.
+fn groups_in_range(d: &mut Diagnostics, topo: &Topology) {
+    if let Some(g) = topo
+        .groups
+        .as_ref()
+        .filter(|g| !(1..=crate::MAX_GROUPS).contains(&g.value))
+    {
+        d.semantic(
+            g.span,
+            format!(
+                "`groups` must be 1 to {}, not {}",
+                crate::MAX_GROUPS,
+                g.value
+            ),
+            None,
+        );
+    }
+}
+
 /// Runs the semantic pass; returns the resolved config path and the config database read.
 pub(crate) fn validate(
     suite: &Suite,
@@ -241,19 +260,7 @@ pub(crate) fn validate(
     if let Some(c) = &suite.topology.capacity {
         c.validate(d, suite.topology.stat_server);
     }
-    if let Some(g) = &suite.topology.groups {
-        if !(1..=crate::MAX_GROUPS).contains(&g.value) {
-            d.semantic(
-                g.span,
-                format!(
-                    "`groups` must be 1 to {}, not {}",
-                    crate::MAX_GROUPS,
-                    g.value
-                ),
-                None,
-            );
-        }
-    }
+    groups_in_range(d, &suite.topology);
 
     // Configuration database.
     let (cfg_rel, cfg_span) = match &suite.config {

@@ -206,20 +206,7 @@ pub(super) fn plan(
                 Role::Backup => args.extend(["--sync-listen".into(), sync_addr.to_string()]),
                 Role::Primary => args.extend(["--sync-to".into(), sync_addr.to_string()]),
             }
-            // Every SIP Server of the same group at every other site is a peer (calls are
-            // redirected there): the group of four is the unit of BC.
-            for (peer, pa) in &addrs {
-                if peer.server == ServerKind::SipServer
-                    && peer.site != id.site
-                    && peer.group == id.group
-                {
-                    args.extend(["--peer".into(), pa.control_url()]);
-                }
-            }
-            // With more than one group each SIP Server serves only its group's DNs.
-            if topology.groups() > 1 {
-                args.extend(["--group".into(), id.group.to_string()]);
-            }
+            args.extend(group_args(topology, &id, &addrs));
             if let Some(sip) = a.sip {
                 args.extend(["--sip-listen".into(), sip.to_string()]);
                 let expires = crate::env::sip::GRANTED_EXPIRES_SECS;
@@ -238,6 +225,26 @@ pub(super) fn plan(
         sip_links,
         lease,
     })
+}
+
+/// A SIP Server's group arguments: every SIP Server of the same group at every other site is a
+/// peer (calls are redirected there: the group of four is the unit of BC); with more than one
+/// group each SIP Server serves only its group's DNs.
+fn group_args(
+    topology: &Topology,
+    id: &InstanceId,
+    addrs: &HashMap<InstanceId, InstanceAddrs>,
+) -> Vec<String> {
+    let mut args = Vec::new();
+    for (peer, pa) in addrs {
+        if peer.server == ServerKind::SipServer && peer.site != id.site && peer.group == id.group {
+            args.extend(["--peer".into(), pa.control_url()]);
+        }
+    }
+    if topology.groups() > 1 {
+        args.extend(["--group".into(), id.group.to_string()]);
+    }
+    args
 }
 
 /// The SIP link a site's 302s point at: the next site's, in topology order.
