@@ -52,6 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         env.inject(&Fault::HaFailover {
             site: "B".into(),
             server: ServerKind::ConfigServer,
+            group: None,
         })
         .await?;
         reset_faulted.push(env.reset().await?);

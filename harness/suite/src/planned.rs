@@ -152,6 +152,7 @@ impl Action {
             | Action::RestoreServer(t)
             | Action::RejectLogins(t)
             | Action::Overload(t, _) => t.group,
+            Action::HaFailover { group, .. } | Action::HaSwitchover { group, .. } => *group,
             Action::Link { link, .. } | Action::Flap { link, .. } => link.group,
             _ => None,
         }
@@ -237,6 +238,9 @@ pub enum Action {
         site: Site,
         /// The pair.
         server: ServerKind,
+        /// One group's SIP Server pair (`SITE/sip_server/gN`), else group 1's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<u32>,
     },
     /// Graceful switchover: the backup becomes primary.
     HaSwitchover {
@@ -244,6 +248,9 @@ pub enum Action {
         site: Site,
         /// The pair.
         server: ServerKind,
+        /// One group's SIP Server pair (`SITE/sip_server/gN`), else group 1's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<u32>,
     },
     /// A fault on links from the desktop (stays until healed).
     Link {

@@ -84,10 +84,20 @@ pub enum Fault {
     RestoreServer(ServerSelector),
     /// The Management Layer's failover: kill the active instance, promote its partner.
     /// Heal: restart the killed instance as standby (the promoted one stays active).
-    HaFailover { site: String, server: ServerKind },
+    HaFailover {
+        site: String,
+        server: ServerKind,
+        /// One group's SIP Server pair (`None`: group 1's, the only one of most deployments).
+        group: Option<u32>,
+    },
     /// Graceful switchover: promote the standby, then demote the active one (its clients are closed).
     /// Heal: nothing (the pair is redundant again already).
-    HaSwitchover { site: String, server: ServerKind },
+    HaSwitchover {
+        site: String,
+        server: ServerKind,
+        /// One group's SIP Server pair (`None`: group 1's).
+        group: Option<u32>,
+    },
     /// A fault on desktop links. Heal: remove it.
     Link {
         links: LinkSelector,
@@ -177,12 +187,26 @@ impl fmt::Display for Fault {
             Fault::ThawServer(s) => write!(f, "thaw_server {s}"),
             Fault::StopServer(s) => write!(f, "stop_server {s}"),
             Fault::RestoreServer(s) => write!(f, "restore_server {s}"),
-            Fault::HaFailover { site, server } => {
-                write!(f, "ha_failover {site}.{}", server.as_str())
-            }
-            Fault::HaSwitchover { site, server } => {
-                write!(f, "ha_switchover {site}.{}", server.as_str())
-            }
+            Fault::HaFailover {
+                site,
+                server,
+                group,
+            } => write!(
+                f,
+                "ha_failover {site}.{}{}",
+                server.as_str(),
+                group.map(|g| format!(".g{g}")).unwrap_or_default()
+            ),
+            Fault::HaSwitchover {
+                site,
+                server,
+                group,
+            } => write!(
+                f,
+                "ha_switchover {site}.{}{}",
+                server.as_str(),
+                group.map(|g| format!(".g{g}")).unwrap_or_default()
+            ),
             Fault::Link { links, fault } => write!(f, "{} {links}", link::describe(fault)),
             Fault::AimedLink { links, fault, aim } => {
                 write!(f, "{} {links} {aim}", link::describe(fault))
@@ -297,12 +321,16 @@ impl Faults for Environment {
             | Fault::ThawServer(_)
             | Fault::StopServer(_)
             | Fault::RestoreServer(_) => process::apply(&self.shared, fault).await?,
-            Fault::HaFailover { site, server } => {
-                ha::failover(&self.shared, fault, site, *server).await?
-            }
-            Fault::HaSwitchover { site, server } => {
-                ha::switchover(&self.shared, fault, site, *server).await?
-            }
+            Fault::HaFailover {
+                site,
+                server,
+                group,
+            } => ha::failover(&self.shared, fault, site, *server, *group).await?,
+            Fault::HaSwitchover {
+                site,
+                server,
+                group,
+            } => ha::switchover(&self.shared, fault, site, *server, *group).await?,
             Fault::Link { links, fault: lf } => link::apply(&self.shared, fault, links, lf).await?,
             Fault::AimedLink {
                 links,

@@ -290,6 +290,7 @@ async fn ha_failover_and_switchover() {
         .inject(&Fault::HaFailover {
             site: "A".into(),
             server: ServerKind::SipServer,
+            group: None,
         })
         .await
         .expect("failover");
@@ -327,6 +328,7 @@ async fn ha_failover_and_switchover() {
         .inject(&Fault::HaSwitchover {
             site: "A".into(),
             server: ServerKind::SipServer,
+            group: None,
         })
         .await
         .expect("switchover");
@@ -356,6 +358,7 @@ async fn ha_failover_and_switchover() {
         .inject(&Fault::HaFailover {
             site: "B".into(),
             server: ServerKind::ConfigServer,
+            group: None,
         })
         .await
         .err()

@@ -131,24 +131,25 @@ fn serving_group(ctx: &mut Ctx<'_>, step: &Step, a: &ServerAction) {
     }
 }
 
-/// Steps that act on a server kind of a site as a whole take no group (`gN`): they have not
-/// learnt to pick one group's pair; the server and link faults have.
+/// `reject_logins` and `overload` act on a server kind of a site as a whole and take no group
+/// (`gN`); `ha_failover` and `ha_switchover` act on one pair, which with several groups must
+/// name its group.
 fn whole_kind(ctx: &mut Ctx<'_>, step: &Step, group: Option<u32>, span: crate::span::Span) {
-    let ha = matches!(step, Step::HaFailover(_) | Step::HaSwitchover(_));
-    if let (true, Step::HaFailover(a) | Step::HaSwitchover(a)) = (ha, step) {
-        if ctx.topo.group_count() > 1
-            && a.server.value.server == crate::vocab::ServerKind::SipServer
-        {
+    if let Step::HaFailover(a) | Step::HaSwitchover(a) = step {
+        // An HA pair is one group's: with several, the group is part of the pair's name.
+        let sip = a.server.value.server == crate::vocab::ServerKind::SipServer;
+        if sip && group.is_none() && ctx.topo.group_count() > 1 {
             ctx.d.semantic(
                 span,
                 format!(
-                    "`{}` of a SIP Server is not supported with several groups yet",
-                    step.keyword()
+                    "`{}` of a SIP Server pair: this topology has {} groups, name one",
+                    step.keyword(),
+                    ctx.topo.group_count()
                 ),
-                Some("a group's pair can be killed, stopped or frozen member by member (`kill_server: A/sip_server/g1/primary`)".into()),
+                Some(format!("write `{}/sip_server/g1`", a.server.value.site)),
             );
-            return;
         }
+        return;
     }
     if let Some(g) = group {
         ctx.d.semantic(

@@ -30,6 +30,56 @@ fn eff(site: Site, server: Option<ServerKind>, role: Option<Role>, change: Chang
     }
 }
 
+/// An HA failover or switchover of one pair (one group's, for a SIP Server of several groups).
+fn ha(a: &Action, serving_role: Option<Role>) -> Result<(Fault, Vec<Effect>), String> {
+    match a {
+        Action::HaFailover {
+            site,
+            server,
+            group,
+        } => {
+            let k = *server;
+            let active = serving_role.ok_or("the serving member is not known")?;
+            Ok((
+                Fault::HaFailover {
+                    site: site.as_str().into(),
+                    server: k,
+                    group: *group,
+                },
+                vec![
+                    in_group(eff(*site, Some(k), Some(active), Change::Killed), *group),
+                    in_group(eff(*site, Some(k), None, Change::HaFailover), *group),
+                ],
+            ))
+        }
+        Action::HaSwitchover {
+            site,
+            server,
+            group,
+        } => {
+            let k = *server;
+            Ok((
+                Fault::HaSwitchover {
+                    site: site.as_str().into(),
+                    server: k,
+                    group: *group,
+                },
+                vec![in_group(
+                    eff(*site, Some(k), None, Change::HaFailover),
+                    *group,
+                )],
+            ))
+        }
+        _ => Err("not an HA action".into()),
+    }
+}
+
+/// An effect on one group's instances only (`None`: every group's).
+fn in_group(mut e: Effect, group: Option<u32>) -> Effect {
+    e.target.group = group;
+    e
+}
+
 /// The pair whose serving member an action needs (a server fault without a role, an HA failover):
 /// the caller asks the environment and passes the answer to [`injection`].
 pub fn serving_pair(a: &Action) -> Option<(Site, ServerKind, u32)> {
@@ -39,7 +89,11 @@ pub fn serving_pair(a: &Action) -> Option<(Site, ServerKind, u32)> {
         {
             Some((t.site, t.server, t.group.unwrap_or(1)))
         }
-        Action::HaFailover { site, server } => Some((*site, *server, 1)),
+        Action::HaFailover {
+            site,
+            server,
+            group,
+        } => Some((*site, *server, group.unwrap_or(1))),
         _ => None,
     }
 }
@@ -137,29 +191,14 @@ pub fn injection(
             let e = server_effect(&sel, Change::Restored);
             one(Fault::RestoreServer(sel), vec![e])
         }
-        Action::HaFailover { site, server } => {
-            let k = *server;
-            let active = serving_role.ok_or("the serving member is not known")?;
-            one(
-                Fault::HaFailover {
-                    site: site.as_str().into(),
-                    server: k,
-                },
-                vec![
-                    eff(*site, Some(k), Some(active), Change::Killed),
-                    eff(*site, Some(k), None, Change::HaFailover),
-                ],
-            )
-        }
-        Action::HaSwitchover { site, server } => {
-            let k = *server;
-            one(
-                Fault::HaSwitchover {
-                    site: site.as_str().into(),
-                    server: k,
-                },
-                vec![eff(*site, Some(k), None, Change::HaFailover)],
-            )
+        Action::HaFailover { .. } | Action::HaSwitchover { .. } => {
+            ha(a, serving_role).map(|(fault, effects)| {
+                Some(Injection {
+                    fault,
+                    effects,
+                    per_phase: None,
+                })
+            })
         }
         Action::Link { link, fault } => {
             let (lf, change) = link_fault(fault);

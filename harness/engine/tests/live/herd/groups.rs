@@ -1,25 +1,31 @@
 //! Two groups of four SIP Servers on the local runtime (suites/herds/herd-groups.yaml, cut to 16
 //! agents): killing group 1's SIP Server pair at A moves only group 1's agents to B, group 2's
-//! stay at A; and a desktop that ignores its agents' groups is refused by the other group's SIP
-//! Servers and judged fail.
+//! stay at A; an HA failover of group 2's pair moves nobody; and a desktop that ignores its
+//! agents' groups is refused by the other group's SIP Servers and judged fail.
 
 use super::{run_suite, temp_suite, ONE_AT_A_TIME};
 
-/// The committed suite with a floor small enough for a test: 16 agents in 2 processes.
-fn small_suite() -> tempfile::NamedTempFile {
+/// One scenario of the committed suite with a floor small enough for a test: 16 agents in 2
+/// processes.
+fn small_suite(scenario: &str) -> tempfile::NamedTempFile {
     let text = std::fs::read_to_string(
         bc_test_support::workspace_root().join("suites/herds/herd-groups.yaml"),
     )
     .unwrap()
     .replace("agents: 40", "agents: 16")
     .replace("desktops: 4", "desktops: 2");
-    temp_suite(&text)
+    let mut parts = text.split("  - id: ");
+    let head = parts.next().unwrap().to_string();
+    let body = parts
+        .find(|p| p.starts_with(scenario))
+        .unwrap_or_else(|| panic!("scenario {scenario} in the suite"));
+    temp_suite(&format!("{head}  - id: {body}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_group_1s_peer_at_a_moves_only_group_1s_agents() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let suite = small_suite();
+    let suite = small_suite("group-1-peer-lost-at-a");
     let result = run_suite(suite.path(), None).await;
     assert_eq!(result["verdict"], "pass", "{result:#}");
     // Both kills hit group 1's agents, dealt in turn: herd0001, herd0003, ... (8 of 16).
@@ -55,7 +61,7 @@ async fn killing_group_1s_peer_at_a_moves_only_group_1s_agents() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_desktop_that_ignores_its_group_is_refused_and_fails() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let suite = small_suite();
+    let suite = small_suite("group-1-peer-lost-at-a");
     // The reference desktop given a file whose group keys are renamed away: it serves every agent
     // with the top-level SIP Server pair (group 1's, the first agent's), as a desktop that reads
     // version 2 but ignores the groups would.
@@ -74,4 +80,27 @@ async fn a_desktop_that_ignores_its_group_is_refused_and_fails() {
         text.contains("8 of 16 agents broke it (herd0002, herd0004"),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ha_failover_of_one_groups_pair_keeps_every_agent_at_its_site() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let suite = small_suite("group-2-ha-failover-at-a");
+    let result = run_suite(suite.path(), None).await;
+    assert_eq!(result["verdict"], "pass", "{result:#}");
+    let faults = result["timeline"]["faults"].as_array().unwrap();
+    assert_eq!(
+        faults[0]["description"], "ha_failover A.sip_server.g2",
+        "{faults:#?}"
+    );
+    // Only group 2's primary was killed and promoted over: group 1's pair is untouched.
+    assert_eq!(faults[0]["effects"][0]["target"]["group"], 2, "{faults:#?}");
+    let checks = result["checks"].as_array().unwrap();
+    for check in ["no_switchover_on_ha_failover", "stays_logged_in"] {
+        let c = checks
+            .iter()
+            .find(|c| c["spec"]["check"] == check)
+            .unwrap_or_else(|| panic!("{check}: {checks:#?}"));
+        assert_eq!(c["status"]["status"], "pass", "{c:#}");
+    }
 }
