@@ -1,7 +1,8 @@
 //! Two groups of four SIP Servers on the local runtime (suites/herds/herd-groups.yaml, cut to 16
-//! agents): killing group 1's SIP Server pair at A moves only group 1's agents to B, group 2's
-//! stay at A; an HA failover of group 2's pair moves nobody; and a desktop that ignores its
-//! agents' groups is refused by the other group's SIP Servers and judged fail.
+//! agents): killing group 1's SIP Server pair at A moves only group 1's agents to B, group 2's stay
+//! at A; an HA failover of group 2's pair moves nobody; one desktop of group 2 switches only on its
+//! own group's loss; and a desktop that ignores its agents' groups is refused by the other group's
+//! SIP Servers and judged fail.
 
 use super::{run_suite, temp_suite, ONE_AT_A_TIME};
 
@@ -101,6 +102,37 @@ async fn an_ha_failover_of_one_groups_pair_keeps_every_agent_at_its_site() {
             .iter()
             .find(|c| c["spec"]["check"] == check)
             .unwrap_or_else(|| panic!("{check}: {checks:#?}"));
+        assert_eq!(c["status"]["status"], "pass", "{c:#}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_desktop_of_group_2_switches_only_when_its_own_groups_peer_dies() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let suite = small_suite("one-desktop-of-group-2");
+    let result = run_suite(suite.path(), None).await;
+    assert_eq!(result["verdict"], "pass", "{result:#}");
+    let faults: Vec<&str> = result["timeline"]["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["description"].as_str())
+        .collect();
+    assert_eq!(
+        faults,
+        [
+            "kill_server A.sip_server.g1.primary",
+            "kill_server A.sip_server.g2.backup",
+            "kill_server A.sip_server.g2.primary"
+        ]
+    );
+    // Group 1's loss was checked to leave it at A, then it switched to B.
+    let checks = result["checks"].as_array().unwrap();
+    for (check, site) in [("stays_logged_in", "A"), ("logged_in", "B")] {
+        let c = checks
+            .iter()
+            .find(|c| c["spec"]["check"] == check && c["spec"]["site"] == site)
+            .unwrap_or_else(|| panic!("{check} at {site}: {checks:#?}"));
         assert_eq!(c["status"]["status"], "pass", "{c:#}");
     }
 }
