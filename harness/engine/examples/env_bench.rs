@@ -44,6 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 site: "B".into(),
                 server: Some(ServerKind::SipServer),
                 role: None,
+                group: None,
             },
             fault: LinkFault::BlackHole,
         })
@@ -51,6 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         env.inject(&Fault::HaFailover {
             site: "B".into(),
             server: ServerKind::ConfigServer,
+            group: None,
         })
         .await?;
         reset_faulted.push(env.reset().await?);

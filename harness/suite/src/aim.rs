@@ -20,6 +20,13 @@ pub fn herd_index(username: &str) -> Option<usize> {
     digits.parse::<usize>().ok()?.checked_sub(1)
 }
 
+/// The group of four SIP Servers (1-based) whose switch holds generated agent `i`'s DN, out of
+/// `groups`: dealt in turn (agent 1 to group 1, agent 2 to group 2, ...), so every desktop
+/// process of a herd serves agents of every group.
+pub fn herd_group(i: usize, groups: u32) -> u32 {
+    (i % groups.max(1) as usize) as u32 + 1
+}
+
 /// A whole percent from 1 to 100, written `10%` (or a bare number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Percent(pub u64);

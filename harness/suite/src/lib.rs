@@ -57,7 +57,7 @@ pub mod trigger;
 pub mod validate;
 pub mod vocab;
 
-pub use aim::{herd_index, herd_username, AgentGroup, Aim, Percent};
+pub use aim::{herd_group, herd_index, herd_username, AgentGroup, Aim, Percent};
 pub use capacity::{Capacities, Capacity, CapacityPlan};
 pub use diagnostic::{render_plain, Diagnostics, Phase, SuiteError};
 pub use discover::discover;

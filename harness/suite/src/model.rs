@@ -19,6 +19,8 @@ pub const DEFAULT_CONFIG: &str = "fixtures/config/default.yaml";
 /// The most agents a herd may have: 2,000 is the documented target (docs/benchmarks.md); more
 /// is allowed for experiments, not much more for an open-file limit of 65,536.
 pub const MAX_HERD_AGENTS: u64 = 5_000;
+/// The most groups of four SIP Servers a topology may declare (`topology.groups`).
+pub const MAX_GROUPS: u32 = 8;
 
 /// Default budget for expectations and switchovers (docs/rules.md: 60 s).
 pub const DEFAULT_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
@@ -108,9 +110,18 @@ pub struct Topology {
     /// which shows as logged in at both peers (BC-6).
     #[serde(default, skip_serializing_if = "is_false")]
     pub keep_agents_on_disconnect: bool,
+    /// Groups of four SIP Servers (default 1): each group is one SIP Server HA pair per site, and
+    /// every agent's DN belongs to one group's switch. CS Proxy and Stat Server stay one pair per
+    /// site. Targets name a group as `SITE/sip_server/gN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Spanned<u32>>,
 }
 
 impl Topology {
+    /// How many groups of four SIP Servers (1 unless declared).
+    pub fn group_count(&self) -> u32 {
+        self.groups.as_ref().map_or(1, |g| g.value)
+    }
     fn default_sites() -> Vec<Spanned<Site>> {
         vec![Spanned::new(Site::A), Spanned::new(Site::B)]
     }
@@ -138,6 +149,7 @@ impl Default for Topology {
             server_ping_interval: None,
             capacity: None,
             keep_agents_on_disconnect: false,
+            groups: None,
         }
     }
 }

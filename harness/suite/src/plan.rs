@@ -205,6 +205,7 @@ fn plan_run(
             .map(|c| c.plan())
             .unwrap_or_default(),
         keep_agents_on_disconnect: suite.topology.keep_agents_on_disconnect,
+        groups: suite.topology.group_count(),
         config_path: loaded.config_path.clone(),
         agent: agent.to_string(),
         preferred_site: preferred,

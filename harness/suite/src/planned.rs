@@ -70,6 +70,9 @@ pub struct PlannedScenario {
     /// SIP Servers keep a closed connection's agent logged in (`topology.keep_agents_on_disconnect`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub keep_agents_on_disconnect: bool,
+    /// Groups of four SIP Servers (`topology.groups`, 1 unless declared).
+    #[serde(skip_serializing_if = "is_one")]
+    pub groups: u32,
     /// Resolved path of the configuration database YAML.
     pub config_path: PathBuf,
     /// Username of the agent.
@@ -139,6 +142,28 @@ impl HerdPlan {
                 self.preferred[k].0
             })
             .collect()
+    }
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+impl Action {
+    /// The group of four SIP Servers a fault aims at (`SITE/sip_server/gN`), if it names one.
+    pub fn group(&self) -> Option<u32> {
+        match self {
+            Action::KillServer(t)
+            | Action::StopServer(t)
+            | Action::FreezeServer(t)
+            | Action::ThawServer(t)
+            | Action::RestoreServer(t)
+            | Action::RejectLogins(t)
+            | Action::Overload(t, _) => t.group,
+            Action::HaFailover { group, .. } | Action::HaSwitchover { group, .. } => *group,
+            Action::Link { link, .. } | Action::Flap { link, .. } => link.group,
+            _ => None,
+        }
     }
 }
 
@@ -221,6 +246,9 @@ pub enum Action {
         site: Site,
         /// The pair.
         server: ServerKind,
+        /// One group's SIP Server pair (`SITE/sip_server/gN`), else group 1's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<u32>,
     },
     /// Graceful switchover: the backup becomes primary.
     HaSwitchover {
@@ -228,6 +256,9 @@ pub enum Action {
         site: Site,
         /// The pair.
         server: ServerKind,
+        /// One group's SIP Server pair (`SITE/sip_server/gN`), else group 1's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<u32>,
     },
     /// A fault on links from the desktop (stays until healed).
     Link {

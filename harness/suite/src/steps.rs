@@ -286,3 +286,25 @@ pub fn aim_keys(step: &Step) -> Option<AimKeys<'_>> {
         _ => None,
     }
 }
+
+/// The group of four SIP Servers a fault step aims at (`SITE/sip_server/gN`), if it names one:
+/// in a herd, that group's agents are the ones the fault hits.
+pub fn target_group(step: &Step) -> Option<u32> {
+    match step {
+        Step::KillServer(a)
+        | Step::StopServer(a)
+        | Step::FreezeServer(a)
+        | Step::ThawServer(a)
+        | Step::RestoreServer(a) => a.server.value.group,
+        Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => a.link.value.group,
+        Step::Latency(f) => f.link.value.group,
+        Step::Jitter(f) => f.link.value.group,
+        Step::Bandwidth(f) => f.link.value.group,
+        Step::SlowClose(f) => f.link.value.group,
+        Step::LimitData(f) => f.link.value.group,
+        Step::Slicer(f) => f.link.value.group,
+        Step::PartitionOneWay(f) => f.link.value.group,
+        Step::Flap(f) => f.link.value.group,
+        _ => None,
+    }
+}

@@ -1,5 +1,5 @@
-//! Compact path strings naming what a fault hits: `A`, `A/sip_server`, `B/stat_server/backup`.
-//! A server target always names a kind; a link target may stop at the site (all its links).
+//! Compact path strings naming what a fault hits: `A`, `A/sip_server`, `B/stat_server/backup`,
+//! `A/sip_server/g2/primary` (group 2's SIP Server). A server target always names a kind.
 
 use std::fmt;
 
@@ -17,6 +17,8 @@ pub struct ServerTarget<S = SiteRef> {
     pub site: S,
     /// The server kind.
     pub server: ServerKind,
+    /// One group of four SIP Servers (`gN`, 1-based; SIP Server only), or `None` for every group.
+    pub group: Option<u32>,
     /// One member of the HA pair, or `None` for the one currently serving.
     pub role: Option<Role>,
 }
@@ -29,6 +31,8 @@ pub struct LinkTarget<S = SiteRef> {
     pub site: S,
     /// One server kind, or `None` for all of them.
     pub server: Option<ServerKind>,
+    /// One group of four SIP Servers (`gN`; SIP Server only), or `None` for every group.
+    pub group: Option<u32>,
     /// One member of the pair (only with a server kind), or `None` for both.
     pub role: Option<Role>,
 }
@@ -39,6 +43,7 @@ impl ServerTarget<SiteRef> {
         ServerTarget {
             site: self.site.resolve(preferred),
             server: self.server,
+            group: self.group,
             role: self.role,
         }
     }
@@ -50,6 +55,7 @@ impl LinkTarget<SiteRef> {
         LinkTarget {
             site: self.site.resolve(preferred),
             server: self.server,
+            group: self.group,
             role: self.role,
         }
     }
@@ -73,6 +79,31 @@ fn parse_kind(s: &str) -> Result<ServerKind, String> {
     })
 }
 
+/// `g2` -> 2: a group of four SIP Servers, numbered from 1.
+fn parse_group(s: &str) -> Option<u32> {
+    s.strip_prefix('g')
+        .filter(|n| !n.starts_with('0') && n.chars().all(|c| c.is_ascii_digit()))
+        .and_then(|n| n.parse().ok())
+}
+
+/// The segments after the kind: `[gN][/ROLE]`.
+fn parse_group_role(rest: &[&str], whole: &str) -> Result<(Option<u32>, Option<Role>), String> {
+    match rest {
+        [] => Ok((None, None)),
+        [one] => match parse_group(one) {
+            Some(g) => Ok((Some(g), None)),
+            None => Ok((None, Some(parse_role(one)?))),
+        },
+        [g, r] => match parse_group(g) {
+            Some(g) => Ok((Some(g), Some(parse_role(r)?))),
+            None => Err(format!(
+                "invalid `{whole}`: after the kind comes a group (`g1`, `g2`, ...) then a role"
+            )),
+        },
+        _ => Err(format!("invalid `{whole}`: too many segments")),
+    }
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| {
         format!(
@@ -86,15 +117,17 @@ impl std::str::FromStr for LinkTarget {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.trim().split('/').collect();
-        if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
+        if parts.len() > 4 || parts.iter().any(|p| p.is_empty()) {
             return Err(format!(
-                "invalid link `{s}`: write `SITE`, `SITE/KIND` or `SITE/KIND/ROLE`, e.g. `A/sip_server`"
+                "invalid link `{s}`: write `SITE`, `SITE/KIND`, `SITE/KIND/ROLE` or `SITE/sip_server/gN[/ROLE]`, e.g. `A/sip_server`"
             ));
         }
+        let (group, role) = parse_group_role(parts.get(2..).unwrap_or_default(), s)?;
         Ok(LinkTarget {
             site: parse_site(parts[0])?,
             server: parts.get(1).map(|k| parse_kind(k)).transpose()?,
-            role: parts.get(2).map(|r| parse_role(r)).transpose()?,
+            group,
+            role,
         })
     }
 }
@@ -103,15 +136,17 @@ impl std::str::FromStr for ServerTarget {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.trim().split('/').collect();
-        if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+        if !(2..=4).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
             return Err(format!(
-                "invalid server `{s}`: write `SITE/KIND` or `SITE/KIND/ROLE`, e.g. `A/sip_server/primary`"
+                "invalid server `{s}`: write `SITE/KIND`, `SITE/KIND/ROLE` or `SITE/sip_server/gN[/ROLE]`, e.g. `A/sip_server/primary`"
             ));
         }
+        let (group, role) = parse_group_role(&parts[2..], s)?;
         Ok(ServerTarget {
             site: parse_site(parts[0])?,
             server: parse_kind(parts[1])?,
-            role: parts.get(2).map(|r| parse_role(r)).transpose()?,
+            group,
+            role,
         })
     }
 }
@@ -119,6 +154,9 @@ impl std::str::FromStr for ServerTarget {
 impl<S: fmt::Display> fmt::Display for ServerTarget<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.site, self.server)?;
+        if let Some(g) = self.group {
+            write!(f, "/g{g}")?;
+        }
         if let Some(r) = self.role {
             write!(f, "/{r}")?;
         }
@@ -131,6 +169,9 @@ impl<S: fmt::Display> fmt::Display for LinkTarget<S> {
         write!(f, "{}", self.site)?;
         if let Some(k) = self.server {
             write!(f, "/{k}")?;
+        }
+        if let Some(g) = self.group {
+            write!(f, "/g{g}")?;
         }
         if let Some(r) = self.role {
             write!(f, "/{r}")?;
@@ -166,14 +207,14 @@ macro_rules! string_serde {
 string_serde!(
     LinkTarget,
     "LinkTarget",
-    "Links from the desktop: `SITE`, `SITE/KIND` or `SITE/KIND/ROLE` (SITE: A, B, preferred, other).",
-    "^(A|B|preferred|other)(/(sip_server|config_server|stat_server)(/(primary|backup))?)?$"
+    "Links from the desktop: `SITE`, `SITE/KIND`, `SITE/KIND/ROLE` or `SITE/sip_server/gN[/ROLE]` (SITE: A, B, preferred, other; gN: one group of four SIP Servers).",
+    "^(A|B|preferred|other)(/(sip_server|config_server|stat_server)(/g[1-9][0-9]*)?(/(primary|backup))?)?$"
 );
 string_serde!(
     ServerTarget,
     "ServerTarget",
-    "A server: `SITE/KIND` or `SITE/KIND/ROLE` (SITE: A, B, preferred, other).",
-    "^(A|B|preferred|other)/(sip_server|config_server|stat_server)(/(primary|backup))?$"
+    "A server: `SITE/KIND`, `SITE/KIND/ROLE` or `SITE/sip_server/gN[/ROLE]` (SITE: A, B, preferred, other; gN: one group of four SIP Servers).",
+    "^(A|B|preferred|other)/(sip_server|config_server|stat_server)(/g[1-9][0-9]*)?(/(primary|backup))?$"
 );
 
 #[cfg(test)]
@@ -187,6 +228,8 @@ mod tests {
             "B/sip_server",
             "preferred/config_server/backup",
             "other/stat_server",
+            "A/sip_server/g2",
+            "B/sip_server/g1/backup",
         ] {
             let l: LinkTarget = s.parse().unwrap();
             assert_eq!(l.to_string(), s);
@@ -195,6 +238,10 @@ mod tests {
         assert_eq!(t.site, SiteRef::Other);
         assert_eq!(t.role, Some(Role::Primary));
         assert_eq!(t.resolve(Site::B).site, Site::A);
+        let g: ServerTarget = "A/sip_server/g2/primary".parse().unwrap();
+        assert_eq!((g.group, g.role), (Some(2), Some(Role::Primary)));
+        assert_eq!(g.to_string(), "A/sip_server/g2/primary");
+        assert_eq!(g.resolve(Site::B).group, Some(2));
     }
 
     #[test]
@@ -205,6 +252,9 @@ mod tests {
             .contains("SITE/KIND"));
         assert!("A//x".parse::<LinkTarget>().is_err());
         assert!("A/b/c/d".parse::<LinkTarget>().is_err());
+        assert!("A/sip_server/primary/g2".parse::<ServerTarget>().is_err());
+        assert!("A/sip_server/g0".parse::<ServerTarget>().is_err());
+        assert!("A/sip_server/g1/primary/x".parse::<LinkTarget>().is_err());
         let e = "C/sip_server".parse::<LinkTarget>().unwrap_err();
         assert!(e.starts_with("unknown site `C`"), "{e}");
         let e = "A/stat_servr".parse::<LinkTarget>().unwrap_err();

@@ -137,6 +137,7 @@ impl Ctx<'_> {
     fn server(&mut self, t: &Spanned<ServerTarget>, preferred: &[Site]) {
         self.site(t.value.site, t.span, preferred);
         self.server_kind(t.value.server, t.span);
+        self.group(t.value.group, Some(t.value.server), t.span);
         self.role(t.value.role, t.span);
     }
 
@@ -145,7 +146,34 @@ impl Ctx<'_> {
         if let Some(k) = t.value.server {
             self.server_kind(k, t.span);
         }
+        self.group(t.value.group, t.value.server, t.span);
         self.role(t.value.role, t.span);
+    }
+
+    /// A group (`gN`) names one of the topology's groups of four SIP Servers: only a SIP Server
+    /// has groups (CS Proxy and Stat Server serve every group of a site).
+    fn group(&mut self, g: Option<u32>, kind: Option<ServerKind>, span: Span) {
+        let Some(g) = g else { return };
+        if kind != Some(ServerKind::SipServer) {
+            self.d.semantic(
+                span,
+                format!(
+                    "only a SIP Server belongs to a group: `g{g}` needs `sip_server` before it"
+                ),
+                Some(
+                    "CS Proxy and Stat Server are one pair per site, shared by every group".into(),
+                ),
+            );
+        } else if g > self.topo.group_count() {
+            self.d.semantic(
+                span,
+                format!(
+                    "group `g{g}` does not exist: the topology has {} group(s) of four SIP Servers",
+                    self.topo.group_count()
+                ),
+                Some("declare more with `topology.groups`, or name a group from `g1`".into()),
+            );
+        }
     }
 
     fn servers(&mut self, list: &Option<Vec<Spanned<ServerKind>>>, span: Span) {
@@ -166,6 +194,25 @@ impl Ctx<'_> {
                 }
             }
         }
+    }
+}
+
+/// `topology.groups`: 1 to [`crate::MAX_GROUPS`] groups of four SIP Servers.
+fn groups_in_range(d: &mut Diagnostics, topo: &Topology) {
+    if let Some(g) = topo
+        .groups
+        .as_ref()
+        .filter(|g| !(1..=crate::MAX_GROUPS).contains(&g.value))
+    {
+        d.semantic(
+            g.span,
+            format!(
+                "`groups` must be 1 to {}, not {}",
+                crate::MAX_GROUPS,
+                g.value
+            ),
+            None,
+        );
     }
 }
 
@@ -292,6 +339,7 @@ fn topology(suite: &Suite, d: &mut Diagnostics) {
     if let Some(c) = &suite.topology.capacity {
         c.validate(d, suite.topology.stat_server);
     }
+    groups_in_range(d, &suite.topology);
 }
 
 fn budget_check(d: &mut Diagnostics, b: &Spanned<HumanDuration>) {

@@ -65,6 +65,10 @@ pub struct Dn {
     pub dbid: i64,
     pub number: String,
     pub tenant_dbid: i64,
+    /// The group of four SIP Servers whose switch the DN belongs to (default 1): a SIP Server
+    /// started with another `--group` refuses to register it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<u32>,
     #[serde(default)]
     pub annex: Annex,
 }
@@ -262,6 +266,17 @@ fn dn_obj(d: &Dn) -> CfgObject {
         tenant_dbid: Some(d.tenant_dbid),
         number: Some(d.number.clone()),
         ..Default::default()
+    }
+}
+
+impl ConfigDb {
+    /// The group whose switch holds the DN `number` (1 unless the DN says otherwise); `None` for a
+    /// DN the database does not list, which every group serves.
+    pub fn dn_group(&self, number: &str) -> Option<u32> {
+        self.dns
+            .iter()
+            .find(|d| d.number == number)
+            .map(|d| d.group.unwrap_or(1))
     }
 }
 

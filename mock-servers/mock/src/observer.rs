@@ -31,6 +31,8 @@ pub struct Observer {
     server: ServerKind,
     site: Arc<str>,
     role: Role,
+    /// The SIP Server group named by `--group`, stamped on every event.
+    group: Option<u32>,
     inner: Arc<Mutex<Inner>>,
     tx: broadcast::Sender<Arc<ObservedEvent>>,
     /// Counts `POST /events/mark` requests: each makes every follower write a heartbeat at once.
@@ -52,6 +54,7 @@ impl Observer {
             server,
             site: site.into(),
             role,
+            group: None,
             inner: Arc::new(Mutex::new(Inner {
                 next_seq: 0,
                 first_seq: 0,
@@ -62,6 +65,12 @@ impl Observer {
             tx,
             marks: Arc::new(watch::Sender::new(0)),
         }
+    }
+
+    /// The same observer stamping `group` on every event (a SIP Server started with `--group`).
+    pub fn with_group(mut self, group: Option<u32>) -> Self {
+        self.group = group;
+        self
     }
 
     /// A follower asked for a mark now (it is waiting to judge up to this instant): every open
@@ -87,6 +96,7 @@ impl Observer {
             server: self.server,
             site: self.site.to_string(),
             role: self.role,
+            group: self.group,
             conn,
             kind,
         });

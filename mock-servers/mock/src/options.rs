@@ -109,6 +109,11 @@ pub struct SipArgs {
     /// logging it out: a SIP Server whose agents outlive their desktop's connection.
     #[arg(long)]
     pub keep_agents_on_disconnect: bool,
+    /// The group of four SIP Servers this instance belongs to (1, 2, ...): it then refuses to
+    /// register a DN that the configuration database (`--config`, a DN's `group`, default 1)
+    /// puts on another group's switch, and stamps the group on its events.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub group: Option<u32>,
 }
 
 /// Everything one instance needs to run.
@@ -132,6 +137,8 @@ pub struct Options {
     pub sip: Option<crate::sipwire::SipOptions>,
     /// A closed connection's agents stay logged in (`--keep-agents-on-disconnect`).
     pub keep_agents_on_disconnect: bool,
+    /// The SIP Server group (`--group`); `None`: every DN is served.
+    pub group: Option<u32>,
 }
 
 impl Options {
@@ -154,6 +161,7 @@ impl Options {
             capacity: crate::capacity::Limits::default(),
             sip: None,
             keep_agents_on_disconnect: false,
+            group: None,
         }
     }
 }
@@ -200,6 +208,7 @@ impl From<Cli> for Options {
                 })
             }),
             keep_agents_on_disconnect: sip.as_ref().is_some_and(|s| s.keep_agents_on_disconnect),
+            group: sip.as_ref().and_then(|s| s.group),
             peers: sip.map(|s| s.peers).unwrap_or_default(),
             capacity: crate::capacity::Limits {
                 max_clients: c.max_clients,

@@ -25,6 +25,21 @@ pub(crate) fn login_rejected(rid: i64) -> Vec<Message> {
     )]
 }
 
+/// The refusal of a DN on another group's switch: a SIP Server of group `g` (`--group`) serves
+/// only the DNs the configuration database puts on group `g`, so a desktop that logs in to the
+/// wrong group of four is told so instead of being served by a switch that does not own its DN.
+fn other_group(inst: &Arc<Instance>, st: &State, rid: i64, dn: &str) -> Option<Vec<Message>> {
+    let mine = inst.opts.group?;
+    let theirs = st.db.dn_group(dn)?;
+    (theirs != mine).then(|| {
+        vec![Message::error(
+            rid,
+            error_code::CONFLICT,
+            format!("DN {dn} belongs to the switch of SIP Server group {theirs}, not {mine}"),
+        )]
+    })
+}
+
 /// Handles a SIP request from a registered client of an active instance.
 pub fn handle(inst: &Arc<Instance>, st: &mut State, conn: u64, msg: Message) -> Vec<Message> {
     use Message::*;
@@ -94,6 +109,9 @@ fn register_address(
     }
     if this_dn.is_empty() {
         return bad(rid, "ThisDN");
+    }
+    if let Some(refused) = other_group(inst, st, rid, &this_dn) {
+        return refused;
     }
     if let Some(c) = st.conns.get_mut(&conn) {
         c.dns.insert(this_dn.clone());

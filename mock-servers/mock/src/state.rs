@@ -92,7 +92,7 @@ pub struct Instance {
 
 impl Instance {
     pub fn new(opts: Options, db: ConfigDb) -> Arc<Self> {
-        let obs = Observer::new(opts.kind, &opts.site, opts.role);
+        let obs = Observer::new(opts.kind, &opts.site, opts.role).with_group(opts.group);
         let capacity = opts.capacity.clone();
         let state = State {
             active: opts.role == Role::Primary,

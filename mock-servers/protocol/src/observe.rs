@@ -33,6 +33,11 @@ pub struct ObservedEvent {
     pub site: String,
     /// The instance's configured HA slot (`primary` or `backup`), which does not change on promotion.
     pub role: Role,
+    /// The SIP Server group (a group of four: one SIP Server pair per site) the instance belongs
+    /// to, when it was started with one (`--group`); absent for a deployment of one group and for
+    /// CS Proxy and Stat Server, which serve every group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<u32>,
     /// The client connection id (unique per instance), absent for instance-wide events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conn: Option<u64>,

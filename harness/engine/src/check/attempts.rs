@@ -57,7 +57,7 @@ impl Check for MaxAttempts {
             return Status::Pending;
         }
         self.total += 1;
-        let at = format!("{}.{}.{}", o.site, o.server.as_str(), o.role.as_str());
+        let at = super::overload::instance(&o.site, o.server, o.role, o.group);
         self.window.push_back((e.ts_us, at));
         while let Some((t, _)) = self.window.front() {
             if *t > e.ts_us - self.per_us {

@@ -27,6 +27,7 @@ pub(crate) fn test_observed(ts_us: i64, site: &str, kind: bc_protocol::EventKind
         site: site.into(),
         server: bc_protocol::ServerKind::ConfigServer,
         role: bc_protocol::Role::Primary,
+        group: None,
         conn: Some(1),
         kind,
     };

@@ -12,9 +12,14 @@ use crate::observe::{Entry, EntryKind, SessionState};
 /// Who made the attempts, in the failure text (one desktop: no agent to tell apart).
 const DESKTOP: &str = "the desktop";
 
-/// One server instance, as a name in the failure text.
-fn instance(site: &str, server: ServerKind, role: Role) -> String {
-    format!("{site}.{}.{}", server.as_str(), role.as_str())
+/// One server instance, as a name in the failure text (spelt as the environment names it: a SIP
+/// Server of a group after the first says its group, `A.sip_server.g2.primary`).
+pub(crate) fn instance(site: &str, server: ServerKind, role: Role, group: Option<u32>) -> String {
+    let group = group
+        .filter(|g| *g > 1)
+        .map(|g| format!("g{g}."))
+        .unwrap_or_default();
+    format!("{site}.{}.{group}{}", server.as_str(), role.as_str())
 }
 
 /// The overload answers seen so far and every connection attempt after them, per instance.
@@ -50,7 +55,7 @@ impl Check for HonoursOverload {
         let EntryKind::Observed { event: o } = &e.kind else {
             return Status::Pending;
         };
-        let at = instance(&o.site, o.server, o.role);
+        let at = instance(&o.site, o.server, o.role, o.group);
         match &o.kind {
             EventKind::Overloaded { retry_after_ms, .. } => {
                 if let Some(c) = o.conn {

@@ -1,11 +1,12 @@
-//! The desktop connection file (contracts.md): agent credentials plus, per site and server kind,
-//! the fault proxy's primary and backup addresses, and with SIP each site's one SIP address (the
-//! fault proxy's UDP link, as a phone knows a site's virtual IP). Never the mocks' own addresses.
+//! The desktop connection file (docs/desktop-contract.md): agent credentials plus, per site and
+//! server kind, the fault proxy's primary and backup addresses, and with SIP each site's one SIP
+//! address (the fault proxy's UDP link, as a phone knows a site's virtual IP). Never the mocks'
+//! own addresses. Version 1 for one group of four SIP Servers; version 2 adds the groups.
 
 use super::error::EnvError;
 use super::runtime::SipLink;
 use super::topology::{Agent, InstanceId, Topology};
-use bc_protocol::Role;
+use bc_protocol::{Role, ServerKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -40,6 +41,12 @@ pub struct ConnectionFile {
     /// for a single desktop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_address: Option<String>,
+    /// Version 2: the group of four SIP Servers of the top-level agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<u32>,
+    /// Version 2: group (`"1"`, `"2"`, ...) -> site -> that group's SIP Server pair.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub groups: BTreeMap<String, BTreeMap<String, PairAddrs>>,
 }
 
 /// One agent of a multi-agent connection file.
@@ -52,6 +59,9 @@ pub struct FloorAgent {
     /// The local address this agent's connections come from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_address: Option<String>,
+    /// Version 2: the agent's group of four SIP Servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<u32>,
 }
 
 impl From<&Agent> for FloorAgent {
@@ -63,6 +73,7 @@ impl From<&Agent> for FloorAgent {
             dn: a.dn.clone(),
             source_address: super::floor::index(&a.username)
                 .map(|i| super::floor::source_address(i).to_string()),
+            group: None,
         }
     }
 }
@@ -75,29 +86,47 @@ impl ConnectionFile {
         proxies: &HashMap<InstanceId, SocketAddr>,
         sip: &[SipLink],
     ) -> Result<ConnectionFile, EnvError> {
+        let grouped = topology.groups() > 1;
+        let own = topology.group_of(agent)?;
+        let pair = |site: &String, server, group| -> Result<PairAddrs, EnvError> {
+            let addr = |role| {
+                let id = InstanceId::new(site.clone(), server, role).in_group(group);
+                proxies
+                    .get(&id)
+                    .map(|a| a.to_string())
+                    .ok_or_else(|| EnvError::UnknownInstance(id.to_string()))
+            };
+            Ok(PairAddrs {
+                primary: addr(Role::Primary)?,
+                backup: addr(Role::Backup)?,
+            })
+        };
         let mut sites = BTreeMap::new();
         for site in topology.sites() {
             let mut servers = BTreeMap::new();
             for server in topology.servers() {
-                let addr = |role| {
-                    let id = InstanceId::new(site.clone(), server, role);
-                    proxies
-                        .get(&id)
-                        .map(|a| a.to_string())
-                        .ok_or_else(|| EnvError::UnknownInstance(id.to_string()))
+                // A SIP Server pair is the agent's group's; the others serve every group.
+                let group = if server == ServerKind::SipServer {
+                    own
+                } else {
+                    1
                 };
-                servers.insert(
-                    server.as_str().to_string(),
-                    PairAddrs {
-                        primary: addr(Role::Primary)?,
-                        backup: addr(Role::Backup)?,
-                    },
-                );
+                servers.insert(server.as_str().to_string(), pair(site, server, group)?);
             }
             sites.insert(site.clone(), servers);
         }
+        let mut groups = BTreeMap::new();
+        if grouped {
+            for g in topology.groups_of(ServerKind::SipServer) {
+                let mut by_site = BTreeMap::new();
+                for site in topology.sites() {
+                    by_site.insert(site.clone(), pair(site, ServerKind::SipServer, g)?);
+                }
+                groups.insert(g.to_string(), by_site);
+            }
+        }
         Ok(ConnectionFile {
-            version: 1,
+            version: if grouped { 2 } else { 1 },
             application: "bc-desktop".into(),
             username: agent.username.clone(),
             password: agent.password.clone(),
@@ -110,7 +139,17 @@ impl ConnectionFile {
                 .collect(),
             agents: Vec::new(),
             source_address: None,
+            group: grouped.then_some(own),
+            groups,
         })
+    }
+
+    /// One agent of a multi-agent file: with groups (version 2) it names its group.
+    pub fn floor_agent(&self, agent: &Agent) -> FloorAgent {
+        FloorAgent {
+            group: (self.version >= 2).then_some(agent.group),
+            ..FloorAgent::from(agent)
+        }
     }
 
     /// Writes it as pretty JSON.

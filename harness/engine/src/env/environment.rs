@@ -218,7 +218,8 @@ impl Environment {
             super::floor::index(first).map(|i| super::floor::source_address(i).to_string());
         if usernames.len() > 1 {
             for u in usernames {
-                file.agents.push(self.shared.topology.agent(u)?.into());
+                let agent = file.floor_agent(self.shared.topology.agent(u)?);
+                file.agents.push(agent);
             }
         }
         let path = self.work_dir.path().join(format!("desktop-{first}.json"));
@@ -278,6 +279,16 @@ impl Environment {
         server: ServerKind,
     ) -> Result<InstanceId, EnvError> {
         self.shared.active_instance(site, server).await
+    }
+
+    /// The instance of one group's pair that is currently active.
+    pub async fn active_instance_in(
+        &self,
+        site: &str,
+        server: ServerKind,
+        group: u32,
+    ) -> Result<InstanceId, EnvError> {
+        self.shared.active_instance_in(site, server, group).await
     }
 
     /// Back to the start state between scenarios: heals every fault, resets the fault proxy,

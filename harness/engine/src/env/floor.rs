@@ -26,8 +26,15 @@ pub fn source_address(i: usize) -> std::net::IpAddr {
 }
 
 /// The configuration database at `base` plus one agent per entry of `preferred` (that agent's
-/// preferred site), written as JSON (which YAML reads) into `dir`; returns its path.
-pub fn write_floor(base: &Path, preferred: &[String], dir: &Path) -> Result<PathBuf, EnvError> {
+/// preferred site), written as JSON (which YAML reads) into `dir`; returns its path. With more
+/// than one group of four SIP Servers, each agent's DN is dealt to a group in turn
+/// (`bc_suite::herd_group`).
+pub fn write_floor(
+    base: &Path,
+    preferred: &[String],
+    groups: u32,
+    dir: &Path,
+) -> Result<PathBuf, EnvError> {
     let err = |reason: String| EnvError::ConfigDb {
         path: base.to_path_buf(),
         reason,
@@ -52,7 +59,11 @@ pub fn write_floor(base: &Path, preferred: &[String], dir: &Path) -> Result<Path
     });
     let dns = (0..preferred.len()).map(|i| {
         let dn = FIRST_AGENT_ID + i + DN_OFFSET;
-        json!({"dbid": dn, "number": dn.to_string(), "tenant_dbid": tenant})
+        let mut v = json!({"dbid": dn, "number": dn.to_string(), "tenant_dbid": tenant});
+        if groups > 1 {
+            v["group"] = json!(bc_suite::herd_group(i, groups));
+        }
+        v
     });
     append(&mut db, "persons", persons).map_err(err)?;
     append(&mut db, "dns", dns).map_err(err)?;
@@ -83,10 +94,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/config/default.yaml");
         let sites: Vec<String> = ["A", "B", "A"].iter().map(|s| s.to_string()).collect();
-        let path = write_floor(&base, &sites, dir.path()).unwrap();
+        let path = write_floor(&base, &sites, 1, dir.path()).unwrap();
         let topo = super::super::Topology::load(path).unwrap();
         let a = topo.agent("herd0002").unwrap();
         assert_eq!((a.agent_id.as_str(), a.dn.as_str()), ("20002", "30002"));
+        assert_eq!(a.group, 1);
+        let two = tempfile::tempdir().unwrap();
+        let path = write_floor(&base, &sites, 2, two.path()).unwrap();
+        let topo = super::super::Topology::load(path).unwrap();
+        let groups: Vec<u32> = ["herd0001", "herd0002", "herd0003"]
+            .iter()
+            .map(|u| topo.agent(u).unwrap().group)
+            .collect();
+        assert_eq!(groups, [1, 2, 1], "dealt to the groups in turn");
         assert!(topo.agent("agent1001").is_ok(), "the base agents stay");
         let db = std::fs::read_to_string(dir.path().join("floor.json")).unwrap();
         let v: Value = serde_json::from_str(&db).unwrap();

@@ -31,6 +31,7 @@ pub mod floor;
 pub mod gateway;
 pub mod holds;
 pub mod infra;
+mod instance_id;
 pub mod limits;
 pub mod local;
 pub mod process;

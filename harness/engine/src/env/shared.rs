@@ -57,7 +57,17 @@ impl Shared {
         site: &str,
         server: ServerKind,
     ) -> Result<InstanceId, EnvError> {
-        let p = InstanceId::new(site, server, Role::Primary);
+        self.active_instance_in(site, server, 1).await
+    }
+
+    /// [`Self::active_instance`] of one group's pair (SIP Servers; other kinds have group 1 only).
+    pub async fn active_instance_in(
+        &self,
+        site: &str,
+        server: ServerKind,
+        group: u32,
+    ) -> Result<InstanceId, EnvError> {
+        let p = InstanceId::new(site, server, Role::Primary).in_group(group);
         self.runtime.status(&p)?;
         let b = p.partner();
         let (hp, hb) = tokio::join!(self.health(&p), self.health(&b));

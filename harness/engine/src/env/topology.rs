@@ -2,10 +2,10 @@
 //! configuration database (read from the same YAML file the mock CS Proxies load).
 
 use super::error::EnvError;
+pub use super::instance_id::InstanceId;
 use bc_protocol::{Role, ServerKind};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Annex of a configuration object: section -> option -> value (same shape as the mocks').
@@ -15,47 +15,6 @@ pub type Annex = BTreeMap<String, BTreeMap<String, String>>;
 pub const PREFERRED_SITE_SECTION: &str = "business-continuity";
 /// Annex option holding the preferred site.
 pub const PREFERRED_SITE_OPTION: &str = "preferred-site";
-
-/// One server instance of the deployment: `A.sip_server.primary`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct InstanceId {
-    pub site: String,
-    pub server: ServerKind,
-    /// The configured HA slot; it does not change when the backup is promoted.
-    pub role: Role,
-}
-
-impl InstanceId {
-    pub fn new(site: impl Into<String>, server: ServerKind, role: Role) -> Self {
-        InstanceId {
-            site: site.into(),
-            server,
-            role,
-        }
-    }
-
-    /// The other instance of the same HA pair.
-    pub fn partner(&self) -> InstanceId {
-        InstanceId::new(self.site.clone(), self.server, self.role.other())
-    }
-
-    /// The fault proxy's name for the desktop's link to this instance (same as `Display`).
-    pub fn proxy_name(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl fmt::Display for InstanceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{}.{}",
-            self.site,
-            self.server.as_str(),
-            self.role.as_str()
-        )
-    }
-}
 
 /// An agent of the configuration database, with what a desktop needs to log in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +28,9 @@ pub struct Agent {
     pub tenant_dbid: i64,
     pub agent_group_dbids: Vec<i64>,
     pub annex: Annex,
+    /// The group of four SIP Servers whose switch holds the agent's DN (the DN's `group` in the
+    /// configuration database, default 1).
+    pub group: u32,
 }
 
 /// A tenant or agent group of the configuration database.
@@ -95,6 +57,15 @@ struct RawDb {
     agent_groups: Vec<RawNamed>,
     #[serde(default)]
     persons: Vec<RawPerson>,
+    #[serde(default)]
+    dns: Vec<RawDn>,
+}
+
+#[derive(Deserialize)]
+struct RawDn {
+    number: String,
+    #[serde(default)]
+    group: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -138,10 +109,18 @@ impl ConfigDb {
                 })
                 .collect()
         };
+        let group_of = |dn: &Option<String>| {
+            raw.dns
+                .iter()
+                .find(|d| Some(&d.number) == dn.as_ref())
+                .and_then(|d| d.group)
+                .unwrap_or(1)
+        };
         let persons = raw
             .persons
             .into_iter()
             .map(|p| Agent {
+                group: group_of(&p.dn),
                 dbid: p.dbid,
                 agent_id: p
                     .agent_logins
@@ -198,6 +177,8 @@ pub struct Topology {
     capacity: Vec<super::capacity::Capacity>,
     /// SIP Servers keep a closed connection's agents logged in (`--keep-agents-on-disconnect`).
     keep_agents: bool,
+    /// Groups of four SIP Servers (one SIP Server pair per site each).
+    groups: u32,
     config_db_path: PathBuf,
     db: ConfigDb,
 }
@@ -214,6 +195,7 @@ impl Topology {
             stat_server: true,
             capacity: Vec::new(),
             keep_agents: false,
+            groups: 1,
             config_db_path,
             db,
         })
@@ -266,6 +248,38 @@ impl Topology {
         self
     }
 
+    /// Declares `n` groups of four SIP Servers (at least 1; a suite's `topology.groups`).
+    pub fn with_groups(mut self, n: u32) -> Topology {
+        self.groups = n.max(1);
+        self
+    }
+
+    /// How many groups of four SIP Servers.
+    pub fn groups(&self) -> u32 {
+        self.groups
+    }
+
+    /// The group whose SIP Servers serve `agent`: its DN's group, or 1 with a single group (whose
+    /// SIP Servers serve every DN); a group the topology lacks is an error.
+    pub fn group_of(&self, agent: &Agent) -> Result<u32, EnvError> {
+        match (self.groups, agent.group) {
+            (1, _) => Ok(1),
+            (n, g) if g <= n => Ok(g),
+            (n, g) => Err(EnvError::Topology(format!(
+                "agent {}'s DN {} is on the switch of group {g}, and the topology has {n} groups",
+                agent.username, agent.dn
+            ))),
+        }
+    }
+
+    /// The groups an instance of `kind` exists in: every group for a SIP Server, else group 1.
+    pub fn groups_of(&self, kind: ServerKind) -> std::ops::RangeInclusive<u32> {
+        match kind {
+            ServerKind::SipServer => 1..=self.groups,
+            _ => 1..=1,
+        }
+    }
+
     /// The arguments every instance of `kind` gets from the declared server behaviour (capacity,
     /// kept agents), at start and at every restart.
     pub fn server_args(&self, kind: ServerKind) -> Vec<String> {
@@ -308,13 +322,15 @@ impl Topology {
         self.stat_server || server != ServerKind::StatServer
     }
 
-    /// Every instance: sites x servers x {primary, backup}.
+    /// Every instance: sites x servers (SIP Servers x groups) x {primary, backup}.
     pub fn instances(&self) -> Vec<InstanceId> {
         let mut out = Vec::new();
         for site in &self.sites {
             for server in self.servers() {
-                for role in Role::ALL {
-                    out.push(InstanceId::new(site.clone(), server, role));
+                for group in self.groups_of(server) {
+                    for role in Role::ALL {
+                        out.push(InstanceId::new(site.clone(), server, role).in_group(group));
+                    }
                 }
             }
         }

@@ -13,6 +13,9 @@ pub struct WireInstance {
     pub site: String,
     pub server: ServerKind,
     pub role: Role,
+    /// The group of four SIP Servers (absent: 1).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub group: u32,
     /// `running`, `frozen` or `down`.
     pub state: String,
     pub incarnation: u64,
@@ -23,6 +26,14 @@ pub struct WireInstance {
     pub down: Option<WireDown>,
     /// The desktop-visible address of its proxy (what the connection file names).
     pub desktop: Option<SocketAddr>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// [`DownCause`] on the wire.
@@ -97,6 +108,7 @@ impl WireRuntime {
                     site: id.site,
                     server: id.server,
                     role: id.role,
+                    group: id.group,
                 })
             })
             .collect();
@@ -112,7 +124,7 @@ impl WireRuntime {
 
 impl WireInstance {
     pub(super) fn id(&self) -> InstanceId {
-        InstanceId::new(self.site.clone(), self.server, self.role)
+        InstanceId::new(self.site.clone(), self.server, self.role).in_group(self.group)
     }
 
     pub(super) fn status(&self) -> InstanceStatus {

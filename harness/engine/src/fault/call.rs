@@ -41,8 +41,16 @@ pub(super) async fn apply(
         fault: name.clone(),
         source,
     };
+    // The call comes through the peer of the group whose switch holds the DN.
+    let group = shared
+        .topology
+        .agents()
+        .iter()
+        .find(|a| a.dn == dn)
+        .and_then(|a| shared.topology.group_of(a).ok())
+        .unwrap_or(1);
     let sip = shared
-        .active_instance(site, ServerKind::SipServer)
+        .active_instance_in(site, ServerKind::SipServer, group)
         .await
         .map_err(apply_err)?;
     let url = shared.control_url(&sip).map_err(apply_err)?;

@@ -14,6 +14,7 @@ async fn pair(
     fault: &Fault,
     site: &str,
     server: ServerKind,
+    group: Option<u32>,
 ) -> Result<(InstanceId, InstanceId), FaultError> {
     let invalid = |reason: String| FaultError::Invalid {
         fault: fault.to_string(),
@@ -25,11 +26,12 @@ async fn pair(
             site: site.to_string(),
             server,
             role: None,
+            group,
         },
     )
     .map_err(invalid)?;
     let active = shared
-        .active_instance(site, server)
+        .active_instance_in(site, server, group.unwrap_or(1))
         .await
         .map_err(|source| FaultError::Apply {
             fault: fault.to_string(),
@@ -76,8 +78,9 @@ pub(super) async fn failover(
     fault: &Fault,
     site: &str,
     server: ServerKind,
+    group: Option<u32>,
 ) -> Result<Applied, FaultError> {
-    let (active, standby) = pair(shared, fault, site, server).await?;
+    let (active, standby) = pair(shared, fault, site, server, group).await?;
     let name = fault.to_string();
     shared
         .runtime
@@ -112,8 +115,9 @@ pub(super) async fn switchover(
     fault: &Fault,
     site: &str,
     server: ServerKind,
+    group: Option<u32>,
 ) -> Result<Applied, FaultError> {
-    let (active, standby) = pair(shared, fault, site, server).await?;
+    let (active, standby) = pair(shared, fault, site, server, group).await?;
     let not_confirmed = |reason| FaultError::NotConfirmed {
         fault: fault.to_string(),
         reason,

@@ -21,6 +21,7 @@ pub(super) async fn apply(
             site: site.to_string(),
             server,
             role: None,
+            group: None,
         },
     )
     .map_err(|reason| FaultError::Invalid {

@@ -40,6 +40,8 @@ pub struct ServerSelector {
     pub server: ServerKind,
     /// `None` = primary and backup.
     pub role: Option<Role>,
+    /// One group of four SIP Servers, or `None` for every group.
+    pub group: Option<u32>,
 }
 
 /// Desktop links (one fault proxy each) of one site: all servers or one kind, both slots or one.
@@ -50,6 +52,8 @@ pub struct LinkSelector {
     pub server: Option<ServerKind>,
     /// `None` = primary and backup.
     pub role: Option<Role>,
+    /// One group of four SIP Servers, or `None` for every group.
+    pub group: Option<u32>,
 }
 
 /// What happens on a selected link: the suite's word, mapped onto toxics in `link.rs`.
@@ -80,10 +84,20 @@ pub enum Fault {
     RestoreServer(ServerSelector),
     /// The Management Layer's failover: kill the active instance, promote its partner.
     /// Heal: restart the killed instance as standby (the promoted one stays active).
-    HaFailover { site: String, server: ServerKind },
+    HaFailover {
+        site: String,
+        server: ServerKind,
+        /// One group's SIP Server pair (`None`: group 1's, the only one of most deployments).
+        group: Option<u32>,
+    },
     /// Graceful switchover: promote the standby, then demote the active one (its clients are closed).
     /// Heal: nothing (the pair is redundant again already).
-    HaSwitchover { site: String, server: ServerKind },
+    HaSwitchover {
+        site: String,
+        server: ServerKind,
+        /// One group's SIP Server pair (`None`: group 1's).
+        group: Option<u32>,
+    },
     /// A fault on desktop links. Heal: remove it.
     Link {
         links: LinkSelector,
@@ -140,18 +154,25 @@ impl fmt::Display for ServerSelector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}.{}.{}",
+            "{}.{}.{}{}",
             self.site,
             self.server.as_str(),
+            group_part(self.group),
             role_part(self.role)
         )
     }
 }
 
+/// A group as the instance names spell it (`g2.`); none (every group) writes nothing.
+fn group_part(g: Option<u32>) -> String {
+    g.map(|g| format!("g{g}.")).unwrap_or_default()
+}
+
 impl fmt::Display for LinkSelector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let server = self.server.map(ServerKind::as_str).unwrap_or("*");
-        write!(f, "{}.{}.{}", self.site, server, role_part(self.role))
+        let group = group_part(self.group);
+        write!(f, "{}.{server}.{group}{}", self.site, role_part(self.role))
     }
 }
 
@@ -166,12 +187,26 @@ impl fmt::Display for Fault {
             Fault::ThawServer(s) => write!(f, "thaw_server {s}"),
             Fault::StopServer(s) => write!(f, "stop_server {s}"),
             Fault::RestoreServer(s) => write!(f, "restore_server {s}"),
-            Fault::HaFailover { site, server } => {
-                write!(f, "ha_failover {site}.{}", server.as_str())
-            }
-            Fault::HaSwitchover { site, server } => {
-                write!(f, "ha_switchover {site}.{}", server.as_str())
-            }
+            Fault::HaFailover {
+                site,
+                server,
+                group,
+            } => write!(
+                f,
+                "ha_failover {site}.{}{}",
+                server.as_str(),
+                group.map(|g| format!(".g{g}")).unwrap_or_default()
+            ),
+            Fault::HaSwitchover {
+                site,
+                server,
+                group,
+            } => write!(
+                f,
+                "ha_switchover {site}.{}{}",
+                server.as_str(),
+                group.map(|g| format!(".g{g}")).unwrap_or_default()
+            ),
             Fault::Link { links, fault } => write!(f, "{} {links}", link::describe(fault)),
             Fault::AimedLink { links, fault, aim } => {
                 write!(f, "{} {links} {aim}", link::describe(fault))
@@ -286,12 +321,16 @@ impl Faults for Environment {
             | Fault::ThawServer(_)
             | Fault::StopServer(_)
             | Fault::RestoreServer(_) => process::apply(&self.shared, fault).await?,
-            Fault::HaFailover { site, server } => {
-                ha::failover(&self.shared, fault, site, *server).await?
-            }
-            Fault::HaSwitchover { site, server } => {
-                ha::switchover(&self.shared, fault, site, *server).await?
-            }
+            Fault::HaFailover {
+                site,
+                server,
+                group,
+            } => ha::failover(&self.shared, fault, site, *server, *group).await?,
+            Fault::HaSwitchover {
+                site,
+                server,
+                group,
+            } => ha::switchover(&self.shared, fault, site, *server, *group).await?,
             Fault::Link { links, fault: lf } => link::apply(&self.shared, fault, links, lf).await?,
             Fault::AimedLink {
                 links,

@@ -23,6 +23,7 @@ pub(super) async fn apply(
         site: site.to_string(),
         server,
         role: None,
+        group: None,
     };
     let ids =
         resolve_servers(&shared.topology, &selector).map_err(|reason| FaultError::Invalid {

@@ -38,16 +38,23 @@ pub fn resolve_servers(
             sel.server.as_str()
         ));
     }
-    Ok(Role::ALL
-        .into_iter()
-        .filter(|r| sel.role.is_none_or(|want| want == *r))
-        .map(|r| InstanceId::new(sel.site.clone(), sel.server, r))
+    check_group(topology, sel.group)?;
+    Ok(topology
+        .groups_of(sel.server)
+        .filter(|g| sel.group.is_none_or(|want| want == *g))
+        .flat_map(|g| {
+            Role::ALL
+                .into_iter()
+                .filter(|r| sel.role.is_none_or(|want| want == *r))
+                .map(move |r| InstanceId::new(sel.site.clone(), sel.server, r).in_group(g))
+        })
         .collect())
 }
 
 /// The desktop links (one proxy per instance) a link selector covers.
 pub fn resolve_links(topology: &Topology, sel: &LinkSelector) -> Result<Vec<InstanceId>, String> {
     check_site(topology, &sel.site)?;
+    check_group(topology, sel.group)?;
     if let Some(s) = sel.server {
         if !topology.has_server(s) {
             return Err(format!(
@@ -62,5 +69,17 @@ pub fn resolve_links(topology: &Topology, sel: &LinkSelector) -> Result<Vec<Inst
         .filter(|i| i.site == sel.site)
         .filter(|i| sel.server.is_none_or(|s| s == i.server))
         .filter(|i| sel.role.is_none_or(|r| r == i.role))
+        .filter(|i| sel.group.is_none_or(|g| g == i.group))
         .collect())
+}
+
+/// A group the topology has (none: every group).
+fn check_group(topology: &Topology, group: Option<u32>) -> Result<(), String> {
+    match group {
+        Some(g) if !(1..=topology.groups()).contains(&g) => Err(format!(
+            "unknown group g{g} (the topology has {} group(s) of four SIP Servers)",
+            topology.groups()
+        )),
+        _ => Ok(()),
+    }
 }

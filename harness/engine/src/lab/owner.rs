@@ -149,8 +149,8 @@ impl Lab {
             .map(|a| a.dn.clone())
             .map_err(|e| LabError::failed(e.to_string()))?;
         let serving = match translate::serving_pair(&step.action) {
-            Some((site, server)) => Some(
-                env.active_instance(site.as_str(), server)
+            Some((site, server, group)) => Some(
+                env.active_instance_in(site.as_str(), server, group)
                     .await
                     .map_err(|e| LabError::failed(e.to_string()))?
                     .role,

@@ -41,13 +41,13 @@ pub struct Ready {
 
 /// The connection file with every address on `host` (the proxy listens on all of `listen`).
 fn advertised(mut file: ConnectionFile, host: IpAddr) -> ConnectionFile {
-    for servers in file.sites.values_mut() {
-        for pair in servers.values_mut() {
-            for a in [&mut pair.primary, &mut pair.backup] {
-                if let Ok(mut s) = a.parse::<SocketAddr>() {
-                    s.set_ip(host);
-                    *a = s.to_string();
-                }
+    let grouped = file.groups.values_mut().flat_map(|g| g.values_mut());
+    let pairs = file.sites.values_mut().flat_map(|s| s.values_mut());
+    for pair in pairs.chain(grouped) {
+        for a in [&mut pair.primary, &mut pair.backup] {
+            if let Ok(mut s) = a.parse::<SocketAddr>() {
+                s.set_ip(host);
+                *a = s.to_string();
             }
         }
     }

@@ -187,6 +187,9 @@ pub struct Target {
     /// One member, or both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
+    /// One group of four SIP Servers, or every group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<u32>,
 }
 
 impl Target {
@@ -196,13 +199,19 @@ impl Target {
             site: site.to_string(),
             server: None,
             role: None,
+            group: None,
         }
     }
-    /// Whether an instance `(site, server, role)` is covered.
+    /// Whether an instance `(site, server, role)` of group 1 is covered.
     pub fn covers(&self, site: &str, server: ServerKind, role: Role) -> bool {
+        self.covers_in(site, server, role, 1)
+    }
+    /// Whether an instance `(site, server, role)` of group `group` is covered.
+    pub fn covers_in(&self, site: &str, server: ServerKind, role: Role, group: u32) -> bool {
         self.site == site
             && self.server.is_none_or(|s| s == server)
             && self.role.is_none_or(|r| r == role)
+            && self.group.is_none_or(|g| g == group)
     }
 }
 
@@ -211,6 +220,9 @@ impl std::fmt::Display for Target {
         write!(f, "{}", self.site)?;
         if let Some(s) = self.server {
             write!(f, "/{}", s.as_str())?;
+        }
+        if let Some(g) = self.group {
+            write!(f, "/g{g}")?;
         }
         if let Some(r) = self.role {
             write!(

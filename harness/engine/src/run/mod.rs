@@ -13,6 +13,7 @@ pub mod profile;
 pub mod runner;
 pub mod scenario;
 pub mod session;
+mod shape;
 pub mod translate;
 pub mod worker;
 

@@ -11,9 +11,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::keep::{KeptEnv, KeptScenario};
 use super::scenario::{info, left_the_plan, run_scenario, ScenarioContext};
+pub use super::shape::Shape;
 use crate::check::Verdict;
-use crate::env::capacity::Capacity;
-use crate::env::{now_us, DesktopSpec, EnvConfig, Environment, KeepAlive, RuntimeKind, Topology};
+use crate::env::{now_us, DesktopSpec, EnvConfig, Environment, KeepAlive, RuntimeKind};
 use crate::event::{RunEvent, ScenarioInfo, ScenarioResult};
 
 /// The BC-6 tolerance after a healed partition when the mocks drop no silent client (their
@@ -106,99 +106,6 @@ pub fn check_desktop(command: &str) -> Result<DesktopSpec, String> {
         Ok(spec)
     } else {
         Err(format!("program `{p}` not found"))
-    }
-}
-
-/// The shape of environment a scenario needs; equal shapes share an environment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Shape {
-    config: PathBuf,
-    sites: Vec<String>,
-    stat_server: bool,
-    /// The suite's mock client timeout (`topology.server_client_timeout`), else the run's.
-    client_timeout_ms: Option<u64>,
-    /// The suite's mock ping interval (`topology.server_ping_interval`), else the run's.
-    ping_interval_ms: Option<u64>,
-    /// The suite's declared server capacity (`topology.capacity`).
-    capacity: Vec<Capacity>,
-    /// SIP Servers keep a closed connection's agents (`topology.keep_agents_on_disconnect`).
-    keep_agents: bool,
-    /// A herd's generated agents, as each one's preferred site in agent order (empty: no herd):
-    /// the configuration database gets them added (`env::floor`).
-    floor: Vec<String>,
-}
-
-impl Shape {
-    /// The shape a planned scenario needs.
-    pub fn of(sc: &PlannedScenario) -> Shape {
-        Shape {
-            config: sc.config_path.clone(),
-            sites: sc.sites.iter().map(|s| s.as_str().to_string()).collect(),
-            stat_server: sc.stat_server,
-            client_timeout_ms: sc
-                .server_client_timeout
-                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            ping_interval_ms: sc
-                .server_ping_interval
-                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            capacity: sc.capacity.iter().map(capacity).collect(),
-            keep_agents: sc.keep_agents_on_disconnect,
-            floor: sc
-                .herd
-                .as_ref()
-                .map(|h| h.deal().iter().map(|s| s.as_str().to_string()).collect())
-                .unwrap_or_default(),
-        }
-    }
-
-    /// The default topology of a configuration database: sites A and B with Stat Servers.
-    pub fn of_config(config: PathBuf) -> Shape {
-        Shape {
-            config,
-            sites: vec!["A".into(), "B".into()],
-            stat_server: true,
-            client_timeout_ms: None,
-            ping_interval_ms: None,
-            capacity: Vec::new(),
-            keep_agents: false,
-            floor: Vec::new(),
-        }
-    }
-
-    /// The topology, and for a herd the directory holding its floor's configuration database.
-    fn topology(&self) -> Result<(Topology, Option<tempfile::TempDir>), String> {
-        let (path, dir) = if self.floor.is_empty() {
-            (self.config.clone(), None)
-        } else {
-            let dir = tempfile::Builder::new()
-                .prefix("bc-floor-")
-                .tempdir()
-                .map_err(|e| format!("cannot create the herd's floor directory: {e}"))?;
-            let path = crate::env::floor::write_floor(&self.config, &self.floor, dir.path())
-                .map_err(|e| e.to_string())?;
-            (path, Some(dir))
-        };
-        let topo = Topology::load(path)
-            .and_then(|t| t.with_sites(self.sites.clone()))
-            .map(|t| {
-                t.with_stat_server(self.stat_server)
-                    .with_capacity(self.capacity.clone())
-                    .with_keep_agents(self.keep_agents)
-            })
-            .map_err(|e| e.to_string())?;
-        Ok((topo, dir))
-    }
-}
-
-/// A kind's declared limits as the environment applies them.
-fn capacity(c: &bc_suite::CapacityPlan) -> Capacity {
-    Capacity {
-        server: c.server,
-        max_clients: c.max_clients,
-        login_rate: c.login_rate,
-        login_burst: c.login_burst,
-        retry_after_ms: c.retry_after_ms,
-        refuse: c.answer == bc_suite::OverloadAnswer::Refuse,
     }
 }
 

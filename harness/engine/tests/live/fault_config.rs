@@ -121,6 +121,7 @@ async fn reject_logins_and_preferred_site() {
             site: "A".into(),
             server: ServerKind::ConfigServer,
             role: Some(Role::Primary),
+            group: None,
         }))
         .await
         .unwrap();

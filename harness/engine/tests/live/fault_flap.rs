@@ -16,6 +16,7 @@ fn black_hole_flap(period: Duration, count: u32) -> Fault {
             site: "A".into(),
             server: Some(ServerKind::SipServer),
             role: Some(Role::Primary),
+            group: None,
         },
         fault: LinkFault::BlackHole,
         period,

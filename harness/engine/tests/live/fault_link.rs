@@ -15,6 +15,7 @@ fn links(site: &str, server: Option<ServerKind>, role: Option<Role>) -> LinkSele
         site: site.into(),
         server,
         role,
+        group: None,
     }
 }
 

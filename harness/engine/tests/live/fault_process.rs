@@ -16,6 +16,7 @@ fn sel(site: &str, server: ServerKind, role: Option<Role>) -> ServerSelector {
         site: site.into(),
         server,
         role,
+        group: None,
     }
 }
 
@@ -289,6 +290,7 @@ async fn ha_failover_and_switchover() {
         .inject(&Fault::HaFailover {
             site: "A".into(),
             server: ServerKind::SipServer,
+            group: None,
         })
         .await
         .expect("failover");
@@ -326,6 +328,7 @@ async fn ha_failover_and_switchover() {
         .inject(&Fault::HaSwitchover {
             site: "A".into(),
             server: ServerKind::SipServer,
+            group: None,
         })
         .await
         .expect("switchover");
@@ -355,6 +358,7 @@ async fn ha_failover_and_switchover() {
         .inject(&Fault::HaFailover {
             site: "B".into(),
             server: ServerKind::ConfigServer,
+            group: None,
         })
         .await
         .err()
@@ -367,6 +371,7 @@ async fn ha_failover_and_switchover() {
             site: "A".into(),
             server: None,
             role: None,
+            group: None,
         },
         fault: LinkFault::Refuse,
     })

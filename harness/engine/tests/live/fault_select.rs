@@ -28,6 +28,7 @@ fn server_selectors() {
             site: "A".into(),
             server: ServerKind::SipServer,
             role: None,
+            group: None,
         },
     )
     .unwrap();
@@ -38,6 +39,7 @@ fn server_selectors() {
             site: "B".into(),
             server: ServerKind::StatServer,
             role: Some(Role::Backup),
+            group: None,
         },
     )
     .unwrap();
@@ -48,6 +50,7 @@ fn server_selectors() {
             site: "B".into(),
             server: ServerKind::StatServer,
             role: None,
+            group: None,
         },
     )
     .unwrap_err();
@@ -61,6 +64,7 @@ fn link_selectors() {
         site: site.into(),
         server,
         role,
+        group: None,
     };
     assert_eq!(resolve_links(&t, &sel("A", None, None)).unwrap().len(), 6);
     assert_eq!(
@@ -146,6 +150,7 @@ fn faults_display_for_reports() {
             site: "A".into(),
             server: Some(ServerKind::SipServer),
             role: None,
+            group: None,
         },
         fault: LinkFault::BlackHole,
     };
@@ -154,6 +159,7 @@ fn faults_display_for_reports() {
         site: "B".into(),
         server: ServerKind::ConfigServer,
         role: Some(Role::Backup),
+        group: None,
     });
     assert_eq!(f.to_string(), "kill_server B.config_server.backup");
 }

@@ -15,6 +15,7 @@ use bc_protocol::{EventKind, ObservedEvent, ServerKind};
 use bc_test_support::harness_bins;
 
 mod flap;
+mod groups;
 
 /// How long after the fault the herd has to be logged in at B (HERD-1's deadline).
 const BUDGET: Duration = Duration::from_secs(10);

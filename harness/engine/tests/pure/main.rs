@@ -8,6 +8,7 @@ mod html_support;
 mod architecture;
 mod certificate;
 mod checks;
+mod connection_file;
 mod explore_pure;
 mod failure_texts;
 mod html_report;

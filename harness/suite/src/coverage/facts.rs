@@ -103,8 +103,10 @@ pub(crate) fn hit(a: &Action) -> Option<Hit> {
         Action::RejectLogins(t) | Action::Overload(t, _) => {
             (Fault::LoginRejected, t.site, one(t.server), t.role)
         }
-        Action::HaFailover { site, server } => (Fault::HaFailover, *site, one(*server), None),
-        Action::HaSwitchover { site, server } => (Fault::HaSwitchover, *site, one(*server), None),
+        Action::HaFailover { site, server, .. } => (Fault::HaFailover, *site, one(*server), None),
+        Action::HaSwitchover { site, server, .. } => {
+            (Fault::HaSwitchover, *site, one(*server), None)
+        }
         Action::Link { link, fault } => {
             let f = match fault {
                 LinkFault::Refuse => Fault::Refused,

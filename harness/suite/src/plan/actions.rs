@@ -24,11 +24,21 @@ impl Planner<'_> {
             Step::RestoreServer(a) => Action::RestoreServer(a.server.value.resolve(p)),
             Step::HaFailover(a) => {
                 let (site, server) = self.pair(a);
-                Action::HaFailover { site, server }
+                let group = a.server.value.group;
+                Action::HaFailover {
+                    site,
+                    server,
+                    group,
+                }
             }
             Step::HaSwitchover(a) => {
                 let (site, server) = self.pair(a);
-                Action::HaSwitchover { site, server }
+                let group = a.server.value.group;
+                Action::HaSwitchover {
+                    site,
+                    server,
+                    group,
+                }
             }
             Step::Refuse(a) => self.link(&a.link, LinkFault::Refuse),
             Step::BlackHole(a) => self.link(&a.link, LinkFault::BlackHole),

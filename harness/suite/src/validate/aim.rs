@@ -14,6 +14,8 @@ pub(super) fn aims(ctx: &mut Ctx<'_>, s: &Scenario) {
     let herd = s.herd.as_ref().map(|h| h.value.agents.value as usize);
     let mut aimed = false;
     for st in &s.steps {
+        // A fault on one group's SIP Servers hits that group's agents only.
+        aimed |= herd.is_some() && crate::steps::target_group(&st.value).is_some();
         if let Some(keys) = crate::steps::aim_keys(&st.value) {
             aimed |= link(ctx, st, keys, herd);
             continue;
@@ -118,7 +120,7 @@ fn group(
                 "`agents: {}` needs a fault aimed at some agents before it",
                 g.value.as_str()
             ),
-            Some("aim a link fault first, e.g. `black_hole: {link: A, share: 10%}`".into()),
+            Some("aim a link fault first, e.g. `black_hole: {link: A, share: 10%}`, or target one group's SIP Servers (`A/sip_server/g1`)".into()),
         );
     }
 }

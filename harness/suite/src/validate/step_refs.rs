@@ -24,10 +24,22 @@ pub(super) fn step_refs(
         | Step::StopServer(a)
         | Step::FreezeServer(a)
         | Step::ThawServer(a)
-        | Step::RestoreServer(a)
-        | Step::RejectLogins(a) => ctx.server(&a.server, preferred),
-        Step::Overload(a) => ctx.server(&a.server, preferred),
-        Step::HaFailover(a) | Step::HaSwitchover(a) => ha_pair(ctx, &st.value, a, preferred),
+        | Step::RestoreServer(a) => {
+            ctx.server(&a.server, preferred);
+            serving_group(ctx, &st.value, a);
+        }
+        Step::RejectLogins(a) => {
+            ctx.server(&a.server, preferred);
+            whole_kind(ctx, &st.value, a.server.value.group, a.server.span);
+        }
+        Step::Overload(a) => {
+            ctx.server(&a.server, preferred);
+            whole_kind(ctx, &st.value, a.server.value.group, a.server.span);
+        }
+        Step::HaFailover(a) | Step::HaSwitchover(a) => {
+            ha_pair(ctx, &st.value, a, preferred);
+            whole_kind(ctx, &st.value, a.server.value.group, a.server.span);
+        }
         Step::Refuse(a) | Step::BlackHole(a) | Step::Reset(a) => ctx.link(&a.link, preferred),
         Step::PartitionOneWay(f) => ctx.link(&f.link, preferred),
         Step::Latency(f) => latency(ctx, f, preferred),
@@ -90,6 +102,61 @@ pub(super) fn step_refs(
                 ctx.duration("within", w, false);
             }
         }
+    }
+}
+
+/// With several groups, a SIP Server step without a role acts on the member serving one pair:
+/// which group's pair must be said (`A/sip_server/g1`).
+fn serving_group(ctx: &mut Ctx<'_>, step: &Step, a: &ServerAction) {
+    let t = &a.server.value;
+    let serving = matches!(
+        step,
+        Step::KillServer(_) | Step::StopServer(_) | Step::FreezeServer(_)
+    );
+    if serving
+        && ctx.topo.group_count() > 1
+        && t.server == crate::vocab::ServerKind::SipServer
+        && t.group.is_none()
+        && t.role.is_none()
+    {
+        ctx.d.semantic(
+            a.server.span,
+            format!(
+                "`{}` of the serving SIP Server: this topology has {} groups, name one",
+                step.keyword(),
+                ctx.topo.group_count()
+            ),
+            Some(format!("write `{}/sip_server/g1`", t.site)),
+        );
+    }
+}
+
+/// `reject_logins` and `overload` act on a server kind of a site as a whole and take no group
+/// (`gN`); `ha_failover` and `ha_switchover` act on one pair, which with several groups must
+/// name its group.
+fn whole_kind(ctx: &mut Ctx<'_>, step: &Step, group: Option<u32>, span: crate::span::Span) {
+    if let Step::HaFailover(a) | Step::HaSwitchover(a) = step {
+        // An HA pair is one group's: with several, the group is part of the pair's name.
+        let sip = a.server.value.server == crate::vocab::ServerKind::SipServer;
+        if sip && group.is_none() && ctx.topo.group_count() > 1 {
+            ctx.d.semantic(
+                span,
+                format!(
+                    "`{}` of a SIP Server pair: this topology has {} groups, name one",
+                    step.keyword(),
+                    ctx.topo.group_count()
+                ),
+                Some(format!("write `{}/sip_server/g1`", a.server.value.site)),
+            );
+        }
+        return;
+    }
+    if let Some(g) = group {
+        ctx.d.semantic(
+            span,
+            format!("`{}` cannot aim at one group (`g{g}`)", step.keyword()),
+            Some("remove the group: the step acts on every group's pair at the site; `kill_server`, `stop_server`, `freeze_server` and link faults take a group".into()),
+        );
     }
 }
 

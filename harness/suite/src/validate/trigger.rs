@@ -61,6 +61,13 @@ pub(super) fn check(ctx: &mut Ctx<'_>, t: &Trigger, span: Span, preferred: &[Sit
     }
     if let Some(s) = t.server() {
         ctx.server(s, preferred);
+        if let Some(g) = s.value.group {
+            ctx.d.semantic(
+                s.span,
+                format!("a trigger cannot watch one group (`g{g}`) yet"),
+                Some("name the server without a group".into()),
+            );
+        }
     }
     if let Some(n) = &t.nth {
         if n.value == 0 {

@@ -182,6 +182,7 @@ fn links_and_servers_keep_kind_and_role() {
         Action::KillServer(ServerTarget {
             site: Site::B,
             server: ServerKind::StatServer,
+            group: None,
             role: Some(Role::Backup)
         })
     );
@@ -191,6 +192,7 @@ fn links_and_servers_keep_kind_and_role() {
             link: LinkTarget {
                 site: Site::A,
                 server: Some(ServerKind::SipServer),
+                group: None,
                 role: None
             },
             fault: LinkFault::Latency {
@@ -205,6 +207,7 @@ fn links_and_servers_keep_kind_and_role() {
             link: LinkTarget {
                 site: Site::B,
                 server: None,
+                group: None,
                 role: None
             },
             mode: FlapMode::Reset,
@@ -226,6 +229,7 @@ fn one_way_partitions_plan_to_a_link_fault_with_their_direction_and_heal() {
             link: LinkTarget {
                 site: Site::B,
                 server: Some(ServerKind::SipServer),
+                group: None,
                 role: Some(Role::Backup)
             },
             fault: LinkFault::OneWay {
@@ -240,6 +244,7 @@ fn one_way_partitions_plan_to_a_link_fault_with_their_direction_and_heal() {
             link: LinkTarget {
                 site: Site::A,
                 server: None,
+                group: None,
                 role: None
             },
             fault: LinkFault::OneWay {
@@ -269,6 +274,7 @@ fn a_flap_in_a_herd_is_aimed_like_the_other_link_faults() {
             link: LinkTarget {
                 site: Site::A,
                 server: None,
+                group: None,
                 role: None
             },
             mode: FlapMode::BlackHole,

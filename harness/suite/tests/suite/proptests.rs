@@ -54,6 +54,7 @@ fn server_target() -> impl Strategy<Value = ServerTarget> {
     (site_ref(), kind(), role()).prop_map(|(site, server, role)| ServerTarget {
         site,
         server,
+        group: None,
         role,
     })
 }
@@ -62,6 +63,7 @@ fn link_target() -> impl Strategy<Value = LinkTarget> {
     (site_ref(), prop::option::of(kind()), role()).prop_map(|(site, server, role)| LinkTarget {
         site,
         role: server.and(role),
+        group: None,
         server,
     })
 }

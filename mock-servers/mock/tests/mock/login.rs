@@ -339,3 +339,52 @@ async fn unsupported_protocol_version_is_refused() {
     .await;
     assert_eq!(code(&c.next().await), error_code::UNSUPPORTED_VERSION);
 }
+
+/// A SIP Server of group 2 serves only group 2's DNs: the default database puts 7001 on group
+/// 1's switch (no `group` on the DN), so registering it is refused with an error answer and the
+/// connection stays usable; a DN the database does not list is served by any group, and a
+/// server of group 1 serves 7001. Every event names the instance's group.
+#[tokio::test]
+async fn a_sip_server_of_one_group_refuses_the_dn_of_another() {
+    let g2 = Mock::spawn("sip-server", "A", "primary", &["--group", "2"]).await;
+    let mut events = g2.events(0).await;
+    let mut c = g2.client().await;
+    assert!(matches!(
+        c.register(1, None).await,
+        Message::EventClientRegistered { .. }
+    ));
+    c.send(&Message::RequestRegisterAddress {
+        reference_id: 2,
+        this_dn: "7001".into(),
+    })
+    .await;
+    let e = c.next().await;
+    assert_eq!(
+        (code(&e), e.reference_id()),
+        (error_code::CONFLICT, Some(2))
+    );
+    match &e {
+        Message::EventError { error_message, .. } => {
+            assert!(error_message.contains("group 1"), "{error_message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    c.send(&Message::RequestRegisterAddress {
+        reference_id: 3,
+        this_dn: "9999".into(),
+    })
+    .await;
+    assert!(matches!(c.next().await, Message::EventRegistered { .. }));
+    let started = events.next().await;
+    assert_eq!(started.group, Some(2), "{started:?}");
+
+    let g1 = Mock::spawn("sip-server", "A", "primary", &["--group", "1"]).await;
+    let mut c = g1.client().await;
+    assert!(matches!(
+        c.sip_login("7001", "1001").await,
+        Message::EventAgentLogin { .. }
+    ));
+    // Without --group the mock knows no groups: events carry none.
+    let plain = Mock::spawn("sip-server", "A", "primary", &[]).await;
+    assert_eq!(plain.events(0).await.next().await.group, None);
+}

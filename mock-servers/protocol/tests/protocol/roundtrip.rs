@@ -435,6 +435,7 @@ fn every_observed_event_kind_round_trips_in_its_envelope() {
             server: ServerKind::SipServer,
             site: "A".into(),
             role: Role::Backup,
+            group: (i % 2 == 1).then_some(2),
             conn: Some(4),
             kind,
         };

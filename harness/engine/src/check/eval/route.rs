@@ -8,8 +8,9 @@ use bc_protocol::{EventKind, Role, ServerKind};
 
 use crate::observe::{DesktopEvent, Entry, EntryKind, Subject};
 
-/// A client connection: instance (site, kind, HA slot) and the connection id there.
-type ConnKey = (String, ServerKind, Role, u64);
+/// A client connection: instance (site, kind, HA slot, group of four SIP Servers) and the
+/// connection id there (two groups' SIP Servers at a site number their connections alike).
+type ConnKey = (String, ServerKind, Role, u32, u64);
 
 /// Entries of a connection whose agent is not known yet, kept for it (its connect and register
 /// requests); past this the connection is taken for nobody's (a Stat Server session names no user).
@@ -109,7 +110,7 @@ impl Router {
                 None => Route::All,
             };
         };
-        let key: ConnKey = (o.site.clone(), o.server, o.role, conn);
+        let key: ConnKey = (o.site.clone(), o.server, o.role, o.group.unwrap_or(1), conn);
         if matches!(o.kind, EventKind::ClientConnected { .. }) {
             // A connection id may come again after a restart: a new connection, nobody's yet.
             self.owner.remove(&key);
@@ -196,6 +197,7 @@ mod tests {
                     site: "A".into(),
                     role: Role::Backup,
                     conn: None,
+                    group: None,
                     kind,
                 },
             },

@@ -47,11 +47,11 @@ impl Check for Waited {
             } = &event.kind
             {
                 if answer == "error" {
-                    let at = format!(
-                        "{}.{}.{}",
-                        event.site,
-                        event.server.as_str(),
-                        event.role.as_str()
+                    let at = crate::check::overload::instance(
+                        &event.site,
+                        event.server,
+                        event.role,
+                        event.group,
                     );
                     let wait = i64::try_from(*retry_after_ms).unwrap_or(i64::MAX / 2) * 1000;
                     self.answers.entry(at).or_default().push((e.ts_us, wait));

@@ -124,6 +124,13 @@ pub(super) fn plan(
     ka: KeepAlive,
     sip_host: Option<std::net::IpAddr>,
 ) -> Result<Plan, EnvError> {
+    if sip_host.is_some() && topology.groups() > 1 {
+        // A phone registers with one SIP address per site; which group's peer would answer it
+        // is not modelled yet.
+        return Err(EnvError::Topology(
+            "SIP on the wire (--phone) needs a topology of one group of four SIP Servers".into(),
+        ));
+    }
     let ids = topology.instances();
     let sip_servers = ids
         .iter()
@@ -142,7 +149,8 @@ pub(super) fn plan(
     let mut ports = ports.into_iter();
     let mut next = || loopback(ports.next().unwrap_or(0));
     let mut addrs: HashMap<InstanceId, InstanceAddrs> = HashMap::new();
-    let mut sync: HashMap<String, SocketAddr> = HashMap::new();
+    // The HA sync link of each SIP Server pair: one per site and group.
+    let mut sync: HashMap<(String, u32), SocketAddr> = HashMap::new();
     for id in &ids {
         let is_sip = id.server == ServerKind::SipServer;
         addrs.insert(
@@ -154,7 +162,7 @@ pub(super) fn plan(
             },
         );
         if is_sip && id.role == Role::Backup {
-            sync.insert(id.site.clone(), next());
+            sync.insert((id.site.clone(), id.group), next());
         }
     }
     let sip_links: Vec<SipLink> = match sip_host {
@@ -193,17 +201,12 @@ pub(super) fn plan(
         args.extend(ka.mock_args());
         args.extend(topology.server_args(id.server));
         if id.server == ServerKind::SipServer {
-            let sync_addr = sync[&id.site];
+            let sync_addr = sync[&(id.site.clone(), id.group)];
             match id.role {
                 Role::Backup => args.extend(["--sync-listen".into(), sync_addr.to_string()]),
                 Role::Primary => args.extend(["--sync-to".into(), sync_addr.to_string()]),
             }
-            // Every SIP Server of every other site is a peer (calls are redirected there).
-            for (peer, pa) in &addrs {
-                if peer.server == ServerKind::SipServer && peer.site != id.site {
-                    args.extend(["--peer".into(), pa.control_url()]);
-                }
-            }
+            args.extend(group_args(topology, &id, &addrs));
             if let Some(sip) = a.sip {
                 args.extend(["--sip-listen".into(), sip.to_string()]);
                 let expires = crate::env::sip::GRANTED_EXPIRES_SECS;
@@ -222,6 +225,26 @@ pub(super) fn plan(
         sip_links,
         lease,
     })
+}
+
+/// A SIP Server's group arguments: every SIP Server of the same group at every other site is a
+/// peer (calls are redirected there: the group of four is the unit of BC); with more than one
+/// group each SIP Server serves only its group's DNs.
+fn group_args(
+    topology: &Topology,
+    id: &InstanceId,
+    addrs: &HashMap<InstanceId, InstanceAddrs>,
+) -> Vec<String> {
+    let mut args = Vec::new();
+    for (peer, pa) in addrs {
+        if peer.server == ServerKind::SipServer && peer.site != id.site && peer.group == id.group {
+            args.extend(["--peer".into(), pa.control_url()]);
+        }
+    }
+    if topology.groups() > 1 {
+        args.extend(["--group".into(), id.group.to_string()]);
+    }
+    args
 }
 
 /// The SIP link a site's 302s point at: the next site's, in topology order.

@@ -11,16 +11,22 @@ impl SessionState {
             Change::Killed | Change::Stopped => {
                 if eff.change == Change::Killed {
                     self.restarted
-                        .retain(|i| !eff.target.covers(&i.0, i.1, i.2.role()));
+                        .retain(|i| !eff.target.covers_in(&i.0, i.1, i.2.role(), i.2.group()));
                     self.killed.push(eff.target.clone());
                 }
-                self.conns
-                    .retain(|(inst, _), _| !eff.target.covers(&inst.0, inst.1, inst.2.role()));
-                self.closed
-                    .retain(|(inst, _)| !eff.target.covers(&inst.0, inst.1, inst.2.role()));
+                self.conns.retain(|(inst, _), _| {
+                    !eff.target
+                        .covers_in(&inst.0, inst.1, inst.2.role(), inst.2.group())
+                });
+                self.closed.retain(|(inst, _)| {
+                    !eff.target
+                        .covers_in(&inst.0, inst.1, inst.2.role(), inst.2.group())
+                });
                 // A restarted process starts its event sequence again.
-                self.last_seq
-                    .retain(|inst, _| !eff.target.covers(&inst.0, inst.1, inst.2.role()));
+                self.last_seq.retain(|inst, _| {
+                    !eff.target
+                        .covers_in(&inst.0, inst.1, inst.2.role(), inst.2.group())
+                });
             }
             c if c.is_partition() => self.partitions.push(eff.target.clone()),
             Change::Restored => {
@@ -43,4 +49,5 @@ fn overlaps(a: &Target, b: &Target) -> bool {
     a.site == b.site
         && (a.server.is_none() || b.server.is_none() || a.server == b.server)
         && (a.role.is_none() || b.role.is_none() || a.role == b.role)
+        && (a.group.is_none() || b.group.is_none() || a.group == b.group)
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bc_protocol::{EventKind, ObservedEvent, Role, ServerKind};
+use bc_protocol::{EventKind, ObservedEvent, ServerKind};
 use serde::Serialize;
 
 use crate::observe::entry::{Change, Effect, Entry, EntryKind, Target};
@@ -12,37 +12,10 @@ use crate::observe::timeline::Subject;
 mod effects;
 mod herd;
 mod kept;
+mod key;
 mod query;
 
-/// One server instance: site, kind and configured HA slot.
-pub type InstanceKey = (String, ServerKind, RoleKey);
-
-/// `Role` made orderable for map keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum RoleKey {
-    /// The primary slot.
-    Primary,
-    /// The backup slot.
-    Backup,
-}
-
-impl From<Role> for RoleKey {
-    fn from(r: Role) -> Self {
-        match r {
-            Role::Primary => RoleKey::Primary,
-            Role::Backup => RoleKey::Backup,
-        }
-    }
-}
-
-impl RoleKey {
-    fn role(self) -> Role {
-        match self {
-            RoleKey::Primary => Role::Primary,
-            RoleKey::Backup => Role::Backup,
-        }
-    }
-}
+pub use key::{InstanceKey, RoleKey};
 
 /// What the desktop did on one client connection.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -224,11 +197,12 @@ impl SessionState {
             && self
                 .killed
                 .iter()
-                .any(|t| t.covers(&inst.0, inst.1, inst.2.role()))
+                .any(|t| t.covers_in(&inst.0, inst.1, inst.2.role(), inst.2.group()))
     }
 
     fn observe(&mut self, o: &ObservedEvent) {
-        let inst: InstanceKey = (o.site.clone(), o.server, o.role.into());
+        let group = o.group.unwrap_or(1);
+        let inst: InstanceKey = (o.site.clone(), o.server, RoleKey::new(o.role, group));
         if matches!(o.kind, EventKind::Started { .. }) {
             self.restarted.insert(inst.clone());
         } else if self.silenced(&inst) {

@@ -15,12 +15,14 @@ impl SessionState {
     }
 
     pub(super) fn hidden(&self, site: &str, kind: ServerKind, role: RoleKey) -> bool {
-        let r = role.role();
-        self.partitions.iter().any(|p| p.covers(site, kind, r))
+        let (r, g) = (role.role(), role.group());
+        self.partitions
+            .iter()
+            .any(|p| p.covers_in(site, kind, r, g))
             || self
                 .grace
                 .iter()
-                .any(|(p, until)| *until > self.now_us && p.covers(site, kind, r))
+                .any(|(p, until)| *until > self.now_us && p.covers_in(site, kind, r, g))
     }
 
     pub(super) fn sessions<'a>(

@@ -22,8 +22,8 @@ pub(super) async fn inject(
     let action = &step.action;
     let planned = async {
         let serving = match translate::serving_pair(action) {
-            Some((site, server)) => Some(
-                env.active_instance(site.as_str(), server)
+            Some((site, server, group)) => Some(
+                env.active_instance_in(site.as_str(), server, group)
                     .await
                     .map_err(|e| e.to_string())?
                     .role,
@@ -43,7 +43,9 @@ pub(super) async fn inject(
         None => return Ok(()),
     };
     let mut inj = inj;
-    if let Some(chosen) = d.aims.get(&step.index) {
+    // Only `share`/`agents` aim a fault by source address; a group's fault reaches its agents
+    // through that group's servers alone.
+    if let Some(chosen) = d.aims.get(&step.index).filter(|_| step.aim.is_some()) {
         if let Err(e) = super::herd::aimed(&mut inj, chosen, d.herd_agents) {
             return Err(d.harness_error(format!("step `{description}`: {e}")));
         }

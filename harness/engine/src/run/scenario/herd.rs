@@ -166,12 +166,18 @@ pub(super) fn aims(sc: &PlannedScenario, seed: u64) -> HashMap<usize, Vec<usize>
     let Some(h) = &sc.herd else {
         return HashMap::new();
     };
+    let n = h.agents as usize;
     sc.steps
         .iter()
         .filter_map(|s| {
-            let aim = s.aim.as_ref()?;
-            let step_seed = seed ^ (s.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            Some((s.index, aim.choose(h.agents as usize, step_seed)))
+            if let Some(aim) = s.aim.as_ref() {
+                let step_seed = seed ^ (s.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                return Some((s.index, aim.choose(n, step_seed)));
+            }
+            // A fault on one group's SIP Servers hits the agents whose DNs that group serves.
+            let g = s.action.group().filter(|_| sc.groups > 1)?;
+            let members = (0..n).filter(|i| bc_suite::herd_group(*i, sc.groups) == g);
+            Some((s.index, members.collect()))
         })
         .collect()
 }

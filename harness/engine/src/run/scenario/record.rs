@@ -130,7 +130,12 @@ impl Driver<'_> {
         let marker = step.marker.clone();
         let agents = match guard.fault() {
             Fault::AimedLink { aim, .. } | Fault::Flap { aim: Some(aim), .. } => aim.agents.clone(),
-            _ => Vec::new(),
+            // A fault on one group's SIP Servers: the agents of that group (`herd::aims`).
+            _ => self
+                .aims
+                .get(&step.index)
+                .map(|v| v.iter().map(|i| crate::env::floor::username(*i)).collect())
+                .unwrap_or_default(),
         };
         let id = self.record_fault(
             at,

@@ -24,21 +24,76 @@ fn eff(site: Site, server: Option<ServerKind>, role: Option<Role>, change: Chang
             site: site.as_str().into(),
             server,
             role,
+            group: None,
         },
         change,
     }
 }
 
+/// An HA failover or switchover of one pair (one group's, for a SIP Server of several groups).
+fn ha(a: &Action, serving_role: Option<Role>) -> Result<(Fault, Vec<Effect>), String> {
+    match a {
+        Action::HaFailover {
+            site,
+            server,
+            group,
+        } => {
+            let k = *server;
+            let active = serving_role.ok_or("the serving member is not known")?;
+            Ok((
+                Fault::HaFailover {
+                    site: site.as_str().into(),
+                    server: k,
+                    group: *group,
+                },
+                vec![
+                    in_group(eff(*site, Some(k), Some(active), Change::Killed), *group),
+                    in_group(eff(*site, Some(k), None, Change::HaFailover), *group),
+                ],
+            ))
+        }
+        Action::HaSwitchover {
+            site,
+            server,
+            group,
+        } => {
+            let k = *server;
+            Ok((
+                Fault::HaSwitchover {
+                    site: site.as_str().into(),
+                    server: k,
+                    group: *group,
+                },
+                vec![in_group(
+                    eff(*site, Some(k), None, Change::HaFailover),
+                    *group,
+                )],
+            ))
+        }
+        _ => Err("not an HA action".into()),
+    }
+}
+
+/// An effect on one group's instances only (`None`: every group's).
+fn in_group(mut e: Effect, group: Option<u32>) -> Effect {
+    e.target.group = group;
+    e
+}
+
 /// The pair whose serving member an action needs (a server fault without a role, an HA failover):
 /// the caller asks the environment and passes the answer to [`injection`].
-pub fn serving_pair(a: &Action) -> Option<(Site, ServerKind)> {
+pub fn serving_pair(a: &Action) -> Option<(Site, ServerKind, u32)> {
     match a {
         Action::KillServer(t) | Action::StopServer(t) | Action::FreezeServer(t)
             if t.role.is_none() =>
         {
-            Some((t.site, t.server))
+            Some((t.site, t.server, t.group.unwrap_or(1)))
         }
-        Action::HaFailover { site, server } => Some((*site, *server)),
+        Action::HaFailover {
+            site,
+            server,
+            group,
+        } => Some((*site, *server, group.unwrap_or(1))),
         _ => None,
     }
 }
@@ -52,6 +107,8 @@ fn serving(t: &ServerTarget<Site>, serving: Option<Role>) -> Result<ServerSelect
         site: t.site.as_str().into(),
         server: t.server,
         role: Some(role),
+        // Validation names a group whenever a SIP Server's serving member of several is meant.
+        group: t.group,
     })
 }
 
@@ -60,6 +117,7 @@ fn links(l: &LinkTarget<Site>) -> LinkSelector {
         site: l.site.as_str().into(),
         server: l.server,
         role: l.role,
+        group: l.group,
     }
 }
 
@@ -69,6 +127,7 @@ fn server_effect(sel: &ServerSelector, change: Change) -> Effect {
             site: sel.site.clone(),
             server: Some(sel.server),
             role: sel.role,
+            group: sel.group,
         },
         change,
     }
@@ -132,29 +191,14 @@ pub fn injection(
             let e = server_effect(&sel, Change::Restored);
             one(Fault::RestoreServer(sel), vec![e])
         }
-        Action::HaFailover { site, server } => {
-            let k = *server;
-            let active = serving_role.ok_or("the serving member is not known")?;
-            one(
-                Fault::HaFailover {
-                    site: site.as_str().into(),
-                    server: k,
-                },
-                vec![
-                    eff(*site, Some(k), Some(active), Change::Killed),
-                    eff(*site, Some(k), None, Change::HaFailover),
-                ],
-            )
-        }
-        Action::HaSwitchover { site, server } => {
-            let k = *server;
-            one(
-                Fault::HaSwitchover {
-                    site: site.as_str().into(),
-                    server: k,
-                },
-                vec![eff(*site, Some(k), None, Change::HaFailover)],
-            )
+        Action::HaFailover { .. } | Action::HaSwitchover { .. } => {
+            ha(a, serving_role).map(|(fault, effects)| {
+                Some(Injection {
+                    fault,
+                    effects,
+                    per_phase: None,
+                })
+            })
         }
         Action::Link { link, fault } => {
             let (lf, change) = link_fault(fault);
@@ -238,6 +282,7 @@ fn slot(t: &ServerTarget<Site>) -> ServerSelector {
         site: t.site.as_str().into(),
         server: t.server,
         role: t.role,
+        group: t.group,
     }
 }
 
@@ -247,6 +292,7 @@ fn link_effect(sel: &LinkSelector, change: Change) -> Effect {
             site: sel.site.clone(),
             server: sel.server,
             role: sel.role,
+            group: sel.group,
         },
         change,
     }
