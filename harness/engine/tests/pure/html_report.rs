@@ -4,8 +4,9 @@
 use crate::html_support;
 
 use bc_engine::check::Status;
-use bc_engine::observe::EntryKind;
+use bc_engine::observe::{Change, Effect, EntryKind, Subject, Target, Timeline};
 use bc_engine::report::html;
+use bc_protocol::{DisconnectHow, EventKind, ObservedEvent, Role, ServerKind};
 use html_support::{invariants, journal, logged_in, result};
 
 /// Every `<svg ...>...</svg>` of the page, parsed.
@@ -204,4 +205,113 @@ fn journals_merge_into_one_page() {
     let page = html::render(&html::merge(vec![a, b])).unwrap();
     assert_eq!(svgs(&page).len(), 2);
     assert!(page.contains("1 passed") && page.contains("1 failed") && page.contains("of 2"));
+}
+
+/// `A`'s primary SIP Server of `group` (`None`: as a deployment of one group reports it) on `conn`.
+fn sip_event(ts_us: i64, group: Option<u32>, conn: u64, kind: EventKind) -> EntryKind {
+    EntryKind::Observed {
+        event: ObservedEvent {
+            seq: 0,
+            ts_us,
+            server: ServerKind::SipServer,
+            site: "A".into(),
+            role: Role::Primary,
+            group,
+            conn: Some(conn),
+            kind,
+        },
+    }
+}
+
+fn fault_on(id: u32, server: ServerKind, group: Option<u32>) -> EntryKind {
+    EntryKind::Fault {
+        id,
+        marker: None,
+        description: format!("kill {server:?} g{group:?}"),
+        effects: vec![Effect {
+            target: Target {
+                site: "A".into(),
+                server: Some(server),
+                role: Some(Role::Primary),
+                group,
+            },
+            change: Change::Killed,
+        }],
+        agents: vec![],
+    }
+}
+
+#[test]
+fn sip_server_groups_get_their_own_lanes_and_bands() {
+    let mut t = Timeline::new(Subject {
+        scenario: "two-groups".into(),
+        username: "agent1".into(),
+        agent_id: "1001".into(),
+        dn: "5001".into(),
+        sites: vec!["A".into(), "B".into()],
+        uses_stat_server: false,
+        client_timeout_ms: 10_000,
+        rules: vec![],
+    });
+    let connected = || EventKind::ClientConnected {
+        peer: "127.0.0.1:1".into(),
+    };
+    // Each instance numbers its own connections: both groups have a connection 1.
+    t.push(1_000_000, sip_event(1_000_000, None, 1, connected()));
+    t.push(1_000_000, sip_event(1_000_000, Some(2), 1, connected()));
+    t.push(2_000_000, fault_on(1, ServerKind::SipServer, Some(1)));
+    let gone = EventKind::ClientDisconnected {
+        how: DisconnectHow::Fin,
+    };
+    t.push(3_000_000, sip_event(3_000_000, Some(2), 1, gone));
+    t.push(4_000_000, fault_on(2, ServerKind::SipServer, None));
+    t.push(5_000_000, fault_on(3, ServerKind::ConfigServer, None));
+
+    let pic = html::lanes::picture(&t);
+    let labels: Vec<String> = pic.lanes.keys().map(|k| k.label()).collect();
+    assert_eq!(
+        labels,
+        [
+            "A.config_server.primary",
+            "A.sip_server.primary",
+            "A.sip_server.g2.primary"
+        ],
+        "a lane per instance, group 1 first; the configuration server only from its fault's band"
+    );
+    let lane = |label: &str| {
+        let (k, l) = pic.lanes.iter().find(|(k, _)| k.label() == label).unwrap();
+        (k.clone(), l.clone())
+    };
+    let (g1, one) = lane("A.sip_server.primary");
+    let (g2, two) = lane("A.sip_server.g2.primary");
+    let conns = |l: &html::lanes::Lane| -> Vec<(i64, i64)> {
+        l.bars.iter().map(|b| (b.from_us, b.to_us)).collect()
+    };
+    assert_eq!(
+        conns(&one),
+        [(1_000_000, 2_000_000)],
+        "group 1's connection ends at its kill"
+    );
+    assert_eq!(
+        conns(&two),
+        [(1_000_000, 3_000_000)],
+        "group 2's connection 1 is its own, untouched by group 1's kill"
+    );
+    let bands: Vec<Vec<_>> = pic.bands.iter().map(|b| b.lanes.clone()).collect();
+    assert_eq!(
+        bands[0],
+        std::slice::from_ref(&g1),
+        "a fault on group 1's peer bands group 1 only"
+    );
+    assert_eq!(
+        bands[1],
+        [g1, g2],
+        "a fault naming no group bands every group seen"
+    );
+    let proxy: Vec<String> = bands[2].iter().map(|k| k.label()).collect();
+    assert_eq!(
+        proxy,
+        ["A.config_server.primary"],
+        "other kinds are not in groups"
+    );
 }

@@ -1,36 +1,13 @@
 //! What the swim-lane picture shows, derived from one timeline: a lane per server instance that was
 //! seen (plus the desktop), connection and login bars on them, fault bands, markers, notable events.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use bc_protocol::{EventKind, Role, ServerKind};
+use bc_protocol::{EventKind, ServerKind};
 
+use super::lane_key;
+pub use super::lane_key::LaneKey;
 use crate::observe::{format, Change, DesktopEvent, Entry, EntryKind, Timeline};
-
-/// A lane: one server instance (`A.sip_server.primary`) or the desktop (`server == None`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct LaneKey {
-    /// Position of the site in the subject's site list.
-    pub site_order: usize,
-    /// The site.
-    pub site: String,
-    /// Report order of the server kind (configuration first, as a desktop connects).
-    pub kind_order: usize,
-    /// The server kind; `None` for the desktop lane.
-    pub server: Option<ServerKind>,
-    /// The HA slot.
-    pub role: Role,
-}
-
-impl LaneKey {
-    /// `A.sip_server.primary`, or `desktop`.
-    pub fn label(&self) -> String {
-        match self.server {
-            Some(k) => format!("{}.{}.{}", self.site, k.as_str(), self.role.as_str()),
-            None => "desktop".into(),
-        }
-    }
-}
 
 /// A bar on a lane.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,7 +61,7 @@ pub struct Picture {
     pub start_us: i64,
     /// Last entry, µs.
     pub end_us: i64,
-    /// Lanes in order: sites, then server kinds, then roles; the desktop last.
+    /// Lanes in order: sites, then server kinds, then groups, then roles; the desktop last.
     pub lanes: BTreeMap<LaneKey, Lane>,
     /// Fault bands.
     pub bands: Vec<Band>,
@@ -99,10 +76,6 @@ pub struct Picture {
 /// Open bars of one lane, by connection: (connected since, logged in since).
 type Open = BTreeMap<u64, (i64, Option<i64>)>;
 
-fn kind_order(k: ServerKind) -> usize {
-    ServerKind::ALL.iter().position(|x| *x == k).unwrap_or(0)
-}
-
 /// Builds the picture; entries are taken in timestamp order, as the checkers see them.
 pub fn picture(t: &Timeline) -> Picture {
     let mut b = Builder {
@@ -114,6 +87,7 @@ pub fn picture(t: &Timeline) -> Picture {
         },
         open: BTreeMap::new(),
         healed: BTreeMap::new(),
+        sip_groups: sip_groups(t),
     };
     let mut order: Vec<usize> = (0..t.entries.len()).collect();
     order.sort_by_key(|i| (t.entries[*i].ts_us, *i));
@@ -128,34 +102,26 @@ struct Builder<'a> {
     p: Picture,
     open: BTreeMap<LaneKey, Open>,
     healed: BTreeMap<u32, i64>,
+    /// SIP Server groups seen anywhere in the timeline (1 always), for faults on every group.
+    sip_groups: BTreeSet<u32>,
+}
+
+/// Group 1 always, so a timeline of one group bands exactly the lanes it did before groups.
+fn sip_groups(t: &Timeline) -> BTreeSet<u32> {
+    let seen = t.entries.iter().filter_map(|e| match &e.kind {
+        EntryKind::Observed { event: o } if o.server == ServerKind::SipServer => o.group,
+        _ => None,
+    });
+    seen.chain([1]).collect()
 }
 
 impl Builder<'_> {
-    fn key(&self, site: &str, server: Option<ServerKind>, role: Role) -> LaneKey {
-        let sites = &self.t.subject.sites;
-        LaneKey {
-            site_order: sites.iter().position(|s| s == site).unwrap_or(sites.len()),
-            site: site.to_string(),
-            kind_order: server.map_or(0, kind_order),
-            server,
-            role,
-        }
-    }
-
-    fn desktop(&self) -> LaneKey {
-        LaneKey {
-            site_order: usize::MAX,
-            site: String::new(),
-            kind_order: 0,
-            server: None,
-            role: Role::Primary,
-        }
-    }
-
     fn entry(&mut self, i: usize, e: &Entry) {
         match &e.kind {
             EntryKind::Observed { event: o } => {
-                let key = self.key(&o.site, Some(o.server), o.role);
+                let sites = &self.t.subject.sites;
+                let group = o.group.unwrap_or(1);
+                let key = LaneKey::instance(sites, &o.site, o.server, o.role, group);
                 let lane = self.p.lanes.entry(key.clone()).or_default();
                 if format::is_noise(&e.kind) {
                     lane.noise += 1;
@@ -266,19 +232,13 @@ impl Builder<'_> {
         let description = format::fault_line(description, agents);
         let mut lanes = Vec::new();
         for eff in effects {
-            for (k, r) in ServerKind::ALL
-                .into_iter()
-                .flat_map(|k| Role::ALL.map(|r| (k, r)))
-            {
-                if eff.target.covers(&eff.target.site, k, r) {
-                    let key = self.key(&eff.target.site, Some(k), r);
-                    if !lanes.contains(&key) {
-                        lanes.push(key.clone());
-                    }
-                    // A killed or stopped process cannot report its clients' disconnects.
-                    if matches!(eff.change, Change::Killed | Change::Stopped) {
-                        self.close_all(&key, e.ts_us);
-                    }
+            for key in lane_key::hit(&self.t.subject.sites, &eff.target, &self.sip_groups) {
+                // A killed or stopped process cannot report its clients' disconnects.
+                if matches!(eff.change, Change::Killed | Change::Stopped) {
+                    self.close_all(&key, e.ts_us);
+                }
+                if !lanes.contains(&key) {
+                    lanes.push(key);
                 }
             }
         }
@@ -315,7 +275,7 @@ impl Builder<'_> {
     }
 
     fn desktop_event(&mut self, i: usize, e: &Entry, d: &DesktopEvent) {
-        let key = self.desktop();
+        let key = LaneKey::desktop();
         match d {
             DesktopEvent::Log { .. } => self.p.lanes.entry(key).or_default().noise += 1,
             DesktopEvent::Started { .. } => {

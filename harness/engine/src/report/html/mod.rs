@@ -3,6 +3,7 @@
 
 pub mod embed;
 pub mod facts;
+pub mod lane_key;
 pub mod lanes;
 pub mod matrix;
 pub mod overlay;
