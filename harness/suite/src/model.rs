@@ -228,6 +228,10 @@ pub struct Herd {
     /// the round before may fall in one 250 ms slot, from the fourth round on (default 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_round_percent: Option<Spanned<u64>>,
+    /// HERD-4's bound: the most attempts per agent in the busiest minute at a server turning
+    /// clients away (default 120, what full jitter capped at 2 s may make).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts_per_minute: Option<Spanned<u64>>,
     /// Over how long the desktop processes start, evenly spaced: a floor logs in over minutes,
     /// not at one instant (default: all at once). At most 10 minutes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

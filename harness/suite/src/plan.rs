@@ -251,6 +251,11 @@ fn herd(h: &Herd, preferred: Option<Site>) -> HerdPlan {
             .as_ref()
             .map(|p| u32::try_from(p.value).unwrap_or(100))
             .unwrap_or(60),
+        max_attempts_per_minute: h
+            .max_attempts_per_minute
+            .as_ref()
+            .map(|p| u32::try_from(p.value).unwrap_or(u32::MAX))
+            .unwrap_or(HerdPlan::DEFAULT_MAX_ATTEMPTS_PER_MINUTE),
         ramp: h.ramp.as_ref().map(|r| r.value.get()).unwrap_or_default(),
     }
 }

@@ -111,11 +111,17 @@ pub struct HerdPlan {
     pub max_burst_percent: u32,
     /// HERD-5's bound in percent of a retry round's agents' intervals per 250 ms slot.
     pub max_round_percent: u32,
+    /// HERD-4's bound in attempts per agent in the busiest minute.
+    pub max_attempts_per_minute: u32,
     /// The desktop processes start evenly spaced over this (zero: all at once).
     pub ramp: std::time::Duration,
 }
 
 impl HerdPlan {
+    /// HERD-4's default bound: attempts per agent in the busiest minute (full jitter capped at
+    /// 2 s may make about 60; twice that is hammering).
+    pub const DEFAULT_MAX_ATTEMPTS_PER_MINUTE: u32 = 120;
+
     /// The default number of desktop processes for `agents`: one each up to 10, else one per 50.
     pub fn default_desktops(agents: u32) -> u32 {
         if agents <= 10 {

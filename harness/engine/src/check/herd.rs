@@ -24,7 +24,9 @@ impl Default for HerdBounds {
             logged_in_share: 1.0,
             window_us: 100_000,
             max_window_share: 0.20,
-            max_attempts_per_agent_minute: 120.0,
+            max_attempts_per_agent_minute: f64::from(
+                bc_suite::HerdPlan::DEFAULT_MAX_ATTEMPTS_PER_MINUTE,
+            ),
         }
     }
 }

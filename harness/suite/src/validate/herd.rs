@@ -47,6 +47,21 @@ pub(super) fn herd(ctx: &mut Ctx<'_>, s: &Scenario, h: &Spanned<Herd>) {
             );
         }
     }
+    if let Some(m) = h
+        .value
+        .max_attempts_per_minute
+        .as_ref()
+        .filter(|m| m.value == 0 || m.value > 100_000)
+    {
+        ctx.d.semantic(
+            m.span,
+            format!(
+                "`herd.max_attempts_per_minute` must be 1 to 100000, not {}",
+                m.value
+            ),
+            Some("attempts per agent in the busiest minute at a server turning clients away (HERD-4)".into()),
+        );
+    }
     if let Some(r) = h.value.ramp.as_ref().filter(|r| r.value.get() > MAX_RAMP) {
         ctx.d.semantic(
             r.span,

@@ -8,7 +8,6 @@ use bc_suite::{Action, AgentGroup, HerdPlan, PlannedScenario};
 
 use super::driver::{Driver, Stop};
 use crate::check::fleet::Group;
-use crate::check::herd::HerdBounds;
 use crate::check::CheckSpec;
 use crate::env::{floor, Environment};
 use crate::fault::{AimedAt, Fault};
@@ -142,7 +141,7 @@ pub(super) fn fleet_checks(sc: &PlannedScenario) -> Vec<CheckSpec> {
         checks.push(CheckSpec::HerdWaited { agents: h.agents });
         checks.push(CheckSpec::HerdAttempts {
             agents: h.agents,
-            per_agent_minute: HerdBounds::default().max_attempts_per_agent_minute as u32,
+            per_agent_minute: h.max_attempts_per_minute,
         });
     }
     let every_cs_proxy_overloaded = sc.sites.iter().all(|site| {
