@@ -70,39 +70,32 @@ impl DesktopSpec {
     /// file). Process `k` gets the seed `BC_HARNESS_SEED + k`, so that their jitter differs. A
     /// failed start stops the ones already started.
     pub fn spawn_herd(&self, configs: &[PathBuf]) -> Result<Desktop, EnvError> {
-        let mut procs = Vec::with_capacity(configs.len());
-        for k in 0..configs.len() {
-            match self.spawn_nth(configs, k) {
-                Ok(proc) => procs.push(proc),
+        let mut desk = self.spawn_first(configs)?;
+        loop {
+            match desk.start_next(self, configs) {
+                Ok(true) => {}
+                Ok(false) => return Ok(desk),
                 Err(e) => {
-                    for p in &procs {
+                    for p in &desk.procs {
                         let _ = p.signal(libc::SIGKILL, "SIGKILL");
                     }
                     return Err(e);
                 }
             }
         }
-        let argv0 = configs
-            .first()
-            .map(|c| self.argv_for(c))
-            .unwrap_or_default();
-        Ok(Desktop {
-            procs,
-            argv: argv0,
-            term_grace: self.term_grace,
-        })
     }
 
     /// Starts only the first process of a herd whose processes start over a ramp; the runner
     /// adds the others one by one with [`Desktop::start_next`].
     pub fn spawn_first(&self, configs: &[PathBuf]) -> Result<Desktop, EnvError> {
-        let first = self.spawn_nth(configs, 0)?;
+        let Some(config) = configs.first() else {
+            return Err(EnvError::DesktopCommand(
+                "no connection file to start a desktop with".into(),
+            ));
+        };
         Ok(Desktop {
-            procs: vec![first],
-            argv: configs
-                .first()
-                .map(|c| self.argv_for(c))
-                .unwrap_or_default(),
+            procs: vec![self.spawn_nth(configs, 0)?],
+            argv: self.argv_for(config),
             term_grace: self.term_grace,
         })
     }

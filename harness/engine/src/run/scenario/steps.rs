@@ -158,35 +158,28 @@ async fn pin_preferred_site(d: &mut Driver<'_>, sc: &PlannedScenario) -> Result<
     Ok(())
 }
 
-/// `start_desktop`: every process at once, or a herd's over its ramp.
+/// `start_desktop`: a fresh desktop with the connection files and the run's seed; a herd's
+/// processes all at once or, with a ramp, process k at k × ramp / (M − 1) after the first, the
+/// servers' feeds read meanwhile (a floor logs in over minutes, not at one instant).
 async fn start_desktop(
     d: &mut Driver<'_>,
     ctx: &Ctx<'_>,
     sc: &PlannedScenario,
     configs: &[std::path::PathBuf],
 ) -> Result<(), Stop> {
-    let ramp = sc.herd.as_ref().map(|h| h.ramp).unwrap_or_default();
-    if ramp.is_zero() || configs.len() < 2 {
-        start_all(d, ctx, configs)
-    } else {
-        start_ramped(d, ctx, configs, ramp).await
-    }
-}
-
-/// `start_desktop` of a herd with a ramp: process k starts k × ramp / (M − 1) after the first,
-/// the servers' feeds read meanwhile (a floor logs in over minutes, not at one instant).
-async fn start_ramped(
-    d: &mut Driver<'_>,
-    ctx: &Ctx<'_>,
-    configs: &[std::path::PathBuf],
-    ramp: std::time::Duration,
-) -> Result<(), Stop> {
     let mut spec = ctx.desktop.clone();
     spec.env
         .push(("BC_HARNESS_SEED".into(), ctx.seed.to_string()));
-    let desk = spec
-        .spawn_first(configs)
-        .map_err(|e| d.harness_error(format!("cannot start the desktop: {e}")))?;
+    let ramp = sc
+        .herd
+        .as_ref()
+        .map(|h| h.ramp)
+        .filter(|r| !r.is_zero() && configs.len() > 1);
+    let started = match ramp {
+        Some(_) => spec.spawn_first(configs),
+        None => spec.spawn_herd(configs),
+    };
+    let desk = started.map_err(|e| d.harness_error(format!("cannot start the desktop: {e}")))?;
     d.push(
         now_us(),
         EntryKind::Desktop(DesktopEvent::Started {
@@ -195,6 +188,9 @@ async fn start_ramped(
         }),
     );
     d.desktop = Some(desk);
+    let Some(ramp) = ramp else {
+        return Ok(());
+    };
     let gap = ramp / u32::try_from(configs.len() - 1).unwrap_or(u32::MAX);
     for k in 1..configs.len() {
         d.wait(gap).await?;
@@ -212,31 +208,4 @@ async fn start_ramped(
         ramp.as_millis()
     ));
     Ok(())
-}
-
-/// A fresh desktop with the connection file and the run's seed (a herd: one process per file,
-/// all at once).
-fn start_all(
-    d: &mut Driver<'_>,
-    ctx: &Ctx<'_>,
-    configs: &[std::path::PathBuf],
-) -> Result<(), Stop> {
-    let mut spec = ctx.desktop.clone();
-    spec.env
-        .push(("BC_HARNESS_SEED".into(), ctx.seed.to_string()));
-    match spec.spawn_herd(configs) {
-        Ok(desk) => {
-            let command = desk.argv().join(" ");
-            d.push(
-                now_us(),
-                EntryKind::Desktop(DesktopEvent::Started {
-                    pid: desk.pid(),
-                    command,
-                }),
-            );
-            d.desktop = Some(desk);
-            Ok(())
-        }
-        Err(e) => Err(d.harness_error(format!("cannot start the desktop: {e}"))),
-    }
 }
