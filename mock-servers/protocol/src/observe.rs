@@ -196,7 +196,8 @@ pub enum EventKind {
         limit: String,
         retry_after_ms: u64,
         answer: String,
-        /// The client's `UserName` when it gave one (CS Proxy registrations): whose attempt it was.
+        /// The client's `UserName` when it gave one (the CS Proxy requires it; any server may be
+        /// told it): whose attempt it was.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         user_name: Option<String>,
     },

@@ -62,6 +62,10 @@ impl Router {
             EventKind::ClientRegistered {
                 user_name: Some(u), ..
             } => self.by_user.get(u).copied(),
+            EventKind::Overloaded {
+                user_name: Some(u),
+                ..
+            } => self.by_user.get(u).copied(),
             EventKind::DnRegistered { dn, .. } => self.by_dn.get(dn).copied(),
             EventKind::AgentMirrored { dn, .. } => self.by_dn.get(dn).copied(),
             EventKind::AgentLogin { dn, agent_id, .. } => self
@@ -210,5 +214,22 @@ mod tests {
         assert!(matches!(r.route(0, &mirror), Route::One(1, _)));
         let stopping = observed(EventKind::ShuttingDown);
         assert!(matches!(r.route(1, &stopping), Route::All));
+        // A connection an overload answer names its agent on goes to that agent, with its connect.
+        let on_conn = |kind: EventKind| {
+            let mut e = observed(kind);
+            if let EntryKind::Observed { event } = &mut e.kind {
+                event.conn = Some(9);
+            }
+            e
+        };
+        let connect = on_conn(EventKind::ClientConnected { peer: "x".into() });
+        assert!(matches!(r.route(2, &connect), Route::Nowhere));
+        let told = on_conn(EventKind::Overloaded {
+            limit: "login_rate".into(),
+            retry_after_ms: 1000,
+            answer: "error".into(),
+            user_name: Some("herd0002".into()),
+        });
+        assert!(matches!(r.route(3, &told), Route::One(1, ref earlier) if earlier == &[2]));
     }
 }

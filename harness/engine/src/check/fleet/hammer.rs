@@ -1,20 +1,27 @@
-//! HERD-4 as a herd's fleet check: the connections servers turned away (`overloaded` events) in
-//! the busiest minute, per agent of the floor, stay under the declared bound.
+//! HERD-4 as a herd's fleet check: no agent is turned away by the servers (`overloaded` events)
+//! more often than the declared bound in any minute.
 //!
-//! Counted over the whole floor, not agent by agent: a connection turned away at accept never
-//! registered, so it names no agent; the average is what the rule bounds.
+//! Agent by agent where the answers name their agent (a desktop that tells every server its
+//! UserName): the worst agent's busiest minute. Over the whole floor where they do not (a
+//! connection turned away at accept never registered, so it names no agent): the average in the
+//! floor's busiest minute, which is what the rule bounds when nobody can be told apart.
+
+use std::collections::HashMap;
 
 use bc_protocol::EventKind;
 
-use crate::check::herd::{herd4_no_hammering, HerdBounds};
-use crate::check::{Check, Status};
+use crate::check::herd::{busiest_window, herd4_no_hammering, HerdBounds};
+use crate::check::{Check, Failure, Status};
 use crate::observe::{Entry, EntryKind, SessionState};
 
-/// Every turned-away connection's instant; judged at the end of the scenario.
+/// Every turned-away connection's instant, by agent where named; judged at the end of the scenario.
 pub struct Hammer {
     agents: usize,
     per_agent_minute: f64,
+    /// Turned away naming nobody.
     attempts: Vec<i64>,
+    /// Turned away naming their agent.
+    named: HashMap<String, Vec<i64>>,
 }
 
 impl Hammer {
@@ -24,7 +31,40 @@ impl Hammer {
             agents: agents as usize,
             per_agent_minute: f64::from(per_agent_minute),
             attempts: Vec::new(),
+            named: HashMap::new(),
         }
+    }
+
+    /// The worst agent's busiest minute against the bound.
+    fn by_agent(&self) -> Status {
+        if self.named.is_empty() {
+            return Status::not_exercised("no overload answer named its agent");
+        }
+        let bound = self.per_agent_minute;
+        let mut over = 0;
+        // (attempts in its busiest minute, agent, the minute's start).
+        let mut worst: Option<(usize, &str, i64)> = None;
+        for (agent, list) in &self.named {
+            let (n, start) = busiest_window(list, 60_000_000);
+            if n as f64 > bound {
+                over += 1;
+            }
+            if worst.is_none_or(|w| (n, std::cmp::Reverse(agent.as_str())) > (w.0, std::cmp::Reverse(w.1))) {
+                worst = Some((n, agent, start));
+            }
+        }
+        let Some((n, agent, start)) = worst.filter(|w| w.0 as f64 > bound) else {
+            return Status::Pass;
+        };
+        let total: usize = self.named.values().map(Vec::len).sum();
+        Status::Fail(Failure::new(
+            format!("HERD-4 at most {bound:.0} attempts per agent per minute at a down site"),
+            start,
+            format!(
+                "{agent} was turned away {n} times within a minute; {over} of {} agents over {bound:.0} ({total} overload answers named their agent)",
+                self.agents
+            ),
+        ))
     }
 }
 
@@ -35,8 +75,11 @@ impl Check for Hammer {
 
     fn on_entry(&mut self, e: &Entry, _st: &SessionState) -> Status {
         if let EntryKind::Observed { event } = &e.kind {
-            if matches!(event.kind, EventKind::Overloaded { .. }) {
-                self.attempts.push(e.ts_us);
+            if let EventKind::Overloaded { user_name, .. } = &event.kind {
+                match user_name {
+                    Some(u) => self.named.entry(u.clone()).or_default().push(e.ts_us),
+                    None => self.attempts.push(e.ts_us),
+                }
             }
         }
         Status::Pending
@@ -50,7 +93,12 @@ impl Check for Hammer {
             max_attempts_per_agent_minute: self.per_agent_minute,
             ..HerdBounds::default()
         };
-        herd4_no_hammering(self.agents, &self.attempts, &b)
+        let floor = if self.attempts.is_empty() {
+            Status::not_exercised("no attempt at the down site was seen")
+        } else {
+            herd4_no_hammering(self.agents, &self.attempts, &b)
+        };
+        super::waited::worst(self.by_agent(), floor)
     }
 }
 
@@ -78,6 +126,45 @@ mod tests {
             h.on_entry(&turned_away(k * every_us), &st);
         }
         h.finish(n * every_us, &st)
+    }
+
+    fn told(ts_us: i64, user: &str) -> Entry {
+        crate::check::test_observed(
+            ts_us,
+            "B",
+            EventKind::Overloaded {
+                limit: "login_rate".into(),
+                retry_after_ms: 1000,
+                answer: "error".into(),
+                user_name: Some(user.into()),
+            },
+        )
+    }
+
+    #[test]
+    fn named_answers_are_counted_agent_by_agent() {
+        let st = crate::check::test_state("herd");
+        // 2,000 agents: one of them turned away 40 times in 8 s is under the floor's average
+        // bound by far, and over its own.
+        let mut h = Hammer::new(2000, 30);
+        for k in 0..40 {
+            h.on_entry(&told(k * 200_000, "a7"), &st);
+        }
+        for k in 0..30 {
+            h.on_entry(&told(k * 1_000_000, "a8"), &st);
+        }
+        let Status::Fail(f) = h.finish(60_000_000, &st) else {
+            panic!("a7 was turned away 40 times within a minute")
+        };
+        assert_eq!(
+            f.observed,
+            "a7 was turned away 40 times within a minute; 1 of 2000 agents over 30 (70 overload answers named their agent)"
+        );
+        let mut h = Hammer::new(2000, 30);
+        for k in 0..30 {
+            h.on_entry(&told(k * 1_000_000, "a8"), &st);
+        }
+        assert_eq!(h.finish(60_000_000, &st), Status::Pass);
     }
 
     #[test]

@@ -1,25 +1,43 @@
-//! HERD-3 as a herd's fleet check, where the overload answers name no agent (a SIP Server's or a
-//! Stat Server's registration carries no user): counted by the pigeonhole instead of per agent.
+//! HERD-3 as a herd's fleet check: agent by agent where the overload answers name their agent (a
+//! desktop that tells every server its UserName), by the pigeonhole where they do not.
 //!
-//! An agent that waits the delay it was told is turned away by one instance at most once in any
-//! window of that delay. So when one instance gives more overload answers within one such window
-//! than the herd has agents, at least the excess came back early, whoever they were. The bound is
-//! sound (a pass of the reference cannot be an accident of counting) and one-sided: early retries
-//! spread thinner than that are not seen here; the per-agent `honours_overload` judges those where
-//! the answers name their agent (the CS Proxy's).
+//! Named: an answer to agent X from instance I is honoured when X's next registration attempt at
+//! I (its next overload answer or its registration there) comes at or after the delay it was
+//! told. The attempt is timed at its registration request, which follows its connect: a retry is
+//! never taken for earlier than it was, so an agent that waited cannot fail.
+//!
+//! Unnamed: an agent that waits the delay it was told is turned away by one instance at most once
+//! in any window of that delay. So when one instance gives more overload answers within one such
+//! window than the herd has agents, at least the excess came back early, whoever they were. The
+//! bound is sound (a pass of the reference cannot be an accident of counting) and one-sided: early
+//! retries spread thinner than that are not seen by it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bc_protocol::EventKind;
 
 use crate::check::{Check, Failure, Status};
 use crate::observe::{Entry, EntryKind, SessionState};
 
-/// Every `EventError` overload answer, by the instance that gave it; judged at the end.
+/// Every `EventError` overload answer: the named ones judged as they come, the others at the end.
 pub struct Waited {
     agents: usize,
-    /// Instance (`A.sip_server.primary`) -> (instant, delay asked for in µs), in arrival order.
+    /// Unnamed answers: instance (`A.sip_server.primary`) -> (instant, delay asked for in µs).
     answers: BTreeMap<String, Vec<(i64, i64)>>,
+    /// Named answers still waiting for their agent's next attempt: (agent, instance) -> (instant
+    /// of the answer, instant the delay ends).
+    pending: HashMap<(String, String), (i64, i64)>,
+    named: usize,
+    early: Early,
+}
+
+/// The named answers retried before their delay.
+#[derive(Default)]
+struct Early {
+    count: usize,
+    agents: BTreeSet<String>,
+    /// The first: (retry instant, agent, instance, answer instant, delay end).
+    first: Option<(i64, String, String, i64, i64)>,
 }
 
 impl Waited {
@@ -28,7 +46,48 @@ impl Waited {
         Waited {
             agents: agents as usize,
             answers: BTreeMap::new(),
+            pending: HashMap::new(),
+            named: 0,
+            early: Early::default(),
         }
+    }
+
+    /// Agent `user` tried `at` again at `ts`: early if an answer there told it to wait longer.
+    fn attempt(&mut self, user: &str, at: &str, ts: i64) {
+        let Some((told, due)) = self.pending.remove(&(user.to_string(), at.to_string())) else {
+            return;
+        };
+        if ts < due {
+            self.early.count += 1;
+            self.early.agents.insert(user.to_string());
+            if self.early.first.is_none() {
+                self.early.first = Some((ts, user.to_string(), at.to_string(), told, due));
+            }
+        }
+    }
+
+    /// The per-agent judgement of the named answers.
+    fn by_agent(&self) -> Status {
+        if self.named == 0 {
+            return Status::not_exercised("no overload answer named its agent");
+        }
+        let Some((t, agent, at, told, due)) = &self.early.first else {
+            return Status::Pass;
+        };
+        let n = self.early.agents.len();
+        Status::Fail(Failure::new(
+            "HERD-3 no retry of an overloaded server before its advertised delay".to_string(),
+            *t,
+            format!(
+                "{} of {} overload answers retried early by {n} agent{}; first: {agent} tried {at} again {:.3}s after being told to wait {:.3}s ({:.3}s early)",
+                self.early.count,
+                self.named,
+                if n == 1 { "" } else { "s" },
+                (t - told) as f64 / 1e6,
+                (due - told) as f64 / 1e6,
+                (due - t) as f64 / 1e6,
+            ),
+        ))
     }
 }
 
@@ -38,25 +97,41 @@ impl Check for Waited {
     }
 
     fn on_entry(&mut self, e: &Entry, _st: &SessionState) -> Status {
-        if let EntryKind::Observed { event } = &e.kind {
-            // A connection closed without an answer (`refuse`) was told no delay to honour.
-            if let EventKind::Overloaded {
+        let EntryKind::Observed { event } = &e.kind else {
+            return Status::Pending;
+        };
+        let instance = || {
+            crate::check::overload::instance(&event.site, event.server, event.role, event.group)
+        };
+        match &event.kind {
+            EventKind::Overloaded {
                 retry_after_ms,
                 answer,
+                user_name,
                 ..
-            } = &event.kind
-            {
-                if answer == "error" {
-                    let at = crate::check::overload::instance(
-                        &event.site,
-                        event.server,
-                        event.role,
-                        event.group,
-                    );
-                    let wait = i64::try_from(*retry_after_ms).unwrap_or(i64::MAX / 2) * 1000;
-                    self.answers.entry(at).or_default().push((e.ts_us, wait));
+            } => {
+                let at = instance();
+                if let Some(u) = user_name {
+                    self.attempt(u, &at, e.ts_us);
+                }
+                // A connection closed without an answer (`refuse`) was told no delay to honour.
+                if answer != "error" {
+                    return Status::Pending;
+                }
+                let wait = i64::try_from(*retry_after_ms).unwrap_or(i64::MAX / 2) * 1000;
+                match user_name {
+                    Some(u) => {
+                        self.named += 1;
+                        self.pending
+                            .insert((u.clone(), at), (e.ts_us, e.ts_us.saturating_add(wait)));
+                    }
+                    None => self.answers.entry(at).or_default().push((e.ts_us, wait)),
                 }
             }
+            EventKind::ClientRegistered {
+                user_name: Some(u), ..
+            } => self.attempt(u, &instance(), e.ts_us),
+            _ => {}
         }
         Status::Pending
     }
@@ -65,7 +140,25 @@ impl Check for Waited {
         if let Some(s) = Status::if_lost(st) {
             return s;
         }
-        herd3_by_count(self.agents, &self.answers)
+        worst(self.by_agent(), herd3_by_count(self.agents, &self.answers))
+    }
+}
+
+/// Two judgements of one rule as one: a failure of either, else an error, else an unknown, else a
+/// pass of either, else not exercised (the first's reason).
+pub(super) fn worst(a: Status, b: Status) -> Status {
+    let rank = |s: &Status| match s {
+        Status::Fail(_) => 5,
+        Status::Error { .. } => 4,
+        Status::Unknown { .. } => 3,
+        Status::Pending => 2,
+        Status::Pass => 1,
+        Status::NotExercised { .. } => 0,
+    };
+    if rank(&b) > rank(&a) {
+        b
+    } else {
+        a
     }
 }
 
@@ -142,6 +235,62 @@ mod tests {
             herd3_by_count(4, &BTreeMap::new()),
             Status::NotExercised { .. }
         ));
+    }
+
+    fn told(ts_ms: i64, user: &str) -> Entry {
+        crate::check::test_observed(
+            ts_ms * 1000,
+            "B",
+            EventKind::Overloaded {
+                limit: "login_rate".into(),
+                retry_after_ms: 1000,
+                answer: "error".into(),
+                user_name: Some(user.into()),
+            },
+        )
+    }
+
+    fn registered(ts_ms: i64, user: &str) -> Entry {
+        crate::check::test_observed(
+            ts_ms * 1000,
+            "B",
+            EventKind::ClientRegistered {
+                client_name: "desk".into(),
+                user_name: Some(user.into()),
+            },
+        )
+    }
+
+    #[test]
+    fn named_answers_are_judged_agent_by_agent() {
+        let st = crate::check::test_state("herd");
+        // 1,000 agents: the pigeonhole would need 1,000 answers in a second to see anything.
+        let mut w = Waited::new(1000);
+        for e in [
+            told(0, "a1"),
+            told(10, "a2"),
+            told(1_000, "a1"),
+            registered(1_012, "a2"),
+            registered(2_100, "a1"),
+        ] {
+            w.on_entry(&e, &st);
+        }
+        assert_eq!(w.finish(3_000_000, &st), Status::Pass);
+        let mut w = Waited::new(1000);
+        for e in [told(0, "a1"), told(0, "a2"), told(300, "a2"), registered(350, "a2")] {
+            w.on_entry(&e, &st);
+        }
+        let Status::Fail(f) = w.finish(1_000_000, &st) else {
+            panic!("a2 came back after 0.3 s of the 1 s it was told")
+        };
+        assert_eq!(f.at_us, 300_000);
+        assert!(
+            f.observed.starts_with(
+                "2 of 3 overload answers retried early by 1 agent; first: a2 tried B.config_server.primary again 0.300s after being told to wait 1.000s (0.700s early)"
+            ),
+            "{}",
+            f.observed
+        );
     }
 
     #[test]
