@@ -107,6 +107,11 @@ pub struct Failure {
     /// Timeline lines around the failure (filled in by the evaluator).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excerpt: Vec<String>,
+    /// A failure no slowness of the machine can produce: it shows the desktop acting earlier than
+    /// it was allowed to, timed by a server's stamps taken before the desktop could know and after
+    /// it acted. It stands when the harness was late (`event::verdict_with_errors`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub load_proof: bool,
 }
 
 impl Failure {
@@ -121,7 +126,14 @@ impl Failure {
             observed: observed.into(),
             after: None,
             excerpt: Vec::new(),
+            load_proof: false,
         }
+    }
+
+    /// Marks a failure that slowness cannot produce (see `load_proof`).
+    pub fn load_proof(mut self) -> Failure {
+        self.load_proof = true;
+        self
     }
     /// With a deadline.
     pub fn deadline(mut self, d: i64) -> Failure {

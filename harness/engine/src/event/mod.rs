@@ -5,6 +5,7 @@ pub mod exit;
 pub mod identity;
 pub mod repeat;
 pub mod timers;
+pub mod verdict;
 
 use serde::{Deserialize, Serialize};
 
@@ -149,7 +150,8 @@ impl HarnessTiming {
         .max_by_key(|(us, _, _)| *us);
         over.map(|(us, what, bound)| {
             format!(
-                "harness overloaded: decided {} ms late ({what}; bound {} ms): the verdict says nothing about the desktop",
+                "{} decided {} ms late ({what}; bound {} ms): the verdict says nothing about the desktop",
+                verdict::LATENESS,
                 us / 1000,
                 bound / 1000
             )

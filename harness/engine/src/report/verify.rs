@@ -1,7 +1,7 @@
 //! `verify`: checks a certificate offline. The embedded journal must match its hash, every verdict
 //! must be what the pure checkers say of its embedded timeline, and the page must be that journal's.
 
-use crate::check::{replay, Verdict};
+use crate::check::{replay, Status, Verdict};
 use crate::event::{RunEvent, ScenarioResult, Summary};
 
 use super::html::{self, embed};
@@ -71,7 +71,10 @@ pub fn verify(page: &str) -> Result<Verified, String> {
 fn rederive(r: &ScenarioResult) -> Result<bool, String> {
     let id = &r.info.id;
     // Errors of earlier, retried attempts say nothing about the final one.
-    let own_errors = r.errors.iter().any(|e| !e.contains(" (retried): "));
+    let own_errors = r
+        .errors
+        .iter()
+        .any(|e| !e.contains(crate::event::verdict::RETRIED));
     let Some(t) = &r.timeline else {
         return match r.verdict {
             Verdict::Skipped if r.skip_reason.is_some() => Ok(false),
@@ -87,10 +90,16 @@ fn rederive(r: &ScenarioResult) -> Result<bool, String> {
         .iter()
         .map(|c| (c.activation, c.spec.clone()))
         .collect();
-    let mut v = replay(t, &checks, &[]).verdict;
-    if own_errors {
-        v = v.worsen(Verdict::Error);
-    }
+    let replayed = replay(t, &checks, &[]);
+    let failures: Vec<_> = replayed
+        .checks
+        .iter()
+        .filter_map(|c| match &c.status {
+            Status::Fail(f) => Some(f.clone()),
+            _ => None,
+        })
+        .collect();
+    let v = crate::event::verdict::verdict_with_errors(replayed.verdict, &failures, &r.errors);
     if v != r.verdict {
         return Err(format!(
             "{id}: the journal says {}, the checkers over its timeline say {}",

@@ -164,7 +164,7 @@ async fn attempts(
         earlier.extend(
             r.errors
                 .iter()
-                .map(|e| format!("attempt {retries} (retried): {e}")),
+                .map(|e| format!("attempt {retries}{}{e}", crate::event::verdict::RETRIED)),
         );
     }
 }

@@ -63,8 +63,7 @@ impl Router {
                 user_name: Some(u), ..
             } => self.by_user.get(u).copied(),
             EventKind::Overloaded {
-                user_name: Some(u),
-                ..
+                user_name: Some(u), ..
             } => self.by_user.get(u).copied(),
             EventKind::DnRegistered { dn, .. } => self.by_dn.get(dn).copied(),
             EventKind::AgentMirrored { dn, .. } => self.by_dn.get(dn).copied(),

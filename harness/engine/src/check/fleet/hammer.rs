@@ -49,7 +49,9 @@ impl Hammer {
             if n as f64 > bound {
                 over += 1;
             }
-            if worst.is_none_or(|w| (n, std::cmp::Reverse(agent.as_str())) > (w.0, std::cmp::Reverse(w.1))) {
+            if worst.is_none_or(|w| {
+                (n, std::cmp::Reverse(agent.as_str())) > (w.0, std::cmp::Reverse(w.1))
+            }) {
                 worst = Some((n, agent, start));
             }
         }

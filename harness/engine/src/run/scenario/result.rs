@@ -6,6 +6,7 @@ use std::time::Instant;
 use super::driver::Driver;
 use super::infra::infra_errors;
 use crate::check::{inconclusive_reasons, Outcome, Status, Verdict};
+use crate::event::verdict::verdict_with_errors;
 use crate::event::{ScenarioInfo, ScenarioResult};
 
 /// What the result carries besides what the driver knows.
@@ -25,22 +26,19 @@ pub(super) fn build(d: &mut Driver<'_>, run: Run, concluded: Option<Outcome>) ->
     // The infrastructure's errors come first: the JUnit `<error>` quotes the first one.
     let mut errors = infra_errors(d.ev.timeline());
     errors.extend(d.errors.iter().cloned());
-    let mut verdict = outcome.verdict;
-    if !errors.is_empty() {
-        verdict = verdict.worsen(Verdict::Error);
-    }
     let mut failures = Vec::new();
     let mut inconclusive = inconclusive_reasons(&outcome.checks);
-    if !d.inconclusive.is_empty() {
-        verdict = verdict.worsen(Verdict::Inconclusive);
-        inconclusive.extend(d.inconclusive.iter().cloned());
-    }
     for c in &outcome.checks {
         match &c.status {
             Status::Fail(f) => failures.push(f.clone()),
             Status::Error { reason } => errors.push(format!("{}: {reason}", c.spec.describe())),
             _ => {}
         }
+    }
+    let mut verdict = verdict_with_errors(outcome.verdict, &failures, &errors);
+    if !d.inconclusive.is_empty() {
+        verdict = verdict.worsen(Verdict::Inconclusive);
+        inconclusive.extend(d.inconclusive.iter().cloned());
     }
     ScenarioResult {
         info: run.info,
