@@ -150,7 +150,7 @@ impl HarnessTiming {
         .max_by_key(|(us, _, _)| *us);
         over.map(|(us, what, bound)| {
             format!(
-                "{} decided {} ms late ({what}; bound {} ms): the verdict says nothing about the desktop",
+                "{} decided {} ms late ({what}; bound {} ms): its timing says nothing certain about the desktop",
                 verdict::LATENESS,
                 us / 1000,
                 bound / 1000

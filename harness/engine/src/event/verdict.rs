@@ -9,12 +9,18 @@ pub const LATENESS: &str = "harness overloaded:";
 /// Errors of earlier attempts, kept with a retried result, carry this (`worker`).
 pub const RETRIED: &str = " (retried): ";
 
+/// Said beside the lateness when a load-proof failure stands (the run's result adds it).
+pub const STANDS: &str = "the failure stands: it shows the desktop acting early, which a slow machine cannot cause (it only delays what a desktop does)";
+
 /// The verdict of checks that gave `checks` (with these `failures`) once the harness's `errors`
 /// count: `error`, unless every error of this attempt is the harness's lateness and a failure is
 /// load-proof (`Failure::load_proof`). Slowness can delay what a desktop does, never make it act
 /// early; a failure that shows it acting early is the desktop's, however late the harness was.
 pub fn verdict_with_errors(checks: Verdict, failures: &[Failure], errors: &[String]) -> Verdict {
-    let own: Vec<&String> = errors.iter().filter(|e| !e.contains(RETRIED)).collect();
+    let own: Vec<&String> = errors
+        .iter()
+        .filter(|e| !e.contains(RETRIED) && *e != STANDS)
+        .collect();
     if own.is_empty() {
         return checks;
     }
@@ -36,6 +42,8 @@ mod tests {
         let slow = vec![format!("{LATENESS} decided 1029 ms late")];
         let v = |f: &[Failure], e: &[String]| verdict_with_errors(Verdict::Fail, f, e);
         assert_eq!(v(&[early.clone(), late.clone()], &slow), Verdict::Fail);
+        let said = vec![slow[0].clone(), STANDS.to_string()];
+        assert_eq!(v(std::slice::from_ref(&early), &said), Verdict::Fail);
         assert_eq!(
             v(std::slice::from_ref(&late), &slow),
             Verdict::Error,

@@ -366,8 +366,8 @@ async fn a_herd_suite_passes_the_reference_and_catches_lock_step_reconnection() 
 
 /// A declared capacity (`topology.capacity`): site B's SIP Server admits 5 logins a second when
 /// the floor arrives from A. The reference waits as told and the herd is whole in time (HERD-1);
-/// `ignore-overload` comes back at once and breaks HERD-3, judged by count since a SIP Server's
-/// overload answers name no agent, and only HERD-3.
+/// `ignore-overload` comes back at once and breaks HERD-3, judged agent by agent since the
+/// reference names its agent to a SIP Server too, and only HERD-3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_herd_meets_a_sip_server_with_a_login_rate() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -387,7 +387,11 @@ async fn a_herd_meets_a_sip_server_with_a_login_rate() {
     assert!(turned_away > 0, "the SIP Servers' login rate was reached");
     let eager = run_suite(&suite, Some("ignore-overload")).await;
     let observed = broken_only(&eager, &["HERD-3"]);
-    assert!(observed.contains("retries came early"), "{observed}");
+    assert!(observed.contains("retried early by"), "{observed}");
+    assert!(
+        observed.contains("after being told to wait 1.000s"),
+        "{observed}"
+    );
 }
 
 /// HERD-7: a floor that fails back (BC-12, `--failback`) returns to its preferred site spread out,
@@ -477,6 +481,9 @@ fn broken_only(result: &serde_json::Value, rules: &[&str]) -> String {
         .filter_map(|r| r.as_str())
         .collect();
     broken.sort_unstable();
+    // A rule may be broken by two checks (HERD-3: the scenario's `honours_overload` per agent
+    // and the fleet's own); what counts is which rules.
+    broken.dedup();
     assert_eq!(broken, rules, "only {rules:?} break: {failures:#?}");
     failures[0]["observed"].as_str().unwrap().to_string()
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::driver::Driver;
 use super::infra::infra_errors;
 use crate::check::{inconclusive_reasons, Outcome, Status, Verdict};
-use crate::event::verdict::verdict_with_errors;
+use crate::event::verdict::{verdict_with_errors, STANDS};
 use crate::event::{ScenarioInfo, ScenarioResult};
 
 /// What the result carries besides what the driver knows.
@@ -26,6 +26,8 @@ pub(super) fn build(d: &mut Driver<'_>, run: Run, concluded: Option<Outcome>) ->
     // The infrastructure's errors come first: the JUnit `<error>` quotes the first one.
     let mut errors = infra_errors(d.ev.timeline());
     errors.extend(d.errors.iter().cloned());
+    // The worst lateness of the whole scenario, not the first that crossed the bound.
+    errors.extend(d.pace.timing.overloaded());
     let mut failures = Vec::new();
     let mut inconclusive = inconclusive_reasons(&outcome.checks);
     for c in &outcome.checks {
@@ -36,6 +38,9 @@ pub(super) fn build(d: &mut Driver<'_>, run: Run, concluded: Option<Outcome>) ->
         }
     }
     let mut verdict = verdict_with_errors(outcome.verdict, &failures, &errors);
+    if verdict == Verdict::Fail && !errors.is_empty() {
+        errors.push(STANDS.into());
+    }
     if !d.inconclusive.is_empty() {
         verdict = verdict.worsen(Verdict::Inconclusive);
         inconclusive.extend(d.inconclusive.iter().cloned());
