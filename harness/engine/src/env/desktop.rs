@@ -159,6 +159,11 @@ impl Desktop {
         self.procs[0].pid()
     }
 
+    /// The pid of the process started last (a ramped herd's newest).
+    pub fn newest_pid(&self) -> u32 {
+        self.procs.last().map_or(0, Supervised::pid)
+    }
+
     /// How many processes.
     pub fn processes(&self) -> usize {
         self.procs.len()

@@ -667,3 +667,43 @@ async fn a_share_of_a_herd_loses_its_link_and_only_those_agents_switch() {
         .unwrap_or_else(|| panic!("the spared agents' stay is checked: {checks:#?}"));
     assert_eq!(stays["status"]["status"], "pass", "{stays:#}");
 }
+
+/// `herd.ramp`: the floor's processes start one after another over the ramp (here 4 processes
+/// over 1.5 s: at +0, +0.5, +1.0 and +1.5 s), never all at once, and the floor still logs in.
+/// Only lower bounds are asserted (a process cannot start before its turn); no agent of a later
+/// process registers before that process exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ramped_herd_starts_its_processes_one_after_another() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let suite = temp_suite(
+        "version: 1\nid: herd-ramp\nagent: agent1001\nbudget: 20s\ntopology:\n  stat_server: false\nscenarios:\n  - id: ramped\n    rules: [BC-4]\n    herd:\n      agents: 8\n      desktops: 4\n      ramp: 1500ms\n    steps:\n      - expect_logged_in: {within: 15s}\n",
+    );
+    let r = run_suite_whole(suite.path(), None).await;
+    assert_eq!(r["verdict"], "pass", "{:#}", r["failures"]);
+    let entries = r["timeline"]["entries"].as_array().unwrap();
+    let starts: Vec<i64> = entries
+        .iter()
+        .filter(|e| e["entry"] == "desktop" && e["desktop"] == "started")
+        .map(|e| e["ts_us"].as_i64().unwrap())
+        .collect();
+    assert_eq!(starts.len(), 4, "one start per process: {starts:?}");
+    for (k, t) in starts.iter().enumerate() {
+        assert!(
+            t - starts[0] >= k as i64 * 500_000,
+            "process {k} started {} µs after the first, before its turn at {} ms",
+            t - starts[0],
+            k * 500
+        );
+    }
+    // Before the second process started, only the first one's agents (2 of 8) could register.
+    let early: std::collections::BTreeSet<&str> = entries
+        .iter()
+        .filter(|e| e["ts_us"].as_i64().unwrap() < starts[1])
+        .filter(|e| e["event"]["kind"] == "client_registered")
+        .filter_map(|e| e["event"]["user_name"].as_str())
+        .collect();
+    assert!(
+        early.len() <= 2,
+        "agents registered before process 2: {early:?}"
+    );
+}

@@ -279,10 +279,12 @@ impl Builder<'_> {
         match d {
             DesktopEvent::Log { .. } => self.p.lanes.entry(key).or_default().noise += 1,
             DesktopEvent::Started { .. } => {
+                // A ramped herd starts its processes one by one: the lane opens at the first.
                 self.open
                     .entry(key.clone())
                     .or_default()
-                    .insert(0, (e.ts_us, None));
+                    .entry(0)
+                    .or_insert((e.ts_us, None));
                 self.note(i, key, e);
             }
             DesktopEvent::Exited { .. } => {

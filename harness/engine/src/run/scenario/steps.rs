@@ -195,11 +195,24 @@ async fn start_desktop(
     for k in 1..configs.len() {
         d.wait(gap).await?;
         let started = match d.desktop.as_mut() {
-            Some(desk) => desk.start_next(&spec, configs),
-            None => Ok(false),
+            Some(desk) => desk
+                .start_next(&spec, configs)
+                .map(|new| new.then(|| desk.newest_pid())),
+            None => Ok(None),
         };
-        if let Err(e) = started {
-            return Err(d.harness_error(format!("cannot start desktop process #{k}: {e}")));
+        match started {
+            Err(e) => {
+                return Err(d.harness_error(format!("cannot start desktop process #{k}: {e}")))
+            }
+            // Each process of a ramp on the timeline: when it started is what a ramp is about.
+            Ok(Some(pid)) => d.push(
+                now_us(),
+                EntryKind::Desktop(DesktopEvent::Started {
+                    pid,
+                    command: spec.argv_for(&configs[k]).join(" "),
+                }),
+            ),
+            Ok(None) => {}
         }
     }
     d.note(format!(
