@@ -20,6 +20,7 @@ use crate::check::fleet::synth::MIN_RUNS;
 use crate::check::{Activation, CheckSpec, Registered, Status, Verdict};
 use crate::env::DesktopSpec;
 use crate::event::{RunEvent, ScenarioInfo, ScenarioResult, Summary};
+use crate::observe::{Entry, EntryKind};
 
 /// What replaying the repeated runs needs from the run.
 pub(super) struct Replays {
@@ -92,7 +93,8 @@ async fn replay(
         let why = "a herd needs an environment of its own (its floor's configuration database), and `--attach` runs on `env up`'s";
         return ScenarioResult::skipped(info(&herd), format!("not replayed: {why}"), r.seed);
     }
-    let desktop = match replaying_desktop(r, sc, contacts) {
+    let delays = delays::Delays::new(&sc.id, contacts);
+    let desktop = match replaying_desktop(r, &delays) {
         Ok(d) => d,
         Err(e) => {
             let e = format!("cannot replay the herd: {e}");
@@ -113,16 +115,15 @@ async fn replay(
     session.shutdown().await;
     // The delays' directory lives until the desktops are gone.
     drop(desktop.1);
-    tell(&mut result, r.agents, contacts.len());
+    tell(&mut result, r.agents, &delays);
     result
 }
 
-/// The reference desktop replaying `contacts` (its delays file in a directory of its own, kept
-/// as long as the returned guard); `Err` when it cannot be found or the file cannot be written.
+/// The reference desktop replaying `delays` (their file in a directory of its own, kept as long
+/// as the returned guard); `Err` when it cannot be found or the file cannot be written.
 fn replaying_desktop(
     r: &Replays,
-    sc: &PlannedScenario,
-    contacts: &[i64],
+    delays: &delays::Delays,
 ) -> Result<(DesktopSpec, tempfile::TempDir), String> {
     let bin = crate::env::bins::find_binary(
         r.settings.bin_dir.as_deref(),
@@ -135,7 +136,7 @@ fn replaying_desktop(
         .tempdir()
         .map_err(|e| format!("cannot create the replay's directory: {e}"))?;
     let file = dir.path().join("delays.json");
-    std::fs::write(&file, delays::Delays::new(&sc.id, contacts).to_json())
+    std::fs::write(&file, delays.to_json())
         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     let argv = plan::desktop_argv(&bin, &file, &r.settings.capabilities);
     let spec = DesktopSpec::from_argv(argv).map_err(|e| e.to_string())?;
@@ -170,9 +171,25 @@ async fn with_retries(
     }
 }
 
-/// Says in the result that its floor replayed measured runs: the fleet rules among its rules,
-/// and every failure's expectation naming where the delays came from.
-fn tell(result: &mut ScenarioResult, agents: u32, measured: usize) {
+/// Says in the result that its floor replayed measured runs: a note heading its timeline, the
+/// fleet rules among its rules, and every failure's expectation naming where the delays came from.
+fn tell(result: &mut ScenarioResult, agents: u32, delays: &delays::Delays) {
+    let measured = delays.first_contact_us.len();
+    if let Some(t) = &mut result.timeline {
+        let ts_us = t.entries.first().map_or(result.started_us, |e| e.ts_us);
+        let message = format!(
+            "herd replayed from {measured} measured runs of {}: each of the {agents} agents first contacts the other site after the loss at a delay drawn from their first contacts (normal kernel of {} ms)",
+            delays.from,
+            delays.bandwidth_us / 1000
+        );
+        t.entries.insert(
+            0,
+            Entry {
+                ts_us,
+                kind: EntryKind::Note { message },
+            },
+        );
+    }
     for c in &result.checks {
         if let Some(rule) = c.spec.own_rule().filter(|r| r.starts_with("HERD-")) {
             if !result.info.rules.iter().any(|r| r == rule) {
