@@ -76,6 +76,9 @@ pub struct RunOptions {
     /// With `repeat`: judge a floor of this many agents synthesised from each run's repetitions
     /// (`--herd-of`, `check::fleet::synth`), reported as a run of its own.
     pub herd_of: Option<u32>,
+    /// With `herd_of`: also replay each repeated run as a herd of that many reference desktops
+    /// against the servers (`run::replay`), a run of its own too; `--no-herd-replay` turns it off.
+    pub herd_replay: bool,
 }
 
 impl RunOptions {
@@ -105,6 +108,7 @@ impl RunOptions {
             keep_env: None,
             phone: None,
             herd_of: None,
+            herd_replay: true,
         }
     }
 }
@@ -276,7 +280,7 @@ pub async fn run(
     let stop = Arc::new(stop);
     tokio::spawn(super::signal::follow(cancel.clone(), stop.clone()));
     // A herd replayed from the repetitions (`--herd-of`) runs its run's scenario again.
-    let repeated = match opts.herd_of {
+    let repeated = match opts.herd_of.filter(|_| opts.herd_replay) {
         Some(_) => to_run.iter().map(|r| r.scenario.clone()).collect(),
         None => Vec::new(),
     };

@@ -498,6 +498,8 @@ async fn a_herd_synthesised_from_repeated_runs_of_one_desktop() {
         o.filter = Some("site-killed[preferred=A]".into());
         o.repeat = 20;
         o.herd_of = Some(2000);
+        // The arithmetic herd alone; its replay is the next test's.
+        o.herd_replay = false;
         o.jobs = Some(2);
         o.budget = Some(Duration::from_secs(10));
         async move {
