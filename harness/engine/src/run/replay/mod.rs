@@ -236,3 +236,64 @@ fn not_judged(info: ScenarioInfo, agents: u32, measured: usize, seed: u64) -> Sc
     r.checks = checks;
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Failure;
+
+    fn info() -> ScenarioInfo {
+        ScenarioInfo {
+            id: "s/x (herd of 200 replayed from 10 runs)".into(),
+            suite_id: "s".into(),
+            file: "s.yaml".into(),
+            scenario_id: "x".into(),
+            title: None,
+            rules: vec!["BC-4".into()],
+            preferred_site: Some("A".into()),
+            budget_ms: 10_000,
+        }
+    }
+
+    #[test]
+    fn too_few_first_contacts_leave_the_herd_inconclusive_and_unrun() {
+        let r = not_judged(info(), 200, 9, 11);
+        assert_eq!(r.verdict, Verdict::Inconclusive);
+        assert_eq!(r.checks.len(), 2);
+        assert!(
+            r.inconclusive
+                .iter()
+                .any(|i| i.contains("9 measured first contact(s)")),
+            "{:?}",
+            r.inconclusive
+        );
+        assert!(r.timeline.is_none() && r.skip_reason.is_none());
+    }
+
+    #[test]
+    fn the_result_says_its_floor_replayed_measured_runs() {
+        let mut r = ScenarioResult::skipped(info(), String::new(), 11);
+        r.verdict = Verdict::Fail;
+        let mut f = Failure::new("HERD-2 ...", 0, "133 of 200 first contacts");
+        f.expected = "no 100 ms window holds more than 20 %".into();
+        r.failures.push(f);
+        r.checks.push(Registered {
+            spec: CheckSpec::HerdBurst {
+                agents: 200,
+                window_ms: 100,
+                max_percent: 20,
+            },
+            activation: Activation::Start,
+            status: Status::Pass,
+        });
+        tell(&mut r, 200, &delays::Delays::new("s/x", &[2_000_000; 10]));
+        assert_eq!(r.info.rules, ["BC-4", "HERD-2"]);
+        assert!(
+            r.failures[0]
+                .expected
+                .ends_with("(a floor of 200 bc-reference-desktop agents replaying the first contacts of 10 measured runs)"),
+            "{}",
+            r.failures[0].expected
+        );
+    }
+}
