@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use bc_suite::{Action, Capability, HerdPlan, PlannedScenario, Site};
+use bc_suite::{Action, Capability, HealTarget, HerdPlan, PlannedScenario, PlannedStep, Site};
 
 /// Agents per desktop process (as `herd.desktops` defaults to), and the most processes: a
 /// 2-core machine serves 2,000 agents in 40 (suites/herds/herd-site-loss-2000.yaml).
@@ -70,6 +70,9 @@ pub fn herd(sc: &PlannedScenario, agents: u32, runs: usize) -> Result<PlannedSce
         h.server_client_timeout
             .get_or_insert(Duration::from_secs(8));
     }
+    if !ramp.is_zero() {
+        start_after_the_ramp(&mut h);
+    }
     h.herd = Some(HerdPlan {
         agents,
         desktops,
@@ -80,6 +83,37 @@ pub fn herd(sc: &PlannedScenario, agents: u32, runs: usize) -> Result<PlannedSce
         ramp,
     });
     Ok(h)
+}
+
+/// Moves the `start` marker from the start of `start_desktop` to a step right after it: the one
+/// desktop's deadlines "from start" count from the floor's start, when its last process started
+/// (a ramp's later processes could not otherwise be logged in within a budget of the first's).
+fn start_after_the_ramp(h: &mut PlannedScenario) {
+    let Some(i) = h
+        .steps
+        .iter()
+        .position(|s| matches!(s.action, Action::StartDesktop))
+    else {
+        return;
+    };
+    let mark = PlannedStep {
+        index: i + 1,
+        line: h.steps[i].line,
+        marker: h.steps[i].marker.take(),
+        action: Action::Mark,
+        aim: None,
+        among: None,
+    };
+    h.steps.insert(i + 1, mark);
+    for (k, s) in h.steps.iter_mut().enumerate() {
+        s.index = k;
+        // A heal names the step that set its fault by index.
+        if let Action::Heal(HealTarget::Marker { step, .. }) = &mut s.action {
+            if *step > i {
+                *step += 1;
+            }
+        }
+    }
 }
 
 /// The replayed herd's run id, beside the arithmetic one's `RUN-ID (herd of N from K runs)`.
@@ -142,8 +176,40 @@ mod tests {
         assert_eq!((herd.desktops, herd.ramp), (40, Duration::from_secs(20)));
         assert_eq!(big.server_ping_interval, Some(Duration::from_secs(2)));
         assert_eq!(planned(5000).unwrap().herd.unwrap().desktops, 40);
-        assert_eq!(planned(30).unwrap().herd.unwrap().ramp, Duration::ZERO);
+        let small = planned(30).unwrap();
+        assert_eq!(small.herd.as_ref().unwrap().ramp, Duration::ZERO);
+        assert_eq!(small.steps[0].marker.as_deref(), Some("start"));
         assert!(planned(1).unwrap_err().contains("2 to 5000 agents"));
+    }
+
+    #[test]
+    fn after_a_ramp_the_floor_starts_when_its_last_desktop_did() {
+        let text = "version: 1\nid: s\nconfig: fixtures/config/default.yaml\nagent: agent1001\n\
+                    scenarios:\n  - id: x\n    rules: [BC-4]\n    steps:\n      \
+                    - expect_logged_in: {site: A}\n      - kill_site: {site: A, marker: loss}\n      \
+                    - heal: loss\n      - expect_logged_in: {site: A, within: 20s, from: loss}\n";
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let loaded = bc_suite::load_str("t.yaml", text, &root).expect("a valid suite");
+        let planned = bc_suite::plan(&loaded, &Default::default()).expect("planned");
+        let h = herd(&planned[0], 200, 10).unwrap();
+        let actions: Vec<String> = h
+            .steps
+            .iter()
+            .map(|s| format!("{} {:?} {:?}", s.index, s.marker, s.action))
+            .collect();
+        assert!(
+            matches!(h.steps[0].action, Action::StartDesktop),
+            "{actions:#?}"
+        );
+        assert_eq!(h.steps[0].marker, None, "{actions:#?}");
+        assert!(matches!(h.steps[1].action, Action::Mark), "{actions:#?}");
+        assert_eq!(h.steps[1].marker.as_deref(), Some("start"));
+        let heal = h.steps.iter().find_map(|s| match &s.action {
+            Action::Heal(HealTarget::Marker { step, .. }) => Some(*step),
+            _ => None,
+        });
+        assert_eq!(heal, Some(3), "the heal still names the kill: {actions:#?}");
+        assert!(matches!(h.steps[3].action, Action::KillSite(Site::A)));
     }
 
     #[test]
