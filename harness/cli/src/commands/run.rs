@@ -79,9 +79,17 @@ pub struct Args {
     retry_errors: u32,
     /// With --repeat: judge a floor of N agents synthesised from each run's repetitions (HERD-1
     /// and HERD-2 on the measured delays, drawn for N agents; at least 10 repetitions), reported as
-    /// a run `RUN-ID (herd of N from K runs)`. For a desktop that cannot be started N times.
+    /// a run `RUN-ID (herd of N from K runs)`; then replay it against the servers: the run's
+    /// scenario once more as a herd of N bc-reference-desktop agents (2 to 5000, found next to
+    /// bc-harness), each first contacting the other site after the loss at a delay drawn from the
+    /// measured ones, judged like any herd: `RUN-ID (herd of N replayed from K runs)`. For a
+    /// desktop that cannot be started N times.
     #[arg(long, value_name = "N")]
     herd_of: Option<u32>,
+    /// With --herd-of: judge the synthesised herd on the measured delays alone, without
+    /// replaying it against the servers.
+    #[arg(long)]
+    no_herd_replay: bool,
     /// The harness's own lateness (decision lag, timer overshoot; the feed delay may be twice it)
     /// past which a scenario is `error`, e.g. `2s` (default 500ms). Raising it lets a loaded
     /// machine or a large herd finish; the report then is not a certificate.
@@ -241,7 +249,11 @@ fn options(a: Args) -> Result<(RunOptions, ReportArgs, PathBuf), String> {
     if a.herd_of == Some(0) {
         return Err("--herd-of must be at least 1".into());
     }
+    if a.no_herd_replay && a.herd_of.is_none() {
+        return Err("--no-herd-replay goes with --herd-of".into());
+    }
     opts.herd_of = a.herd_of;
+    opts.herd_replay = !a.no_herd_replay;
     opts.until_fail = a.until_fail;
     opts.fail_fast = a.fail_fast;
     opts.phone = a.phone;
@@ -384,7 +396,11 @@ mod tests {
         let e = parse(&["--herd-of", "2000"]).err().unwrap();
         assert!(e.contains("--herd-of needs --repeat"), "{e}");
         let (o, _) = parse(&["--herd-of", "2000", "--repeat", "20"]).unwrap();
-        assert_eq!((o.herd_of, o.repeat), (Some(2000), 20));
+        assert_eq!((o.herd_of, o.repeat, o.herd_replay), (Some(2000), 20, true));
+        let (o, _) = parse(&["--herd-of", "20", "--repeat", "20", "--no-herd-replay"]).unwrap();
+        assert!(!o.herd_replay);
+        let e = parse(&["--no-herd-replay"]).err().unwrap();
+        assert!(e.contains("--no-herd-replay goes with --herd-of"), "{e}");
         let e = parse(&["--partition", "hash:4/3"]).err().unwrap();
         assert!(e.contains("the shard must be 1..=n"), "{e}");
         let (o, _) = parse(&["--partition", "slice:2/3"]).unwrap();

@@ -29,6 +29,14 @@ pub(super) fn add(
 
 /// The synthesised herd of each repeated run (`--herd-of`), from its repetitions' timelines.
 fn herds(results: &[ScenarioResult], agents: u32, seed: u64) -> Vec<ScenarioResult> {
+    by_run(results)
+        .into_iter()
+        .filter_map(|(id, reps)| result(id, &reps, agents, seed))
+        .collect()
+}
+
+/// The repetitions of each repeated run, by run id.
+pub(super) fn by_run(results: &[ScenarioResult]) -> BTreeMap<&str, Vec<&ScenarioResult>> {
     let mut by_run: BTreeMap<&str, Vec<&ScenarioResult>> = BTreeMap::new();
     for r in results {
         if let (base, Some(_)) = repeat::split_id(&r.info.id) {
@@ -36,8 +44,15 @@ fn herds(results: &[ScenarioResult], agents: u32, seed: u64) -> Vec<ScenarioResu
         }
     }
     by_run
-        .into_iter()
-        .filter_map(|(id, reps)| result(id, &reps, agents, seed))
+}
+
+/// The samples of the repetitions that measured the desktop: a repetition that ended in `error`
+/// (or was not run) is no measurement of it.
+pub(super) fn measured(repetitions: &[&ScenarioResult]) -> Vec<Sample> {
+    repetitions
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Pass | Verdict::Fail))
+        .filter_map(|r| r.timeline.as_ref().and_then(sample))
         .collect()
 }
 
@@ -51,12 +66,7 @@ fn result(
     seed: u64,
 ) -> Option<ScenarioResult> {
     let first = repetitions.first()?;
-    // A repetition that ended in `error` (or was not run) is no measurement of the desktop.
-    let samples: Vec<Sample> = repetitions
-        .iter()
-        .filter(|r| matches!(r.verdict, Verdict::Pass | Verdict::Fail))
-        .filter_map(|r| r.timeline.as_ref().and_then(sample))
-        .collect();
+    let samples = measured(repetitions);
     let budget_ms = first.info.budget_ms;
     let [h1, h2] = judge(
         &samples,

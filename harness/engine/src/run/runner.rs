@@ -76,6 +76,9 @@ pub struct RunOptions {
     /// With `repeat`: judge a floor of this many agents synthesised from each run's repetitions
     /// (`--herd-of`, `check::fleet::synth`), reported as a run of its own.
     pub herd_of: Option<u32>,
+    /// With `herd_of`: also replay each repeated run as a herd of that many reference desktops
+    /// against the servers (`run::replay`), a run of its own too; `--no-herd-replay` turns it off.
+    pub herd_replay: bool,
 }
 
 impl RunOptions {
@@ -105,6 +108,7 @@ impl RunOptions {
             keep_env: None,
             phone: None,
             herd_of: None,
+            herd_replay: true,
         }
     }
 }
@@ -253,14 +257,7 @@ pub async fn run(
     )
     .await;
     let _ = sink.send(facts);
-    let mut summary = Summary::default();
-    for r in skipped {
-        let res = ScenarioResult::skipped(info(&r.scenario), r.skip.unwrap_or_default(), opts.seed);
-        summary.add(res.verdict);
-        let _ = sink.send(RunEvent::ScenarioFinished {
-            result: Box::new(res),
-        });
-    }
+    let mut summary = report_skipped(skipped, opts.seed, &sink);
     let jobs = opts.jobs.unwrap_or(1).min(to_run.len()).max(1);
     // Workers report through an inner channel so the summary is counted here, in one place.
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -281,7 +278,12 @@ pub async fn run(
     // What the workers watch: the signal, or --fail-fast's stop (which is not an interruption).
     let (stop, stopping) = watch::channel(false);
     let stop = Arc::new(stop);
-    tokio::spawn(follow(cancel.clone(), stop.clone()));
+    tokio::spawn(super::signal::follow(cancel.clone(), stop.clone()));
+    // A herd replayed from the repetitions (`--herd-of`) runs its run's scenario again.
+    let repeated = match opts.herd_of.filter(|_| opts.herd_replay) {
+        Some(_) => to_run.iter().map(|r| r.scenario.clone()).collect(),
+        None => Vec::new(),
+    };
     let shared = Arc::new(Shared {
         retry_errors: opts.retry_errors,
         queue: Mutex::new(repetitions(order(to_run, jobs), opts.seed, opts.repeat)),
@@ -312,7 +314,15 @@ pub async fn run(
         }
     }
     if let Some(agents) = opts.herd_of.filter(|_| !*cancel.borrow()) {
-        super::herd_synth::add(&mut finished, &mut summary, &sink, agents, opts.seed);
+        let replays = super::replay::Replays {
+            agents,
+            seed: opts.seed,
+            runs: repeated,
+            settings,
+            retry_errors: opts.retry_errors,
+            cancel: cancel.clone(),
+        };
+        super::replay::add(&mut finished, &mut summary, &sink, replays).await;
     }
     summary.interrupted = *cancel.borrow();
     let _ = sink.send(RunEvent::RunFinished {
@@ -320,6 +330,23 @@ pub async fn run(
         duration_ms: t0.elapsed().as_millis() as u64,
     });
     Ok(by_policy(summary, &finished, opts.pass_policy))
+}
+
+/// Reports the runs that do not apply to the desktop (skipped, never queued); their summary.
+fn report_skipped(
+    skipped: Vec<PlannedRun>,
+    seed: u64,
+    sink: &mpsc::UnboundedSender<RunEvent>,
+) -> Summary {
+    let mut summary = Summary::default();
+    for r in skipped {
+        let res = ScenarioResult::skipped(info(&r.scenario), r.skip.unwrap_or_default(), seed);
+        summary.add(res.verdict);
+        let _ = sink.send(RunEvent::ScenarioFinished {
+            result: Box::new(res),
+        });
+    }
+    summary
 }
 
 /// The exit's summary of a repeated run: one verdict per run under the pass policy (the reports
@@ -346,39 +373,4 @@ fn by_policy(summary: Summary, results: &[ScenarioResult], policy: PassPolicy) -
     s.skipped += summary.skipped.saturating_sub(count(Verdict::Skipped));
     s.errors += summary.errors.saturating_sub(count(Verdict::Error));
     s
-}
-
-/// Passes the signal's cancellation on to the workers' stop (until the run ends).
-async fn follow(mut signal: watch::Receiver<bool>, stop: Arc<watch::Sender<bool>>) {
-    loop {
-        if *signal.borrow_and_update() {
-            let _ = stop.send(true);
-            return;
-        }
-        if signal.changed().await.is_err() || stop.is_closed() {
-            return;
-        }
-    }
-}
-
-/// A cancellation signal that turns true on SIGINT or SIGTERM.
-pub fn signal_cancel() -> watch::Receiver<bool> {
-    let (tx, rx) = watch::channel(false);
-    tokio::spawn(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            return;
-        };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-        let _ = tx.send(true);
-        // Keep the sender alive so receivers do not see a closed channel.
-        std::future::pending::<()>().await;
-    });
-    rx
 }

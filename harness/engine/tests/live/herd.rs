@@ -505,6 +505,8 @@ async fn a_herd_synthesised_from_repeated_runs_of_one_desktop() {
         o.filter = Some("site-killed[preferred=A]".into());
         o.repeat = 20;
         o.herd_of = Some(2000);
+        // The arithmetic herd alone; its replay is the next test's.
+        o.herd_replay = false;
         o.jobs = Some(2);
         o.budget = Some(Duration::from_secs(10));
         async move {
@@ -530,6 +532,113 @@ async fn a_herd_synthesised_from_repeated_runs_of_one_desktop() {
     assert_eq!(failures[0]["rules"][0], "HERD-2");
     let observed = failures[0]["observed"].as_str().unwrap();
     assert!(observed.contains("measured runs"), "{observed}");
+}
+
+/// The same repeated runs replayed against the servers (`--repeat 10 --herd-of 200`): 200
+/// reference desktop agents in 4 processes lose site A together, each first contacting B at a
+/// delay drawn from the 10 measured first contacts. The reference's spread delays make a floor
+/// that passes HERD-1 and HERD-2 on what the servers saw; `no-jitter`'s make one in lock-step,
+/// which fails HERD-2 alone. Both are reported beside the arithmetic herd.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_herd_replayed_from_repeated_runs_of_one_desktop() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let suite =
+        bc_test_support::workspace_root().join("suites/certification/bc04-bc05-loss-of-login.yaml");
+    let replayed = |flags: &str| {
+        let desktop = format!(
+            "{} --config {{config}} {flags}",
+            harness_bins().join("bc-reference-desktop").display()
+        );
+        let mut o = bc_engine::run::RunOptions::new(vec![suite.clone()], desktop);
+        o.filter = Some("site-killed[preferred=A]".into());
+        o.repeat = 10;
+        o.herd_of = Some(200);
+        o.jobs = Some(2);
+        o.budget = Some(Duration::from_secs(10));
+        async move {
+            let results = journal_results(o).await;
+            let ids: Vec<&str> = results
+                .iter()
+                .filter_map(|r| r["info"]["id"].as_str())
+                .collect();
+            assert_eq!(results.len(), 12, "10 repetitions and two herds: {ids:?}");
+            assert!(
+                ids.contains(
+                    &"cert-loss-of-login/site-killed[preferred=A] (herd of 200 from 10 runs)"
+                ),
+                "the arithmetic herd stays: {ids:?}"
+            );
+            results
+                .into_iter()
+                .find(|r| {
+                    r["info"]["id"]
+                        == "cert-loss-of-login/site-killed[preferred=A] (herd of 200 replayed from 10 runs)"
+                })
+                .expect("the replayed herd is a run of its own")
+        }
+    };
+    let reference = replayed("").await;
+    let (most, at) = busiest_first_contacts(&reference);
+    eprintln!(
+        "reference replayed: {} ({most} of 200 first contacts in the busiest 100 ms, from {at:.3}s), {} ms",
+        reference["verdict"], reference["duration_ms"]
+    );
+    assert_eq!(reference["verdict"], "pass", "{:#}", reference["failures"]);
+    let fleet: Vec<&str> = reference["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["spec"]["check"].as_str())
+        .filter(|c| c.starts_with("herd_"))
+        .collect();
+    assert_eq!(fleet, ["herd_logged_in", "herd_burst"], "HERD-1 and HERD-2");
+    // The report says where the floor's delays came from.
+    let note = reference["timeline"]["entries"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        note.starts_with("herd replayed from 10 measured runs"),
+        "{note}"
+    );
+    let lock_step = replayed("--defect no-jitter").await;
+    let (most, at) = busiest_first_contacts(&lock_step);
+    eprintln!(
+        "no-jitter replayed: {} ({most} of 200 first contacts in the busiest 100 ms, from {at:.3}s), {} ms",
+        lock_step["verdict"], lock_step["duration_ms"]
+    );
+    let observed = broken_only(&lock_step, &["HERD-2"]);
+    assert!(observed.contains("of 200 first contacts"), "{observed}");
+    let expected = lock_step["failures"][0]["expected"].as_str().unwrap();
+    assert!(
+        expected.contains("replaying the first contacts of 10 measured runs"),
+        "{expected}"
+    );
+}
+
+/// The most of a herd's first CS Proxy registrations after its first fault in one 100 ms window,
+/// and where that window starts (s after the fault), from a result's timeline.
+fn busiest_first_contacts(result: &serde_json::Value) -> (usize, f64) {
+    let entries = result["timeline"]["entries"].as_array().unwrap();
+    let fault = entries
+        .iter()
+        .find(|e| e["entry"] == "fault")
+        .and_then(|e| e["ts_us"].as_i64())
+        .unwrap();
+    let mut first: BTreeMap<&str, i64> = BTreeMap::new();
+    for e in entries {
+        let ev = &e["event"];
+        let ts = e["ts_us"].as_i64().unwrap_or(0);
+        if ts > fault && ev["server"] == "config_server" && ev["kind"] == "client_registered" {
+            if let Some(user) = ev["user_name"].as_str() {
+                // Entries are in arrival order, not quite time order across the mocks.
+                let t = first.entry(user).or_insert(ts - fault);
+                *t = (*t).min(ts - fault);
+            }
+        }
+    }
+    let times: Vec<i64> = first.into_values().collect();
+    let (most, at) = herd::busiest_window(&times, 100_000);
+    (most, at as f64 / 1e6)
 }
 
 /// Runs one suite on the local runtime with the reference desktop (and a defect); returns the

@@ -8,7 +8,8 @@
 //! the desktop, puts in any window the share of the runs that fell there (`judge`). What it can
 //! and cannot say: a desktop whose delays do not vary (no jitter) gives K nearly equal samples, a
 //! floor in lock-step; one whose delays vary gives a spread floor. It says nothing about load (no
-//! synthetic client meets a server here), and with fewer than [`MIN_RUNS`] samples nothing at all.
+//! synthetic client meets a server here; `run::replay` replays the samples against the servers),
+//! and with fewer than [`MIN_RUNS`] samples nothing at all.
 
 use crate::check::herd::{busiest_window, HerdBounds};
 use crate::check::{Failure, Status};
