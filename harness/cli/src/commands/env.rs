@@ -68,6 +68,10 @@ pub struct UpArgs {
     /// Address of the control endpoint (env status/fault/heal/down); loopback by default.
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:0")]
     control_listen: SocketAddr,
+    /// Groups of four SIP Servers (two SIP Server HA pairs per group, one at each site); the
+    /// agent's DN says which group serves it (local runtime only).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+    groups: u32,
     /// Start in the background and return once the environment is ready.
     #[arg(long)]
     detach: bool,
@@ -234,6 +238,7 @@ fn up(a: UpArgs) -> ExitCode {
         control_listen: a.control_listen,
         state_dir: dir.clone(),
         bin_dir: None,
+        groups: a.groups,
     };
     let r = super::block_on(async {
         let stop = signal_cancel();

@@ -160,6 +160,44 @@ fn env_up_fault_heal_down_with_an_external_desktop() {
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
+/// `env up --groups 2`: a second group's SIP Server pairs come up beside the first's, the
+/// connection file lists both groups (version 2), and a fault typed by hand names its group: the
+/// one instance it names is killed, the first group's untouched, and a SIP Server fault without a
+/// group is refused with the suite's diagnostic.
+#[test]
+fn env_up_with_two_groups_faults_one_groups_sip_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("lab");
+    let lab = Lab::up(&dir, &["--groups", "2"]);
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("desktop-agent1001.json")).unwrap())
+            .unwrap();
+    assert_eq!(file["version"], 2, "{file:#}");
+    let s = lab.status();
+    let sip: Vec<&serde_json::Value> = s["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["server"] == "sip_server")
+        .collect();
+    assert_eq!(sip.len(), 8, "two groups of four SIP Servers: {sip:#?}");
+    let o = lab.env(&["fault", "kill_server", "A/sip_server"]);
+    assert!(!o.status.success(), "no group named: {}", text(&o));
+    assert!(text(&o).contains("group"), "{}", text(&o));
+    let o = lab.env(&["fault", "kill_server", "A/sip_server/g2/primary"]);
+    assert!(o.status.success(), "env fault: {}", text(&o));
+    let killed: Vec<String> = lab.status()["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["state"] != "up")
+        .map(|i| format!("{} {}", i["id"].as_str().unwrap(), i["state"]))
+        .collect();
+    assert_eq!(killed, ["A.sip_server.g2.primary \"killed\""]);
+    let o = lab.env(&["down"]);
+    assert!(o.status.success(), "env down: {}", text(&o));
+}
+
 #[test]
 fn docker_env_up_fault_heal_attach_down() {
     let Some(_turn) = support::docker_turn("docker_env_up_fault_heal_attach_down") else {

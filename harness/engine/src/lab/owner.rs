@@ -136,13 +136,14 @@ impl Lab {
 
     /// Parses the words as a suite step and applies it; nothing changes when they are invalid.
     pub async fn fault(&self, words: &[String]) -> Result<HeldFault, LabError> {
-        let step = words::parse(words, &self.config, &self.agent).map_err(|e| match e {
-            WordsError::Suite(_) | WordsError::NotAFault(_) => LabError::bad(e.render()),
-        })?;
         let guard = self.env.read().await;
         let env = guard
             .as_ref()
             .ok_or_else(|| LabError::failed("the environment is shutting down".into()))?;
+        let groups = env.topology().groups();
+        let step = words::parse(words, &self.config, &self.agent, groups).map_err(|e| match e {
+            WordsError::Suite(_) | WordsError::NotAFault(_) => LabError::bad(e.render()),
+        })?;
         let dn = env
             .topology()
             .agent(&self.agent)

@@ -29,6 +29,8 @@ pub struct UpOptions {
     pub control_listen: SocketAddr,
     pub state_dir: PathBuf,
     pub bin_dir: Option<PathBuf>,
+    /// Groups of four SIP Servers (1..=8; a suite's `topology.groups`).
+    pub groups: u32,
 }
 
 /// What `env up` prints once it is ready.
@@ -88,7 +90,7 @@ pub async fn up(
         .map_err(|e| format!("configuration database {}: {e}", opts.config.display()))?;
     let state_dir = free_state_dir(&opts.state_dir)?;
     let topology = Topology::load(&config).map_err(|e| e.to_string())?;
-    let mut cfg = EnvConfig::new(topology).with_runtime(opts.runtime);
+    let mut cfg = EnvConfig::new(topology.with_groups(opts.groups)).with_runtime(opts.runtime);
     cfg.proxy_host = opts.listen;
     cfg.bin_dir = opts.bin_dir.clone();
     if opts.runtime == RuntimeKind::Docker && !opts.listen.is_loopback() {

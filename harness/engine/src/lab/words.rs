@@ -95,11 +95,17 @@ pub fn step_text(words: &[String]) -> Result<String, WordsError> {
     })
 }
 
-/// The one-scenario suite the step is checked in: the environment's configuration database and
-/// agent, the step after the desktop's start (so `preferred`/`other` and names resolve as in a run).
-fn wrap(step: &str, config: &Path, agent: &str) -> (String, usize) {
+/// The one-scenario suite the step is checked in: the environment's configuration database,
+/// agent and groups of four SIP Servers, the step after the desktop's start (so `preferred`/`other`
+/// and names resolve as in a run, and a SIP Server fault must name its group where there are several).
+fn wrap(step: &str, config: &Path, agent: &str, groups: u32) -> (String, usize) {
+    let topology = if groups > 1 {
+        format!("topology:\n  groups: {groups}\n")
+    } else {
+        String::new()
+    };
     let head = format!(
-        "version: 1\nid: env-fault\nagent: {}\nconfig: {}\nrules: [BC-4]\nscenarios:\n  - id: fault\n    invariants: [never_logged_in_at_both_peers]\n    steps:\n      - start_desktop\n      - ",
+        "version: 1\nid: env-fault\nagent: {}\nconfig: {}\n{topology}rules: [BC-4]\nscenarios:\n  - id: fault\n    invariants: [never_logged_in_at_both_peers]\n    steps:\n      - start_desktop\n      - ",
         scalar(agent),
         scalar(&config.display().to_string()),
     );
@@ -126,11 +132,19 @@ fn relocate(d: Diagnostics, step: &str, offset: usize) -> Diagnostics {
     out
 }
 
-/// Parses, validates and plans the words as a suite step for `agent` of the database `config`.
-/// The action returned is a fault-like one (never `start_desktop`, `wait`, `heal`, `expect_*`).
-pub fn parse(words: &[String], config: &Path, agent: &str) -> Result<PlannedStep, WordsError> {
+/// Parses, validates and plans the words as a suite step for `agent` of the database `config`, in
+/// a topology of `groups` groups of four SIP Servers. The action returned is a fault-like one
+/// (never `start_desktop`, `wait`, `heal`, `expect_*`).
+pub fn parse(
+    words: &[String],
+    config: &Path,
+    agent: &str,
+    groups: u32,
+) -> Result<PlannedStep, WordsError> {
     let step = step_text(words)?;
-    let (suite, offset) = wrap(&step, config, agent);
+    let (suite, offset) = wrap(&step, config, agent, groups);
+    // The step's own line in the wrapped suite (after the head's lines).
+    let line = suite[..offset].matches('\n').count() + 1;
     let dir = config.parent().unwrap_or(Path::new("."));
     let loaded = bc_suite::load_str(SOURCE_NAME, &suite, dir)
         .map_err(|d| WordsError::Suite(relocate(d, &step, offset)))?;
@@ -139,7 +153,7 @@ pub fn parse(words: &[String], config: &Path, agent: &str) -> Result<PlannedStep
     let step = planned
         .into_iter()
         .next()
-        .and_then(|sc| sc.steps.into_iter().find(|s| s.line == 11))
+        .and_then(|sc| sc.steps.into_iter().find(|s| s.line as usize == line))
         .ok_or_else(|| WordsError::NotAFault("the step did not plan".into()))?;
     if matches!(
         step.action,
@@ -189,11 +203,11 @@ mod tests {
 
     #[test]
     fn the_suite_parser_reads_and_locates() {
-        let step = parse(&w("ha_failover A sip_server"), &config(), "agent1001").unwrap();
+        let step = parse(&w("ha_failover A sip_server"), &config(), "agent1001", 1).unwrap();
         assert!(matches!(step.action, Action::HaFailover { .. }), "{step:?}");
-        let step = parse(&w("kill_site preferred"), &config(), "agent1001").unwrap();
+        let step = parse(&w("kill_site preferred"), &config(), "agent1001", 1).unwrap();
         assert_eq!(step.action, Action::KillSite(bc_suite::Site::B));
-        let e = parse(&w("kill_sit B"), &config(), "agent1001")
+        let e = parse(&w("kill_sit B"), &config(), "agent1001", 1)
             .unwrap_err()
             .render();
         assert!(e.contains("command line:1:2"), "{e}");
@@ -202,13 +216,39 @@ mod tests {
             &w("set_preferred_site --level person --name nobody --site A"),
             &config(),
             "agent1001",
+            1,
         )
         .unwrap_err()
         .render();
         assert!(e.contains("nobody"), "{e}");
-        let e = parse(&w("wait 2s"), &config(), "agent1001")
+        let e = parse(&w("wait 2s"), &config(), "agent1001", 1)
             .unwrap_err()
             .render();
         assert!(e.contains("not a fault"), "{e}");
+    }
+
+    #[test]
+    fn with_groups_a_sip_server_fault_names_its_group() {
+        let step = parse(
+            &w("kill_server A/sip_server/g2/primary"),
+            &config(),
+            "agent1001",
+            2,
+        )
+        .unwrap();
+        assert_eq!(step.action.group(), Some(2), "{step:?}");
+        let e = parse(
+            &w("kill_server A/sip_server/g2/primary"),
+            &config(),
+            "agent1001",
+            1,
+        )
+        .unwrap_err()
+        .render();
+        assert!(e.contains("g2"), "one group: no g2 ({e})");
+        let e = parse(&w("kill_server A/sip_server"), &config(), "agent1001", 2)
+            .unwrap_err()
+            .render();
+        assert!(e.contains("group"), "two groups: which one? ({e})");
     }
 }
