@@ -5,6 +5,7 @@
 mod support;
 
 mod commands;
+mod docker_groups;
 mod docker_interrupt;
 mod env_lab;
 mod hostile_output;

@@ -50,6 +50,19 @@ pub(crate) fn test_turned_away(ts_us: i64, site: &str) -> Entry {
     test_observed(ts_us, site, kind)
 }
 
+/// An overload answer (`error`, `retry after 1000 ms`) naming agent `user`, at site B, for the
+/// unit tests of the checkers that judge overload answers agent by agent.
+#[cfg(test)]
+pub(crate) fn test_told(ts_us: i64, user: &str) -> Entry {
+    let kind = bc_protocol::EventKind::Overloaded {
+        limit: "login_rate".into(),
+        retry_after_ms: 1000,
+        answer: "error".into(),
+        user_name: Some(user.into()),
+    };
+    test_observed(ts_us, "B", kind)
+}
+
 /// A session state for checker unit tests: one subject (`username`) at the two sites A and B.
 #[cfg(test)]
 pub(crate) fn test_state(username: &str) -> SessionState {

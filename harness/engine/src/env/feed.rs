@@ -146,12 +146,17 @@ impl Feed<'_> {
                 return Ended::StreamLost;
             };
             buf.extend_from_slice(&chunk);
-            while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = buf.drain(..=pos).collect();
-                if let Err(e) = self.line(&line[..line.len() - 1], tx, next_seq).await {
+            // Every whole line of the buffer, then one drain: draining line by line moved the
+            // rest of a large chunk once per line (a floor's switchover sends thousands a second).
+            let mut start = 0;
+            while let Some(pos) = buf[start..].iter().position(|&b| b == b'\n') {
+                let end = start + pos;
+                if let Err(e) = self.line(&buf[start..end], tx, next_seq).await {
                     return e;
                 }
+                start = end + 1;
             }
+            buf.drain(..start);
         }
     }
 

@@ -130,18 +130,7 @@ mod tests {
         h.finish(n * every_us, &st)
     }
 
-    fn told(ts_us: i64, user: &str) -> Entry {
-        crate::check::test_observed(
-            ts_us,
-            "B",
-            EventKind::Overloaded {
-                limit: "login_rate".into(),
-                retry_after_ms: 1000,
-                answer: "error".into(),
-                user_name: Some(user.into()),
-            },
-        )
-    }
+    use crate::check::test_told as told;
 
     #[test]
     fn named_answers_are_counted_agent_by_agent() {

@@ -240,16 +240,7 @@ mod tests {
     }
 
     fn told(ts_ms: i64, user: &str) -> Entry {
-        crate::check::test_observed(
-            ts_ms * 1000,
-            "B",
-            EventKind::Overloaded {
-                limit: "login_rate".into(),
-                retry_after_ms: 1000,
-                answer: "error".into(),
-                user_name: Some(user.into()),
-            },
-        )
+        crate::check::test_told(ts_ms * 1000, user)
     }
 
     fn registered(ts_ms: i64, user: &str) -> Entry {

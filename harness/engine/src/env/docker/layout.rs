@@ -25,11 +25,17 @@ pub const PROXY_READY_PREFIX: &str = "bc-toxiproxy listening on";
 /// The `bc-harness.instance` label value of the proxy container.
 pub const PROXY_INSTANCE: &str = "proxy";
 
-/// Container name (and DNS name on the network) of an instance: `bc-<run>-sip-server-a-primary`.
+/// Container name (and DNS name on the network) of an instance: `bc-<run>-sip-server-a-primary`,
+/// `bc-<run>-sip-server-g2-a-primary` for a group after the first (group 1 keeps its old name).
 /// Derived, not a second id: DNS names are case-insensitive and `.`/`_` read badly in them.
 pub fn container_name(run_id: &str, id: &InstanceId) -> String {
+    let group = if id.group > 1 {
+        format!("g{}-", id.group)
+    } else {
+        String::new()
+    };
     format!(
-        "bc-{run_id}-{}-{}-{}",
+        "bc-{run_id}-{}-{group}{}-{}",
         id.server.as_str().replace('_', "-"),
         id.site.to_ascii_lowercase(),
         id.role.as_str()
@@ -137,14 +143,22 @@ pub fn mock_args(
                 ]);
             }
         }
-        // Every SIP Server of every other site is a peer (calls are redirected there).
+        // Every SIP Server of the same group at every other site is a peer (calls are redirected
+        // there: the group of four is the unit of BC), as on the local runtime.
         for peer in instances {
-            if peer.server == ServerKind::SipServer && peer.site != id.site {
+            if peer.server == ServerKind::SipServer
+                && peer.site != id.site
+                && peer.group == id.group
+            {
                 args.extend([
                     "--peer".into(),
                     format!("http://{}:{MOCK_CONTROL_PORT}", host_of(peer)),
                 ]);
             }
+        }
+        // With more than one group each SIP Server serves only its group's DNs.
+        if instances.iter().any(|i| i.group > 1) {
+            args.extend(["--group".into(), id.group.to_string()]);
         }
     }
     args
@@ -213,6 +227,41 @@ mod tests {
             !args.contains("--peer") && !args.contains("--sync"),
             "{args}"
         );
+    }
+
+    #[test]
+    fn a_second_group_gets_its_own_containers_peers_and_sync_link() {
+        let mut all = instances();
+        for site in ["A", "B"] {
+            for role in bc_protocol::Role::ALL {
+                all.push(InstanceId::new(site, ServerKind::SipServer, role).in_group(2));
+            }
+        }
+        let host = |id: &InstanceId| container_name("run", id);
+        let g2 = InstanceId::new("A", ServerKind::SipServer, Role::Primary).in_group(2);
+        assert_eq!(host(&g2), "bc-run-sip-server-g2-a-primary");
+        let args = mock_args(&g2, &all, KeepAlive::default(), &host).join(" ");
+        assert!(
+            args.contains("--sync-to bc-run-sip-server-g2-a-backup:7002"),
+            "{args}"
+        );
+        assert!(
+            args.contains("--peer http://bc-run-sip-server-g2-b-primary:7001"),
+            "{args}"
+        );
+        assert!(
+            !args.contains("--peer http://bc-run-sip-server-b-primary"),
+            "{args}"
+        );
+        assert!(args.ends_with("--group 2"), "{args}");
+        let g1 = InstanceId::new("B", ServerKind::SipServer, Role::Backup);
+        let args = mock_args(&g1, &all, KeepAlive::default(), &host).join(" ");
+        assert!(
+            args.contains("--peer http://bc-run-sip-server-a-primary:7001"),
+            "{args}"
+        );
+        assert!(!args.contains("g2"), "{args}");
+        assert!(args.ends_with("--group 1"), "{args}");
     }
 
     #[test]

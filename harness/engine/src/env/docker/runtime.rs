@@ -47,22 +47,10 @@ pub struct DockerRuntime {
     removed: AtomicBool,
 }
 
-/// The container layout (names, networks, HA sync links) knows one SIP Server pair per site:
-/// more than one group of four is refused before anything starts rather than half deployed.
-fn refuse_groups(cfg: &EnvConfig) -> Result<(), EnvError> {
-    match cfg.topology.groups() {
-        1 => Ok(()),
-        n => Err(EnvError::Topology(format!(
-            "the Docker runtime runs one group of four SIP Servers, and this topology has {n}: use `--runtime local`"
-        ))),
-    }
-}
-
 impl DockerRuntime {
     /// Connects to the engine, builds (or reuses) the images, sweeps leftovers of dead runs and starts
     /// every instance plus the proxy concurrently. Proxy links are left to the caller (`POST /populate`).
     pub async fn start(cfg: &EnvConfig) -> Result<DockerRuntime, EnvError> {
-        refuse_groups(cfg)?;
         let docker = super::client::connect().await.map_err(env_error)?;
         let mut images = images::build(&docker, &BuildOptions::default())
             .await
@@ -82,7 +70,6 @@ impl DockerRuntime {
         images: &ImageSet,
         cfg: &EnvConfig,
     ) -> Result<DockerRuntime, EnvError> {
-        refuse_groups(cfg)?;
         validate_sites(cfg.topology.sites()).map_err(env_error)?;
         let path = cfg.topology.config_db_path();
         let config_yaml = std::fs::read(path).map_err(|e| EnvError::ConfigDb {
