@@ -83,6 +83,9 @@ fn docker_runs_two_groups_and_a_group_s_peer_loss_moves_only_its_agents() {
         .unwrap()
         .iter()
         .any(|e| e["event"]["kind"] == "agent_login" && e["event"]["group"] == 2);
-    assert!(g2_started, "group 2's agents logged in at a group 2 SIP Server");
+    assert!(
+        g2_started,
+        "group 2's agents logged in at a group 2 SIP Server"
+    );
     assert_no_docker_leftovers(pid, "the groups run");
 }
