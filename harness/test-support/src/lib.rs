@@ -149,6 +149,22 @@ pub fn processes() -> Vec<(u32, u32, String)> {
     v
 }
 
+/// The committed groups suite (`suites/herds/herd-groups.yaml`) cut to one scenario and a floor
+/// small enough for a test: 16 agents in 2 processes. Shared by the local and the Docker tests of
+/// groups, so both run the same scenario.
+pub fn small_groups_suite(scenario: &str) -> String {
+    let text = std::fs::read_to_string(workspace_root().join("suites/herds/herd-groups.yaml"))
+        .expect("suites/herds/herd-groups.yaml")
+        .replace("agents: 40", "agents: 16")
+        .replace("desktops: 4", "desktops: 2");
+    let mut parts = text.split("  - id: ");
+    let head = parts.next().unwrap_or_default().to_string();
+    let body = parts
+        .find(|p| p.starts_with(scenario))
+        .unwrap_or_else(|| panic!("scenario {scenario} in the groups suite"));
+    format!("{head}  - id: {body}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

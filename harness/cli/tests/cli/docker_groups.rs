@@ -14,19 +14,10 @@ fn docker_runs_two_groups_and_a_group_s_peer_loss_moves_only_its_agents() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(
-        bc_test_support::workspace_root().join("suites/herds/herd-groups.yaml"),
-    )
-    .unwrap()
-    .replace("agents: 40", "agents: 16")
     // 8 moving agents are too few for HERD-2's 20 % (two in one 100 ms is chance, and the run's
     // seed is not fixed here): what this test checks is where the agents go.
-    .replace("desktops: 4", "desktops: 2\n      max_burst_percent: 50");
-    let head = text.split("  - id: ").next().unwrap();
-    let body = text
-        .split("  - id: ")
-        .find(|p| p.starts_with("group-1-peer-lost-at-a"))
-        .expect("the scenario in the suite");
+    let text = bc_test_support::small_groups_suite("group-1-peer-lost-at-a")
+        .replace("desktops: 2", "desktops: 2\n      max_burst_percent: 50");
     // Under the workspace, so that the suite's `config:` resolves by walking up to the root.
     let dir = bc_test_support::workspace_root().join("target/tmp");
     std::fs::create_dir_all(&dir).unwrap();
@@ -34,7 +25,7 @@ fn docker_runs_two_groups_and_a_group_s_peer_loss_moves_only_its_agents() {
         .suffix(".yaml")
         .tempfile_in(&dir)
         .unwrap();
-    std::fs::write(suite.path(), format!("{head}  - id: {body}")).unwrap();
+    std::fs::write(suite.path(), text).unwrap();
     let mut run = spawn_run(tmp.path(), suite.path(), "docker", "groups");
     let pid = run.pid();
     let status = run.wait(Duration::from_secs(240)).expect("the run ends");

@@ -9,18 +9,7 @@ use super::{run_suite, temp_suite, ONE_AT_A_TIME};
 /// One scenario of the committed suite with a floor small enough for a test: 16 agents in 2
 /// processes.
 fn small_suite(scenario: &str) -> tempfile::NamedTempFile {
-    let text = std::fs::read_to_string(
-        bc_test_support::workspace_root().join("suites/herds/herd-groups.yaml"),
-    )
-    .unwrap()
-    .replace("agents: 40", "agents: 16")
-    .replace("desktops: 4", "desktops: 2");
-    let mut parts = text.split("  - id: ");
-    let head = parts.next().unwrap().to_string();
-    let body = parts
-        .find(|p| p.starts_with(scenario))
-        .unwrap_or_else(|| panic!("scenario {scenario} in the suite"));
-    temp_suite(&format!("{head}  - id: {body}"))
+    temp_suite(&bc_test_support::small_groups_suite(scenario))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
