@@ -149,6 +149,19 @@ pub fn processes() -> Vec<(u32, u32, String)> {
     v
 }
 
+/// A suite text as a file under the workspace's `target/tmp`, so that its `config:` path resolves by
+/// walking up to the repository; removed when dropped.
+pub fn temp_suite(text: &str) -> tempfile::NamedTempFile {
+    let dir = workspace_root().join("target/tmp");
+    std::fs::create_dir_all(&dir).expect("target/tmp");
+    let suite = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile_in(&dir)
+        .expect("a temporary suite file");
+    std::fs::write(suite.path(), text).expect("write the temporary suite");
+    suite
+}
+
 /// The committed groups suite (`suites/herds/herd-groups.yaml`) cut to one scenario and a floor
 /// small enough for a test: 16 agents in 2 processes. Shared by the local and the Docker tests of
 /// groups, so both run the same scenario.

@@ -18,14 +18,7 @@ fn docker_runs_two_groups_and_a_group_s_peer_loss_moves_only_its_agents() {
     // seed is not fixed here): what this test checks is where the agents go.
     let text = bc_test_support::small_groups_suite("group-1-peer-lost-at-a")
         .replace("desktops: 2", "desktops: 2\n      max_burst_percent: 50");
-    // Under the workspace, so that the suite's `config:` resolves by walking up to the root.
-    let dir = bc_test_support::workspace_root().join("target/tmp");
-    std::fs::create_dir_all(&dir).unwrap();
-    let suite = tempfile::Builder::new()
-        .suffix(".yaml")
-        .tempfile_in(&dir)
-        .unwrap();
-    std::fs::write(suite.path(), text).unwrap();
+    let suite = bc_test_support::temp_suite(&text);
     let mut run = spawn_run(tmp.path(), suite.path(), "docker", "groups");
     let pid = run.pid();
     let status = run.wait(Duration::from_secs(240)).expect("the run ends");

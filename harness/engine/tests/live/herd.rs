@@ -12,7 +12,7 @@ use bc_engine::check::herd::{self, HerdBounds};
 use bc_engine::check::Status;
 use bc_engine::env::{EnvConfig, Environment, InstanceId, RuntimeKind, Topology};
 use bc_protocol::{EventKind, ObservedEvent, ServerKind};
-use bc_test_support::harness_bins;
+use bc_test_support::{harness_bins, temp_suite};
 
 mod flap;
 mod groups;
@@ -643,19 +643,6 @@ fn busiest_first_contacts(result: &serde_json::Value) -> (usize, f64) {
 
 /// Runs one suite on the local runtime with the reference desktop (and a defect); returns the
 /// journal's one scenario result, its timeline cut to the fault entries.
-/// A suite text as a file under the workspace's `target/tmp` (so its `config:` path resolves by
-/// walking up to the repository), removed when dropped.
-fn temp_suite(text: &str) -> tempfile::NamedTempFile {
-    let dir = bc_test_support::workspace_root().join("target/tmp");
-    std::fs::create_dir_all(&dir).unwrap();
-    let suite = tempfile::Builder::new()
-        .suffix(".yaml")
-        .tempfile_in(&dir)
-        .unwrap();
-    std::fs::write(suite.path(), text).unwrap();
-    suite
-}
-
 async fn run_suite(suite: &Path, defect: Option<&str>) -> serde_json::Value {
     let mut result = run_suite_whole(suite, defect).await;
     // The timeline is long: only its fault entries are asserted on.

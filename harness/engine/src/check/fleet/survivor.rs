@@ -46,10 +46,7 @@ impl Survivor {
 
     /// Agents logged in at a survivor now, counted over every agent (once, when the fault comes).
     fn in_at_survivor(&self) -> usize {
-        self.at
-            .values()
-            .filter(|sites| sites.iter().any(|s| !self.faulted(s)))
-            .count()
+        self.at.keys().filter(|a| self.is_ready(a)).count()
     }
 
     /// Whether `agent` is logged in at a survivor now.
