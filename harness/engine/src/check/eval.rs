@@ -278,7 +278,7 @@ impl Evaluator {
             .lanes
             .iter()
             .chain(&self.fleet)
-            .flat_map(|l| l.deadlines())
+            .filter_map(|l| l.next_deadline())
             .map(|d| d + 1 + self.slack_us);
         entries.chain(deadlines).min()
     }

@@ -92,12 +92,15 @@ pub trait Check: Send {
     fn start(&mut self, at_us: i64, st: &SessionState) -> Status;
     /// After an entry was folded into the state.
     fn on_entry(&mut self, e: &Entry, st: &SessionState) -> Status;
-    /// Time moved to `now_us` (all entries up to it are folded in). By default time alone
-    /// decides nothing (checks without a deadline).
+    /// Time moved to `now_us` (all entries up to it are folded in). Called only once
+    /// [`Check::deadline_us`] has come, when a grace period ended (the state shows a change
+    /// without an entry), and before `finish`: time alone must decide nothing else. By default
+    /// it decides nothing (checks without a deadline).
     fn on_time(&mut self, _now_us: i64, _st: &SessionState) -> Status {
         Status::Pending
     }
-    /// The next instant at which `on_time` may decide, if any (by default none).
+    /// The next instant at which `on_time` may decide, if any (by default none): the evaluator
+    /// does not ask before it.
     fn deadline_us(&self) -> Option<i64> {
         None
     }

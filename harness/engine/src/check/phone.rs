@@ -73,8 +73,7 @@ impl PhoneRegistered {
         }
     }
 
-    /// Owes every site from the first instant the scenario's clock shows (activation at the
-    /// start may come before the clock's first tick).
+    /// Owes every site from the clock's first instant (activation may come before its first tick).
     fn arm(&mut self, at_us: i64) {
         if self.start_us != 0 || at_us <= 0 {
             return;
@@ -180,7 +179,9 @@ impl Check for PhoneRegistered {
     }
 
     fn deadline_us(&self) -> Option<i64> {
-        self.owed.iter().map(|o| o.deadline_us).min()
+        // Not armed yet: due at the clock's first tick, which arms it (see `arm`).
+        let unarmed = (self.start_us == 0).then_some(1);
+        unarmed.or_else(|| self.owed.iter().map(|o| o.deadline_us).min())
     }
 
     fn finish(&mut self, end_us: i64, st: &SessionState) -> Status {
@@ -225,8 +226,7 @@ impl PhoneRang {
         }
     }
 
-    /// Fails at `at_us`: `by` says when the verdict became certain (the deadline, a final
-    /// refusal, or the scenario's end).
+    /// Fails at `at_us`: `by` says when the verdict became certain (deadline, refusal, end).
     fn fail(&self, at_us: i64, by: &str) -> Status {
         let seen = if self.seen.is_empty() {
             "no SIP for the DN".to_string()

@@ -9,6 +9,7 @@ mod architecture;
 mod certificate;
 mod checks;
 mod connection_file;
+mod due;
 mod explore_pure;
 mod failure_texts;
 mod html_report;

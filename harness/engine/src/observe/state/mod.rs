@@ -136,10 +136,13 @@ impl SessionState {
         self.now_us
     }
 
-    /// Moves the clock forward without an entry (grace periods expire).
-    pub fn tick(&mut self, now_us: i64) {
+    /// Moves the clock forward without an entry (grace periods expire); whether one expired,
+    /// which is the only change time alone makes to what the state shows.
+    pub fn tick(&mut self, now_us: i64) -> bool {
         self.now_us = self.now_us.max(now_us);
+        let before = self.grace.len();
         self.grace.retain(|(_, until)| *until > self.now_us);
+        self.grace.len() != before
     }
 
     /// Folds one entry in.
