@@ -239,6 +239,12 @@ impl Evaluator {
         )
     }
 
+    /// Whether a check failed or errored in some lane: the verdict is at least `fail` (what
+    /// `verdict() >= Fail` says, without a fold over every check).
+    pub fn decided_bad(&self) -> bool {
+        self.lanes.iter().chain(&self.fleet).any(|l| l.bad)
+    }
+
     /// The status of one check in the first lane (the agent's, outside a herd).
     pub fn status(&self, handle: usize) -> &Status {
         self.lanes[0].status(handle)

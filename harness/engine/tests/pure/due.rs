@@ -1,11 +1,12 @@
 //! A wake asks only the checks whose deadline has come (or every one when a grace period ends):
-//! the same outcome, to the microsecond, as asking every pending check at every wake.
+//! the same outcome, to the microsecond, as asking every pending check at every wake; and the
+//! runner's stop test, kept as checks decide, agrees with the verdict.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use bc_engine::check::{Activation, Check, CheckSpec, Evaluator, Status};
+use bc_engine::check::{Activation, Check, CheckSpec, Evaluator, Status, Verdict};
 use bc_engine::observe::{Entry, EntryKind, SessionState, Timeline};
 use bc_protocol::ServerKind;
 
@@ -123,6 +124,8 @@ fn live(t: &Timeline, always: bool) -> (String, usize) {
             next += 1;
         }
         ev.advance(now);
+        // The runner's stop test, kept as checks decide, agrees with the fold over every check.
+        assert_eq!(ev.decided_bad(), ev.verdict() >= Verdict::Fail);
         by_time += ev
             .take_decided()
             .iter()

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::record::Injected;
 use super::watermark::Pace;
-use crate::check::{Evaluator, Verdict};
+use crate::check::Evaluator;
 use crate::env::{now_us, Desktop, Environment, ExitInfo, FeedProgress, InfraWatch};
 use crate::fault::FlapPhase;
 use crate::observe::EntryKind;
@@ -142,7 +142,7 @@ impl<'a> Driver<'a> {
     }
 
     pub fn decided_bad(&self) -> bool {
-        self.ev.verdict() >= Verdict::Fail
+        self.ev.decided_bad()
     }
 
     /// Holds evaluation from `from_us` while a step applies or heals a fault (`None` releases).
