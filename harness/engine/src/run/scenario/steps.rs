@@ -158,6 +158,9 @@ async fn pin_preferred_site(d: &mut Driver<'_>, sc: &PlannedScenario) -> Result<
     Ok(())
 }
 
+/// Output lines a herd desktop's ring keeps per agent it serves (a site loss is ~10 lines each).
+const HERD_LINES_PER_AGENT: usize = 40;
+
 /// `start_desktop`: a fresh desktop with the connection files and the run's seed; a herd's
 /// processes all at once or, with a ramp, process k at k × ramp / (M − 1) after the first, the
 /// servers' feeds read meanwhile (a floor logs in over minutes, not at one instant).
@@ -170,6 +173,12 @@ async fn start_desktop(
     let mut spec = ctx.desktop.clone();
     spec.env
         .push(("BC_HARNESS_SEED".into(), ctx.seed.to_string()));
+    if let Some(h) = &sc.herd {
+        // A herd process logs for each of its agents: its ring keeps every agent's story, the
+        // switchover as the desktop logged it (what scripts/herd-vs-desktop-logs compares).
+        let per = (h.agents as usize).div_ceil(configs.len().max(1));
+        spec.log_capacity = spec.log_capacity.max(per * HERD_LINES_PER_AGENT);
+    }
     let ramp = sc
         .herd
         .as_ref()
