@@ -252,14 +252,11 @@ impl Evaluator {
 
     /// Whether one check is decided for every agent, or failed for one.
     pub fn decided(&self, handle: usize) -> bool {
-        let mut all = true;
-        for lane in &self.lanes {
-            match lane.status(handle) {
-                Status::Fail(_) | Status::Error { .. } => return true,
-                s => all &= s.is_decided(),
-            }
-        }
-        all
+        // Asked at every wake: without a failure anywhere (`decided_bad`, a flag a lane), the
+        // first agent still pending answers, not a pass over all 2,000.
+        let failed = |s: &Status| matches!(s, Status::Fail(_) | Status::Error { .. });
+        let all = self.lanes.iter().all(|l| l.status(handle).is_decided());
+        all || (self.decided_bad() && self.lanes.iter().any(|l| failed(l.status(handle))))
     }
 
     /// The deciding instants of the checks decided since the last call (for the caller's lag).

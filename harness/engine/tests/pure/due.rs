@@ -106,12 +106,13 @@ fn checks(t: &Timeline) -> Vec<(Activation, CheckSpec)> {
 /// the outcome as JSON and how many checks were decided by a wake (not an entry or the end).
 fn live(t: &Timeline, always: bool) -> (String, usize) {
     let mut ev = Evaluator::new(t.subject.clone(), 0);
+    let mut handles = Vec::new();
     for (a, spec) in checks(t) {
-        if always {
-            ev.add_boxed(spec.clone(), Box::new(Always(spec.build())), a);
+        handles.push(if always {
+            ev.add_boxed(spec.clone(), Box::new(Always(spec.build())), a)
         } else {
-            ev.add(spec, a);
-        }
+            ev.add(spec, a)
+        });
     }
     let (start, end) = (t.start_us().unwrap(), t.end_us().unwrap());
     let mut next = 0;
@@ -126,6 +127,9 @@ fn live(t: &Timeline, always: bool) -> (String, usize) {
         ev.advance(now);
         // The runner's stop test, kept as checks decide, agrees with the fold over every check.
         assert_eq!(ev.decided_bad(), ev.verdict() >= Verdict::Fail);
+        for h in &handles {
+            assert_eq!(ev.decided(*h), ev.status(*h).is_decided());
+        }
         by_time += ev
             .take_decided()
             .iter()
