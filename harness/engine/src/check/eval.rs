@@ -252,7 +252,7 @@ impl Evaluator {
 
     /// Whether one check is decided for every agent, or failed for one.
     pub fn decided(&self, handle: usize) -> bool {
-        // Asked at every wake: without a failure anywhere (`decided_bad`, a flag a lane), the
+        // Asked at every wake: without a failure anywhere (`decided_bad`, a flag per lane), the
         // first agent still pending answers, not a pass over all 2,000.
         let failed = |s: &Status| matches!(s, Status::Fail(_) | Status::Error { .. });
         let all = self.lanes.iter().all(|l| l.status(handle).is_decided());

@@ -227,7 +227,7 @@ impl Lane {
     /// Time moved to `now`: asks the checks whose deadline has come, or every pending one when a
     /// grace period ended (what the state shows changed without an entry). A check's `on_time`
     /// decides only at its deadline or on such a change (the `Check` contract), so the others
-    /// are skipped: at 2,000 agents, asking every check at every wake was most of the harness.
+    /// are skipped: asking every check at every wake was a pass over every agent's checks.
     pub fn on_time(&mut self, now: i64, tl: &Timeline) {
         self.time_passes(now, tl, false);
     }
