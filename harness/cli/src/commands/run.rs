@@ -61,6 +61,10 @@ pub struct Args {
     /// running are cancelled; all are reported skipped ("not run"). A harness error does not stop it.
     #[arg(long)]
     fail_fast: bool,
+    /// A scenario runs all its steps after a check failed, so that every check the desktop breaks
+    /// is reported (by default it stops at its first failure, which is enough for a verdict).
+    #[arg(long)]
+    run_to_end: bool,
     /// With --repeat: how many passing repetitions make a run pass (the exit code follows it).
     #[arg(long, value_enum, default_value_t = Policy::All)]
     pass_policy: Policy,
@@ -256,6 +260,7 @@ fn options(a: Args) -> Result<(RunOptions, ReportArgs, PathBuf), String> {
     opts.herd_replay = !a.no_herd_replay;
     opts.until_fail = a.until_fail;
     opts.fail_fast = a.fail_fast;
+    opts.run_to_end = a.run_to_end;
     opts.phone = a.phone;
     opts.pass_policy = match a.pass_policy {
         Policy::All => PassPolicy::All,
@@ -375,9 +380,15 @@ mod tests {
             "2",
             "--max-lateness",
             "2s",
+            "--run-to-end",
         ])
         .unwrap();
         assert_eq!(o.max_lateness, std::time::Duration::from_secs(2));
+        assert!(o.run_to_end);
+        assert!(
+            !parse(&[]).unwrap().0.run_to_end,
+            "a scenario stops at its first failure"
+        );
         assert_eq!(o.retry_errors, 2);
         assert_eq!(o.runtime, RuntimeKind::Local);
         assert_eq!(o.seed, 7);

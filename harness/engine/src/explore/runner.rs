@@ -92,6 +92,7 @@ async fn check(opts: ExploreOptions) -> Result<Checked, ExploreError> {
         max_lateness: std::time::Duration::from_millis(crate::run::MAX_LATENESS_MS),
         attach: None,
         keep_env: false,
+        run_to_end: false,
     };
     let jobs = opts
         .jobs

@@ -65,6 +65,9 @@ pub struct RunOptions {
     /// Stop at the first run that fails or is inconclusive (`--fail-fast`): the rest are not
     /// started, those running are cancelled; all are reported not run.
     pub fail_fast: bool,
+    /// A scenario runs all its steps after a check failed, so that every check a desktop breaks is
+    /// reported (`--run-to-end`; by default a scenario stops at its first failure).
+    pub run_to_end: bool,
     /// How many passing repetitions make a repeated run pass.
     pub pass_policy: PassPolicy,
     /// `--keep-env=on-failure`: the first failed scenario's environment is left here (faults
@@ -104,6 +107,7 @@ impl RunOptions {
             repeat: 1,
             until_fail: false,
             fail_fast: false,
+            run_to_end: false,
             pass_policy: PassPolicy::All,
             keep_env: None,
             phone: None,
@@ -274,6 +278,7 @@ pub async fn run(
         max_lateness: opts.max_lateness,
         attach: opts.attach,
         keep_env: opts.keep_env.is_some(),
+        run_to_end: opts.run_to_end,
     });
     // What the workers watch: the signal, or --fail-fast's stop (which is not an interruption).
     let (stop, stopping) = watch::channel(false);

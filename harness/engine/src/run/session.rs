@@ -51,6 +51,8 @@ pub struct Settings {
     /// Keep the first failed scenario's environment instead of tearing it down
     /// (`--keep-env=on-failure`).
     pub keep_env: bool,
+    /// Scenarios run all their steps after a failure (`--run-to-end`).
+    pub run_to_end: bool,
 }
 
 impl Settings {
@@ -232,6 +234,7 @@ impl Session {
             max_lateness: s.max_lateness,
             attached,
             keep: (s.keep_env && self.kept.is_none()).then_some(&mut kept),
+            run_to_end: s.run_to_end,
         };
         let result = run_scenario(ctx, sc).await;
         if let Some(k) = kept {

@@ -73,6 +73,7 @@ pub async fn run_meddled(
         max_lateness: std::time::Duration::from_millis(bc_engine::run::MAX_LATENESS_MS),
         attached: false,
         keep: None,
+        run_to_end: false,
     };
     let result = run_scenario(ctx, scenario).await;
     meddler.abort();

@@ -367,7 +367,8 @@ async fn a_herd_suite_passes_the_reference_and_catches_lock_step_reconnection() 
 /// A declared capacity (`topology.capacity`): site B's SIP Server admits 5 logins a second when
 /// the floor arrives from A. The reference waits as told and the herd is whole in time (HERD-1);
 /// `ignore-overload` comes back at once and breaks HERD-3, judged agent by agent since the
-/// reference names its agent to a SIP Server too, and only HERD-3.
+/// reference names its agent to a SIP Server too, and only HERD-3; `tight-retry`, run to its end,
+/// breaks HERD-2, HERD-3 and HERD-4.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_herd_meets_a_sip_server_with_a_login_rate() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -391,6 +392,21 @@ async fn a_herd_meets_a_sip_server_with_a_login_rate() {
     assert!(
         observed.contains("after being told to wait 1.000s"),
         "{observed}"
+    );
+    // Run to its end (a scenario stops at its first failure by default), `tight-retry` shows all
+    // it breaks: lock-step (HERD-2), no wait for the answer's delay (HERD-3), and hammering the
+    // rate-limited server (HERD-4: ~350 turn-aways for its worst agent, the reference's 3).
+    let hammering = run_suite_tuned(&suite, "--defect tight-retry", |o| o.run_to_end = true).await;
+    broken_only(&hammering, &["HERD-2", "HERD-3", "HERD-4"]);
+    let texts: Vec<&str> = hammering["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["observed"].as_str())
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.contains("times within a minute")),
+        "HERD-4 gives its count: {texts:#?}"
     );
 }
 
@@ -672,12 +688,22 @@ async fn run_suite_with(
     flags: &str,
     capabilities: Vec<bc_suite::Capability>,
 ) -> serde_json::Value {
+    run_suite_tuned(suite, flags, |o| o.capabilities = capabilities).await
+}
+
+/// Runs one suite as [`run_suite_whole`] does, the desktop given `flags` and the run's options
+/// set by `tune` (e.g. `run_to_end`).
+async fn run_suite_tuned(
+    suite: &Path,
+    flags: &str,
+    tune: impl FnOnce(&mut bc_engine::run::RunOptions),
+) -> serde_json::Value {
     let desktop = format!(
         "{} --config {{config}} {flags}",
         harness_bins().join("bc-reference-desktop").display()
     );
     let mut o = bc_engine::run::RunOptions::new(vec![suite.to_path_buf()], desktop);
-    o.capabilities = capabilities;
+    tune(&mut o);
     let finished = journal_results(o).await;
     assert_eq!(finished.len(), 1, "one herd scenario");
     finished[0].clone()

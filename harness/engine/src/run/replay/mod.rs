@@ -105,6 +105,7 @@ async fn replay(
         desktop: desktop.0,
         phone: None,
         keep_env: false,
+        run_to_end: false,
         ..(*r.settings).clone()
     };
     let mut session = Session::new(Arc::new(settings), 0);

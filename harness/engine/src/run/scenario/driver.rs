@@ -66,6 +66,8 @@ pub(super) struct Driver<'a> {
     pub aims: HashMap<usize, Vec<usize>>,
     /// How many agents the herd has (0 outside a herd).
     pub herd_agents: usize,
+    /// A failed check does not stop the scenario (`--run-to-end`).
+    pub run_to_end: bool,
 }
 
 /// Observations taken off the feed at once before the evaluator runs again.
@@ -119,6 +121,7 @@ impl<'a> Driver<'a> {
             attached: false,
             aims: HashMap::new(),
             herd_agents: 0,
+            run_to_end: false,
         }
     }
 
@@ -141,8 +144,9 @@ impl<'a> Driver<'a> {
         Stop::Harness
     }
 
+    /// The scenario stops here: a check failed or errored, and it does not run to its end.
     pub fn decided_bad(&self) -> bool {
-        self.ev.decided_bad()
+        !self.run_to_end && self.ev.decided_bad()
     }
 
     /// Holds evaluation from `from_us` while a step applies or heals a fault (`None` releases).

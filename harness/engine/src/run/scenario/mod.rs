@@ -62,6 +62,8 @@ pub struct ScenarioContext<'a> {
     /// `--keep-env=on-failure`: a failed scenario leaves its desktop and faults here instead of
     /// its teardown (its verdict is then decided at the end of its steps, before any teardown).
     pub keep: Option<&'a mut Option<crate::run::keep::KeptScenario>>,
+    /// A failed check does not stop the scenario: it runs all its steps (`--run-to-end`).
+    pub run_to_end: bool,
 }
 
 /// The identity of a planned scenario in reports.
@@ -143,6 +145,7 @@ pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> Sce
         max_lateness,
         attached,
         keep,
+        run_to_end,
         ..
     } = ctx;
     let steps = Ctx {
@@ -163,6 +166,7 @@ pub async fn run_scenario(ctx: ScenarioContext<'_>, sc: &PlannedScenario) -> Sce
     };
     let mut d = Driver::new(env, ev, events, start_us, cancel, Pace::new(max_lateness));
     d.attached = attached;
+    d.run_to_end = run_to_end;
     d.aims = herd::aims(sc, seed);
     d.herd_agents = sc.herd.as_ref().map_or(0, |h| h.agents as usize);
     for spec in translate::invariants(sc) {
