@@ -1,20 +1,13 @@
 //! Checker unit tests on recorded timelines (fixtures/timelines/*.json): no processes, no sockets.
 //! Each test replays one story and asserts the verdict, the failure details and the measurements.
 
-use std::path::PathBuf;
+use crate::load;
 
 use bc_engine::check::{
     replay, Activation, Check, CheckSpec, Evaluator, MeasureSpec, Outcome, Status, Until, Verdict,
 };
 use bc_engine::observe::{Entry, EntryKind, SessionState, Timeline};
 use bc_protocol::ServerKind;
-
-fn load(name: &str) -> Timeline {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/timelines")
-        .join(format!("{name}.json"));
-    Timeline::load(&p).unwrap_or_else(|e| panic!("{e}"))
-}
 
 fn logged_in(site: &str, within_ms: u64, from: &str, step: usize) -> (Activation, CheckSpec) {
     (

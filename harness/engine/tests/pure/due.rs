@@ -2,20 +2,13 @@
 //! the same outcome, to the microsecond, as asking every pending check at every wake; and the
 //! runner's stop test, kept as checks decide, agrees with the verdict.
 
-use std::path::PathBuf;
+use crate::load;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bc_engine::check::{Activation, Check, CheckSpec, Evaluator, Status, Verdict};
 use bc_engine::observe::{Entry, EntryKind, SessionState, Timeline};
 use bc_protocol::ServerKind;
-
-fn load(name: &str) -> Timeline {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/timelines")
-        .join(format!("{name}.json"));
-    Timeline::load(&p).unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// A checker asked at every wake, whatever its deadline: the evaluation before the skipping.
 struct Always(Box<dyn Check>);

@@ -17,3 +17,11 @@ mod state_kept;
 mod state_kill;
 mod verify;
 mod watermark;
+
+/// A recorded timeline of fixtures/timelines by name (the checker, watermark and due tests').
+fn load(name: &str) -> bc_engine::observe::Timeline {
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/timelines")
+        .join(format!("{name}.json"));
+    bc_engine::observe::Timeline::load(&p).unwrap_or_else(|e| panic!("{e}"))
+}

@@ -1,20 +1,13 @@
 //! Out-of-order feeds (fixtures/timelines/two-feeds-*): judged live at the sources' watermark, a
 //! timeline received out of order gets the same outcome as the same story replayed in stamp order.
 
-use std::path::PathBuf;
+use crate::load;
 
 use bc_engine::check::{replay, Activation, CheckSpec, Evaluator, Outcome, Verdict};
 use bc_engine::env::progress::{watermark, Mark};
 use bc_engine::env::InstanceId;
 use bc_engine::observe::{EntryKind, Timeline};
 use bc_protocol::ServerKind;
-
-fn load(name: &str) -> Timeline {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/timelines")
-        .join(format!("{name}.json"));
-    Timeline::load(&p).unwrap_or_else(|e| panic!("{e}"))
-}
 
 fn checks() -> Vec<(Activation, CheckSpec)> {
     vec![
