@@ -83,6 +83,20 @@ impl ControlClient {
         .await
     }
 
+    /// Whether the instance behind `base` is gone: its control port refused or closed the
+    /// connection without an answer. A timeout says nothing: a starved Docker engine's published
+    /// port stalls for a live instance too.
+    pub async fn is_gone(&self, base: &str) -> bool {
+        let probe = self
+            .http
+            .get(format!("{base}/health"))
+            .timeout(Duration::from_millis(200));
+        match probe.send().await {
+            Ok(_) => false,
+            Err(e) => !e.is_timeout() && (e.is_connect() || e.is_request()),
+        }
+    }
+
     pub async fn promote(&self, instance: &str, base: &str) -> Result<Health, EnvError> {
         self.call(
             instance,

@@ -57,6 +57,17 @@ pub(crate) struct Applied {
     pub task: Option<JoinHandle<()>>,
     /// The phase changes the task reports (flapping).
     pub phases: Option<mpsc::UnboundedReceiver<FlapPhase>>,
+    /// The harness's own timing of the fault, when it matters to the verdict (`FaultGuard::timing`).
+    pub timing: Option<ApplyTiming>,
+}
+
+/// How long the harness took to apply a fault whose effect is spread over time (an HA failover:
+/// the primary dies first, its backup is promoted later). `late` when that broke a bound the
+/// desktop contract promises: the scenario is then the harness's error, not a verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyTiming {
+    pub note: String,
+    pub late: bool,
 }
 
 impl Applied {
@@ -68,6 +79,7 @@ impl Applied {
             outcome: FaultOutcome::None,
             task: None,
             phases: None,
+            timing: None,
         }
     }
 }
@@ -269,6 +281,7 @@ pub struct FaultGuard {
     shared: Weak<Shared>,
     healed: Option<HealReport>,
     phases: Option<mpsc::UnboundedReceiver<FlapPhase>>,
+    timing: Option<ApplyTiming>,
 }
 
 impl std::fmt::Debug for FaultGuard {
@@ -308,6 +321,7 @@ impl FaultGuard {
             shared: Arc::downgrade(shared),
             healed: None,
             phases: a.phases,
+            timing: a.timing,
         }
     }
 
@@ -331,6 +345,11 @@ impl FaultGuard {
 
     pub fn outcome(&self) -> &FaultOutcome {
         &self.outcome
+    }
+
+    /// The harness's own timing of the fault, when it matters to the verdict.
+    pub fn timing(&self) -> Option<&ApplyTiming> {
+        self.timing.as_ref()
     }
 
     /// The phase changes of a flap after its first down (`None` for other faults, or once taken);

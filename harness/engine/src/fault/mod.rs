@@ -20,7 +20,8 @@ mod select;
 
 pub use aimed::AimedAt;
 pub use flap::FlapPhase;
-pub use guard::{FaultGuard, FaultOutcome, HealReport};
+pub use guard::{ApplyTiming, FaultGuard, FaultOutcome, HealReport};
+pub use ha::PROMOTION_BOUND_MS;
 pub use link::{link_toxics, BLACK_HOLE_TOXIC};
 pub use select::{resolve_links, resolve_servers};
 

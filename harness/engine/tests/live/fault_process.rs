@@ -301,6 +301,18 @@ async fn ha_failover_and_switchover() {
             "promoted A.sip_server.backup"
         ]
     );
+    // The failover says how long the backup waited for its promotion (a bound of the contract).
+    let timing = g.timing().expect("a failover reports its timing");
+    assert!(
+        timing
+            .note
+            .starts_with("ha failover: A.sip_server.backup promoted ")
+            && timing
+                .note
+                .contains("after SIGKILL was sent to A.sip_server.primary"),
+        "{}",
+        timing.note
+    );
     assert!(env.health(&p).await.is_err());
     assert!(env.health(&b).await.unwrap().active);
     // Through the backup's proxy a client registers now.

@@ -6,6 +6,7 @@ use bc_suite::PlannedStep;
 use super::driver::{Driver, Stop};
 use super::record::Injected;
 use crate::env::now_us;
+use crate::event::verdict::LATENESS;
 use crate::fault::{Fault, FaultError, Faults};
 use crate::observe::{Change, Effect};
 use crate::run::translate;
@@ -55,7 +56,18 @@ pub(super) async fn inject(
     let r = d.drive(env.inject(&inj.fault), |_| false).await;
     d.hold_step(None);
     match r? {
-        Some(Ok(guard)) => d.record_injected(step, step_ts, inj, guard),
+        Some(Ok(guard)) => {
+            let timing = guard.timing().cloned();
+            d.record_injected(step, step_ts, inj, guard);
+            if let Some(t) = timing {
+                d.note(t.note.clone());
+                if t.late {
+                    // Too slow a failover can send a conformant desktop to the other site: not
+                    // a verdict about it (retried with --retry-errors).
+                    d.errors.push(format!("{LATENESS} {}", t.note));
+                }
+            }
+        }
         Some(Err(e @ FaultError::CallRefused { .. })) => {
             // Offered and refused: the timeline holds it, so expect_call_answered fails on it.
             let effects = inj
