@@ -151,3 +151,28 @@ async fn a_trigger_that_never_fires_is_inconclusive_and_named() {
         .count();
     assert_eq!(faults, 0);
 }
+
+/// A race is the desktop's only while it still waits for the held answer: a fault that takes
+/// effect later than the harness's bound after the message was seen makes the scenario `error`
+/// (a bound of 1 ms, which no real injection meets, stands in for a starved machine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_later_than_the_bound_after_its_trigger_is_the_harness_s_error() {
+    let mut o = opts(vec![races()], RuntimeKind::Local);
+    o.filter = Some("sip-failover-during-login".into());
+    o.max_lateness = std::time::Duration::from_millis(1);
+    let rs = results(o).await;
+    assert_eq!(rs.len(), 2, "one race x 2 preferred sites");
+    for r in &rs {
+        assert_eq!(r.verdict, Verdict::Error, "{}: {:?}", r.info.id, r.errors);
+        assert!(
+            r.errors
+                .iter()
+                .any(|e| e.starts_with("harness overloaded: ")
+                    && e.contains("the fault took effect")
+                    && e.contains("the desktop may have stopped waiting")),
+            "{}: {:?}",
+            r.info.id,
+            r.errors
+        );
+    }
+}

@@ -40,6 +40,8 @@ pub(super) struct Driver<'a> {
     pub injected: HashMap<usize, Injected>,
     /// Timeline id of the last fault entry.
     pub next_fault: u32,
+    /// When the last fault entry took effect (a trigger's latency ends there).
+    pub last_fault_us: Option<i64>,
     /// Evaluation held from here while a step applies a fault (see `Evaluator::hold`).
     step_hold: Option<i64>,
     pub desktop: Option<Desktop>,
@@ -104,6 +106,7 @@ impl<'a> Driver<'a> {
             events,
             injected: HashMap::new(),
             next_fault: 0,
+            last_fault_us: None,
             step_hold: None,
             desktop: None,
             phone: None,

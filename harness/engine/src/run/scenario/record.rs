@@ -64,6 +64,7 @@ impl Driver<'_> {
     ) -> u32 {
         self.record_marker(at, marker);
         self.next_fault += 1;
+        self.last_fault_us = Some(at);
         self.push(
             at,
             EntryKind::Fault {

@@ -6,6 +6,8 @@ use bc_suite::{HoldMode, PlannedTrigger, ReleaseMode, TriggerKind};
 
 use super::driver::{Driver, Stop};
 use crate::env::{now_us, EnvError, HoldSpec, InstanceId, InstanceState};
+use crate::event::verdict::LATENESS;
+use crate::event::FEED_BOUND_FACTOR;
 
 /// A trigger that fired and waits for the next step.
 pub(super) struct Fired {
@@ -16,6 +18,8 @@ pub(super) struct Fired {
     seen_us: i64,
     held: bool,
     then: ReleaseMode,
+    /// The suite's own wait before the next step (`after`), µs: not the harness's lateness.
+    after_us: i64,
 }
 
 fn spec(t: &PlannedTrigger) -> HoldSpec {
@@ -137,6 +141,7 @@ pub(super) async fn wait(
         seen_us: fired.ts_us,
         held: t.hold != HoldMode::None,
         then: t.then,
+        after_us: t.after.as_micros() as i64,
     })
 }
 
@@ -149,6 +154,9 @@ pub(super) async fn release(d: &mut Driver<'_>, f: Fired) -> Result<(), Stop> {
         ms(applied - f.seen_us),
         f.instance
     ));
+    if f.held {
+        late_for_the_desktop(d, &f, applied);
+    }
     let env = d.env;
     let drop = f.then == ReleaseMode::Drop;
     let r = d
@@ -177,6 +185,30 @@ pub(super) async fn release(d: &mut Driver<'_>, f: Fired) -> Result<(), Stop> {
         None => {}
     }
     Ok(())
+}
+
+/// A held message's race is the desktop's only while it still waits for the answer. A fault that
+/// took effect more than the feed's bound (1 s by default, the reference's request timeout; twice
+/// `--max-lateness`) after the mock saw the message, the step's own `after` aside, may land after
+/// the desktop gave up on it: the scenario is the harness's error (`harness overloaded`), retried.
+fn late_for_the_desktop(d: &mut Driver<'_>, f: &Fired, applied: i64) {
+    let effect = d
+        .last_fault_us
+        .filter(|t| *t >= f.seen_us)
+        .unwrap_or(applied);
+    let bound = d.pace.timing.bound_us * FEED_BOUND_FACTOR;
+    let late = effect - f.seen_us - f.after_us;
+    if late > bound {
+        let reason = format!(
+            "{LATENESS} `{}`: the fault took effect {} after the mock saw the message{} (bound {}): the desktop may have stopped waiting for its answer first",
+            f.what,
+            ms(late),
+            if f.after_us > 0 { " and the step's `after`" } else { "" },
+            ms(bound)
+        );
+        d.note(reason.clone());
+        d.errors.push(reason);
+    }
 }
 
 /// A release that finds its instance gone: the fault killed or stopped it while it held the
