@@ -212,7 +212,7 @@ mod tests {
     use super::*;
     use bc_protocol::Role;
 
-    fn id(role: bc_protocol::Role) -> InstanceId {
+    fn id(role: Role) -> InstanceId {
         InstanceId::new("A", ServerKind::SipServer, role)
     }
 
