@@ -133,17 +133,18 @@ impl HarnessTiming {
         .unwrap_or((0, "decision lag"))
     }
 
+    /// The bound of the feed's delay, µs: [`FEED_BOUND_FACTOR`] times `bound_us`.
+    pub fn feed_bound_us(&self) -> i64 {
+        self.bound_us * FEED_BOUND_FACTOR
+    }
+
     /// The harness error when a figure is past its bound: the decision lag and the timer
     /// overshoot past `bound_us`, the feed delay past [`FEED_BOUND_FACTOR`] times it.
     pub fn overloaded(&self) -> Option<String> {
         let over = [
             (self.decision_lag_us, "decision lag", self.bound_us),
             (self.timer_overshoot_us, "timer overshoot", self.bound_us),
-            (
-                self.feed_delay_us,
-                "feed delay",
-                self.bound_us * FEED_BOUND_FACTOR,
-            ),
+            (self.feed_delay_us, "feed delay", self.feed_bound_us()),
         ]
         .into_iter()
         .filter(|(us, _, bound)| us > bound)

@@ -7,7 +7,6 @@ use bc_suite::{HoldMode, PlannedTrigger, ReleaseMode, TriggerKind};
 use super::driver::{Driver, Stop};
 use crate::env::{now_us, EnvError, HoldSpec, InstanceId, InstanceState};
 use crate::event::verdict::LATENESS;
-use crate::event::FEED_BOUND_FACTOR;
 
 /// A trigger that fired and waits for the next step.
 pub(super) struct Fired {
@@ -196,7 +195,7 @@ fn late_for_the_desktop(d: &mut Driver<'_>, f: &Fired, applied: i64) {
         .last_fault_us
         .filter(|t| *t >= f.seen_us)
         .unwrap_or(applied);
-    let bound = d.pace.timing.bound_us * FEED_BOUND_FACTOR;
+    let bound = d.pace.timing.feed_bound_us();
     let late = effect - f.seen_us - f.after_us;
     if late > bound {
         let reason = format!(
